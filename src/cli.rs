@@ -1,0 +1,88 @@
+//! Command-line arguments (clap derive). Parsing and range checks only; the
+//! objects they describe are built in [`crate::app`].
+
+use clap::Parser;
+
+const EXAMPLES: &str = "\
+Examples:
+  ssd-cam --source demo --headless --max-frames 100
+  ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
+  ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
+  ssd-cam --model path/to/model.onnx --source frames/ --headless --threshold 0.5
+  RUST_LOG=debug ssd-cam --source demo --headless | head -3";
+
+/// Real-time SSD object detection for edge boards.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ssd-cam", version, about, after_help = EXAMPLES)]
+pub struct Args {
+    /// Camera device (/dev/videoN or an index).
+    #[arg(long, value_name = "PATH", conflicts_with = "source")]
+    pub device: Option<String>,
+
+    /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N]`, a .y4m file, `-` for Y4M
+    /// on stdin, an image, a directory of images, or a quoted glob.
+    #[arg(long, value_name = "SPEC")]
+    pub source: Option<String>,
+
+    /// Model name under models/ or a path to an .onnx file (manifest beside it).
+    #[arg(long, value_name = "NAME|PATH", default_value = crate::DEFAULT_MODEL)]
+    pub model: String,
+
+    /// Write one JSON object per frame to stdout instead of opening a window.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Minimum class score to report [default: from the manifest].
+    #[arg(long, value_name = "F", value_parser = unit_interval)]
+    pub threshold: Option<f32>,
+
+    /// IoU above which NMS suppresses a box [default: from the manifest].
+    #[arg(long, value_name = "F", value_parser = unit_interval)]
+    pub nms_iou: Option<f32>,
+
+    /// Detections kept per frame [default: from the manifest].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub top_k: Option<u32>,
+
+    /// Threads for the network's matrix kernels [default: all cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: Option<u32>,
+
+    /// Stop after writing N frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_frames: Option<u64>,
+
+    /// Keep the frame's aspect ratio (pad) instead of stretching it to the model input.
+    #[arg(long)]
+    pub letterbox: bool,
+}
+
+fn unit_interval(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0..=1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_numbers_are_rejected() {
+        for bad in [
+            &["ssd-cam", "--threshold", "1.5"][..],
+            &["ssd-cam", "--threshold", "x"],
+            &["ssd-cam", "--threads", "0"],
+            &["ssd-cam", "--top-k", "0"],
+            &["ssd-cam", "--device", "/dev/video0", "--source", "demo"],
+        ] {
+            assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+        let ok = Args::try_parse_from(["ssd-cam", "--threshold", "0.5", "--headless"]).unwrap();
+        assert_eq!(ok.threshold, Some(0.5));
+        assert_eq!(ok.model, crate::DEFAULT_MODEL);
+    }
+}

@@ -1,0 +1,458 @@
+//! The model manifest: `models/NAME.json` beside `models/NAME.onnx`, telling
+//! the runtime how to feed the network and how to read its outputs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::boxes::BoxCoder;
+use crate::priors::PriorSpec;
+
+/// Errors reading or checking a manifest. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read manifest {path}: {source}")]
+    Io {
+        /// The manifest path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON or does not have the manifest's fields.
+    #[error("invalid manifest {path}: {message} (line {line}, column {column})")]
+    Parse {
+        /// The manifest path.
+        path: PathBuf,
+        /// serde's message.
+        message: String,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+    },
+    /// A field has a value that cannot work.
+    #[error("invalid manifest {path}: {field}: {message}")]
+    Invalid {
+        /// The manifest path.
+        path: PathBuf,
+        /// The field, as a JSON path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Memory layout of the input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `[1, 3, H, W]`.
+    Nchw,
+    /// `[1, H, W, 3]`.
+    Nhwc,
+}
+
+/// Channel order the network expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorOrder {
+    /// Red, green, blue.
+    Rgb,
+    /// Blue, green, red (Caffe models).
+    Bgr,
+}
+
+/// How 0–255 pixel values become network input values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Normalize {
+    /// `(x − mean) / std` per channel, on the 0–255 scale, in the network's channel order.
+    MeanStd {
+        /// Per-channel mean.
+        mean: [f32; 3],
+        /// Per-channel standard deviation.
+        std: [f32; 3],
+    },
+    /// `x · scale + offset` (e.g. 1/127.5 and −1 for [−1, 1]).
+    ScaleOffset {
+        /// Multiplier.
+        scale: f32,
+        /// Added after scaling.
+        offset: f32,
+    },
+}
+
+impl Normalize {
+    /// Per-channel `(a, b)` so that input = a·x + b.
+    pub fn affine(&self) -> [(f32, f32); 3] {
+        match *self {
+            Normalize::MeanStd { mean, std } => {
+                [0, 1, 2].map(|c| (1.0 / std[c], -mean[c] / std[c]))
+            }
+            Normalize::ScaleOffset { scale, offset } => [(scale, offset); 3],
+        }
+    }
+}
+
+/// The network input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Input name in the graph (informative; the first input is used).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Tensor layout.
+    pub layout: Layout,
+    /// Channel order.
+    pub color: ColorOrder,
+    /// Pixel normalisation.
+    pub normalize: Normalize,
+}
+
+/// How class scores come out of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreActivation {
+    /// Logits; softmax over the class axis (SSD, torchvision).
+    Softmax,
+    /// Logits; independent sigmoid per class (TF Object Detection API, MediaPipe).
+    Sigmoid,
+    /// Already probabilities (softmax inside the graph).
+    None,
+}
+
+/// One graph output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Output name in the graph.
+    pub name: String,
+    /// Expected shape.
+    pub shape: Vec<usize>,
+}
+
+/// The two heads the runtime reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// Box offsets, `[1, P, 4]`.
+    pub boxes: OutputSpec,
+    /// Class scores, `[1, P, C]`.
+    pub scores: OutputSpec,
+}
+
+/// Post-processing defaults, overridable on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Minimum class score to report.
+    #[serde(default = "d_score")]
+    pub score_threshold: f32,
+    /// IoU above which NMS suppresses a box.
+    #[serde(default = "d_iou")]
+    pub nms_iou: f32,
+    /// Candidates per class before NMS.
+    #[serde(default = "d_topk")]
+    pub top_k_per_class: usize,
+    /// Detections kept per frame.
+    #[serde(default = "d_keep")]
+    pub keep_top_k: usize,
+}
+
+fn d_score() -> f32 {
+    0.3
+}
+fn d_iou() -> f32 {
+    0.45
+}
+fn d_topk() -> usize {
+    400
+}
+fn d_keep() -> usize {
+    200
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { score_threshold: d_score(), nms_iou: d_iou(), top_k_per_class: d_topk(), keep_top_k: d_keep() }
+    }
+}
+
+/// Everything the runtime needs to know about a model besides its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Short model name.
+    pub name: String,
+    /// What the model is and where it came from.
+    #[serde(default)]
+    pub description: String,
+    /// The input.
+    pub input: InputSpec,
+    /// One label per entry of the class axis (background included).
+    pub labels: Vec<String>,
+    /// Index of the background class on the class axis, if the model has one.
+    pub background_index: Option<usize>,
+    /// Default boxes.
+    pub priors: PriorSpec,
+    /// Box offset coding.
+    #[serde(default)]
+    pub box_coding: BoxCoder,
+    /// How scores are turned into probabilities.
+    pub score_activation: ScoreActivation,
+    /// Output tensors.
+    pub outputs: Outputs,
+    /// Default thresholds.
+    #[serde(default)]
+    pub defaults: Thresholds,
+}
+
+const MAX_INPUT_SIDE: u32 = 4096;
+
+impl Manifest {
+    /// Reads, parses and validates a manifest file.
+    pub fn from_path(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
+        Self::from_json(&text, path)
+    }
+
+    /// Parses and validates manifest text; `path` is used in messages.
+    pub fn from_json(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+        let m: Manifest = serde_json::from_str(text).map_err(|e| ManifestError::Parse {
+            path: path.to_owned(),
+            message: strip_position(&e.to_string()),
+            line: e.line(),
+            column: e.column(),
+        })?;
+        m.validate(path)?;
+        Ok(m)
+    }
+
+    /// Number of classes on the class axis.
+    pub fn num_classes(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Checks that the manifest is consistent with itself.
+    pub fn validate(&self, path: &Path) -> Result<(), ManifestError> {
+        let bad = |field: &str, message: String| {
+            Err(ManifestError::Invalid { path: path.to_owned(), field: field.to_owned(), message })
+        };
+        let i = &self.input;
+        for (field, v) in [("input.width", i.width), ("input.height", i.height)] {
+            if v == 0 || v > MAX_INPUT_SIDE {
+                return bad(field, format!("{v} is outside 1..={MAX_INPUT_SIDE}"));
+            }
+        }
+        for (c, (a, b)) in i.normalize.affine().iter().enumerate() {
+            if !(a.is_finite() && b.is_finite() && *a != 0.0) {
+                return bad("input.normalize", format!("channel {c} gives scale {a}, offset {b}"));
+            }
+        }
+        if self.labels.is_empty() {
+            return bad("labels", "no labels".into());
+        }
+        let c = self.labels.len();
+        if let Some(bg) = self.background_index {
+            if bg >= c {
+                return bad("background_index", format!("{bg} but only {c} labels"));
+            }
+        }
+        if let Err(e) = self.priors.validate() {
+            return bad("priors", e.0);
+        }
+        let p = self.priors.count();
+        let want_boxes = [1, p, 4];
+        if self.outputs.boxes.shape != want_boxes {
+            return bad(
+                "outputs.boxes.shape",
+                format!("{:?} but the priors give {p} boxes, so [1, {p}, 4] is expected", self.outputs.boxes.shape),
+            );
+        }
+        if self.outputs.scores.shape != [1, p, c] {
+            return bad(
+                "outputs.scores.shape",
+                format!(
+                    "{:?} but {p} priors and {c} labels need [1, {p}, {c}]",
+                    self.outputs.scores.shape
+                ),
+            );
+        }
+        let v = &self.box_coding.variances;
+        if v.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+            return bad("box_coding.variances", format!("{v:?} must all be positive"));
+        }
+        let d = &self.defaults;
+        if !(0.0..=1.0).contains(&d.score_threshold) {
+            return bad("defaults.score_threshold", format!("{} is outside 0..=1", d.score_threshold));
+        }
+        if !(0.0..=1.0).contains(&d.nms_iou) {
+            return bad("defaults.nms_iou", format!("{} is outside 0..=1", d.nms_iou));
+        }
+        if d.top_k_per_class == 0 || d.keep_top_k == 0 {
+            return bad("defaults", "top_k_per_class and keep_top_k must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Writes the manifest as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// serde_json appends " at line L column C"; the error type reports those separately.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Where a `--model` argument points: the ONNX file and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelPaths {
+    /// The network.
+    pub onnx: PathBuf,
+    /// Its manifest.
+    pub manifest: PathBuf,
+}
+
+/// Folders searched for `--model NAME`: `./models`, `models/` beside the
+/// executable and up to two levels above it (cargo's target dir), and the
+/// source tree's `models/` the binary was built from.
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("models")];
+    if let Ok(exe) = std::env::current_exe() {
+        let mut dir = exe.parent().map(Path::to_path_buf);
+        for _ in 0..3 {
+            let Some(d) = dir else { break };
+            dirs.push(d.join("models"));
+            dir = d.parent().map(Path::to_path_buf);
+        }
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    dirs
+}
+
+/// Resolves `--model`: a path to an `.onnx` file (manifest beside it, same
+/// stem, `.json`) or a bare name looked up in [`model_dirs`].
+pub fn locate_model(arg: &str) -> Result<ModelPaths, String> {
+    let as_path = Path::new(arg);
+    let looks_like_path = arg.ends_with(".onnx") || arg.contains('/') || arg.contains('\\');
+    if looks_like_path {
+        if !as_path.is_file() {
+            return Err(format!("model file {arg} does not exist"));
+        }
+        return Ok(ModelPaths { onnx: as_path.to_owned(), manifest: as_path.with_extension("json") });
+    }
+    let dirs = model_dirs();
+    for dir in &dirs {
+        let onnx = dir.join(format!("{arg}.onnx"));
+        if onnx.is_file() {
+            return Ok(ModelPaths { manifest: onnx.with_extension("json"), onnx });
+        }
+    }
+    let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(format!(
+        "model '{arg}' not found: no {arg}.onnx in {} (pass --model path/to/model.onnx)",
+        looked.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn voc_manifest_json() -> serde_json::Value {
+        serde_json::json!({
+            "name": "t",
+            "input": {"width": 300, "height": 300, "layout": "nchw", "color": "rgb",
+                      "normalize": {"mean": [123.0, 117.0, 104.0], "std": [1.0, 1.0, 1.0]}},
+            "labels": ["background", "a", "b"],
+            "background_index": 0,
+            "priors": serde_json::to_value(crate::priors::ssd300_voc()).unwrap(),
+            "score_activation": "softmax",
+            "outputs": {"boxes": {"name": "loc", "shape": [1, 8732, 4]},
+                        "scores": {"name": "conf", "shape": [1, 8732, 3]}}
+        })
+    }
+
+    fn parse(v: &serde_json::Value) -> Result<Manifest, ManifestError> {
+        Manifest::from_json(&v.to_string(), Path::new("m.json"))
+    }
+
+    #[test]
+    fn a_complete_manifest_parses_with_defaults_filled_in() {
+        let m = parse(&voc_manifest_json()).unwrap();
+        assert_eq!(m.defaults, Thresholds::default());
+        assert_eq!(m.box_coding, BoxCoder::default());
+        assert_eq!(m.num_classes(), 3);
+        // Round trip through our own writer.
+        assert_eq!(Manifest::from_json(&m.to_json(), Path::new("x")).unwrap(), m);
+    }
+
+    #[test]
+    fn invalid_json_reports_file_and_line() {
+        let err = Manifest::from_json("{\n  \"name\": }", Path::new("models/x.json")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("invalid manifest models/x.json:"), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let mut v = voc_manifest_json();
+        v["labelz"] = serde_json::json!([]);
+        assert!(parse(&v).unwrap_err().to_string().contains("labelz"));
+    }
+
+    #[test]
+    fn shapes_must_agree_with_priors_and_labels() {
+        let mut v = voc_manifest_json();
+        v["outputs"]["scores"]["shape"] = serde_json::json!([1, 8732, 21]);
+        let msg = parse(&v).unwrap_err().to_string();
+        assert!(msg.contains("outputs.scores.shape") && msg.contains("[1, 8732, 3]"), "{msg}");
+        let mut v = voc_manifest_json();
+        v["outputs"]["boxes"]["shape"] = serde_json::json!([1, 100, 4]);
+        assert!(parse(&v).unwrap_err().to_string().contains("8732 boxes"));
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_field() {
+        for (ptr, value, field) in [
+            ("/background_index", serde_json::json!(3), "background_index"),
+            ("/input/width", serde_json::json!(0), "input.width"),
+            ("/input/normalize/std", serde_json::json!([1.0, 0.0, 1.0]), "input.normalize"),
+        ] {
+            let mut v = voc_manifest_json();
+            *v.pointer_mut(ptr).unwrap() = value;
+            let msg = parse(&v).unwrap_err().to_string();
+            assert!(msg.contains(field), "{ptr}: {msg}");
+        }
+    }
+
+    #[test]
+    fn scale_offset_normalisation_is_accepted() {
+        let mut v = voc_manifest_json();
+        v["input"]["normalize"] = serde_json::json!({"scale": 0.0078125, "offset": -1.0});
+        let m = parse(&v).unwrap();
+        assert_eq!(m.input.normalize.affine()[0], (0.0078125, -1.0));
+    }
+
+    #[test]
+    fn model_argument_with_a_path_finds_the_manifest_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let onnx = dir.path().join("net.onnx");
+        std::fs::write(&onnx, b"x").unwrap();
+        let p = locate_model(onnx.to_str().unwrap()).unwrap();
+        assert_eq!(p.manifest, dir.path().join("net.json"));
+        assert!(locate_model("no-such-model-here").unwrap_err().contains("not found"));
+    }
+}

@@ -1,0 +1,228 @@
+//! The network: loads an ONNX file with tract, fixes its input from the
+//! manifest, checks its outputs against the manifest, optimises it once and
+//! runs it frame after frame with one reused state and one reused input tensor.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
+
+use crate::manifest::{Layout, Manifest};
+
+/// Errors loading or running a model. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The ONNX file could not be read or parsed.
+    #[error("cannot load model {path}: {message}")]
+    Load {
+        /// The ONNX path.
+        path: PathBuf,
+        /// What tract or the OS said.
+        message: String,
+    },
+    /// The graph and the manifest disagree.
+    #[error("model {onnx} does not match manifest {manifest}: {message}")]
+    Mismatch {
+        /// The ONNX path.
+        onnx: PathBuf,
+        /// The manifest path.
+        manifest: PathBuf,
+        /// Both sides of the disagreement.
+        message: String,
+    },
+    /// tract failed while running the network.
+    #[error("inference failed: {0}")]
+    Run(String),
+}
+
+/// Largest ONNX file accepted; far above any SSD, far below a mistaken video file.
+const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+/// A loaded, optimised network and its per-thread state.
+pub struct Model {
+    state: TypedSimpleState,
+    input: Arc<Tensor>,
+    input_shape: [usize; 4],
+    fresh_inputs: u64,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("input_shape", &self.input_shape).finish_non_exhaustive()
+    }
+}
+
+/// What one inference produced: box offsets `[P·4]` and class scores `[P·C]`.
+#[derive(Debug)]
+pub struct RawOutputs {
+    /// Box offsets tensor.
+    pub boxes: TValue,
+    /// Class scores tensor.
+    pub scores: TValue,
+}
+
+impl RawOutputs {
+    /// Both outputs as flat f32 slices.
+    pub fn slices(&self) -> Result<(&[f32], &[f32]), ModelError> {
+        let (b, s) = (f32_view(&self.boxes, "box")?, f32_view(&self.scores, "score")?);
+        Ok((b, s))
+    }
+}
+
+fn f32_view<'a>(t: &'a TValue, what: &str) -> Result<&'a [f32], ModelError> {
+    t.try_as_plain_ram()
+        .and_then(|v| v.as_slice::<f32>())
+        .map_err(|e| ModelError::Run(format!("{what} output: {e}")))
+}
+
+/// Makes tract's matrix kernels use `threads` threads (1 = single-threaded).
+/// Process-wide; call once before models run.
+pub fn set_threads(threads: usize) {
+    use tract_linalg::multithread::{set_default_executor, Executor};
+    if threads > 1 {
+        set_default_executor(Executor::multithread(threads));
+    } else {
+        set_default_executor(Executor::SingleThread);
+    }
+}
+
+fn shape_of(layout: Layout, m: &Manifest) -> [usize; 4] {
+    let (w, h) = (m.input.width as usize, m.input.height as usize);
+    match layout {
+        Layout::Nchw => [1, 3, h, w],
+        Layout::Nhwc => [1, h, w, 3],
+    }
+}
+
+impl Model {
+    /// Loads `onnx`, checks it against `manifest` (read from `manifest_path`)
+    /// and optimises it.
+    pub fn load(onnx: &Path, manifest: &Manifest, manifest_path: &Path) -> Result<Model, ModelError> {
+        let load_err = |message: String| ModelError::Load { path: onnx.to_owned(), message };
+        let mismatch = |message: String| ModelError::Mismatch {
+            onnx: onnx.to_owned(),
+            manifest: manifest_path.to_owned(),
+            message,
+        };
+        let meta = std::fs::metadata(onnx).map_err(|e| load_err(e.to_string()))?;
+        if meta.len() > MAX_MODEL_BYTES {
+            return Err(load_err(format!("{} bytes is more than any SSD needs", meta.len())));
+        }
+        let bytes = std::fs::read(onnx).map_err(|e| load_err(e.to_string()))?;
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .map_err(|e| load_err(format!("not a readable ONNX model ({})", first_line(&e))))?;
+
+        let inputs = model.input_outlets().map_err(|e| load_err(e.to_string()))?.len();
+        if inputs != 1 {
+            return Err(mismatch(format!("the graph has {inputs} inputs, ssd-cam feeds exactly 1")));
+        }
+        let input_shape = shape_of(manifest.input.layout, manifest);
+        let declared = model.input_fact(0).map_err(|e| load_err(e.to_string()))?.clone();
+        if let Some(rank) = declared.shape.rank().concretize() {
+            if rank != 4 {
+                return Err(mismatch(format!(
+                    "graph input has rank {rank}, manifest input.layout needs {input_shape:?}"
+                )));
+            }
+        }
+        for (axis, want) in input_shape.iter().enumerate() {
+            let dim = declared.shape.dim(axis).and_then(|d| d.concretize());
+            if let Some(d) = dim.and_then(|d| d.to_usize().ok()) {
+                if d != *want {
+                    return Err(mismatch(format!(
+                        "graph input shape is {:?} but manifest input (layout {:?}, {}x{}) gives {input_shape:?}",
+                        declared.shape,
+                        manifest.input.layout,
+                        manifest.input.width,
+                        manifest.input.height
+                    )));
+                }
+            }
+        }
+        let outlets = [&manifest.outputs.boxes, &manifest.outputs.scores]
+            .iter()
+            .map(|o| {
+                model
+                    .find_outlet_label(&o.name)
+                    .or_else(|| model.node_by_name(&o.name).ok().map(|n| OutletId::new(n.id, 0)))
+                    .ok_or_else(|| mismatch(format!("the graph has no output named '{}' (manifest outputs.*.name)", o.name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        model.select_output_outlets(&outlets).map_err(|e| load_err(e.to_string()))?;
+        let model = model
+            .with_input_fact(0, f32::fact(input_shape).into())
+            .map_err(|e| load_err(e.to_string()))?;
+        let typed = model
+            .into_typed()
+            .map_err(|e| mismatch(format!("the graph cannot run on input {input_shape:?}: {}", first_line(&e))))?;
+        for (outlet, spec) in typed.output_outlets().map_err(|e| load_err(e.to_string()))?.iter().zip([
+            &manifest.outputs.boxes,
+            &manifest.outputs.scores,
+        ]) {
+            let fact = typed.outlet_fact(*outlet).map_err(|e| load_err(e.to_string()))?;
+            let shape: Option<Vec<usize>> = fact.shape.as_concrete().map(|s| s.to_vec());
+            if shape.as_deref() != Some(spec.shape.as_slice()) {
+                return Err(mismatch(format!(
+                    "output '{}' has shape {:?} but the manifest says {:?}",
+                    spec.name, fact.shape, spec.shape
+                )));
+            }
+            if fact.datum_type != f32::datum_type() {
+                return Err(mismatch(format!("output '{}' is {:?}, not f32", spec.name, fact.datum_type)));
+            }
+        }
+        let runnable = typed
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| load_err(format!("cannot optimise: {}", first_line(&e))))?;
+        let state = runnable.spawn().map_err(|e| load_err(e.to_string()))?;
+        let input = Arc::new(Tensor::zero::<f32>(&input_shape).map_err(|e| load_err(e.to_string()))?);
+        Ok(Model { state, input, input_shape, fresh_inputs: 0 })
+    }
+
+    /// Shape of the input tensor.
+    pub fn input_shape(&self) -> [usize; 4] {
+        self.input_shape
+    }
+
+    /// The input tensor's values, to be filled by preprocessing. The buffer is
+    /// the same from frame to frame unless tract kept a reference to it.
+    pub fn input_mut(&mut self) -> Result<&mut [f32], ModelError> {
+        if Arc::get_mut(&mut self.input).is_none() {
+            self.fresh_inputs += 1;
+            let t = Tensor::zero::<f32>(&self.input_shape).map_err(|e| ModelError::Run(e.to_string()))?;
+            self.input = Arc::new(t);
+        }
+        let t = Arc::get_mut(&mut self.input).ok_or_else(|| ModelError::Run("input tensor is shared".into()))?;
+        t.to_plain_array_view_mut::<f32>()
+            .map_err(|e| ModelError::Run(e.to_string()))?
+            .into_slice()
+            .ok_or_else(|| ModelError::Run("input tensor is not contiguous".into()))
+    }
+
+    /// How many times a new input tensor had to be allocated (0 in steady state).
+    pub fn fresh_input_allocations(&self) -> u64 {
+        self.fresh_inputs
+    }
+
+    /// Runs the network on the current input tensor.
+    pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
+        let input = TValue::from_const(Arc::clone(&self.input));
+        let mut out = self.state.run(tvec![input]).map_err(|e| ModelError::Run(first_line(&e)))?;
+        if out.len() != 2 {
+            return Err(ModelError::Run(format!("expected 2 outputs, got {}", out.len())));
+        }
+        let scores = out.remove(1);
+        let boxes = out.remove(0);
+        Ok(RawOutputs { boxes, scores })
+    }
+}
+
+/// tract errors carry a multi-line context chain; the user gets its gist.
+fn first_line(e: &anyhow::Error) -> String {
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    chain.join(": ").lines().next().unwrap_or_default().to_owned()
+}

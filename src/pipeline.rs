@@ -1,0 +1,352 @@
+//! The three-stage pipeline: capture → preprocess + inference → decode, NMS
+//! and sinks, on three threads joined by two bounded channels.
+//!
+//! A live source never waits for inference: when the first channel is full,
+//! the waiting (stale) frame is replaced by the new one and counted as dropped.
+//! A file source blocks instead, so nothing is lost. Shutdown is a flag the
+//! source checks; the later stages drain what is in flight, so every frame
+//! that was inferred is also written.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+use crate::boxes::InputMapping;
+use crate::model::{Model, RawOutputs};
+use crate::postprocess::{Decoder, Detection};
+use crate::preprocess::Preprocessor;
+use crate::sink::{FrameResult, Latency, Sink, SinkError};
+use crate::source::{Frame, Source};
+
+/// Errors that end a run. Frames finished before the error were still written.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    /// Preprocessing or inference failed.
+    #[error("frame {frame}: {message}")]
+    Inference {
+        /// The frame index.
+        frame: u64,
+        /// What failed.
+        message: String,
+    },
+    /// Writing results failed.
+    #[error("writing results: {0}")]
+    Sink(SinkError),
+    /// A stage thread panicked.
+    #[error("the {0} stage crashed (a bug: please report it with RUST_LOG=debug output)")]
+    Panic(&'static str),
+    /// A stage thread could not be started.
+    #[error("cannot start the {stage} thread: {source}")]
+    Spawn {
+        /// The stage.
+        stage: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The source ended without producing any frame.
+    #[error("the source produced no frames{0}")]
+    NoFrames(String),
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Frames written to the sinks.
+    pub frames: u64,
+    /// Frames dropped by the live-source policy.
+    pub dropped: u64,
+    /// Inputs the source skipped with a warning.
+    pub skipped: u64,
+    /// Seconds from the first capture to the last output.
+    pub seconds: f64,
+    /// Mean capture-to-output latency, ms.
+    pub mean_latency_ms: f64,
+    /// Mean inference time, ms.
+    pub mean_inference_ms: f64,
+    /// The reader closed the output before the source ended.
+    pub output_closed: bool,
+}
+
+impl Stats {
+    /// Frames per second over the run.
+    pub fn fps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.frames as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The one-line summary printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let skipped = if self.skipped > 0 { format!(", {} skipped", self.skipped) } else { String::new() };
+        format!(
+            "ssd-cam: {} frames, {} dropped{skipped}, {:.1} fps, mean latency {:.1} ms (inference {:.1} ms)",
+            self.frames,
+            self.dropped,
+            self.fps(),
+            self.mean_latency_ms,
+            self.mean_inference_ms
+        )
+    }
+}
+
+/// Everything a run needs, built and checked before any thread starts.
+pub struct Pipeline {
+    /// Where frames come from.
+    pub source: Box<dyn Source>,
+    /// The network.
+    pub model: Model,
+    /// Frame → input tensor.
+    pub preprocessor: Preprocessor,
+    /// Outputs → detections.
+    pub decoder: Decoder,
+    /// Where results go.
+    pub sinks: Vec<Box<dyn Sink>>,
+    /// Stop after this many frames have been written.
+    pub max_frames: Option<u64>,
+}
+
+struct Inferred {
+    frame: Frame,
+    outputs: RawOutputs,
+    mapping: InputMapping,
+    queue_ms: f64,
+    preprocess_ms: f64,
+    inference_ms: f64,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn now_unix_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+impl Pipeline {
+    /// Runs until the source ends, `stop` is set, `max_frames` are written or
+    /// the output is closed.
+    pub fn run(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
+        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames } = self;
+        let live = source.is_live();
+        // Live: one slot, newest wins. Files: a little slack, never dropped.
+        let (frame_tx, frame_rx) = bounded::<Frame>(if live { 1 } else { 2 });
+        let (result_tx, result_rx) = bounded::<Inferred>(2);
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(4);
+        let dropped = Arc::new(AtomicU64::new(0));
+
+        let capture = {
+            let (stop, dropped, evict) = (Arc::clone(&stop), Arc::clone(&dropped), frame_rx.clone());
+            let pool = (pool_tx.clone(), pool_rx);
+            std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || capture_stage(source, frame_tx, evict, pool, &stop, &dropped))
+                .map_err(|source| PipelineError::Spawn { stage: "capture", source })?
+        };
+        let inference = std::thread::Builder::new()
+            .name("inference".into())
+            .spawn(move || inference_stage(model, preprocessor, frame_rx, result_tx))
+            .map_err(|source| PipelineError::Spawn { stage: "inference", source })?;
+        let output = {
+            let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
+            std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || output_stage(decoder, sinks, result_rx, pool_tx, &stop, &dropped, max_frames))
+                .map_err(|source| PipelineError::Spawn { stage: "output", source })?
+        };
+
+        // Join all three before reporting, so no thread outlives the run.
+        let captured = capture.join();
+        let inferred = inference.join();
+        let written = output.join();
+        let (skipped, source_result) = captured.map_err(|_| PipelineError::Panic("capture"))?;
+        let infer_result = inferred.map_err(|_| PipelineError::Panic("inference"))?;
+        let mut stats = written.map_err(|_| PipelineError::Panic("output"))??;
+        stats.skipped = skipped;
+        stats.dropped = dropped.load(Ordering::Relaxed);
+        infer_result?;
+        source_result?;
+        if stats.frames == 0 && !stop.load(Ordering::Relaxed) {
+            let why = if skipped > 0 { format!(" ({skipped} inputs skipped as unreadable)") } else { String::new() };
+            return Err(PipelineError::NoFrames(why));
+        }
+        Ok(stats)
+    }
+}
+
+/// Stage 1. Returns the source's skipped count and how it ended.
+fn capture_stage(
+    mut source: Box<dyn Source>,
+    tx: Sender<Frame>,
+    evict: Receiver<Frame>,
+    (pool_tx, pool_rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+    stop: &AtomicBool,
+    dropped: &AtomicU64,
+) -> (u64, Result<(), PipelineError>) {
+    let live = source.is_live();
+    let mut index = 0u64;
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        let mut rgb = pool_rx.try_recv().unwrap_or_default();
+        let (width, height) = match source.next_frame(&mut rgb) {
+            Ok(Some(size)) => size,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(PipelineError::Source(e)),
+        };
+        let frame = Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb };
+        index += 1;
+        if !live {
+            if tx.send(frame).is_err() {
+                break Ok(()); // downstream ended
+            }
+            continue;
+        }
+        match tx.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Disconnected(_)) => break Ok(()),
+            Err(TrySendError::Full(frame)) => {
+                // Replace the stale frame waiting in the slot with the new one.
+                if let Ok(stale) = evict.try_recv() {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    log::debug!("dropped stale frame {}", stale.index);
+                    let _ = pool_tx.try_send(stale.rgb);
+                }
+                match tx.try_send(frame) {
+                    Ok(()) => {}
+                    Err(TrySendError::Disconnected(_)) => break Ok(()),
+                    Err(TrySendError::Full(frame)) => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        let _ = pool_tx.try_send(frame.rgb);
+                    }
+                }
+            }
+        }
+    };
+    (source.skipped(), result)
+}
+
+/// Stage 2.
+fn inference_stage(
+    mut model: Model,
+    mut pre: Preprocessor,
+    rx: Receiver<Frame>,
+    tx: Sender<Inferred>,
+) -> Result<(), PipelineError> {
+    for frame in rx {
+        let started = Instant::now();
+        let queue_ms = ms(started.duration_since(frame.captured_at));
+        let fail = |message: String| PipelineError::Inference { frame: frame.index, message };
+        let input = model.input_mut().map_err(|e| fail(e.to_string()))?;
+        let mapping = pre.run(&frame.rgb, frame.width, frame.height, input).map_err(|e| fail(e.to_string()))?;
+        let preprocessed = Instant::now();
+        let outputs = model.run().map_err(|e| fail(e.to_string()))?;
+        let done = Instant::now();
+        let msg = Inferred {
+            frame,
+            outputs,
+            mapping,
+            queue_ms,
+            preprocess_ms: ms(preprocessed - started),
+            inference_ms: ms(done - preprocessed),
+        };
+        if tx.send(msg).is_err() {
+            break; // output stage ended
+        }
+    }
+    if model.fresh_input_allocations() > 0 {
+        log::debug!("input tensor was reallocated {} times", model.fresh_input_allocations());
+    }
+    Ok(())
+}
+
+/// Stage 3.
+fn output_stage(
+    mut decoder: Decoder,
+    mut sinks: Vec<Box<dyn Sink>>,
+    rx: Receiver<Inferred>,
+    pool: Sender<Vec<u8>>,
+    stop: &AtomicBool,
+    dropped: &AtomicU64,
+    max_frames: Option<u64>,
+) -> Result<Stats, PipelineError> {
+    let mut stats = Stats::default();
+    let mut detections: Vec<Detection> = Vec::new();
+    let mut first_capture: Option<Instant> = None;
+    let (mut latency_sum, mut inference_sum) = (0.0, 0.0);
+    let mut error = None;
+    for msg in &rx {
+        // After the output closed or failed, only drain.
+        if stats.output_closed || error.is_some() || max_frames.is_some_and(|n| stats.frames >= n) {
+            let _ = pool.try_send(msg.frame.rgb);
+            continue;
+        }
+        let started = Instant::now();
+        let decoded = msg
+            .outputs
+            .slices()
+            .map_err(|e| e.to_string())
+            .and_then(|(b, s)| decoder.decode(b, s, &msg.mapping, &mut detections).map_err(|e| e.to_string()));
+        if let Err(message) = decoded {
+            error = Some(PipelineError::Inference { frame: msg.frame.index, message });
+            stop.store(true, Ordering::Relaxed);
+            continue;
+        }
+        let finished = Instant::now();
+        let latency = Latency {
+            queue: msg.queue_ms,
+            preprocess: msg.preprocess_ms,
+            inference: msg.inference_ms,
+            postprocess: ms(finished - started),
+            total: ms(finished.duration_since(msg.frame.captured_at)),
+        };
+        let result = FrameResult {
+            frame: &msg.frame,
+            detections: &detections,
+            latency,
+            dropped: dropped.load(Ordering::Relaxed),
+        };
+        for sink in &mut sinks {
+            match sink.write(&result) {
+                Ok(()) => {}
+                Err(SinkError::Closed) => stats.output_closed = true,
+                Err(e) => error = Some(PipelineError::Sink(e)),
+            }
+        }
+        if stats.output_closed || error.is_some() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = pool.try_send(msg.frame.rgb);
+            continue;
+        }
+        stats.frames += 1;
+        latency_sum += latency.total;
+        inference_sum += latency.inference;
+        let first = *first_capture.get_or_insert(msg.frame.captured_at);
+        stats.seconds = finished.duration_since(first).as_secs_f64();
+        if max_frames.is_some_and(|n| stats.frames >= n) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let _ = pool.try_send(msg.frame.rgb);
+    }
+    for sink in &mut sinks {
+        match sink.finish() {
+            Ok(()) | Err(SinkError::Closed) => {}
+            Err(e) => error = error.or(Some(PipelineError::Sink(e))),
+        }
+    }
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if stats.frames > 0 {
+        stats.mean_latency_ms = latency_sum / stats.frames as f64;
+        stats.mean_inference_ms = inference_sum / stats.frames as f64;
+    }
+    Ok(stats)
+}

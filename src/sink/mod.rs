@@ -1,0 +1,58 @@
+//! Where results go. Sinks run on the output thread, which alone owns stdout.
+
+pub mod json;
+
+use crate::postprocess::Detection;
+use crate::source::Frame;
+
+/// Per-stage timings of one frame, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Latency {
+    /// Waiting between capture and the start of preprocessing.
+    pub queue: f64,
+    /// Resize and normalisation.
+    pub preprocess: f64,
+    /// The network.
+    pub inference: f64,
+    /// Decoding, NMS and mapping to frame pixels.
+    pub postprocess: f64,
+    /// Capture to output.
+    pub total: f64,
+}
+
+/// Everything known about one processed frame.
+#[derive(Debug)]
+pub struct FrameResult<'a> {
+    /// The frame (pixels included, for drawing sinks).
+    pub frame: &'a Frame,
+    /// Detections in frame pixels, best first.
+    pub detections: &'a [Detection],
+    /// Stage timings.
+    pub latency: Latency,
+    /// Frames dropped so far by the live-source policy.
+    pub dropped: u64,
+}
+
+/// Errors writing results.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The reader went away (closed pipe): a normal way for a run to end.
+    #[error("output closed")]
+    Closed,
+    /// Any other write failure.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being written.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A consumer of frame results.
+pub trait Sink: Send {
+    /// Handles one frame.
+    fn write(&mut self, result: &FrameResult<'_>) -> Result<(), SinkError>;
+    /// Flushes what is buffered; called once at the end.
+    fn finish(&mut self) -> Result<(), SinkError>;
+}

@@ -1,0 +1,108 @@
+//! Where frames come from. Every source fills an RGB8 buffer the pipeline
+//! hands it (and reuses), so sources allocate only when the frame size changes.
+
+pub mod demo;
+pub mod images;
+pub mod y4m;
+
+use std::path::{Path, PathBuf};
+
+/// Errors opening or reading a source. Each names the source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The `--source` text matches no kind of source.
+    #[error("unknown source '{0}': expected demo[:options], a .y4m file, '-' (Y4M on stdin), an image, a directory of images or a glob")]
+    Unknown(String),
+    /// The source names something that cannot be used.
+    #[error("{what}: {message}")]
+    Open {
+        /// The source as given.
+        what: String,
+        /// Why it cannot be opened.
+        message: String,
+    },
+    /// A Y4M stream is malformed, truncated or of an unsupported kind.
+    #[error("{what}: frame {frame}: {message}")]
+    Y4m {
+        /// The file or "stdin".
+        what: String,
+        /// Index of the frame being read (0-based).
+        frame: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// An I/O error while reading.
+    #[error("{what}: {source}")]
+    Io {
+        /// The file or "stdin".
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A source of RGB frames.
+pub trait Source: Send {
+    /// Name reported in the JSON output.
+    fn name(&self) -> &str;
+    /// A live source produces frames on its own clock; the pipeline drops
+    /// stale ones rather than slowing it down. File sources are never dropped.
+    fn is_live(&self) -> bool;
+    /// Reads the next frame into `rgb` (resized to `width × height × 3`) and
+    /// returns its size, or `None` at the end of the stream.
+    fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError>;
+    /// Inputs skipped with a warning so far (undecodable images and the like).
+    fn skipped(&self) -> u64 {
+        0
+    }
+}
+
+/// One frame travelling down the pipeline.
+#[derive(Debug)]
+pub struct Frame {
+    /// Position in the stream, counting dropped frames.
+    pub index: u64,
+    /// When the source delivered it (monotonic).
+    pub captured_at: std::time::Instant,
+    /// When the source delivered it, in milliseconds since the Unix epoch.
+    pub timestamp_ms: f64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width × height × 3` bytes, RGB.
+    pub rgb: Vec<u8>,
+}
+
+fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Opens a `--source` specification.
+pub fn open(spec: &str) -> Result<Box<dyn Source>, SourceError> {
+    if spec == "-" {
+        return Ok(Box::new(y4m::Y4mSource::new(std::io::BufReader::new(std::io::stdin()), "stdin".into())?));
+    }
+    if spec == "demo" || spec.starts_with("demo:") {
+        return Ok(Box::new(demo::DemoSource::from_spec(spec)?));
+    }
+    let path = Path::new(spec);
+    if spec.to_ascii_lowercase().ends_with(".y4m") {
+        let file = std::fs::File::open(path)
+            .map_err(|e| SourceError::Open { what: spec.into(), message: e.to_string() })?;
+        return Ok(Box::new(y4m::Y4mSource::new(std::io::BufReader::new(file), spec.into())?));
+    }
+    if path.is_dir() {
+        return Ok(Box::new(images::ImageSource::from_dir(path)?));
+    }
+    if has_glob_chars(spec) {
+        return Ok(Box::new(images::ImageSource::from_glob(spec)?));
+    }
+    if path.is_file() && images::is_image_path(path) {
+        return Ok(Box::new(images::ImageSource::from_files(spec.into(), vec![PathBuf::from(spec)])));
+    }
+    if !path.exists() && (path.extension().is_some() || spec.contains('/')) {
+        return Err(SourceError::Open { what: spec.into(), message: "no such file or directory".into() });
+    }
+    Err(SourceError::Unknown(spec.into()))
+}

@@ -1,0 +1,257 @@
+//! YUV4MPEG2 (Y4M) video from a file or stdin: 8-bit 4:2:0, 4:2:2, 4:4:4 and
+//! mono, converted to RGB with BT.601 coefficients (limited range unless the
+//! header says `XCOLORRANGE=FULL`).
+
+use std::io::{BufRead, Read};
+
+use super::{Source, SourceError};
+
+/// Largest accepted frame side, so a hostile header cannot ask for gigabytes.
+const MAX_SIDE: u32 = 16384;
+/// Longest accepted header or FRAME line.
+const MAX_LINE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chroma {
+    C420,
+    C422,
+    C444,
+    Mono,
+}
+
+/// Reads Y4M frames from any buffered reader.
+pub struct Y4mSource<R: BufRead> {
+    reader: R,
+    name: String,
+    width: u32,
+    height: u32,
+    chroma: Chroma,
+    full_range: bool,
+    yuv: Vec<u8>,
+    frame: u64,
+}
+
+impl<R: BufRead> std::fmt::Debug for Y4mSource<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Y4mSource")
+            .field("name", &self.name)
+            .field("size", &(self.width, self.height))
+            .field("chroma", &self.chroma)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads one `\n`-terminated line of at most `MAX_LINE` bytes. `Ok(None)` at
+/// a clean end of input.
+fn read_line<R: BufRead>(r: &mut R, what: &str) -> Result<Option<Vec<u8>>, SourceError> {
+    let mut line = Vec::new();
+    let n = r
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(|source| SourceError::Io { what: what.into(), source })?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        line.clear();
+        line.extend_from_slice(b"\x00");
+    } else {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+impl<R: BufRead> Y4mSource<R> {
+    /// Reads and checks the stream header.
+    pub fn new(mut reader: R, name: String) -> Result<Self, SourceError> {
+        let bad = |message: String| SourceError::Y4m { what: name.clone(), frame: 0, message };
+        let line = read_line(&mut reader, &name)?.ok_or_else(|| bad("empty input, no Y4M header".into()))?;
+        let text = String::from_utf8_lossy(&line);
+        let mut tokens = text.split(' ');
+        if tokens.next() != Some("YUV4MPEG2") {
+            return Err(bad("not a Y4M stream (no YUV4MPEG2 header)".into()));
+        }
+        let (mut width, mut height, mut chroma, mut full_range) = (0u32, 0u32, Chroma::C420, false);
+        for t in tokens.filter(|t| !t.is_empty()) {
+            let (tag, value) = t.split_at(1);
+            match tag {
+                "W" => width = value.parse().map_err(|_| bad(format!("bad width '{value}'")))?,
+                "H" => height = value.parse().map_err(|_| bad(format!("bad height '{value}'")))?,
+                "C" => {
+                    chroma = match value {
+                        "420" | "420jpeg" | "420paldv" | "420mpeg2" => Chroma::C420,
+                        "422" => Chroma::C422,
+                        "444" => Chroma::C444,
+                        "mono" => Chroma::Mono,
+                        other => {
+                            return Err(bad(format!(
+                                "colour space C{other} is not supported (8-bit 420, 422, 444 or mono; convert with ffmpeg -pix_fmt yuv420p)"
+                            )))
+                        }
+                    }
+                }
+                "X" if value == "COLORRANGE=FULL" => full_range = true,
+                _ => {}
+            }
+        }
+        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+            return Err(bad(format!("frame size {width}x{height} is outside 1..={MAX_SIDE} per side")));
+        }
+        Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0 })
+    }
+
+    fn frame_bytes(&self) -> usize {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+        w * h
+            + match self.chroma {
+                Chroma::C420 => 2 * cw * ch,
+                Chroma::C422 => 2 * cw * h,
+                Chroma::C444 => 2 * w * h,
+                Chroma::Mono => 0,
+            }
+    }
+
+    fn convert(&self, rgb: &mut Vec<u8>) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        rgb.resize(w * h * 3, 0);
+        let (y_plane, rest) = self.yuv.split_at(w * h);
+        let (cw, chroma_h) = match self.chroma {
+            Chroma::C420 => ((w + 1) / 2, (h + 1) / 2),
+            Chroma::C422 => ((w + 1) / 2, h),
+            Chroma::C444 => (w, h),
+            Chroma::Mono => (0, 0),
+        };
+        let (u_plane, v_plane) = rest.split_at(cw * chroma_h);
+        // BT.601 in 16.16 fixed point.
+        let (ky, kr, kgu, kgv, kb, y0) = if self.full_range {
+            (65536, 91881, 22554, 46802, 116130, 0)
+        } else {
+            (76309, 104597, 25675, 53279, 132201, 16)
+        };
+        for row in 0..h {
+            let crow = match self.chroma {
+                Chroma::C420 => row / 2,
+                _ => row,
+            };
+            let out = &mut rgb[row * w * 3..(row + 1) * w * 3];
+            for (col, px) in out.chunks_exact_mut(3).enumerate() {
+                let yv = (i32::from(y_plane[row * w + col]) - y0) * ky;
+                let (u, v) = if self.chroma == Chroma::Mono {
+                    (0, 0)
+                } else {
+                    let ccol = if self.chroma == Chroma::C444 { col } else { col / 2 };
+                    let i = crow * cw + ccol;
+                    (i32::from(u_plane[i]) - 128, i32::from(v_plane[i]) - 128)
+                };
+                let clamp = |x: i32| ((x + 32768) >> 16).clamp(0, 255) as u8;
+                px[0] = clamp(yv + kr * v);
+                px[1] = clamp(yv - kgu * u - kgv * v);
+                px[2] = clamp(yv + kb * u);
+            }
+        }
+    }
+}
+
+impl<R: BufRead + Send> Source for Y4mSource<R> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_live(&self) -> bool {
+        false
+    }
+
+    fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError> {
+        let bad = |frame: u64, message: String| SourceError::Y4m { what: self.name.clone(), frame, message };
+        let Some(line) = read_line(&mut self.reader, &self.name)? else {
+            return Ok(None);
+        };
+        if !line.starts_with(b"FRAME") {
+            return Err(bad(self.frame, "expected a FRAME marker (stream damaged or truncated)".into()));
+        }
+        let need = self.frame_bytes();
+        self.yuv.resize(need, 0);
+        let mut got = 0;
+        while got < need {
+            match self.reader.read(&mut self.yuv[got..]) {
+                Ok(0) => {
+                    return Err(bad(self.frame, format!("truncated: {got} of {need} bytes")));
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(SourceError::Io { what: self.name.clone(), source }),
+            }
+        }
+        self.convert(rgb);
+        self.frame += 1;
+        Ok(Some((self.width, self.height)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(header: &str, frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut s = format!("{header}\n").into_bytes();
+        for f in frames {
+            s.extend_from_slice(b"FRAME\n");
+            s.extend_from_slice(f);
+        }
+        s
+    }
+
+    #[test]
+    fn grey_420_frame_converts_to_grey_rgb() {
+        // 4x2 frame: Y = 126 everywhere, chroma neutral. Limited range: (126-16)·1.164 = 128.
+        let frame = [vec![126u8; 8], vec![128u8; 4]].concat();
+        let data = stream("YUV4MPEG2 W4 H2 F30:1 Ip A1:1 C420jpeg", &[frame.clone(), frame]);
+        let mut s = Y4mSource::new(&data[..], "t".into()).unwrap();
+        let mut rgb = Vec::new();
+        assert_eq!(s.next_frame(&mut rgb).unwrap(), Some((4, 2)));
+        assert!(rgb.iter().all(|&v| v == 128), "{rgb:?}");
+        assert_eq!(s.next_frame(&mut rgb).unwrap(), Some((4, 2)));
+        assert_eq!(s.next_frame(&mut rgb).unwrap(), None);
+    }
+
+    #[test]
+    fn full_range_444_red_matches_bt601() {
+        // Pure red in full-range BT.601: Y 76, U 85, V 255.
+        let frame = vec![76u8, 85, 255];
+        let data = stream("YUV4MPEG2 W1 H1 C444 XCOLORRANGE=FULL", &[frame]);
+        let mut s = Y4mSource::new(&data[..], "t".into()).unwrap();
+        let mut rgb = Vec::new();
+        s.next_frame(&mut rgb).unwrap();
+        assert!(rgb[0] >= 253 && rgb[1] <= 2 && rgb[2] <= 2, "{rgb:?}");
+    }
+
+    #[test]
+    fn truncated_frame_is_an_error_after_the_complete_ones() {
+        let frame = vec![16u8; 6];
+        let mut data = stream("YUV4MPEG2 W2 H2 C420", &[frame]);
+        data.extend_from_slice(b"FRAME\n\x10\x10");
+        let mut s = Y4mSource::new(&data[..], "clip.y4m".into()).unwrap();
+        let mut rgb = Vec::new();
+        assert!(s.next_frame(&mut rgb).unwrap().is_some());
+        let err = s.next_frame(&mut rgb).unwrap_err().to_string();
+        assert_eq!(err, "clip.y4m: frame 1: truncated: 2 of 6 bytes");
+    }
+
+    #[test]
+    fn bad_headers_are_rejected_with_the_reason() {
+        for (header, needle) in [
+            ("P6 1 1 255", "not a Y4M"),
+            ("YUV4MPEG2 W0 H2", "frame size"),
+            ("YUV4MPEG2 W99999 H2", "frame size"),
+            ("YUV4MPEG2 W2 H2 C420p10", "not supported"),
+            ("YUV4MPEG2 Wx H2", "bad width"),
+        ] {
+            let data = format!("{header}\n");
+            let err = Y4mSource::new(data.as_bytes(), "t".into()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{header}: {err}");
+        }
+        assert!(Y4mSource::new(&b""[..], "t".into()).unwrap_err().to_string().contains("empty"));
+    }
+}
