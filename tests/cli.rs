@@ -1,0 +1,306 @@
+//! The real binary on fixture inputs: oracle detections, sources, output
+//! handling and one-line errors for bad input.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn detections(frame: &serde_json::Value) -> Vec<(u64, f32, [f32; 4])> {
+    frame["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["class_id"].as_u64().unwrap(), d["score"].as_f64().unwrap() as f32, bbox(d)))
+        .collect()
+}
+
+fn assert_oracle(frame: &serde_json::Value, w: f32, h: f32) {
+    let d = detections(frame);
+    assert_eq!(d.len(), 2, "{frame}");
+    assert_eq!(d[0].0, 1);
+    assert!((d[0].1 - SCORE_A).abs() < 1e-4, "{}", d[0].1);
+    assert_box(d[0].2, scaled(BOX_A, w, h));
+    assert_eq!(d[1].0, 2);
+    assert!((d[1].1 - SCORE_B).abs() < 1e-4, "{}", d[1].1);
+    assert_box(d[1].2, scaled(BOX_B, w, h));
+    assert_eq!(frame["detections"][0]["label"], "person");
+    assert_eq!(frame["detections"][1]["label"], "dog");
+}
+
+#[test]
+fn oracle_boxes_on_images_of_different_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let imgs = dir.path().join("imgs");
+    std::fs::create_dir(&imgs).unwrap();
+    png(&imgs.join("a.png"), 300, 300);
+    png(&imgs.join("b.png"), 640, 480);
+    png(&imgs.join("c.png"), 200, 400);
+    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", imgs.to_str().unwrap(), "--headless"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    for (i, (line, (w, h))) in lines.iter().zip([(300.0, 300.0), (640.0, 480.0), (200.0, 400.0)]).enumerate() {
+        assert_eq!(line["frame"], i as u64);
+        assert_eq!(line["width"], w as u64);
+        assert_eq!(line["height"], h as u64);
+        assert_oracle(line, w, h);
+    }
+}
+
+#[test]
+fn oracle_boxes_on_the_demo_source_in_frame_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", "demo:size=640x360,fps=0,frames=5", "--headless"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 5);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["frame"], i as u64);
+        assert_eq!(line["source"], "demo");
+        assert_eq!(line["dropped"], 0);
+        assert_oracle(line, 640.0, 360.0);
+        for key in ["queue", "preprocess", "inference", "postprocess", "total"] {
+            assert!(line["latency_ms"][key].as_f64().unwrap() >= 0.0, "{key}");
+        }
+    }
+    assert!(stderr(&out).contains("ssd-cam: 5 frames, 0 dropped"), "{}", stderr(&out));
+}
+
+#[test]
+fn letterbox_maps_boxes_back_through_the_padding() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let img = dir.path().join("wide.png");
+    png(&img, 600, 300);
+    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", img.to_str().unwrap(), "--headless", "--letterbox"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d = detections(&json_lines(&out)[0]);
+    // 600x300 → 300x150 with 75 px on top: source = (input − pad) · 2.
+    let a = BOX_A;
+    assert_box(d[0].2, [a[0] * 2.0, (a[1] - 75.0) * 2.0, a[2] * 2.0, (a[3] - 75.0) * 2.0]);
+}
+
+#[test]
+fn thresholds_from_the_command_line_filter_detections() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let m = model.to_str().unwrap();
+    let out = ssd_cam(&["--model", m, "--source", "demo:fps=0,frames=1", "--headless", "--threshold", "0.96"]);
+    let d = detections(&json_lines(&out)[0]);
+    assert_eq!(d.len(), 1, "only box A scores above 0.96");
+    let out = ssd_cam(&["--model", m, "--source", "demo:fps=0,frames=1", "--headless", "--top-k", "1", "--threshold", "0.1"]);
+    assert_eq!(detections(&json_lines(&out)[0]).len(), 1);
+}
+
+#[test]
+fn y4m_on_stdin_is_read_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let mut y4m = b"YUV4MPEG2 W64 H48 F30:1 Ip A1:1 C420jpeg\n".to_vec();
+    for _ in 0..3 {
+        y4m.extend_from_slice(b"FRAME\n");
+        y4m.extend(std::iter::repeat_n(100u8, 64 * 48 + 2 * 32 * 24));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--model", model.to_str().unwrap(), "--source", "-", "--headless"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, &y4m).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["source"], "stdin");
+    assert_oracle(&lines[2], 64.0, 48.0);
+}
+
+#[test]
+fn truncated_y4m_outputs_every_complete_frame_then_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let clip = dir.path().join("clip.y4m");
+    let mut y4m = b"YUV4MPEG2 W32 H32 C444\n".to_vec();
+    for _ in 0..4 {
+        y4m.extend_from_slice(b"FRAME\n");
+        y4m.extend(std::iter::repeat_n(80u8, 32 * 32 * 3));
+    }
+    y4m.extend_from_slice(b"FRAME\n");
+    y4m.extend(std::iter::repeat_n(80u8, 100));
+    std::fs::write(&clip, y4m).unwrap();
+    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", clip.to_str().unwrap(), "--headless"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_lines(&out).len(), 4, "the four complete frames are all written");
+    let err = stderr(&out);
+    assert!(err.contains("frame 4: truncated"), "{err}");
+}
+
+#[test]
+fn closing_stdout_ends_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--model", model.to_str().unwrap(), "--source", "demo:fps=0", "--headless"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..3 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap();
+    }
+    drop(reader); // like `| head -3`
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn sigint_drains_frames_in_flight_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--model", model.to_str().unwrap(), "--source", "demo:size=320x240,fps=0", "--headless"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..5 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    lines.extend(rest.lines().map(|l| format!("{l}\n")));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (i, line) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["frame"], i as u64, "contiguous, nothing lost in the drain");
+    }
+    let err = stderr(&out);
+    assert!(err.contains(&format!("ssd-cam: {} frames, 0 dropped", lines.len())), "{err}");
+}
+
+/// Every failure: non-zero exit, exactly one `error:` line, no panic.
+fn assert_one_line_error(out: &std::process::Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(needle), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_models_and_manifests_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = ["--source", "demo:fps=0,frames=1", "--headless"];
+    let run = |model: &std::path::Path| ssd_cam(&[&["--model", model.to_str().unwrap()][..], &src].concat());
+
+    assert_one_line_error(&ssd_cam(&[&["--model", "no-such-model"][..], &src].concat()), "model 'no-such-model' not found");
+    assert_one_line_error(&run(&d.join("missing.onnx")), "does not exist");
+
+    let corrupt = d.join("corrupt.onnx");
+    std::fs::write(&corrupt, b"\x08\x07garbage that is not protobuf \xff\xff\xff").unwrap();
+    std::fs::write(d.join("corrupt.json"), oracle_manifest().to_json()).unwrap();
+    assert_one_line_error(&run(&corrupt), "cannot load model");
+
+    let no_manifest = d.join("lonely.onnx");
+    std::fs::copy(write_oracle(d, "oracle"), &no_manifest).unwrap();
+    assert_one_line_error(&run(&no_manifest), "cannot read manifest");
+
+    let bad_json = write_oracle(d, "badjson");
+    std::fs::write(bad_json.with_extension("json"), "{ \"name\": \"x\", ").unwrap();
+    assert_one_line_error(&run(&bad_json), "invalid manifest");
+
+    // The manifest promises 21 classes; the graph has 4.
+    let mismatch = write_oracle(d, "mismatch");
+    let mut m = oracle_manifest();
+    m.labels = (0..21).map(|i| format!("c{i}")).collect();
+    m.outputs.scores.shape = vec![1, 8732, 21];
+    std::fs::write(mismatch.with_extension("json"), m.to_json()).unwrap();
+    assert_one_line_error(&run(&mismatch), "output 'conf' has shape 1,8732,4 but the manifest says [1, 8732, 21]");
+
+    let renamed = write_oracle(d, "renamed");
+    let mut m = oracle_manifest();
+    m.outputs.boxes.name = "boxes".into();
+    std::fs::write(renamed.with_extension("json"), m.to_json()).unwrap();
+    assert_one_line_error(&run(&renamed), "no output named 'boxes'");
+}
+
+#[test]
+fn bad_sources_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let m = model.to_str().unwrap();
+    let run = |source: &str| ssd_cam(&["--model", m, "--source", source, "--headless"]);
+    assert_one_line_error(&run("webcam-please"), "unknown source 'webcam-please'");
+    assert_one_line_error(&run("nope/missing.y4m"), "nope/missing.y4m");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_one_line_error(&run(empty.to_str().unwrap()), "no images");
+    // A directory whose only image is unreadable: a warning, then zero frames.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("x.png"), b"not a png").unwrap();
+    let out = run(broken.to_str().unwrap());
+    assert_one_line_error(&out, "produced no frames (1 inputs skipped as unreadable)");
+    assert!(stderr(&out).contains("skipping"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreadable_image_is_skipped_and_the_run_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let imgs = dir.path().join("imgs");
+    std::fs::create_dir(&imgs).unwrap();
+    png(&imgs.join("1.png"), 100, 100);
+    std::fs::write(imgs.join("2.jpg"), b"\xff\xd8 truncated jpeg").unwrap();
+    png(&imgs.join("3.png"), 100, 100);
+    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", imgs.to_str().unwrap(), "--headless"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_lines(&out).len(), 2);
+    let err = stderr(&out);
+    assert!(err.contains("skipping") && err.contains("2.jpg"), "{err}");
+    assert!(err.contains("2 frames, 0 dropped, 1 skipped"), "{err}");
+}
+
+#[test]
+fn wrong_arguments_exit_2_with_usage() {
+    for args in [&["--threshold", "2"][..], &["--threads", "0"], &["--bogus"], &["--device", "/dev/video0", "--source", "demo"]] {
+        let out = ssd_cam(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("--help"), "{}", stderr(&out));
+    }
+    let help = ssd_cam(&["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
+}
+
+#[test]
+fn default_model_runs_the_demo_out_of_the_box() {
+    let out = ssd_cam(&["--headless", "--max-frames", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["source"], "demo");
+}

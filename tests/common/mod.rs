@@ -1,0 +1,103 @@
+//! Helpers shared by the integration tests: oracle models written with the
+//! crate's own ONNX writer, and running the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ssd_cam::manifest::{Manifest, ScoreActivation};
+use ssd_cam::onnx::ssd::{self, OracleTarget};
+use ssd_cam::priors::{ssd300_voc, PriorSpec};
+
+/// Labels of the oracle models: background plus three classes.
+pub fn labels() -> Vec<String> {
+    ["background", "person", "dog", "car"].iter().map(|s| s.to_string()).collect()
+}
+
+/// The oracle's two boxes on the Caffe VOC SSD300 priors.
+///
+/// A: conv7 (19x19, step 16), cell row 9 col 6, box 0 (60 px square):
+///    prior centre (6.5·16, 9.5·16) = (104, 152) px, side 60 px.
+///    Offsets (0.5, −0.3, 0.2, 0.1) with variances (0.1, 0.1, 0.2, 0.2):
+///    cx = 104 + 0.1·0.5·60 = 107, cy = 152 − 0.1·0.3·60 = 150.2,
+///    w = 60·e^0.04 = 62.4490, h = 60·e^0.02 = 61.2121 (input pixels).
+///    Class 1 with logit 6 against 0 elsewhere: p = e^6 / (e^6 + 3) = 0.992620.
+/// B: conv8_2 (10x10, step 32), row 2 col 7, box 0 (111 px), zero offsets:
+///    centre (240, 80), side 111 → (184.5, 24.5)–(295.5, 135.5).
+///    Class 2 with logit 4: p = e^4 / (e^4 + 3) = 0.947903.
+pub fn targets() -> Vec<OracleTarget> {
+    let spec = ssd300_voc();
+    vec![
+        OracleTarget { prior: spec.index_of(1, 9, 6, 0).unwrap(), class: 1, logit: 6.0, offsets: [0.5, -0.3, 0.2, 0.1] },
+        OracleTarget { prior: spec.index_of(2, 2, 7, 0).unwrap(), class: 2, logit: 4.0, offsets: [0.0; 4] },
+    ]
+}
+
+/// Box A in 300x300 input pixels.
+pub const BOX_A: [f32; 4] = [107.0 - 31.22451, 150.2 - 30.60603, 107.0 + 31.22451, 150.2 + 30.60603];
+/// Box B in 300x300 input pixels.
+pub const BOX_B: [f32; 4] = [184.5, 24.5, 295.5, 135.5];
+/// Score of box A.
+pub const SCORE_A: f32 = 0.992_620;
+/// Score of box B.
+pub const SCORE_B: f32 = 0.947_903;
+
+/// The manifest of the oracle model.
+pub fn oracle_manifest() -> Manifest {
+    ssd::manifest("oracle", "test oracle", labels(), ssd300_voc(), ScoreActivation::Softmax)
+}
+
+/// Writes `NAME.onnx` + `NAME.json` for the oracle into `dir` and returns the ONNX path.
+pub fn write_oracle(dir: &Path, name: &str) -> PathBuf {
+    let spec: PriorSpec = ssd300_voc();
+    let model = ssd::oracle(spec.count(), labels().len(), 8.0, &targets());
+    let onnx = dir.join(format!("{name}.onnx"));
+    ssd_cam::onnx::write(&model, &onnx).unwrap();
+    std::fs::write(onnx.with_extension("json"), oracle_manifest().to_json()).unwrap();
+    onnx
+}
+
+/// Runs the ssd-cam binary.
+pub fn ssd_cam(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// stdout parsed as JSON lines.
+pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// `[x1, y1, x2, y2]` of a detection record.
+pub fn bbox(d: &serde_json::Value) -> [f32; 4] {
+    let b = &d["bbox"];
+    ["x1", "y1", "x2", "y2"].map(|k| b[k].as_f64().unwrap() as f32)
+}
+
+/// Asserts two boxes agree within 0.5 px.
+pub fn assert_box(got: [f32; 4], want: [f32; 4]) {
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= 0.5, "box {got:?} differs from {want:?}");
+    }
+}
+
+/// Scales an input-pixel box to a `w × h` frame (stretch).
+pub fn scaled(b: [f32; 4], w: f32, h: f32) -> [f32; 4] {
+    [b[0] * w / 300.0, b[1] * h / 300.0, b[2] * w / 300.0, b[3] * h / 300.0]
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes a solid-colour PNG.
+pub fn png(path: &Path, w: u32, h: u32) {
+    image::RgbImage::from_pixel(w, h, image::Rgb([90, 120, 150])).save(path).unwrap();
+}
