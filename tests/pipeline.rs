@@ -1,0 +1,151 @@
+//! The pipeline's policies with controllable sources and sinks: live sources
+//! drop stale frames and count every drop, file sources drop nothing, output
+//! stays in frame order, shutdown drains, a crashing stage is reported.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ssd_cam::model::Model;
+use ssd_cam::nms::NmsParams;
+use ssd_cam::pipeline::{Pipeline, PipelineError};
+use ssd_cam::postprocess::{Decoder, PostParams};
+use ssd_cam::preprocess::Preprocessor;
+use ssd_cam::sink::{FrameResult, Sink, SinkError};
+use ssd_cam::source::{Source, SourceError};
+
+/// Produces `total` tiny frames as fast as asked, counting them.
+struct CountingSource {
+    live: bool,
+    total: u64,
+    produced: Arc<AtomicU64>,
+    panic_at: Option<u64>,
+}
+
+impl Source for CountingSource {
+    fn name(&self) -> &str {
+        "counting"
+    }
+    fn is_live(&self) -> bool {
+        self.live
+    }
+    fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError> {
+        let n = self.produced.load(Ordering::SeqCst);
+        if Some(n) == self.panic_at {
+            panic!("source bug");
+        }
+        if n >= self.total {
+            return Ok(None);
+        }
+        self.produced.fetch_add(1, Ordering::SeqCst);
+        rgb.clear();
+        rgb.resize(16 * 16 * 3, 7);
+        Ok(Some((16, 16)))
+    }
+}
+
+/// Records frame indices, slowly, and can raise the stop flag after `stop_after`.
+struct SlowSink {
+    seen: Arc<Mutex<Vec<(u64, u64)>>>,
+    delay: Duration,
+    stop: Option<(Arc<AtomicBool>, usize)>,
+}
+
+impl Sink for SlowSink {
+    fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
+        std::thread::sleep(self.delay);
+        let mut seen = self.seen.lock().unwrap();
+        seen.push((r.frame.index, r.dropped));
+        if let Some((flag, n)) = &self.stop {
+            if seen.len() >= *n {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+struct Run {
+    seen: Vec<(u64, u64)>,
+    produced: u64,
+    result: Result<ssd_cam::pipeline::Stats, PipelineError>,
+}
+
+fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_at: Option<u64>) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = common::write_oracle(dir.path(), "oracle");
+    let manifest = common::oracle_manifest();
+    let model = Model::load(&onnx, &manifest, &onnx.with_extension("json")).unwrap();
+    let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
+    let params = PostParams { score_threshold: 0.3, nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 } };
+    let produced = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sink = SlowSink {
+        seen: Arc::clone(&seen),
+        delay: Duration::from_millis(delay_ms),
+        stop: stop_after.map(|n| (Arc::clone(&stop), n)),
+    };
+    let pipeline = Pipeline {
+        source: Box::new(CountingSource { live, total, produced: Arc::clone(&produced), panic_at }),
+        preprocessor: Preprocessor::new(&manifest, false),
+        decoder: Decoder::new(&manifest, priors, params),
+        model,
+        sinks: vec![Box::new(sink)],
+        max_frames: None,
+    };
+    let result = pipeline.run(stop);
+    let seen = seen.lock().unwrap().clone();
+    Run { seen, produced: produced.load(Ordering::SeqCst), result }
+}
+
+#[test]
+fn live_source_drops_stale_frames_and_counts_every_drop() {
+    let r = run(true, 300, 2, None, None);
+    let stats = r.result.unwrap();
+    assert!(stats.dropped > 0, "a fast live source over a slow sink must drop");
+    // Every frame the source produced was either written or counted as dropped.
+    assert_eq!(stats.frames + stats.dropped, r.produced);
+    assert_eq!(stats.frames as usize, r.seen.len());
+    // Output stays in capture order and the reported counter never goes down.
+    assert!(r.seen.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{:?}", r.seen);
+    // Gaps in the indices are exactly the drops seen so far.
+    let (last_index, last_dropped) = *r.seen.last().unwrap();
+    assert!(last_index + 1 - r.seen.len() as u64 <= last_dropped);
+}
+
+#[test]
+fn file_source_never_drops_and_keeps_order() {
+    let r = run(false, 60, 2, None, None);
+    let stats = r.result.unwrap();
+    assert_eq!(stats.dropped, 0);
+    assert_eq!(stats.frames, 60);
+    let indices: Vec<u64> = r.seen.iter().map(|s| s.0).collect();
+    assert_eq!(indices, (0..60).collect::<Vec<_>>());
+}
+
+#[test]
+fn stopping_drains_every_frame_already_captured() {
+    let r = run(false, 10_000, 1, Some(5), None);
+    let stats = r.result.unwrap();
+    assert!(stats.frames >= 5 && r.produced < 10_000);
+    // Nothing captured is lost: every produced frame reached the sink, in order.
+    let indices: Vec<u64> = r.seen.iter().map(|s| s.0).collect();
+    assert_eq!(indices, (0..r.produced).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_panicking_stage_is_reported_by_name_after_the_others_finish() {
+    let r = run(false, 100, 0, None, Some(7));
+    match r.result {
+        Err(PipelineError::Panic(stage)) => assert_eq!(stage, "capture"),
+        other => panic!("expected a capture panic, got {other:?}"),
+    }
+    // Frames captured before the crash were still written.
+    assert_eq!(r.seen.len(), 7);
+}
