@@ -49,10 +49,8 @@ fn main() {
             let _ = writeln!(code, "    [{:?}, {:?}, {:?}, {:?}],", b[0], b[1], b[2], b[3]);
         }
         code.push_str("];\n");
-        let _ = writeln!(
-            entries,
-            "    BuiltinPriors {{ origin: {origin:?}, spec_json: {key:?}, boxes: &PRIORS_{id} }},"
-        );
+        let _ =
+            writeln!(entries, "    BuiltinPriors {{ origin: {origin:?}, spec_json: {key:?}, boxes: &PRIORS_{id} }},");
     }
     let _ = writeln!(code, "/// Prior tables computed at build time.");
     let _ = writeln!(code, "pub static BUILTIN_PRIORS: &[BuiltinPriors] = &[\n{entries}];");
@@ -74,10 +72,8 @@ fn manifest_specs(dir: &Path) -> Vec<(String, priors::PriorSpec)> {
     let Ok(read) = std::fs::read_dir(dir) else {
         return found;
     };
-    let mut paths: Vec<_> = read
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
+    let mut paths: Vec<_> =
+        read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
     paths.sort();
     for path in paths {
         println!("cargo:rerun-if-changed={}", path.display());

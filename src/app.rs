@@ -27,11 +27,10 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
     let paths = locate_model(&args.model).map_err(anyhow::Error::msg)?;
     let manifest = Manifest::from_path(&paths.manifest)?;
-    let priors = crate::prior_table::priors_for(&manifest.priors).with_context(|| format!("manifest {}", paths.manifest.display()))?;
-    let threads = args
-        .threads
-        .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let priors = crate::prior_table::priors_for(&manifest.priors)
+        .with_context(|| format!("manifest {}", paths.manifest.display()))?;
+    let threads =
+        args.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     set_threads(threads);
     let started = std::time::Instant::now();
     let model = Model::load(&paths.onnx, &manifest, &paths.manifest)?;

@@ -30,12 +30,7 @@ impl BBox {
 
     /// `[cx, cy, w, h]`.
     pub fn to_center(&self) -> [f32; 4] {
-        [
-            (self.x1 + self.x2) / 2.0,
-            (self.y1 + self.y2) / 2.0,
-            self.x2 - self.x1,
-            self.y2 - self.y1,
-        ]
+        [(self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0, self.x2 - self.x1, self.y2 - self.y1]
     }
 
     /// Width, 0 for an inverted box.
@@ -71,12 +66,7 @@ impl BBox {
 
     /// The box clipped to `[0, w] × [0, h]`.
     pub fn clip(&self, w: f32, h: f32) -> BBox {
-        BBox::new(
-            self.x1.clamp(0.0, w),
-            self.y1.clamp(0.0, h),
-            self.x2.clamp(0.0, w),
-            self.y2.clamp(0.0, h),
-        )
+        BBox::new(self.x1.clamp(0.0, w), self.y1.clamp(0.0, h), self.x2.clamp(0.0, w), self.y2.clamp(0.0, h))
     }
 }
 
@@ -176,13 +166,7 @@ impl InputMapping {
         let rw = ((sw * k).round() as u32).clamp(1, in_w);
         let rh = ((sh * k).round() as u32).clamp(1, in_h);
         let pad = [((in_w - rw) / 2) as f32, ((in_h - rh) / 2) as f32];
-        let mapping = Self {
-            input_w: iw,
-            input_h: ih,
-            scale: [sw / rw as f32, sh / rh as f32],
-            pad,
-            source: [sw, sh],
-        };
+        let mapping = Self { input_w: iw, input_h: ih, scale: [sw / rw as f32, sh / rh as f32], pad, source: [sw, sh] };
         (mapping, [rw, rh])
     }
 

@@ -87,9 +87,7 @@ impl Normalize {
     /// Per-channel `(a, b)` so that input = a·x + b.
     pub fn affine(&self) -> [(f32, f32); 3] {
         match *self {
-            Normalize::MeanStd { mean, std } => {
-                [0, 1, 2].map(|c| (1.0 / std[c], -mean[c] / std[c]))
-            }
+            Normalize::MeanStd { mean, std } => [0, 1, 2].map(|c| (1.0 / std[c], -mean[c] / std[c])),
             Normalize::ScaleOffset { scale, offset } => [(scale, offset); 3],
         }
     }
@@ -217,8 +215,8 @@ const MAX_INPUT_SIDE: u32 = 4096;
 impl Manifest {
     /// Reads, parses and validates a manifest file.
     pub fn from_path(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
         Self::from_json(&text, path)
     }
 
@@ -278,10 +276,7 @@ impl Manifest {
         if self.outputs.scores.shape != [1, p, c] {
             return bad(
                 "outputs.scores.shape",
-                format!(
-                    "{:?} but {p} priors and {c} labels need [1, {p}, {c}]",
-                    self.outputs.scores.shape
-                ),
+                format!("{:?} but {p} priors and {c} labels need [1, {p}, {c}]", self.outputs.scores.shape),
             );
         }
         let v = &self.box_coding.variances;
@@ -360,10 +355,7 @@ pub fn locate_model(arg: &str) -> Result<ModelPaths, String> {
         }
     }
     let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    Err(format!(
-        "model '{arg}' not found: no {arg}.onnx in {} (pass --model path/to/model.onnx)",
-        looked.join(", ")
-    ))
+    Err(format!("model '{arg}' not found: no {arg}.onnx in {} (pass --model path/to/model.onnx)", looked.join(", ")))
 }
 
 #[cfg(test)]

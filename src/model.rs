@@ -72,9 +72,7 @@ impl RawOutputs {
 }
 
 fn f32_view<'a>(t: &'a TValue, what: &str) -> Result<&'a [f32], ModelError> {
-    t.try_as_plain_ram()
-        .and_then(|v| v.as_slice::<f32>())
-        .map_err(|e| ModelError::Run(format!("{what} output: {e}")))
+    t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>()).map_err(|e| ModelError::Run(format!("{what} output: {e}")))
 }
 
 /// Makes tract's matrix kernels use `threads` threads (1 = single-threaded).
@@ -134,10 +132,7 @@ impl Model {
                 if d != *want {
                     return Err(mismatch(format!(
                         "graph input shape is {:?} but manifest input (layout {:?}, {}x{}) gives {input_shape:?}",
-                        declared.shape,
-                        manifest.input.layout,
-                        manifest.input.width,
-                        manifest.input.height
+                        declared.shape, manifest.input.layout, manifest.input.width, manifest.input.height
                     )));
                 }
             }
@@ -148,20 +143,22 @@ impl Model {
                 model
                     .find_outlet_label(&o.name)
                     .or_else(|| model.node_by_name(&o.name).ok().map(|n| OutletId::new(n.id, 0)))
-                    .ok_or_else(|| mismatch(format!("the graph has no output named '{}' (manifest outputs.*.name)", o.name)))
+                    .ok_or_else(|| {
+                        mismatch(format!("the graph has no output named '{}' (manifest outputs.*.name)", o.name))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         model.select_output_outlets(&outlets).map_err(|e| load_err(e.to_string()))?;
-        let model = model
-            .with_input_fact(0, f32::fact(input_shape).into())
-            .map_err(|e| load_err(e.to_string()))?;
+        let model = model.with_input_fact(0, f32::fact(input_shape).into()).map_err(|e| load_err(e.to_string()))?;
         let typed = model
             .into_typed()
             .map_err(|e| mismatch(format!("the graph cannot run on input {input_shape:?}: {}", first_line(&e))))?;
-        for (outlet, spec) in typed.output_outlets().map_err(|e| load_err(e.to_string()))?.iter().zip([
-            &manifest.outputs.boxes,
-            &manifest.outputs.scores,
-        ]) {
+        for (outlet, spec) in typed
+            .output_outlets()
+            .map_err(|e| load_err(e.to_string()))?
+            .iter()
+            .zip([&manifest.outputs.boxes, &manifest.outputs.scores])
+        {
             let fact = typed.outlet_fact(*outlet).map_err(|e| load_err(e.to_string()))?;
             let shape: Option<Vec<usize>> = fact.shape.as_concrete().map(|s| s.to_vec());
             if shape.as_deref() != Some(spec.shape.as_slice()) {

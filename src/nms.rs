@@ -49,9 +49,7 @@ pub fn nms(candidates: &mut [Scored], params: &NmsParams, out: &mut Vec<Scored>)
         let end = start + candidates[start..].iter().take_while(|c| c.class == class).count();
         let kept_from = out.len();
         for cand in candidates[start..end].iter().take(params.top_k_per_class) {
-            let suppressed = out[kept_from..]
-                .iter()
-                .any(|k| k.bbox.iou(&cand.bbox) > params.iou_threshold);
+            let suppressed = out[kept_from..].iter().any(|k| k.bbox.iou(&cand.bbox) > params.iou_threshold);
             if !suppressed {
                 out.push(*cand);
             }
@@ -128,11 +126,8 @@ mod tests {
     }
 
     fn arb_candidates() -> impl Strategy<Value = Vec<Scored>> {
-        prop::collection::vec(
-            (0f32..90.0, 0f32..90.0, 1f32..40.0, 1f32..40.0, 0f32..1.0, 0u32..3),
-            0..60,
-        )
-        .prop_map(|v| v.into_iter().map(|(x, y, w, h, sc, c)| s(x, y, x + w, y + h, sc, c)).collect())
+        prop::collection::vec((0f32..90.0, 0f32..90.0, 1f32..40.0, 1f32..40.0, 0f32..1.0, 0u32..3), 0..60)
+            .prop_map(|v| v.into_iter().map(|(x, y, w, h, sc, c)| s(x, y, x + w, y + h, sc, c)).collect())
     }
 
     proptest! {

@@ -76,7 +76,13 @@ impl Decoder {
 
     /// Decodes `boxes` (`[P·4]`) and `scores` (`[P·C]`) into `out` (cleared
     /// first), best first, in source pixels.
-    pub fn decode(&mut self, boxes: &[f32], scores: &[f32], mapping: &InputMapping, out: &mut Vec<Detection>) -> Result<(), DecodeError> {
+    pub fn decode(
+        &mut self,
+        boxes: &[f32],
+        scores: &[f32],
+        mapping: &InputMapping,
+        out: &mut Vec<Detection>,
+    ) -> Result<(), DecodeError> {
         let (p, c) = (self.priors.len(), self.classes);
         if boxes.len() != p * 4 || scores.len() != p * c {
             return Err(DecodeError { boxes: boxes.len(), scores: scores.len(), priors: p, classes: c });
@@ -112,10 +118,16 @@ impl Decoder {
                 }
             }
         }
-        self.candidates.retain(|c| c.bbox.x1.is_finite() && c.bbox.y1.is_finite() && c.bbox.x2.is_finite() && c.bbox.y2.is_finite());
+        self.candidates.retain(|c| {
+            c.bbox.x1.is_finite() && c.bbox.y1.is_finite() && c.bbox.x2.is_finite() && c.bbox.y2.is_finite()
+        });
         nms(&mut self.candidates, &self.params.nms, &mut self.kept);
         out.clear();
-        out.extend(self.kept.iter().map(|k| Detection { class_id: k.class, score: k.score, bbox: mapping.to_source(&k.bbox) }));
+        out.extend(self.kept.iter().map(|k| Detection {
+            class_id: k.class,
+            score: k.score,
+            bbox: mapping.to_source(&k.bbox),
+        }));
         Ok(())
     }
 }
@@ -157,9 +169,18 @@ mod tests {
 
     fn decoder(activation: ScoreActivation, t: f32) -> Decoder {
         let priors = vec![[0.25, 0.25, 0.2, 0.2], [0.75, 0.75, 0.2, 0.2], [0.26, 0.25, 0.2, 0.2]];
-        let mut m = crate::onnx::ssd::manifest("t", "", vec!["bg".into(), "a".into(), "b".into()], crate::priors::ssd300_voc(), activation);
+        let mut m = crate::onnx::ssd::manifest(
+            "t",
+            "",
+            vec!["bg".into(), "a".into(), "b".into()],
+            crate::priors::ssd300_voc(),
+            activation,
+        );
         m.background_index = Some(0);
-        let params = PostParams { score_threshold: t, nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 } };
+        let params = PostParams {
+            score_threshold: t,
+            nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 },
+        };
         Decoder::new(&m, Cow::Owned(priors), params)
     }
 

@@ -80,7 +80,13 @@ impl Preprocessor {
 
     /// Writes the frame into `out` (the input tensor's values) and returns how
     /// to map boxes back to frame pixels.
-    pub fn run(&mut self, rgb: &[u8], width: u32, height: u32, out: &mut [f32]) -> Result<InputMapping, PreprocessError> {
+    pub fn run(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        out: &mut [f32],
+    ) -> Result<InputMapping, PreprocessError> {
         let need = width as usize * height as usize * 3;
         if rgb.len() < need || width == 0 || height == 0 {
             return Err(PreprocessError::BadFrame { got: rgb.len(), need, width, height });
@@ -102,9 +108,7 @@ impl Preprocessor {
                 .map_err(|e| PreprocessError::Resize(e.to_string()))?;
             let mut dst = fr::images::Image::from_slice_u8(rw, rh, &mut self.resized, fr::PixelType::U8x3)
                 .map_err(|e| PreprocessError::Resize(e.to_string()))?;
-            self.resizer
-                .resize(&src, &mut dst, &self.options)
-                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
+            self.resizer.resize(&src, &mut dst, &self.options).map_err(|e| PreprocessError::Resize(e.to_string()))?;
             &self.resized
         };
         let (px, py) = (mapping.pad[0] as usize, mapping.pad[1] as usize);

@@ -117,26 +117,17 @@ pub fn ssd300_torchvision() -> PriorSpec {
 }
 
 fn ssd300_aspect_ratios() -> Vec<Vec<f32>> {
-    vec![
-        vec![2.0],
-        vec![2.0, 3.0],
-        vec![2.0, 3.0],
-        vec![2.0, 3.0],
-        vec![2.0],
-        vec![2.0],
-    ]
+    vec![vec![2.0], vec![2.0, 3.0], vec![2.0, 3.0], vec![2.0, 3.0], vec![2.0], vec![2.0]]
 }
 
 impl PriorSpec {
     /// Boxes per cell for each feature map, in head order.
     pub fn boxes_per_cell(&self) -> Vec<usize> {
         match self {
-            PriorSpec::Caffe(s) => (0..s.feature_maps.len())
-                .map(|k| caffe_shapes(s, k).len())
-                .collect(),
-            PriorSpec::Torchvision(s) => (0..s.feature_maps.len())
-                .map(|k| 2 + 2 * s.aspect_ratios.get(k).map_or(0, Vec::len))
-                .collect(),
+            PriorSpec::Caffe(s) => (0..s.feature_maps.len()).map(|k| caffe_shapes(s, k).len()).collect(),
+            PriorSpec::Torchvision(s) => {
+                (0..s.feature_maps.len()).map(|k| 2 + 2 * s.aspect_ratios.get(k).map_or(0, Vec::len)).collect()
+            }
         }
     }
 
@@ -146,10 +137,7 @@ impl PriorSpec {
             PriorSpec::Caffe(s) => &s.feature_maps,
             PriorSpec::Torchvision(s) => &s.feature_maps,
         };
-        maps.iter()
-            .zip(self.boxes_per_cell())
-            .map(|(&f, b)| (f as usize) * (f as usize) * b)
-            .sum()
+        maps.iter().zip(self.boxes_per_cell()).map(|(&f, b)| (f as usize) * (f as usize) * b).sum()
     }
 
     /// Index in the prior table of box `b` of cell (`row`, `col`) of feature map `layer`.
@@ -172,9 +160,7 @@ impl PriorSpec {
         let err = |m: String| Err(PriorSpecError(m));
         let (image_size, maps, steps, ratios) = match self {
             PriorSpec::Caffe(s) => (s.image_size, &s.feature_maps, &s.steps, &s.aspect_ratios),
-            PriorSpec::Torchvision(s) => {
-                (s.image_size, &s.feature_maps, &s.steps, &s.aspect_ratios)
-            }
+            PriorSpec::Torchvision(s) => (s.image_size, &s.feature_maps, &s.steps, &s.aspect_ratios),
         };
         let n = maps.len();
         if n == 0 {
@@ -187,11 +173,7 @@ impl PriorSpec {
             return err(format!("feature map side {f} is outside 1..=1024"));
         }
         if steps.len() != n || ratios.len() != n {
-            return err(format!(
-                "{n} feature_maps but {} steps and {} aspect_ratios lists",
-                steps.len(),
-                ratios.len()
-            ));
+            return err(format!("{n} feature_maps but {} steps and {} aspect_ratios lists", steps.len(), ratios.len()));
         }
         if let Some(s) = steps.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
             return err(format!("step {s} must be a positive number"));
@@ -213,9 +195,7 @@ impl PriorSpec {
                     }
                     if let Some(&max) = s.max_sizes.get(k) {
                         if !(max.is_finite() && max > min) {
-                            return err(format!(
-                                "max_sizes[{k}] = {max} must exceed min_sizes[{k}] = {min}"
-                            ));
+                            return err(format!("max_sizes[{k}] = {max} must exceed min_sizes[{k}] = {min}"));
                         }
                     }
                 }
@@ -225,11 +205,7 @@ impl PriorSpec {
             }
             PriorSpec::Torchvision(s) => {
                 if s.scales.len() != n + 1 {
-                    return err(format!(
-                        "{n} feature_maps need {} scales, found {}",
-                        n + 1,
-                        s.scales.len()
-                    ));
+                    return err(format!("{n} feature_maps need {} scales, found {}", n + 1, s.scales.len()));
                 }
                 if let Some(x) = s.scales.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
                     return err(format!("scale {x} must be a positive number"));

@@ -55,7 +55,8 @@ fn oracle_boxes_on_images_of_different_sizes() {
 fn oracle_boxes_on_the_demo_source_in_frame_order() {
     let dir = tempfile::tempdir().unwrap();
     let model = write_oracle(dir.path(), "oracle");
-    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", "demo:size=640x360,fps=0,frames=5", "--headless"]);
+    let out =
+        ssd_cam(&["--model", model.to_str().unwrap(), "--source", "demo:size=640x360,fps=0,frames=5", "--headless"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 5);
@@ -77,7 +78,8 @@ fn letterbox_maps_boxes_back_through_the_padding() {
     let model = write_oracle(dir.path(), "oracle");
     let img = dir.path().join("wide.png");
     png(&img, 600, 300);
-    let out = ssd_cam(&["--model", model.to_str().unwrap(), "--source", img.to_str().unwrap(), "--headless", "--letterbox"]);
+    let out =
+        ssd_cam(&["--model", model.to_str().unwrap(), "--source", img.to_str().unwrap(), "--headless", "--letterbox"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let d = detections(&json_lines(&out)[0]);
     // 600x300 → 300x150 with 75 px on top: source = (input − pad) · 2.
@@ -93,7 +95,8 @@ fn thresholds_from_the_command_line_filter_detections() {
     let out = ssd_cam(&["--model", m, "--source", "demo:fps=0,frames=1", "--headless", "--threshold", "0.96"]);
     let d = detections(&json_lines(&out)[0]);
     assert_eq!(d.len(), 1, "only box A scores above 0.96");
-    let out = ssd_cam(&["--model", m, "--source", "demo:fps=0,frames=1", "--headless", "--top-k", "1", "--threshold", "0.1"]);
+    let out =
+        ssd_cam(&["--model", m, "--source", "demo:fps=0,frames=1", "--headless", "--top-k", "1", "--threshold", "0.1"]);
     assert_eq!(detections(&json_lines(&out)[0]).len(), 1);
 }
 
@@ -184,8 +187,9 @@ fn sigint_drains_frames_in_flight_and_exits_zero() {
         reader.read_line(&mut line).unwrap();
         lines.push(line);
     }
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
     lines.extend(rest.lines().map(|l| format!("{l}\n")));
@@ -217,7 +221,10 @@ fn bad_models_and_manifests_are_one_line_errors() {
     let src = ["--source", "demo:fps=0,frames=1", "--headless"];
     let run = |model: &std::path::Path| ssd_cam(&[&["--model", model.to_str().unwrap()][..], &src].concat());
 
-    assert_one_line_error(&ssd_cam(&[&["--model", "no-such-model"][..], &src].concat()), "model 'no-such-model' not found");
+    assert_one_line_error(
+        &ssd_cam(&[&["--model", "no-such-model"][..], &src].concat()),
+        "model 'no-such-model' not found",
+    );
     assert_one_line_error(&run(&d.join("missing.onnx")), "does not exist");
 
     let corrupt = d.join("corrupt.onnx");
@@ -287,7 +294,9 @@ fn unreadable_image_is_skipped_and_the_run_continues() {
 
 #[test]
 fn wrong_arguments_exit_2_with_usage() {
-    for args in [&["--threshold", "2"][..], &["--threads", "0"], &["--bogus"], &["--device", "/dev/video0", "--source", "demo"]] {
+    for args in
+        [&["--threshold", "2"][..], &["--threads", "0"], &["--bogus"], &["--device", "/dev/video0", "--source", "demo"]]
+    {
         let out = ssd_cam(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(stderr(&out).contains("--help"), "{}", stderr(&out));

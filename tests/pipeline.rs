@@ -82,7 +82,10 @@ fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_a
     let manifest = common::oracle_manifest();
     let model = Model::load(&onnx, &manifest, &onnx.with_extension("json")).unwrap();
     let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
-    let params = PostParams { score_threshold: 0.3, nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 } };
+    let params = PostParams {
+        score_threshold: 0.3,
+        nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 },
+    };
     let produced = Arc::new(AtomicU64::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -8,8 +8,7 @@ use tract_onnx::pb;
 use super::{attr_int, attr_ints, GraphBuilder};
 use crate::boxes::BoxCoder;
 use crate::manifest::{
-    ColorOrder, InputSpec, Layout, Manifest, Normalize, OutputSpec, Outputs, ScoreActivation,
-    Thresholds,
+    ColorOrder, InputSpec, Layout, Manifest, Normalize, OutputSpec, Outputs, ScoreActivation, Thresholds,
 };
 use crate::priors::PriorSpec;
 
@@ -21,7 +20,13 @@ pub const BOXES: &str = "loc";
 pub const SCORES: &str = "conf";
 
 /// The manifest for a 300×300 RGB SSD written by this module.
-pub fn manifest(name: &str, description: &str, labels: Vec<String>, priors: PriorSpec, activation: ScoreActivation) -> Manifest {
+pub fn manifest(
+    name: &str,
+    description: &str,
+    labels: Vec<String>,
+    priors: PriorSpec,
+    activation: ScoreActivation,
+) -> Manifest {
     let p = priors.count();
     let c = labels.len();
     Manifest {
@@ -65,7 +70,12 @@ pub struct OracleTarget {
 /// are zero and the background logit is `background_logit` on every prior
 /// except the targets. The input still feeds the graph (times zero) so that
 /// the runtime's input handling is exercised.
-pub fn oracle(num_priors: usize, num_classes: usize, background_logit: f32, targets: &[OracleTarget]) -> pb::ModelProto {
+pub fn oracle(
+    num_priors: usize,
+    num_classes: usize,
+    background_logit: f32,
+    targets: &[OracleTarget],
+) -> pb::ModelProto {
     let mut loc = vec![0f32; num_priors * 4];
     let mut conf = vec![0f32; num_priors * num_classes];
     for p in 0..num_priors {
@@ -137,11 +147,23 @@ impl WeightSource for RandomWeights {
 
 /// Channel counts of SSD300-VGG16 before the width multiplier.
 const VGG: &[(&str, usize)] = &[
-    ("conv1_1", 64), ("conv1_2", 64), ("pool", 0),
-    ("conv2_1", 128), ("conv2_2", 128), ("pool", 0),
-    ("conv3_1", 256), ("conv3_2", 256), ("conv3_3", 256), ("pool_ceil", 0),
-    ("conv4_1", 512), ("conv4_2", 512), ("conv4_3", 512), ("pool", 0),
-    ("conv5_1", 512), ("conv5_2", 512), ("conv5_3", 512),
+    ("conv1_1", 64),
+    ("conv1_2", 64),
+    ("pool", 0),
+    ("conv2_1", 128),
+    ("conv2_2", 128),
+    ("pool", 0),
+    ("conv3_1", 256),
+    ("conv3_2", 256),
+    ("conv3_3", 256),
+    ("pool_ceil", 0),
+    ("conv4_1", 512),
+    ("conv4_2", 512),
+    ("conv4_3", 512),
+    ("pool", 0),
+    ("conv5_1", 512),
+    ("conv5_2", 512),
+    ("conv5_3", 512),
 ];
 
 /// Scales a channel count by the width multiplier, keeping at least 8.
@@ -156,7 +178,17 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)]
-    fn conv(&mut self, name: &str, x: &str, cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dilation: usize) -> String {
+    fn conv(
+        &mut self,
+        name: &str,
+        x: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        dilation: usize,
+    ) -> String {
         let wshape = [cout, cin, k, k];
         let wdata = self.w.weights(&format!("{name}.weight"), &wshape);
         let bdata = self.w.weights(&format!("{name}.bias"), &[cout]);
@@ -180,7 +212,17 @@ impl Ctx<'_> {
         self.g.node("Relu", &[x], vec![])
     }
 
-    fn conv_relu(&mut self, name: &str, x: &str, cin: usize, cout: usize, k: usize, stride: usize, pad: usize, dilation: usize) -> String {
+    fn conv_relu(
+        &mut self,
+        name: &str,
+        x: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        dilation: usize,
+    ) -> String {
         let y = self.conv(name, x, cin, cout, k, stride, pad, dilation);
         self.relu(&y)
     }
@@ -222,7 +264,12 @@ impl Ctx<'_> {
 /// extra layers conv8–conv11) producing `loc [1, P, 4]` and class logits
 /// `conf [1, P, C]` for `boxes_per_cell` (4, 6, 6, 6, 4, 4 for the paper's
 /// 8732 priors). `width` slims every layer's channels.
-pub fn ssd300_vgg16(num_classes: usize, boxes_per_cell: &[usize], width: f32, weights: &mut dyn WeightSource) -> pb::ModelProto {
+pub fn ssd300_vgg16(
+    num_classes: usize,
+    boxes_per_cell: &[usize],
+    width: f32,
+    weights: &mut dyn WeightSource,
+) -> pb::ModelProto {
     let mut cx = Ctx { g: GraphBuilder::new(), w: weights };
     let mut x = cx.g.input(INPUT, &[1, 3, 300, 300]);
     let mut c = 3;
@@ -249,7 +296,8 @@ pub fn ssd300_vgg16(num_classes: usize, boxes_per_cell: &[usize], width: f32, we
     c = fc;
     sources.push((x.clone(), c));
     // (name, mid channels, out channels, stride, padding) of the extra layers.
-    let extras = [("conv8", 256, 512, 2, 1), ("conv9", 128, 256, 2, 1), ("conv10", 128, 256, 1, 0), ("conv11", 128, 256, 1, 0)];
+    let extras =
+        [("conv8", 256, 512, 2, 1), ("conv9", 128, 256, 2, 1), ("conv10", 128, 256, 1, 0), ("conv11", 128, 256, 1, 0)];
     for (name, mid, out, stride, pad) in extras {
         let (mid, out) = (scaled(mid, width), scaled(out, width));
         let y = cx.conv_relu(&format!("{name}_1"), &x, c, mid, 1, 1, 0, 1);
@@ -267,11 +315,7 @@ pub fn ssd300_vgg16(num_classes: usize, boxes_per_cell: &[usize], width: f32, we
     let f: Vec<&str> = confs.iter().map(String::as_str).collect();
     cx.g.node_into("Concat", &l, vec![attr_int("axis", 1)], BOXES);
     cx.g.node_into("Concat", &f, vec![attr_int("axis", 1)], SCORES);
-    let p: usize = [38usize, 19, 10, 5, 3, 1]
-        .iter()
-        .zip(boxes_per_cell)
-        .map(|(f, b)| f * f * b)
-        .sum();
+    let p: usize = [38usize, 19, 10, 5, 3, 1].iter().zip(boxes_per_cell).map(|(f, b)| f * f * b).sum();
     cx.g.output(BOXES, &[1, p as i64, 4]);
     cx.g.output(SCORES, &[1, p as i64, num_classes as i64]);
     cx.g.into_model("ssd300_vgg16")

@@ -12,9 +12,7 @@ const MAX_SIDE: u32 = 16384;
 
 /// Whether the path has an image file extension.
 pub fn is_image_path(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Decodes a list of image files one by one.
@@ -35,11 +33,10 @@ impl ImageSource {
     /// All images directly inside `dir`, sorted by name.
     pub fn from_dir(dir: &Path) -> Result<Self, SourceError> {
         let what = dir.display().to_string();
-        let read = std::fs::read_dir(dir).map_err(|e| SourceError::Open { what: what.clone(), message: e.to_string() })?;
-        let mut files: Vec<PathBuf> = read
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && is_image_path(p))
-            .collect();
+        let read =
+            std::fs::read_dir(dir).map_err(|e| SourceError::Open { what: what.clone(), message: e.to_string() })?;
+        let mut files: Vec<PathBuf> =
+            read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && is_image_path(p)).collect();
         files.sort();
         if files.is_empty() {
             return Err(SourceError::Open {
@@ -63,9 +60,8 @@ impl ImageSource {
     }
 
     fn decode(path: &Path, rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
-        let mut reader = image::ImageReader::open(path)
-            .and_then(|r| r.with_guessed_format())
-            .map_err(|e| e.to_string())?;
+        let mut reader =
+            image::ImageReader::open(path).and_then(|r| r.with_guessed_format()).map_err(|e| e.to_string())?;
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(MAX_SIDE);
         limits.max_image_height = Some(MAX_SIDE);

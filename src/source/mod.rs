@@ -88,8 +88,8 @@ pub fn open(spec: &str) -> Result<Box<dyn Source>, SourceError> {
     }
     let path = Path::new(spec);
     if spec.to_ascii_lowercase().ends_with(".y4m") {
-        let file = std::fs::File::open(path)
-            .map_err(|e| SourceError::Open { what: spec.into(), message: e.to_string() })?;
+        let file =
+            std::fs::File::open(path).map_err(|e| SourceError::Open { what: spec.into(), message: e.to_string() })?;
         return Ok(Box::new(y4m::Y4mSource::new(std::io::BufReader::new(file), spec.into())?));
     }
     if path.is_dir() {

@@ -28,7 +28,12 @@ pub fn labels() -> Vec<String> {
 pub fn targets() -> Vec<OracleTarget> {
     let spec = ssd300_voc();
     vec![
-        OracleTarget { prior: spec.index_of(1, 9, 6, 0).unwrap(), class: 1, logit: 6.0, offsets: [0.5, -0.3, 0.2, 0.1] },
+        OracleTarget {
+            prior: spec.index_of(1, 9, 6, 0).unwrap(),
+            class: 1,
+            logit: 6.0,
+            offsets: [0.5, -0.3, 0.2, 0.1],
+        },
         OracleTarget { prior: spec.index_of(2, 2, 7, 0).unwrap(), class: 2, logit: 4.0, offsets: [0.0; 4] },
     ]
 }
@@ -59,11 +64,7 @@ pub fn write_oracle(dir: &Path, name: &str) -> PathBuf {
 
 /// Runs the ssd-cam binary.
 pub fn ssd_cam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ssd-cam")).args(args).env("RUST_LOG", "warn").output().unwrap()
 }
 
 /// stdout parsed as JSON lines.

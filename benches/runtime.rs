@@ -1,0 +1,104 @@
+//! Runtime benchmarks: prior generation, decode + NMS, preprocessing, and
+//! inference of the SSD300-VGG16 layout. `cargo bench --bench runtime`.
+
+use std::borrow::Cow;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ssd_cam::boxes::InputMapping;
+use ssd_cam::manifest::ScoreActivation;
+use ssd_cam::model::{set_threads, Model};
+use ssd_cam::nms::NmsParams;
+use ssd_cam::onnx::ssd::{self, RandomWeights};
+use ssd_cam::postprocess::{Decoder, PostParams};
+use ssd_cam::preprocess::Preprocessor;
+use ssd_cam::priors::ssd300_voc;
+use ssd_cam::source::demo::SplitMix;
+
+fn voc_manifest() -> ssd_cam::manifest::Manifest {
+    let labels = (0..21).map(|i| format!("c{i}")).collect();
+    ssd::manifest("bench", "", labels, ssd300_voc(), ScoreActivation::Softmax)
+}
+
+/// Outputs shaped like a trained SSD's on a busy frame: background wins on
+/// almost every prior, with 8 objects each lighting up ~40 neighbouring priors.
+fn realistic_outputs() -> (Vec<f32>, Vec<f32>) {
+    let (p, c) = (8732, 21);
+    let mut rng = SplitMix::new(42);
+    let boxes: Vec<f32> = (0..p * 4).map(|_| rng.range(-1.0, 1.0)).collect();
+    let mut scores = vec![0f32; p * c];
+    for row in scores.chunks_exact_mut(c) {
+        row[0] = rng.range(4.0, 8.0);
+        for v in &mut row[1..] {
+            *v = rng.range(-2.0, 2.0);
+        }
+    }
+    for obj in 0..8 {
+        let class = 1 + obj * 2;
+        let centre = (rng.next_u64() % 8000) as usize;
+        for k in 0..40 {
+            let row = &mut scores[(centre + k * 3) * c..(centre + k * 3 + 1) * c];
+            row[0] = 0.0;
+            row[class] = rng.range(2.0, 9.0);
+        }
+    }
+    (boxes, scores)
+}
+
+fn priors(c: &mut Criterion) {
+    let spec = ssd300_voc();
+    c.bench_function("priors/generate_ssd300_8732", |b| b.iter(|| black_box(&spec).generate()));
+}
+
+fn postprocess(c: &mut Criterion) {
+    let manifest = voc_manifest();
+    let priors = Cow::Owned(ssd300_voc().generate().unwrap());
+    let params = PostParams {
+        score_threshold: 0.3,
+        nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 },
+    };
+    let mut decoder = Decoder::new(&manifest, priors, params);
+    let (boxes, scores) = realistic_outputs();
+    let mapping = InputMapping::stretch(1280, 720, 300, 300);
+    let mut out = Vec::new();
+    c.bench_function("postprocess/decode_nms_8732x21_t0.3", |b| {
+        b.iter(|| decoder.decode(black_box(&boxes), black_box(&scores), &mapping, &mut out))
+    });
+}
+
+fn preprocess(c: &mut Criterion) {
+    let manifest = voc_manifest();
+    let mut rgb = Vec::new();
+    let mut demo = ssd_cam::source::demo::DemoSource::new(1280, 720, 0.0, 3, None);
+    ssd_cam::source::Source::next_frame(&mut demo, &mut rgb).unwrap();
+    let mut tensor = vec![0f32; 3 * 300 * 300];
+    let mut pre = Preprocessor::new(&manifest, false);
+    c.bench_function("preprocess/1280x720_to_300x300_fast_image_resize", |b| {
+        b.iter(|| pre.run(black_box(&rgb), 1280, 720, &mut tensor))
+    });
+    // The alternative not picked: the image crate's resize alone, before normalising.
+    let img = image::RgbImage::from_raw(1280, 720, rgb.clone()).unwrap();
+    c.bench_function("preprocess/1280x720_to_300x300_image_crate_resize_only", |b| {
+        b.iter(|| image::imageops::resize(black_box(&img), 300, 300, image::imageops::FilterType::Triangle))
+    });
+}
+
+fn inference(c: &mut Criterion) {
+    let manifest = voc_manifest();
+    let spec = ssd300_voc();
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("vgg.onnx");
+    let model = ssd::ssd300_vgg16(21, &spec.boxes_per_cell(), 1.0, &mut RandomWeights::new(7));
+    ssd_cam::onnx::write(&model, &onnx).unwrap();
+    let mut group = c.benchmark_group("inference");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        set_threads(threads);
+        let mut net = Model::load(&onnx, &manifest, &dir.path().join("vgg.json")).unwrap();
+        group.bench_function(format!("ssd300_vgg16_random_{threads}thread"), |b| b.iter(|| net.run().unwrap()));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, priors, postprocess, preprocess, inference);
+criterion_main!(benches);
