@@ -45,6 +45,7 @@ pub struct Model {
     state: TypedSimpleState,
     input: Arc<Tensor>,
     input_shape: [usize; 4],
+    input_node: usize,
     fresh_inputs: u64,
 }
 
@@ -175,9 +176,10 @@ impl Model {
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| load_err(format!("cannot optimise: {}", first_line(&e))))?;
+        let input_node = runnable.model().input_outlets().map_err(|e| load_err(e.to_string()))?[0].node;
         let state = runnable.spawn().map_err(|e| load_err(e.to_string()))?;
         let input = Arc::new(Tensor::zero::<f32>(&input_shape).map_err(|e| load_err(e.to_string()))?);
-        Ok(Model { state, input, input_shape, fresh_inputs: 0 })
+        Ok(Model { state, input, input_shape, input_node, fresh_inputs: 0 })
     }
 
     /// Shape of the input tensor.
@@ -209,6 +211,12 @@ impl Model {
     pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
         let input = TValue::from_const(Arc::clone(&self.input));
         let mut out = self.state.run(tvec![input]).map_err(|e| ModelError::Run(first_line(&e)))?;
+        // tract clears the values of the nodes it ran, but an input the
+        // optimised plan no longer reads stays referenced; release it so the
+        // next frame can be written into the same buffer.
+        if let Some(slot) = self.state.turn_state.values.get_mut(self.input_node) {
+            *slot = None;
+        }
         if out.len() != 2 {
             return Err(ModelError::Run(format!("expected 2 outputs, got {}", out.len())));
         }

@@ -44,7 +44,9 @@ fn random_weight_ssd300_vgg16_runs_and_matches_the_prior_table() {
     for (i, v) in input.iter_mut().enumerate() {
         *v = (i % 255) as f32 - 120.0;
     }
+    let buffer = net.input_mut().unwrap().as_ptr();
     let out = net.run().unwrap();
+    assert_eq!(net.input_mut().unwrap().as_ptr(), buffer, "input buffer reused");
     assert_eq!(out.boxes.shape(), &[1, 8732, 4]);
     assert_eq!(out.scores.shape(), &[1, 8732, 21]);
     let (boxes, scores) = out.slices().unwrap();

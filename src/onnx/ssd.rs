@@ -171,24 +171,30 @@ pub fn scaled(channels: usize, width: f32) -> usize {
     ((channels as f32 * width).round() as usize).max(8)
 }
 
+/// Kernel geometry of one square convolution.
+#[derive(Debug, Clone, Copy)]
+struct ConvShape {
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+}
+
+impl ConvShape {
+    /// 3×3, stride 1, padded to keep the size.
+    const SAME3: ConvShape = ConvShape { kernel: 3, stride: 1, pad: 1, dilation: 1 };
+    /// 1×1.
+    const POINT: ConvShape = ConvShape { kernel: 1, stride: 1, pad: 0, dilation: 1 };
+}
+
 struct Ctx<'a> {
     g: GraphBuilder,
     w: &'a mut dyn WeightSource,
 }
 
 impl Ctx<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn conv(
-        &mut self,
-        name: &str,
-        x: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        dilation: usize,
-    ) -> String {
+    fn conv(&mut self, name: &str, x: &str, cin: usize, cout: usize, shape: ConvShape) -> String {
+        let ConvShape { kernel: k, stride, pad, dilation } = shape;
         let wshape = [cout, cin, k, k];
         let wdata = self.w.weights(&format!("{name}.weight"), &wshape);
         let bdata = self.w.weights(&format!("{name}.bias"), &[cout]);
@@ -212,18 +218,8 @@ impl Ctx<'_> {
         self.g.node("Relu", &[x], vec![])
     }
 
-    fn conv_relu(
-        &mut self,
-        name: &str,
-        x: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        dilation: usize,
-    ) -> String {
-        let y = self.conv(name, x, cin, cout, k, stride, pad, dilation);
+    fn conv_relu(&mut self, name: &str, x: &str, cin: usize, cout: usize, shape: ConvShape) -> String {
+        let y = self.conv(name, x, cin, cout, shape);
         self.relu(&y)
     }
 
@@ -253,7 +249,7 @@ impl Ctx<'_> {
 
     /// A 3×3 head conv reshaped to `[1, cells·boxes, per_box]`.
     fn head(&mut self, name: &str, x: &str, cin: usize, boxes: usize, per_box: usize) -> String {
-        let y = self.conv(name, x, cin, boxes * per_box, 3, 1, 1, 1);
+        let y = self.conv(name, x, cin, boxes * per_box, ConvShape::SAME3);
         let t = self.g.node("Transpose", &[&y], vec![attr_ints("perm", &[0, 2, 3, 1])]);
         let shape = self.g.constant_i64("shape", &[1, -1, per_box as i64]);
         self.g.node("Reshape", &[&t, &shape], vec![])
@@ -280,7 +276,7 @@ pub fn ssd300_vgg16(
             "pool_ceil" => x = cx.max_pool(&x, 2, 2, 0, true), // 75 → 38 as in Caffe
             _ => {
                 let out = scaled(ch, width);
-                x = cx.conv_relu(name, &x, c, out, 3, 1, 1, 1);
+                x = cx.conv_relu(name, &x, c, out, ConvShape::SAME3);
                 c = out;
                 if name == "conv4_3" {
                     let normed = cx.l2norm(&x, c);
@@ -291,8 +287,8 @@ pub fn ssd300_vgg16(
     }
     x = cx.max_pool(&x, 3, 1, 1, false);
     let fc = scaled(1024, width);
-    x = cx.conv_relu("fc6", &x, c, fc, 3, 1, 6, 6);
-    x = cx.conv_relu("fc7", &x, fc, fc, 1, 1, 0, 1);
+    x = cx.conv_relu("fc6", &x, c, fc, ConvShape { kernel: 3, stride: 1, pad: 6, dilation: 6 });
+    x = cx.conv_relu("fc7", &x, fc, fc, ConvShape::POINT);
     c = fc;
     sources.push((x.clone(), c));
     // (name, mid channels, out channels, stride, padding) of the extra layers.
@@ -300,8 +296,8 @@ pub fn ssd300_vgg16(
         [("conv8", 256, 512, 2, 1), ("conv9", 128, 256, 2, 1), ("conv10", 128, 256, 1, 0), ("conv11", 128, 256, 1, 0)];
     for (name, mid, out, stride, pad) in extras {
         let (mid, out) = (scaled(mid, width), scaled(out, width));
-        let y = cx.conv_relu(&format!("{name}_1"), &x, c, mid, 1, 1, 0, 1);
-        x = cx.conv_relu(&format!("{name}_2"), &y, mid, out, 3, stride, pad, 1);
+        let y = cx.conv_relu(&format!("{name}_1"), &x, c, mid, ConvShape::POINT);
+        x = cx.conv_relu(&format!("{name}_2"), &y, mid, out, ConvShape { kernel: 3, stride, pad, dilation: 1 });
         c = out;
         sources.push((x.clone(), c));
     }

@@ -101,28 +101,27 @@ impl<R: BufRead> Y4mSource<R> {
         Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0 })
     }
 
-    fn frame_bytes(&self) -> usize {
+    /// Width and height of each chroma plane (0 × 0 for mono).
+    fn chroma_size(&self) -> (usize, usize) {
         let (w, h) = (self.width as usize, self.height as usize);
-        let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
-        w * h
-            + match self.chroma {
-                Chroma::C420 => 2 * cw * ch,
-                Chroma::C422 => 2 * cw * h,
-                Chroma::C444 => 2 * w * h,
-                Chroma::Mono => 0,
-            }
+        match self.chroma {
+            Chroma::C420 => (w.div_ceil(2), h.div_ceil(2)),
+            Chroma::C422 => (w.div_ceil(2), h),
+            Chroma::C444 => (w, h),
+            Chroma::Mono => (0, 0),
+        }
+    }
+
+    fn frame_bytes(&self) -> usize {
+        let (cw, ch) = self.chroma_size();
+        self.width as usize * self.height as usize + 2 * cw * ch
     }
 
     fn convert(&self, rgb: &mut Vec<u8>) {
         let (w, h) = (self.width as usize, self.height as usize);
         rgb.resize(w * h * 3, 0);
         let (y_plane, rest) = self.yuv.split_at(w * h);
-        let (cw, chroma_h) = match self.chroma {
-            Chroma::C420 => ((w + 1) / 2, (h + 1) / 2),
-            Chroma::C422 => ((w + 1) / 2, h),
-            Chroma::C444 => (w, h),
-            Chroma::Mono => (0, 0),
-        };
+        let (cw, chroma_h) = self.chroma_size();
         let (u_plane, v_plane) = rest.split_at(cw * chroma_h);
         // BT.601 in 16.16 fixed point.
         let (ky, kr, kgu, kgv, kb, y0) = if self.full_range {
