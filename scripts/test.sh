@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Every test: unit, property and integration tests, including the real binary
-# on oracle models and the full SSD300-VGG16 layout.
+# Every test: unit, property and integration tests (the real binary on oracle
+# models, the full SSD300-VGG16 layout), and each benchmark run once as a test.
+# Ends with one "tests: N passed, N failed" line summing all test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo test --all-targets "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --lib --bins --tests --benches "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod boxes;
 pub mod cli;
+pub mod eval;
 pub mod manifest;
 pub mod model;
 pub mod nms;

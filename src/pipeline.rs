@@ -121,8 +121,9 @@ struct Inferred {
     inference_ms: f64,
 }
 
+/// Milliseconds, rounded to the microsecond so JSON stays short.
 fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    (d.as_secs_f64() * 1e6).round() / 1000.0
 }
 
 fn now_unix_ms() -> f64 {

@@ -171,6 +171,15 @@ fn closing_stdout_ends_the_run_cleanly() {
 
 #[test]
 fn sigint_drains_frames_in_flight_and_exits_zero() {
+    signal_drains_and_exits_zero(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_drains_frames_in_flight_and_exits_zero() {
+    signal_drains_and_exits_zero(libc::SIGTERM);
+}
+
+fn signal_drains_and_exits_zero(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let model = write_oracle(dir.path(), "oracle");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
@@ -188,7 +197,7 @@ fn sigint_drains_frames_in_flight_and_exits_zero() {
         lines.push(line);
     }
     // SAFETY: kill(2) on our own child's pid has no memory effects.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     assert_eq!(rc, 0);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();

@@ -3,14 +3,10 @@
 
 mod common;
 
-use ssd_cam::model::Model;
-
 #[test]
 fn input_tensor_is_reused_from_frame_to_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let onnx = common::write_oracle(dir.path(), "oracle");
-    let manifest = common::oracle_manifest();
-    let mut model = Model::load(&onnx, &manifest, &onnx.with_extension("json")).unwrap();
+    let mut model = common::load_oracle(dir.path());
     let first = model.input_mut().unwrap().as_ptr();
     for _ in 0..3 {
         let out = model.run().unwrap();
@@ -25,9 +21,7 @@ fn input_tensor_is_reused_from_frame_to_frame() {
 #[test]
 fn oracle_outputs_carry_the_targets() {
     let dir = tempfile::tempdir().unwrap();
-    let onnx = common::write_oracle(dir.path(), "oracle");
-    let manifest = common::oracle_manifest();
-    let mut model = Model::load(&onnx, &manifest, &onnx.with_extension("json")).unwrap();
+    let mut model = common::load_oracle(dir.path());
     let out = model.run().unwrap();
     let (boxes, scores) = out.slices().unwrap();
     let t = common::targets()[0];

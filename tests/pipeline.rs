@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ssd_cam::model::Model;
 use ssd_cam::nms::NmsParams;
 use ssd_cam::pipeline::{Pipeline, PipelineError};
 use ssd_cam::postprocess::{Decoder, PostParams};
@@ -78,9 +77,8 @@ struct Run {
 
 fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_at: Option<u64>) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let onnx = common::write_oracle(dir.path(), "oracle");
     let manifest = common::oracle_manifest();
-    let model = Model::load(&onnx, &manifest, &onnx.with_extension("json")).unwrap();
+    let model = common::load_oracle(dir.path());
     let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
     let params = PostParams {
         score_threshold: 0.3,

@@ -102,3 +102,9 @@ pub fn stderr(out: &Output) -> String {
 pub fn png(path: &Path, w: u32, h: u32) {
     image::RgbImage::from_pixel(w, h, image::Rgb([90, 120, 150])).save(path).unwrap();
 }
+
+/// Writes the oracle into `dir` and loads it.
+pub fn load_oracle(dir: &Path) -> ssd_cam::model::Model {
+    let onnx = write_oracle(dir, "oracle");
+    ssd_cam::model::Model::load(&onnx, &oracle_manifest(), &onnx.with_extension("json")).unwrap()
+}
