@@ -22,6 +22,8 @@ pub mod prior_table;
 pub mod priors;
 pub mod sink;
 pub mod source;
+#[cfg(feature = "train")]
+pub mod train;
 
 /// The model `--model` uses when none is given.
 pub const DEFAULT_MODEL: &str = "ssd300-fixture";
