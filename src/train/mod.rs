@@ -3,6 +3,7 @@
 //! hard negative mining, the synthetic scene generator and the Pascal VOC
 //! reader and writer. The burn network, loss and training loop build on them.
 
+pub mod augment;
 pub mod matching;
 pub mod synth;
 pub mod voc;
