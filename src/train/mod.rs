@@ -4,6 +4,7 @@
 //! reader and writer. The burn network, loss and training loop build on them.
 
 pub mod augment;
+pub mod evaluate;
 pub mod matching;
 pub mod synth;
 pub mod voc;

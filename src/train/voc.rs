@@ -198,3 +198,65 @@ mod tests {
         assert!(parse(&to_xml(&a), Path::new("f.xml")).unwrap().objects.is_empty());
     }
 }
+
+/// What to do with an annotation that cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBadAnnotation {
+    /// Warn, leave the image out and go on.
+    Skip,
+    /// Stop with the error.
+    Fail,
+}
+
+/// One image of a VOC dataset with its annotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VocSample {
+    /// The image file.
+    pub image: PathBuf,
+    /// Its annotation.
+    pub annotation: VocAnnotation,
+}
+
+/// Loads the images listed in `ImageSets/Main/SPLIT.txt` under `root`, in
+/// that order. Bad annotations are skipped with a warning or fail the load.
+pub fn load_split(root: &Path, split: &str, on_bad: OnBadAnnotation) -> Result<Vec<VocSample>, VocError> {
+    let list = root.join("ImageSets").join("Main").join(format!("{split}.txt"));
+    let text = std::fs::read_to_string(&list).map_err(|source| VocError::Io { path: list.clone(), source })?;
+    let mut samples = Vec::new();
+    for id in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let xml = root.join("Annotations").join(format!("{id}.xml"));
+        match read(&xml) {
+            Ok(annotation) => {
+                let image = root.join("JPEGImages").join(&annotation.filename);
+                samples.push(VocSample { image, annotation });
+            }
+            Err(e) if on_bad == OnBadAnnotation::Skip => log::warn!("skipping {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(samples)
+}
+
+/// Writes one image and its annotation into the VOC layout under `root`
+/// (creating the folders).
+pub fn write_sample(root: &Path, id: &str, rgb: &image::RgbImage, objects: Vec<VocObject>) -> std::io::Result<()> {
+    let images = root.join("JPEGImages");
+    let annotations = root.join("Annotations");
+    std::fs::create_dir_all(&images)?;
+    std::fs::create_dir_all(&annotations)?;
+    let filename = format!("{id}.jpg");
+    let file = std::fs::File::create(images.join(&filename))?;
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 95);
+    encoder.encode_image(rgb).map_err(std::io::Error::other)?;
+    let a = VocAnnotation { filename, width: rgb.width(), height: rgb.height(), objects };
+    std::fs::write(annotations.join(format!("{id}.xml")), to_xml(&a))
+}
+
+/// Writes `ImageSets/Main/SPLIT.txt` listing `ids`.
+pub fn write_split(root: &Path, split: &str, ids: &[String]) -> std::io::Result<()> {
+    let dir = root.join("ImageSets").join("Main");
+    std::fs::create_dir_all(&dir)?;
+    let mut text = ids.join("\n");
+    text.push('\n');
+    std::fs::write(dir.join(format!("{split}.txt")), text)
+}
