@@ -19,19 +19,22 @@ fn ssd_train(args: &[&str]) -> std::process::Output {
 fn synth_writes_a_readable_voc_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("shapes");
-    let out = ssd_train(&[
-        "synth",
-        "--out",
-        root.to_str().unwrap(),
-        "--count",
-        "5",
-        "--seed",
-        "3",
-        "--size",
-        "120",
-        "--split",
-        "val",
-    ]);
+    let synth = |out: &Path| {
+        ssd_train(&[
+            "synth",
+            "--out",
+            out.to_str().unwrap(),
+            "--count",
+            "5",
+            "--seed",
+            "3",
+            "--size",
+            "120",
+            "--split",
+            "val",
+        ])
+    };
+    let out = synth(&root);
     assert!(out.status.success(), "{}", stderr(&out));
     let samples = voc::load_split(&root, "val", voc::OnBadAnnotation::Fail).unwrap();
     assert_eq!(samples.len(), 5);
@@ -42,19 +45,7 @@ fn synth_writes_a_readable_voc_dataset() {
     }
     // Same seed, same dataset.
     let again = dir.path().join("again");
-    ssd_train(&[
-        "synth",
-        "--out",
-        again.to_str().unwrap(),
-        "--count",
-        "5",
-        "--seed",
-        "3",
-        "--size",
-        "120",
-        "--split",
-        "val",
-    ]);
+    assert!(synth(&again).status.success());
     let a = std::fs::read(root.join("Annotations/val_000003.xml")).unwrap();
     let b = std::fs::read(again.join("Annotations/val_000003.xml")).unwrap();
     assert_eq!(a, b);
