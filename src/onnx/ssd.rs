@@ -145,8 +145,11 @@ impl WeightSource for RandomWeights {
     }
 }
 
-/// Channel counts of SSD300-VGG16 before the width multiplier.
-const VGG: &[(&str, usize)] = &[
+/// SSD300-VGG16 backbone in order: conv layers with their channel counts
+/// before the width multiplier, and pooling steps (`"pool"`: 2×2 stride 2;
+/// `"pool_ceil"`: the same with ceil mode, 75 → 38 as in Caffe). Shared by
+/// the ONNX writer and the trainer's network so the two cannot drift apart.
+pub const VGG: &[(&str, usize)] = &[
     ("conv1_1", 64),
     ("conv1_2", 64),
     ("pool", 0),
@@ -165,6 +168,13 @@ const VGG: &[(&str, usize)] = &[
     ("conv5_2", 512),
     ("conv5_3", 512),
 ];
+
+/// Extra feature layers: (name, 1×1 channels, 3×3 channels, 3×3 stride, 3×3 padding).
+pub const EXTRAS: &[(&str, usize, usize, usize, usize)] =
+    &[("conv8", 256, 512, 2, 1), ("conv9", 128, 256, 2, 1), ("conv10", 128, 256, 1, 0), ("conv11", 128, 256, 1, 0)];
+
+/// Channels of fc6/fc7 before the width multiplier.
+pub const FC_CHANNELS: usize = 1024;
 
 /// Scales a channel count by the width multiplier, keeping at least 8.
 pub fn scaled(channels: usize, width: f32) -> usize {
@@ -286,15 +296,13 @@ pub fn ssd300_vgg16(
         }
     }
     x = cx.max_pool(&x, 3, 1, 1, false);
-    let fc = scaled(1024, width);
+    let fc = scaled(FC_CHANNELS, width);
     x = cx.conv_relu("fc6", &x, c, fc, ConvShape { kernel: 3, stride: 1, pad: 6, dilation: 6 });
     x = cx.conv_relu("fc7", &x, fc, fc, ConvShape::POINT);
     c = fc;
     sources.push((x.clone(), c));
     // (name, mid channels, out channels, stride, padding) of the extra layers.
-    let extras =
-        [("conv8", 256, 512, 2, 1), ("conv9", 128, 256, 2, 1), ("conv10", 128, 256, 1, 0), ("conv11", 128, 256, 1, 0)];
-    for (name, mid, out, stride, pad) in extras {
+    for &(name, mid, out, stride, pad) in EXTRAS {
         let (mid, out) = (scaled(mid, width), scaled(out, width));
         let y = cx.conv_relu(&format!("{name}_1"), &x, c, mid, ConvShape::POINT);
         x = cx.conv_relu(&format!("{name}_2"), &y, mid, out, ConvShape { kernel: 3, stride, pad, dilation: 1 });

@@ -1,10 +1,11 @@
-//! The host-side trainer's building blocks (feature `train`). Only the parts
-//! that need no deep-learning framework live here so far: prior matching and
-//! hard negative mining, the synthetic scene generator and the Pascal VOC
-//! reader and writer. The burn network, loss and training loop build on them.
+//! The host-side trainer's building blocks (feature `train`): prior matching
+//! and hard negative mining, augmentation, the synthetic scene generator, the
+//! Pascal VOC reader and writer, evaluation, and the SSD300 network in burn.
+//! The loss and the training loop build on them.
 
 pub mod augment;
 pub mod evaluate;
 pub mod matching;
+pub mod net;
 pub mod synth;
 pub mod voc;
