@@ -9,7 +9,6 @@ use anyhow::{bail, Context, Result};
 use crate::cli::Args;
 use crate::manifest::{locate_model, Manifest};
 use crate::model::{set_threads, Model};
-use crate::nms::NmsParams;
 use crate::pipeline::{Pipeline, Stats};
 use crate::postprocess::{Decoder, PostParams};
 use crate::preprocess::Preprocessor;
@@ -42,15 +41,10 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     );
     let source = crate::source::open(&spec)?;
     log::info!("source {} ({})", source.name(), if source.is_live() { "live" } else { "file" });
-    let d = manifest.defaults;
-    let params = PostParams {
-        score_threshold: args.threshold.unwrap_or(d.score_threshold),
-        nms: NmsParams {
-            iou_threshold: args.nms_iou.unwrap_or(d.nms_iou),
-            top_k_per_class: d.top_k_per_class,
-            keep_top_k: args.top_k.map_or(d.keep_top_k, |k| k as usize),
-        },
-    };
+    let mut params = PostParams::from(manifest.defaults);
+    params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
+    params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
+    params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonSink::new(
         std::io::BufWriter::new(std::io::stdout()),
         source.name().to_owned(),

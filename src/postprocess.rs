@@ -27,6 +27,16 @@ pub struct PostParams {
     pub nms: NmsParams,
 }
 
+impl From<crate::manifest::Thresholds> for PostParams {
+    /// The manifest's default thresholds.
+    fn from(d: crate::manifest::Thresholds) -> Self {
+        Self {
+            score_threshold: d.score_threshold,
+            nms: NmsParams { iou_threshold: d.nms_iou, top_k_per_class: d.top_k_per_class, keep_top_k: d.keep_top_k },
+        }
+    }
+}
+
 /// Errors decoding outputs.
 #[derive(Debug, thiserror::Error)]
 #[error("output sizes {boxes} and {scores} do not match {priors} priors x {classes} classes")]

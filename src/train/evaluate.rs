@@ -11,7 +11,6 @@ use crate::boxes::BBox;
 use crate::eval::{coco_map, voc_map, GroundTruth, Prediction, Report};
 use crate::manifest::{locate_model, Manifest};
 use crate::model::Model;
-use crate::nms::NmsParams;
 use crate::postprocess::{Decoder, PostParams};
 use crate::preprocess::Preprocessor;
 
@@ -52,11 +51,7 @@ pub fn evaluate_model(model: &str, samples: &[VocSample], score_threshold: f32) 
     let priors = crate::prior_table::priors_for(&manifest.priors)?;
     let mut net = Model::load(&paths.onnx, &manifest, &paths.manifest)?;
     let mut pre = Preprocessor::new(&manifest, false);
-    let d = manifest.defaults;
-    let params = PostParams {
-        score_threshold,
-        nms: NmsParams { iou_threshold: d.nms_iou, top_k_per_class: d.top_k_per_class, keep_top_k: d.keep_top_k },
-    };
+    let params = PostParams { score_threshold, ..PostParams::from(manifest.defaults) };
     let mut decoder = Decoder::new(&manifest, priors, params);
     let gts = ground_truth(samples, &manifest.labels)?;
     let mut preds = Vec::new();
