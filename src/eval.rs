@@ -70,6 +70,7 @@ fn class_ap(
     iou_threshold: f32,
     overlap: Overlap,
     interp: Interpolation,
+    area: Option<(f32, f32)>,
 ) -> ClassAp {
     let gts: Vec<&GroundTruth> = gts.iter().filter(|g| g.class == class).collect();
     let positives = gts.iter().filter(|g| !g.difficult).count();
@@ -96,6 +97,8 @@ fn class_ap(
                 used[i] = true;
                 tp += 1;
             }
+            // COCO's size ranges: an unmatched detection of another size is ignored.
+            None if area.is_some_and(|(lo, hi)| !(lo..hi).contains(&p.bbox.area())) => continue,
             _ => fp += 1,
         }
         precision.push(tp as f64 / (tp + fp) as f64);
@@ -164,7 +167,7 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 pub fn voc_map(preds: &[Prediction], gts: &[GroundTruth], iou_threshold: f32) -> Report {
     let per_class: Vec<ClassAp> = classes_with_truth(gts)
         .into_iter()
-        .map(|c| class_ap(c, preds, gts, iou_threshold, Overlap::Above, Interpolation::AllPoints))
+        .map(|c| class_ap(c, preds, gts, iou_threshold, Overlap::Above, Interpolation::AllPoints, None))
         .collect();
     let map = mean(per_class.iter().map(|c| c.ap));
     Report { per_class, map }
@@ -174,11 +177,47 @@ pub fn voc_map(preds: &[Prediction], gts: &[GroundTruth], iou_threshold: f32) ->
 /// 101-point interpolated AP averaged over classes. Difficult flags are
 /// honoured like COCO's "ignore" regions.
 pub fn coco_map(preds: &[Prediction], gts: &[GroundTruth]) -> f64 {
+    coco_map_in(preds, gts, None)
+}
+
+fn coco_map_in(preds: &[Prediction], gts: &[GroundTruth], area: Option<(f32, f32)>) -> f64 {
     let classes = classes_with_truth(gts);
     mean((0..10).map(|k| {
         let t = 0.5 + 0.05 * k as f32;
-        mean(classes.iter().map(|&c| class_ap(c, preds, gts, t, Overlap::AtLeast, Interpolation::Points101).ap))
+        mean(classes.iter().map(|&c| class_ap(c, preds, gts, t, Overlap::AtLeast, Interpolation::Points101, area).ap))
     }))
+}
+
+/// COCO's object size ranges by box area in pixels: small below 32², medium
+/// up to 96², large above.
+pub const SIZES: [(&str, f32, f32); 3] =
+    [("small", 0.0, 32.0 * 32.0), ("medium", 32.0 * 32.0, 96.0 * 96.0), ("large", 96.0 * 96.0, f32::INFINITY)];
+
+/// VOC mAP@`iou_threshold` and COCO AP@[.5:.95] on the objects whose area
+/// lies in `[lo, hi)`, as COCO scores sizes: other objects are ignored (like
+/// difficult ones), and so are unmatched detections of other sizes. `None`
+/// when no object has that size.
+pub fn map_by_size(
+    preds: &[Prediction],
+    gts: &[GroundTruth],
+    iou_threshold: f32,
+    lo: f32,
+    hi: f32,
+) -> Option<(f64, f64)> {
+    let in_range = |b: &BBox| (lo..hi).contains(&b.area());
+    let sized: Vec<GroundTruth> =
+        gts.iter().map(|g| GroundTruth { difficult: g.difficult || !in_range(&g.bbox), ..*g }).collect();
+    let classes = classes_with_truth(&sized);
+    if classes.is_empty() {
+        return None;
+    }
+    let area = Some((lo, hi));
+    let voc = mean(
+        classes
+            .iter()
+            .map(|&c| class_ap(c, preds, &sized, iou_threshold, Overlap::Above, Interpolation::AllPoints, area).ap),
+    );
+    Some((voc, coco_map_in(preds, &sized, area)))
 }
 
 #[cfg(test)]
@@ -261,6 +300,24 @@ mod tests {
         assert!((iou - 0.5).abs() < 1e-6);
         let strict = voc_map(&preds, &gts, iou).map;
         assert_eq!(strict, 0.0);
+    }
+
+    #[test]
+    fn size_ranges_score_only_their_objects() {
+        // A 10×10 object found, a 40×40 object missed, and a 40×40 false
+        // alarm elsewhere: small AP 1 (the big box is out of range), medium 0.
+        let big = |x: f32| BBox::new(x, 0.0, x + 40.0, 40.0);
+        let gts = vec![gt(0, 1, 0.0), GroundTruth { image: 0, class: 1, bbox: big(100.0), difficult: false }];
+        let preds = vec![pred(0, 1, 0.0, 0.9), Prediction { image: 0, class: 1, score: 0.95, bbox: big(200.0) }];
+        let (small_voc, small_coco) = map_by_size(&preds, &gts, 0.5, 0.0, 32.0 * 32.0).unwrap();
+        assert_eq!(small_voc, 1.0);
+        assert!((small_coco - 1.0).abs() < 1e-12);
+        let (medium_voc, _) = map_by_size(&preds, &gts, 0.5, SIZES[1].1, SIZES[1].2).unwrap();
+        assert_eq!(medium_voc, 0.0);
+        assert!(map_by_size(&preds, &gts, 0.5, SIZES[2].1, SIZES[2].2).is_none(), "no large objects");
+        // Over all sizes the false alarm ranks first and one object is
+        // missed: precision ½ up to recall ½, AP = ¼.
+        assert!((voc_map(&preds, &gts, 0.5).map - 0.25).abs() < 1e-12);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod boxes;
 pub mod cli;
+pub mod draw;
 pub mod eval;
 pub mod manifest;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod postprocess;
 pub mod preprocess;
 pub mod prior_table;
 pub mod priors;
+pub mod shapes;
 pub mod sink;
 pub mod source;
 #[cfg(feature = "train")]

@@ -19,10 +19,28 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn exported_network_matches_burn_in_tract_and_runs_in_ssd_cam() {
+    export_matches(false);
+}
+
+#[test]
+fn batch_norm_is_folded_into_the_exported_convolutions() {
+    export_matches(true);
+}
+
+fn export_matches(batch_norm: bool) {
     let device = Device::flex();
     let classes = 5;
     let width = 0.125;
-    let net = Ssd300::new(classes, width, &device);
+    let mut net = Ssd300::new(classes, width, batch_norm, &device.clone().autodiff());
+    if batch_norm {
+        // Training-mode passes move the running statistics away from 0/1,
+        // so the fold has real work to do.
+        for _ in 0..3 {
+            let x = Tensor::<4>::random([2, 3, 300, 300], Distribution::Normal(0.5, 2.0), &device.clone().autodiff());
+            let _ = net.forward(x);
+        }
+    }
+    net = net.valid();
     let input = Tensor::<4>::random([1, 3, 300, 300], Distribution::Uniform(-2.0, 2.0), &device);
     let pixels = input.to_data().try_to_vec::<f32>().unwrap();
     let (loc, conf) = net.forward(input);

@@ -1,5 +1,7 @@
-//! `demo`: a synthetic scene of shapes moving over a textured background,
-//! rendered deterministically from a seed, for demos, tests and benchmarks.
+//! `demo`: the shapes the shipped model detects (circle, square, triangle,
+//! star, drawn as in its training scenes) moving and turning over a
+//! textured background, rendered deterministically from a seed, for demos,
+//! tests and benchmarks.
 //!
 //! `demo[:size=WxH,fps=N,seed=N,frames=N]`. With `fps` above zero it behaves
 //! as a live camera (paced, stale frames dropped); `fps=0` renders as fast as
@@ -8,26 +10,16 @@
 use std::time::{Duration, Instant};
 
 use super::{Source, SourceError};
-
-/// Shape kinds drawn by the demo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShapeKind {
-    /// A filled disc.
-    Circle,
-    /// A filled axis-aligned square.
-    Square,
-    /// A filled upward triangle.
-    Triangle,
-}
+use crate::boxes::BBox;
+use crate::shapes::{background, distinct_color, Shape, CLASSES};
 
 #[derive(Debug, Clone)]
 struct Mover {
-    kind: ShapeKind,
-    color: [u8; 3],
-    /// Side (or diameter) in pixels.
-    size: f32,
-    pos: [f32; 2],
+    shape: Shape,
     vel: [f32; 2],
+    spin: f32,
+    /// Radius of the circle the shape turns in, so it stays inside the frame.
+    radius: f32,
 }
 
 /// A small deterministic PRNG (splitmix64), so scenes are the same everywhere.
@@ -101,74 +93,56 @@ impl DemoSource {
     pub fn new(width: u32, height: u32, fps: f32, seed: u64, frames: Option<u64>) -> Self {
         let mut rng = SplitMix::new(seed);
         let side = width.min(height) as f32;
-        let kinds = [ShapeKind::Circle, ShapeKind::Square, ShapeKind::Triangle];
-        let movers = (0..4)
+        let background = background(&mut rng, width as usize, height as usize);
+        let movers = (0..5)
             .map(|i| {
-                let size = rng.range(0.15, 0.4) * side;
-                Mover {
-                    kind: kinds[i % kinds.len()],
-                    color: [0, 1, 2].map(|_| rng.range(40.0, 255.0) as u8),
-                    size,
-                    pos: [rng.range(0.0, width as f32 - size), rng.range(0.0, height as f32 - size)],
-                    vel: [rng.range(-4.0, 4.0), rng.range(-4.0, 4.0)].map(|v| v * side / 300.0),
-                }
+                let class = i % CLASSES.len();
+                let size = rng.range(0.12, 0.3) * side;
+                let aspect = rng.range(0.8, 1.25f32).sqrt();
+                let (sw, sh) = (size * aspect, size / aspect);
+                // Circles do not turn, as in the training scenes.
+                let (angle, spin) = if class == 0 {
+                    (0.0, 0.0)
+                } else {
+                    (rng.range(0.0, std::f32::consts::TAU), rng.range(-0.04, 0.04))
+                };
+                let shape = Shape { class, center: [0.0; 2], size: [sw, sh], angle, color: distinct_color(&mut rng) };
+                let radius = 0.5 * (sw * sw + sh * sh).sqrt();
+                let center = [rng.range(0.0, width as f32), rng.range(0.0, height as f32)];
+                let vel = [rng.range(-3.0, 3.0), rng.range(-3.0, 3.0)].map(|v| v * side / 300.0);
+                Mover { shape: Shape { center, ..shape }, vel, spin, radius }
             })
             .collect();
-        let (w, h) = (width as usize, height as usize);
-        let mut background = vec![0u8; w * h * 3];
-        let tint = [0, 1, 2].map(|_| rng.range(0.0, 60.0));
-        for y in 0..h {
-            for x in 0..w {
-                let check = if (x / 24 + y / 24) % 2 == 0 { 12.0 } else { 0.0 };
-                let base = 40.0 + 60.0 * y as f32 / h as f32 + check;
-                let o = (y * w + x) * 3;
-                for c in 0..3 {
-                    background[o + c] = (base + tint[c]).min(255.0) as u8;
-                }
-            }
-        }
         Self { width, height, fps, frames, movers, background, produced: 0, started: None }
     }
 
-    /// Where each shape is in frame `t`: `(kind, x1, y1, x2, y2)` in pixels.
-    /// Shapes bounce off the frame edges.
-    pub fn layout(&self, t: u64) -> Vec<(ShapeKind, [f32; 4])> {
+    /// The shapes as drawn in frame `t`: they bounce off the frame edges and
+    /// turn, always wholly inside the frame.
+    pub fn shapes(&self, t: u64) -> Vec<Shape> {
         self.movers
             .iter()
             .map(|m| {
-                let pos = [0, 1].map(|a| {
-                    let span = [self.width, self.height][a] as f32 - m.size;
-                    bounce(m.pos[a] + m.vel[a] * t as f32, span)
+                let dims = [self.width as f32, self.height as f32];
+                let center = [0, 1].map(|a| {
+                    let span = dims[a] - 2.0 * m.radius;
+                    m.radius + bounce(m.shape.center[a] + m.vel[a] * t as f32, span)
                 });
-                (m.kind, [pos[0], pos[1], pos[0] + m.size, pos[1] + m.size])
+                Shape { center, angle: m.shape.angle + m.spin * t as f32, ..m.shape.clone() }
             })
             .collect()
+    }
+
+    /// Class index ([`CLASSES`]) and box of every shape in frame `t`, in
+    /// drawing order (later shapes cover earlier ones).
+    pub fn layout(&self, t: u64) -> Vec<(usize, BBox)> {
+        self.shapes(t).iter().map(|s| (s.class, s.extent().clip(self.width as f32, self.height as f32))).collect()
     }
 
     fn render(&self, t: u64, rgb: &mut Vec<u8>) {
         rgb.clear();
         rgb.extend_from_slice(&self.background);
-        let w = self.width as usize;
-        for (m, (kind, b)) in self.movers.iter().zip(self.layout(t)) {
-            let (x1, y1) = (b[0].max(0.0) as usize, b[1].max(0.0) as usize);
-            let x2 = (b[2].ceil() as usize).min(w);
-            let y2 = (b[3].ceil() as usize).min(self.height as usize);
-            for y in y1..y2 {
-                for x in x1..x2 {
-                    // Pixel centre relative to the shape's box, in 0..1.
-                    let u = (x as f32 + 0.5 - b[0]) / m.size;
-                    let v = (y as f32 + 0.5 - b[1]) / m.size;
-                    let inside = match kind {
-                        ShapeKind::Square => (0.0..1.0).contains(&u) && (0.0..1.0).contains(&v),
-                        ShapeKind::Circle => (u - 0.5).powi(2) + (v - 0.5).powi(2) <= 0.25,
-                        ShapeKind::Triangle => (0.0..1.0).contains(&v) && (u - 0.5).abs() <= v / 2.0,
-                    };
-                    if inside {
-                        let o = (y * w + x) * 3;
-                        rgb[o..o + 3].copy_from_slice(&m.color);
-                    }
-                }
-            }
+        for s in self.shapes(t) {
+            s.paint(rgb, self.width as usize, self.height as usize, |_| {});
         }
     }
 }
@@ -238,9 +212,12 @@ mod tests {
         let s = DemoSource::new(320, 240, 0.0, 9, None);
         let (f0, f50) = (s.layout(0), s.layout(50));
         assert_ne!(f0, f50);
+        let classes: Vec<usize> = f0.iter().map(|(c, _)| *c).collect();
+        assert_eq!(classes, vec![0, 1, 2, 3, 0], "every class appears");
         for t in [0, 1, 77, 1000, 123_456] {
-            for (_, b) in s.layout(t) {
-                assert!(b[0] >= 0.0 && b[1] >= 0.0 && b[2] <= 320.0 && b[3] <= 240.0, "{t}: {b:?}");
+            for shape in s.shapes(t) {
+                let b = shape.extent();
+                assert!(b.x1 >= -0.01 && b.y1 >= -0.01 && b.x2 <= 320.01 && b.y2 <= 240.01, "{t}: {b:?}");
             }
         }
     }
@@ -251,15 +228,16 @@ mod tests {
         let mut rgb = Vec::new();
         s.next_frame(&mut rgb).unwrap();
         // The last mover is drawn last and is a circle, whose centre is inside it.
-        let (kind, b) = s.layout(0)[3];
-        assert_eq!(kind, ShapeKind::Circle);
-        let (cx, cy) = (((b[0] + b[2]) / 2.0) as usize, ((b[1] + b[3]) / 2.0) as usize);
+        let (class, b) = s.layout(0)[4];
+        assert_eq!(CLASSES[class], "circle");
+        let color = s.movers[4].shape.color;
+        let (cx, cy) = (((b.x1 + b.x2) / 2.0) as usize, ((b.y1 + b.y2) / 2.0) as usize);
         let o = (cy * 200 + cx) * 3;
-        assert_eq!(&rgb[o..o + 3], &s.movers[3].color);
+        assert_eq!(&rgb[o..o + 3], &color);
         // A corner of its box is outside the disc: background or another shape.
-        let (x, y) = (b[0].ceil() as usize, b[1].ceil() as usize);
+        let (x, y) = (b.x1.ceil() as usize, b.y1.ceil() as usize);
         let o = (y * 200 + x) * 3;
-        assert_ne!(&rgb[o..o + 3], &s.movers[3].color);
+        assert_ne!(&rgb[o..o + 3], &color);
         assert_eq!(s.next_frame(&mut rgb).unwrap(), None, "frames=1 ends after one frame");
     }
 

@@ -6,9 +6,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use super::plot::{Chart, Series};
 use super::voc::VocSample;
 use crate::boxes::BBox;
-use crate::eval::{coco_map, voc_map, GroundTruth, Prediction, Report};
+use crate::eval::{coco_map, map_by_size, voc_map, GroundTruth, Prediction, Report, SIZES};
 use crate::manifest::{locate_model, Manifest};
 use crate::model::Model;
 use crate::postprocess::{Decoder, PostParams};
@@ -23,6 +24,9 @@ pub struct Accuracy {
     pub coco: f64,
     /// Images evaluated.
     pub images: usize,
+    /// (VOC mAP@0.5, COCO AP) per COCO size range ([`SIZES`] order); `None`
+    /// where no object has that size.
+    pub by_size: Vec<Option<(f64, f64)>>,
 }
 
 /// Ground truth of the samples with class names mapped to label indices.
@@ -40,7 +44,8 @@ pub fn ground_truth(samples: &[VocSample], labels: &[String]) -> Result<Vec<Grou
 }
 
 fn accuracy(preds: &[Prediction], gts: &[GroundTruth], images: usize) -> Accuracy {
-    Accuracy { voc: voc_map(preds, gts, 0.5), coco: coco_map(preds, gts), images }
+    let by_size = SIZES.iter().map(|&(_, lo, hi)| map_by_size(preds, gts, 0.5, lo, hi)).collect();
+    Accuracy { voc: voc_map(preds, gts, 0.5), coco: coco_map(preds, gts), images, by_size }
 }
 
 /// Runs `model` (a `--model` argument) over the samples at a low score
@@ -111,5 +116,33 @@ pub fn table(acc: &Accuracy, labels: &[String]) -> String {
     }
     s += &format!("{:<16} {:>8} {:>8.4}\n", "mAP@0.5 (VOC)", "", acc.voc.map);
     s += &format!("{:<16} {:>8} {:>8.4}\n", "AP@[.5:.95]", "", acc.coco);
+    s += &format!("\n{:<16} {:>8} {:>12}\n", "size (px²)", "AP@0.5", "AP@[.5:.95]");
+    for ((name, ..), v) in SIZES.iter().zip(&acc.by_size) {
+        match v {
+            Some((voc, coco)) => s += &format!("{name:<16} {voc:>8.4} {coco:>12.4}\n"),
+            None => s += &format!("{name:<16} {:>8} {:>12}\n", "-", "-"),
+        }
+    }
     s
+}
+
+/// Precision against recall at IoU 0.5, one line per class.
+pub fn pr_chart(acc: &Accuracy, labels: &[String]) -> Chart {
+    let series = acc
+        .voc
+        .per_class
+        .iter()
+        .map(|c| Series {
+            name: format!("{} ({:.3})", labels.get(c.class as usize).map_or("?", String::as_str), c.ap),
+            points: c.recall.iter().copied().zip(c.precision.iter().copied()).collect(),
+        })
+        .collect();
+    Chart {
+        title: format!("Precision-recall at IoU 0.5, mAP {:.4}", acc.voc.map),
+        x_label: "recall".into(),
+        y_label: "precision".into(),
+        x_range: Some((0.0, 1.0)),
+        y_range: Some((0.0, 1.0)),
+        series,
+    }
 }

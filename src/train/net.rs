@@ -9,18 +9,40 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::PaddingConfig2d;
+use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use crate::manifest::{Manifest, Normalize, ScoreActivation};
 use crate::onnx::ssd::{scaled, WeightSource, EXTRAS, FC_CHANNELS, VGG};
+use crate::priors::ssd300_voc;
+
+/// Input normalisation of networks trained here: the SSD mean, and a spread
+/// that brings pixels to about ±2, which a network trained from scratch
+/// (no pretrained VGG expecting 0–255 inputs) learns faster with.
+pub const NORMALIZE: Normalize = Normalize::MeanStd { mean: [123.0, 117.0, 104.0], std: [58.0, 57.0, 57.0] };
+
+/// The manifest describing a network trained here: 300×300 RGB input with
+/// [`NORMALIZE`], the built-in 8732 VOC-convention priors, softmax logits.
+pub fn manifest_for(name: &str, description: &str, labels: Vec<String>) -> Manifest {
+    let mut m = crate::onnx::ssd::manifest(name, description, labels, ssd300_voc(), ScoreActivation::Softmax);
+    m.input.normalize = NORMALIZE;
+    m
+}
 
 /// Boxes per cell of the six SSD300 feature maps.
 pub const BOXES_PER_CELL: [usize; 6] = [4, 6, 6, 6, 4, 4];
 
-/// The SSD300 network.
+/// The SSD300 network. With batch norm, every backbone and extra-layer
+/// convolution is followed by a BatchNorm (not in the paper; it lets a
+/// network without pretrained VGG weights train at a high rate) that export
+/// folds into the convolution, so the exported graph is the paper's.
 #[derive(Module, Debug)]
 pub struct Ssd300 {
     backbone: Vec<Conv2d>,
+    /// One per backbone, fc6/fc7 and extra convolution, in that order; empty
+    /// without batch norm.
+    norms: Vec<BatchNorm>,
     l2norm_scale: Param<Tensor<1>>,
     fc6: Conv2d,
     fc7: Conv2d,
@@ -45,7 +67,7 @@ fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, pad: usize, dilat
 impl Ssd300 {
     /// A freshly initialised network for `classes` classes (background
     /// included) with every layer's channels scaled by `width`.
-    pub fn new(classes: usize, width: f32, dev: &Device) -> Self {
+    pub fn new(classes: usize, width: f32, batch_norm: bool, dev: &Device) -> Self {
         let mut backbone = Vec::new();
         let mut c = 3;
         let mut conv4_3 = 0;
@@ -72,11 +94,22 @@ impl Ssd300 {
             c = out;
             sources.push(out);
         }
+        let norms = if batch_norm {
+            backbone
+                .iter()
+                .chain([&fc6, &fc7])
+                .chain(&extras)
+                .map(|c| BatchNormConfig::new(c.weight.dims()[0]).init(dev))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let heads = |per_box: usize| -> Vec<Conv2d> {
             sources.iter().zip(BOXES_PER_CELL).map(|(&ch, b)| conv(ch, b * per_box, 3, 1, 1, 1, dev)).collect()
         };
         Self {
             backbone,
+            norms,
             l2norm_scale: Param::from_tensor(Tensor::<1>::ones([conv4_3], dev).mul_scalar(20.0)),
             fc6,
             fc7,
@@ -98,13 +131,22 @@ impl Ssd300 {
     pub fn forward(&self, images: Tensor<4>) -> (Tensor<3>, Tensor<3>) {
         let mut x = images;
         let mut convs = self.backbone.iter();
+        let mut norms = self.norms.iter();
+        // Convolution, batch norm when present, ReLU.
+        let mut block = |c: &Conv2d, x: Tensor<4>| -> Tensor<4> {
+            let y = c.forward(x);
+            relu(match norms.next() {
+                Some(n) => n.forward(y),
+                None => y,
+            })
+        };
         let mut sources = Vec::with_capacity(6);
         for &(name, ch) in VGG {
             x = match name {
                 "pool" => self.pool.forward(x),
                 "pool_ceil" => self.pool_ceil.forward(x),
                 _ => match convs.next() {
-                    Some(c) if ch > 0 => relu(c.forward(x)),
+                    Some(c) if ch > 0 => block(c, x),
                     _ => x,
                 },
             };
@@ -115,11 +157,12 @@ impl Ssd300 {
             }
         }
         x = self.pool5.forward(x);
-        x = relu(self.fc7.forward(relu(self.fc6.forward(x))));
+        x = block(&self.fc6, x);
+        x = block(&self.fc7, x);
         sources.push(x.clone());
         for pair in self.extras.chunks(2) {
             for c in pair {
-                x = relu(c.forward(x));
+                x = block(c, x);
             }
             sources.push(x.clone());
         }
@@ -138,20 +181,22 @@ impl Ssd300 {
         self.classes
     }
 
-    /// Every convolution by the name the ONNX writer asks for.
-    fn conv_named(&self, name: &str) -> Option<&Conv2d> {
+    /// Every convolution by the name the ONNX writer asks for, with the
+    /// batch norm that follows it (if any).
+    fn conv_named(&self, name: &str) -> Option<(&Conv2d, Option<&BatchNorm>)> {
         let backbone_names = VGG.iter().filter(|(_, ch)| *ch > 0).map(|(n, _)| n.to_string());
         let extra_names = EXTRAS.iter().flat_map(|(n, ..)| [format!("{n}_1"), format!("{n}_2")]);
+        let n = self.backbone.len();
         if let Some(i) = backbone_names.clone().position(|n| n == name) {
-            return self.backbone.get(i);
+            return self.backbone.get(i).map(|c| (c, self.norms.get(i)));
         }
         if let Some(i) = extra_names.clone().position(|n| n == name) {
-            return self.extras.get(i);
+            return self.extras.get(i).map(|c| (c, self.norms.get(n + 2 + i)));
         }
         match name {
-            "fc6" => Some(&self.fc6),
-            "fc7" => Some(&self.fc7),
-            _ => head(name, "loc", &self.loc).or_else(|| head(name, "conf", &self.conf)),
+            "fc6" => Some((&self.fc6, self.norms.get(n))),
+            "fc7" => Some((&self.fc7, self.norms.get(n + 1))),
+            _ => head(name, "loc", &self.loc).or_else(|| head(name, "conf", &self.conf)).map(|c| (c, None)),
         }
     }
 }
@@ -165,8 +210,20 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
+/// A batch norm in inference form, `y = scale·x + shift` per channel.
+fn folded(n: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
+    let gamma = values(n.gamma.val());
+    let beta = values(n.beta.val());
+    let mean = values(n.running_mean.value());
+    let var = values(n.running_var.value());
+    let scale: Vec<f32> = gamma.iter().zip(&var).map(|(g, v)| g / (v + n.epsilon as f32).sqrt()).collect();
+    let shift = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    (scale, shift)
+}
+
 /// Hands the network's parameters to the ONNX writer by layer name, so that
-/// [`crate::onnx::ssd::ssd300_vgg16`] exports exactly this network.
+/// [`crate::onnx::ssd::ssd300_vgg16`] exports exactly this network (batch
+/// norms folded into their convolutions).
 pub struct NetWeights<'a>(pub &'a Ssd300);
 
 impl WeightSource for NetWeights<'_> {
@@ -175,9 +232,25 @@ impl WeightSource for NetWeights<'_> {
         let found = if name == "l2norm.scale" {
             Some(values(self.0.l2norm_scale.val()))
         } else if let Some(layer) = name.strip_suffix(".weight") {
-            self.0.conv_named(layer).map(|c| values(c.weight.val()))
+            self.0.conv_named(layer).map(|(c, norm)| {
+                let mut w = values(c.weight.val());
+                if let Some((scale, _)) = norm.map(folded) {
+                    let per_out = w.len() / scale.len().max(1);
+                    for (chunk, s) in w.chunks_mut(per_out.max(1)).zip(&scale) {
+                        chunk.iter_mut().for_each(|v| *v *= s);
+                    }
+                }
+                w
+            })
         } else if let Some(layer) = name.strip_suffix(".bias") {
-            self.0.conv_named(layer).and_then(|c| c.bias.as_ref()).map(|b| values(b.val()))
+            self.0.conv_named(layer).map(|(c, norm)| {
+                let out = c.weight.dims()[0];
+                let b = c.bias.as_ref().map_or_else(|| vec![0.0; out], |b| values(b.val()));
+                match norm.map(folded) {
+                    Some((scale, shift)) => b.iter().zip(scale).zip(shift).map(|((b, s), t)| b * s + t).collect(),
+                    None => b,
+                }
+            })
         } else {
             None
         };

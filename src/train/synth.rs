@@ -5,10 +5,10 @@
 //! shape's visible pixels, so occlusion and rotation are accounted for.
 
 use crate::boxes::BBox;
+use crate::shapes::{background, distinct_color, Shape};
 use crate::source::demo::SplitMix;
 
-/// The shape classes, in label order (label 0 is the background).
-pub const CLASSES: [&str; 4] = ["circle", "square", "triangle", "star"];
+pub use crate::shapes::CLASSES;
 
 /// One object in a generated scene.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,37 +49,6 @@ impl Default for SynthParams {
     }
 }
 
-/// Unit-square polygon of a class (centred on 0, side 1); `None` for the circle.
-fn polygon(class: usize) -> Option<Vec<[f32; 2]>> {
-    match class {
-        1 => Some(vec![[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]),
-        2 => Some(vec![[0.0, -0.5], [0.5, 0.5], [-0.5, 0.5]]),
-        3 => Some(
-            (0..10)
-                .map(|k| {
-                    let r = if k % 2 == 0 { 0.5 } else { 0.2 };
-                    let a = std::f32::consts::PI * (k as f32 / 5.0 - 0.5);
-                    [r * a.cos(), r * a.sin()]
-                })
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-fn inside_polygon(poly: &[[f32; 2]], x: f32, y: f32) -> bool {
-    let mut inside = false;
-    let mut j = poly.len() - 1;
-    for i in 0..poly.len() {
-        let (a, b) = (poly[i], poly[j]);
-        if (a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0] {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
-}
-
 /// Renders scene number `index` of the stream seeded by `seed`.
 pub fn scene(seed: u64, index: u64, width: u32, height: u32, params: &SynthParams) -> Scene {
     let mut rng = SplitMix::new(seed ^ index.wrapping_mul(0xD6E8_FEB8_6659_FD93));
@@ -100,33 +69,12 @@ pub fn scene(seed: u64, index: u64, width: u32, height: u32, params: &SynthParam
         let angle = if class == 0 { 0.0 } else { rng.range(0.0, std::f32::consts::TAU) };
         let cx = rng.range(0.0, width as f32);
         let cy = rng.range(0.0, height as f32);
-        let color = distinct_color(&mut rng);
-        let poly = polygon(class);
-        let (sin, cos) = angle.sin_cos();
-        let reach = (sw.max(sh)) * 0.75;
-        let x0 = (cx - reach).floor().max(0.0) as usize;
-        let x1 = ((cx + reach).ceil().max(0.0) as usize).min(w);
-        let y0 = (cy - reach).floor().max(0.0) as usize;
-        let y1 = ((cy + reach).ceil().max(0.0) as usize).min(h);
+        let shape = Shape { class, center: [cx, cy], size: [sw, sh], angle, color: distinct_color(&mut rng) };
         let mut area = 0usize;
-        for y in y0..y1 {
-            for x in x0..x1 {
-                let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-                // Into the shape's unit frame: rotate back, then unscale.
-                let u = (dx * cos + dy * sin) / sw;
-                let v = (-dx * sin + dy * cos) / sh;
-                let hit = match &poly {
-                    None => u * u + v * v <= 0.25,
-                    Some(p) => inside_polygon(p, u, v),
-                };
-                if hit {
-                    area += 1;
-                    let o = y * w + x;
-                    owner[o] = id as u16;
-                    rgb[o * 3..o * 3 + 3].copy_from_slice(&color);
-                }
-            }
-        }
+        shape.paint(&mut rgb, w, h, |o| {
+            area += 1;
+            owner[o] = id as u16;
+        });
         drawn.push((class, area));
     }
     let mut extents = vec![(usize::MAX, usize::MAX, 0usize, 0usize, 0usize); count];
@@ -150,39 +98,6 @@ pub fn scene(seed: u64, index: u64, width: u32, height: u32, params: &SynthParam
         .collect();
     finish(&mut rng, &mut rgb, w, h);
     Scene { width, height, rgb, objects }
-}
-
-fn distinct_color(rng: &mut SplitMix) -> [u8; 3] {
-    // Saturated colours: one channel high, one low, one anywhere.
-    let mut c = [rng.range(200.0, 255.0), rng.range(0.0, 70.0), rng.range(0.0, 255.0)];
-    let k = (rng.next_u64() % 3) as usize;
-    c.rotate_left(k);
-    c.map(|v| v as u8)
-}
-
-fn background(rng: &mut SplitMix, w: usize, h: usize) -> Vec<u8> {
-    let kind = rng.next_u64() % 3;
-    let base = [0, 1, 2].map(|_| rng.range(30.0, 200.0));
-    let tint = [0, 1, 2].map(|_| rng.range(-40.0, 40.0));
-    let period = rng.range(6.0, 40.0);
-    let mut rgb = vec![0u8; w * h * 3];
-    for y in 0..h {
-        for x in 0..w {
-            let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
-            let texture = match kind {
-                0 => 0.0,
-                1 => (((x as f32 / period).floor() + (y as f32 / period).floor()) % 2.0) * 25.0,
-                _ => ((x as f32 + 0.7 * y as f32) / period).sin() * 20.0,
-            };
-            let noise = rng.range(-12.0, 12.0);
-            let o = (y * w + x) * 3;
-            for c in 0..3 {
-                let v = base[c] + tint[c] * (fx - fy) + texture + noise;
-                rgb[o + c] = v.clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    rgb
 }
 
 /// Uneven lighting and, sometimes, a light blur over the whole image.

@@ -54,6 +54,17 @@ pub enum VocError {
         /// What is wrong.
         message: String,
     },
+    /// A bad record in a file without useful line numbers (COCO JSON is
+    /// often one line), named by its id.
+    #[error("{path}: {record}: {message}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// Which record, e.g. "annotation id 17".
+        record: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Renders an annotation as VOC XML.
