@@ -44,6 +44,7 @@ fn config(iterations: u64, augment: bool) -> TrainConfig {
         width: 0.125,
         batch: 2,
         schedule: Schedule { base: 0.01, warmup: 1, iterations, decay: Decay::Cosine },
+        optimizer: Default::default(),
         momentum: 0.9,
         weight_decay: 5e-4,
         clip_norm: 10.0,

@@ -18,7 +18,7 @@ use ssd_cam::train::evaluate::{evaluate_jsonl, evaluate_model, pr_chart, table};
 use ssd_cam::train::net::{manifest_for, NetWeights, BOXES_PER_CELL};
 use ssd_cam::train::plot::loss_chart;
 use ssd_cam::train::synth::{scene, SynthParams, CLASSES};
-use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, Progress, Schedule, TrainConfig};
+use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, OptimizerKind, Progress, Schedule, TrainConfig};
 use ssd_cam::train::voc::{write_sample, write_split, OnBadAnnotation, VocObject};
 
 /// Datasets, training, export and evaluation for ssd-cam models.
@@ -33,6 +33,12 @@ struct Cli {
 enum OnBad {
     Skip,
     Fail,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OptimArg {
+    Sgd,
+    Adam,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -85,6 +91,9 @@ struct TrainArgs {
     /// Step decay factor.
     #[arg(long, default_value_t = 0.1)]
     gamma: f64,
+    /// Optimiser: SGD with momentum (the paper's) or Adam.
+    #[arg(long, value_enum, default_value_t = OptimArg::Sgd)]
+    optimizer: OptimArg,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     momentum: f64,
@@ -268,6 +277,10 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
             width: a.width,
             batch: a.batch as usize,
             schedule: Schedule { base: a.lr, warmup: a.warmup, iterations, decay },
+            optimizer: match a.optimizer {
+                OptimArg::Sgd => OptimizerKind::Sgd,
+                OptimArg::Adam => OptimizerKind::Adam,
+            },
             momentum: a.momentum,
             weight_decay: a.weight_decay,
             clip_norm: a.clip_norm,

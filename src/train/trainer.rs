@@ -9,8 +9,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,17 @@ impl Schedule {
     }
 }
 
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// SGD with momentum, as in the paper.
+    #[default]
+    Sgd,
+    /// Adam (β 0.9/0.999); `momentum` is unused.
+    Adam,
+}
+
 /// Everything that defines a run (stored in the checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -76,6 +88,9 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Learning-rate schedule (its `iterations` is the run length).
     pub schedule: Schedule,
+    /// Optimiser.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
     /// SGD momentum.
     pub momentum: f64,
     /// L2 weight decay.
@@ -185,14 +200,16 @@ impl Checkpoint {
 }
 
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    let mut sgd = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0)))
-        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)));
-    if config.clip_norm > 0.0 {
-        sgd = sgd
-            .with_gradient_clipping(Some(burn::optim::grad_clipping::GradientClippingConfig::Norm(config.clip_norm)));
+    let decay = Some(WeightDecayConfig::new(config.weight_decay as f32));
+    let clip = (config.clip_norm > 0.0).then_some(GradientClippingConfig::Norm(config.clip_norm));
+    match config.optimizer {
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0)))
+            .with_weight_decay(decay)
+            .with_gradient_clipping(clip)
+            .init(),
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).with_grad_clipping(clip).init(),
     }
-    sgd.init()
 }
 
 /// Progress reports from [`train`].

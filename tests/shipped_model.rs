@@ -1,0 +1,101 @@
+//! The shipped default model: its files agree with the prior table build.rs
+//! baked in, ssd-cam's detections follow the demo's moving shapes, and its
+//! accuracy through the binary on a held-out synthetic set stays above 0.85.
+
+mod common;
+
+use std::path::Path;
+
+use ssd_cam::manifest::{locate_model, Manifest};
+use ssd_cam::model::Model;
+use ssd_cam::shapes::CLASSES;
+use ssd_cam::source::demo::DemoSource;
+
+const SHIPPED: &str = "ssd300-shapes";
+
+#[test]
+fn the_default_model_is_the_shipped_one() {
+    assert_eq!(ssd_cam::DEFAULT_MODEL, SHIPPED);
+}
+
+#[test]
+fn shipped_files_match_the_baked_prior_table_and_load() {
+    let paths = locate_model(SHIPPED).unwrap();
+    let manifest = Manifest::from_path(&paths.manifest).unwrap();
+    let baked = ssd_cam::prior_table::builtin(&manifest.priors).expect("build.rs baked the manifest's priors");
+    assert_eq!(baked.boxes.len(), 8732);
+    assert_eq!(baked.boxes.len(), manifest.priors.count());
+    assert_eq!(manifest.outputs.boxes.shape, vec![1, 8732, 4]);
+    assert_eq!(manifest.outputs.scores.shape, vec![1, 8732, 1 + CLASSES.len()]);
+    let mut labels = manifest.labels[1..].to_vec();
+    labels.sort();
+    let mut classes: Vec<String> = CLASSES.iter().map(|c| c.to_string()).collect();
+    classes.sort();
+    assert_eq!(labels, classes, "the model detects the demo's shape classes");
+    // Loading checks the graph's output shapes against the manifest.
+    Model::load(&paths.onnx, &manifest, &paths.manifest).unwrap();
+    let size = std::fs::metadata(&paths.onnx).unwrap().len();
+    assert!(size < 8 << 20, "small enough for git: {size} bytes");
+}
+
+#[test]
+fn detections_follow_the_demo_shapes() {
+    let (frames, seed) = (24u64, 5u64);
+    let spec = format!("demo:fps=0,frames={frames},seed={seed}");
+    let run = common::ssd_cam(&["--source", &spec, "--headless"]);
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    let lines = common::json_lines(&run);
+    assert_eq!(lines.len(), frames as usize);
+    let labels = Manifest::from_path(&locate_model(SHIPPED).unwrap().manifest).unwrap().labels;
+    let demo = DemoSource::new(640, 480, 0.0, seed, None);
+    let (mut shapes, mut found) = (0, 0);
+    for (t, line) in lines.iter().enumerate() {
+        let dets = line["detections"].as_array().unwrap();
+        for (class, truth) in demo.layout(t as u64) {
+            shapes += 1;
+            let hit = dets.iter().any(|d| {
+                let [x1, y1, x2, y2] = common::bbox(d);
+                let b = ssd_cam::boxes::BBox::new(x1, y1, x2, y2);
+                d["label"].as_str() == Some(CLASSES[class]) && b.iou(&truth) >= 0.5
+            });
+            found += usize::from(hit);
+        }
+        assert!(dets.iter().all(|d| labels.iter().any(|l| Some(l.as_str()) == d["label"].as_str())));
+    }
+    // Shapes can overlap and hide one another; most must still be found.
+    assert!(found * 10 >= shapes * 8, "found {found} of {shapes} shapes");
+}
+
+#[cfg(feature = "train")]
+#[test]
+fn held_out_accuracy_through_the_binary() {
+    use ssd_cam::train::evaluate::evaluate_jsonl;
+    use ssd_cam::train::synth::{scene, SynthParams};
+    use ssd_cam::train::voc::{load_split, write_sample, write_split, OnBadAnnotation, VocObject};
+
+    // Seed 777 is never used for training (see models/ssd300-shapes.md).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let ids: Vec<String> = (0..120)
+        .map(|i| {
+            let s = scene(777, i, 300, 300, &SynthParams::default());
+            let img = image::RgbImage::from_raw(s.width, s.height, s.rgb).unwrap();
+            let objects =
+                s.objects.iter().map(|o| VocObject { name: CLASSES[o.class].into(), bbox: o.bbox, difficult: false });
+            let id = format!("test_{i:06}");
+            write_sample(root, &id, &img, objects.collect()).unwrap();
+            id
+        })
+        .collect();
+    write_split(root, "test", &ids).unwrap();
+    let images = root.join("JPEGImages");
+    let run = common::ssd_cam(&["--source", images.to_str().unwrap(), "--headless", "--threshold", "0.01"]);
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    let jsonl = root.join("detections.jsonl");
+    std::fs::write(&jsonl, &run.stdout).unwrap();
+    let samples = load_split(root, "test", OnBadAnnotation::Fail).unwrap();
+    let labels = Manifest::from_path(&locate_model(SHIPPED).unwrap().manifest).unwrap().labels;
+    let acc = evaluate_jsonl(Path::new(&jsonl), &samples, &labels).unwrap();
+    assert_eq!(acc.images, 120);
+    assert!(acc.voc.map >= 0.85, "VOC mAP@0.5 {:.4} on the CI held-out subset", acc.voc.map);
+}
