@@ -60,3 +60,21 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     };
     Ok(pipeline.run(stop)?)
 }
+
+/// A flag raised by the first SIGINT/SIGTERM (logging `message`); a second
+/// signal exits at once with status 130, for a user who will not wait.
+pub fn stop_on_signal(message: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stop);
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        log::warn!("{message}");
+    });
+    if let Err(e) = installed {
+        log::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+    stop
+}

@@ -70,24 +70,13 @@ fn detections_follow_the_demo_shapes() {
 #[test]
 fn held_out_accuracy_through_the_binary() {
     use ssd_cam::train::evaluate::evaluate_jsonl;
-    use ssd_cam::train::synth::{scene, SynthParams};
-    use ssd_cam::train::voc::{load_split, write_sample, write_split, OnBadAnnotation, VocObject};
+    use ssd_cam::train::synth::{write_dataset, SynthParams};
+    use ssd_cam::train::voc::{load_split, OnBadAnnotation};
 
     // Seed 777 is never used for training (see models/ssd300-shapes.md).
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let ids: Vec<String> = (0..120)
-        .map(|i| {
-            let s = scene(777, i, 300, 300, &SynthParams::default());
-            let img = image::RgbImage::from_raw(s.width, s.height, s.rgb).unwrap();
-            let objects =
-                s.objects.iter().map(|o| VocObject { name: CLASSES[o.class].into(), bbox: o.bbox, difficult: false });
-            let id = format!("test_{i:06}");
-            write_sample(root, &id, &img, objects.collect()).unwrap();
-            id
-        })
-        .collect();
-    write_split(root, "test", &ids).unwrap();
+    write_dataset(root, "test", 777, 120, 300, &SynthParams::default()).unwrap();
     let images = root.join("JPEGImages");
     let run = common::ssd_cam(&["--source", images.to_str().unwrap(), "--headless", "--threshold", "0.01"]);
     assert!(run.status.success(), "{}", common::stderr(&run));

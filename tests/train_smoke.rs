@@ -12,9 +12,9 @@ use std::sync::atomic::AtomicBool;
 use burn::prelude::Device;
 use ssd_cam::train::data::{labels_of, train_samples, BatchMaker};
 use ssd_cam::train::net::manifest_for;
-use ssd_cam::train::synth::{scene, SynthParams, CLASSES};
+use ssd_cam::train::synth::{write_dataset, SynthParams};
 use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, Progress, Schedule, TrainConfig};
-use ssd_cam::train::voc::{load_split, write_sample, write_split, OnBadAnnotation, VocObject};
+use ssd_cam::train::voc::{load_split, OnBadAnnotation};
 
 struct Quiet;
 impl Progress for Quiet {
@@ -22,21 +22,7 @@ impl Progress for Quiet {
 }
 
 fn dataset(root: &Path, count: u64) {
-    let ids: Vec<String> = (0..count)
-        .map(|i| {
-            let s = scene(5, i, 300, 300, &SynthParams::default());
-            let img = image::RgbImage::from_raw(s.width, s.height, s.rgb).unwrap();
-            let objects = s
-                .objects
-                .iter()
-                .map(|o| VocObject { name: CLASSES[o.class].into(), bbox: o.bbox, difficult: false })
-                .collect();
-            let id = format!("img{i}");
-            write_sample(root, &id, &img, objects).unwrap();
-            id
-        })
-        .collect();
-    write_split(root, "train", &ids).unwrap();
+    write_dataset(root, "train", 5, count, 300, &SynthParams::default()).unwrap();
 }
 
 fn config(iterations: u64, augment: bool) -> TrainConfig {

@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context, Result};
 use burn::prelude::Device;
@@ -17,9 +16,9 @@ use ssd_cam::train::data::{labels_of, train_samples, BatchMaker};
 use ssd_cam::train::evaluate::{evaluate_jsonl, evaluate_model, pr_chart, table};
 use ssd_cam::train::net::{manifest_for, NetWeights, BOXES_PER_CELL};
 use ssd_cam::train::plot::loss_chart;
-use ssd_cam::train::synth::{scene, SynthParams, CLASSES};
+use ssd_cam::train::synth::{write_dataset, SynthParams};
 use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, OptimizerKind, Progress, Schedule, TrainConfig};
-use ssd_cam::train::voc::{write_sample, write_split, OnBadAnnotation, VocObject};
+use ssd_cam::train::voc::OnBadAnnotation;
 
 /// Datasets, training, export and evaluation for ssd-cam models.
 #[derive(Debug, Parser)]
@@ -348,22 +347,8 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<()> {
         Command::Train(a) => train_command(a, stop)?,
         Command::Export { run, out, description } => export_command(&run, &out, &description)?,
         Command::Synth { out, count, seed, size, split } => {
-            let params = SynthParams::default();
-            let width = count.to_string().len().max(6);
-            let mut ids = Vec::new();
-            for i in 0..count {
-                let s = scene(seed, i, size, size, &params);
-                let img = image::RgbImage::from_raw(s.width, s.height, s.rgb).context("scene buffer size")?;
-                let objects = s
-                    .objects
-                    .iter()
-                    .map(|o| VocObject { name: CLASSES[o.class].to_owned(), bbox: o.bbox, difficult: false })
-                    .collect();
-                let id = format!("{split}_{i:0width$}");
-                write_sample(&out, &id, &img, objects).with_context(|| format!("writing {}", out.display()))?;
-                ids.push(id);
-            }
-            write_split(&out, &split, &ids)?;
+            write_dataset(&out, &split, seed, count, size, &SynthParams::default())
+                .with_context(|| format!("writing {}", out.display()))?;
             log::info!("wrote {count} images to {} (split {split}, seed {seed})", out.display());
         }
         Command::Eval { data, split, images, model, detections, threshold, on_bad, pr_curve } => {
@@ -392,17 +377,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<()> {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let handler = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::Relaxed) {
-            std::process::exit(130);
-        }
-        log::warn!("stopping: saving a checkpoint (signal again to quit at once)");
-    });
-    if let Err(e) = handler {
-        log::warn!("no signal handler ({e}); Ctrl-C will not save a checkpoint");
-    }
+    let stop = ssd_cam::app::stop_on_signal("stopping: saving a checkpoint (signal again to quit at once)");
     match run(Cli::parse(), &stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,6 +4,9 @@
 //! uneven lighting. Deterministic by seed. Boxes are the extent of each
 //! shape's visible pixels, so occlusion and rotation are accounted for.
 
+use std::path::Path;
+
+use super::voc::{write_sample, write_split, VocObject};
 use crate::boxes::BBox;
 use crate::shapes::{background, distinct_color, Shape};
 use crate::source::demo::SplitMix;
@@ -47,6 +50,35 @@ impl Default for SynthParams {
     fn default() -> Self {
         Self { max_objects: 6, size_range: (0.02, 0.9), min_visible: 0.35 }
     }
+}
+
+/// Writes scenes `0..count` of seed `seed` (`size`×`size`) as a Pascal VOC
+/// dataset under `out`, listed in `ImageSets/Main/SPLIT.txt`; returns the ids.
+pub fn write_dataset(
+    out: &Path,
+    split: &str,
+    seed: u64,
+    count: u64,
+    size: u32,
+    params: &SynthParams,
+) -> std::io::Result<Vec<String>> {
+    let digits = count.to_string().len().max(6);
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let s = scene(seed, i, size, size, params);
+        let img = image::RgbImage::from_raw(s.width, s.height, s.rgb)
+            .ok_or_else(|| std::io::Error::other("scene buffer size"))?;
+        let objects = s
+            .objects
+            .iter()
+            .map(|o| VocObject { name: CLASSES[o.class].to_owned(), bbox: o.bbox, difficult: false })
+            .collect();
+        let id = format!("{split}_{i:0digits$}");
+        write_sample(out, &id, &img, objects)?;
+        ids.push(id);
+    }
+    write_split(out, split, &ids)?;
+    Ok(ids)
 }
 
 /// Renders scene number `index` of the stream seeded by `seed`.
