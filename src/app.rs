@@ -13,6 +13,7 @@ use crate::pipeline::{Pipeline, Stats};
 use crate::postprocess::{Decoder, PostParams};
 use crate::preprocess::Preprocessor;
 use crate::sink::json::JsonSink;
+use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
 use crate::sink::Sink;
 
 /// Runs ssd-cam with parsed arguments until the input ends or `stop` is set.
@@ -45,11 +46,21 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
     params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
     params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonSink::new(
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonSink::new(
         std::io::BufWriter::new(std::io::stdout()),
         source.name().to_owned(),
         manifest.labels.clone(),
     ))];
+    if let Some(dir) = &args.save {
+        let options = SaveOptions {
+            dir: dir.clone(),
+            every: args.save_every,
+            format: if args.save_png { SaveFormat::Png } else { SaveFormat::Jpeg },
+            raw: args.save_raw,
+            overwrite: args.overwrite,
+        };
+        sinks.push(Box::new(SaveSink::new(options, manifest.labels.clone())));
+    }
     let pipeline = Pipeline {
         preprocessor: Preprocessor::new(&manifest, args.letterbox),
         decoder: Decoder::new(&manifest, priors, params),

@@ -9,6 +9,7 @@ Examples:
   ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
   ssd-cam --model path/to/model.onnx --source frames/ --headless --threshold 0.5
+  ssd-cam --source demo --headless --max-frames 90 --save shots/ --save-every 30
   RUST_LOG=debug ssd-cam --source demo --headless | head -3";
 
 /// Real-time SSD object detection for edge boards.
@@ -55,6 +56,26 @@ pub struct Args {
     /// Keep the frame's aspect ratio (pad) instead of stretching it to the model input.
     #[arg(long)]
     pub letterbox: bool,
+
+    /// Also save frames with their detections drawn, as DIR/frame_NNNNNNNN.jpg.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<std::path::PathBuf>,
+
+    /// Save every N-th frame.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "save")]
+    pub save_every: u64,
+
+    /// Save the frames as they came, without boxes (e.g. calibration images).
+    #[arg(long, requires = "save")]
+    pub save_raw: bool,
+
+    /// Save lossless PNG instead of JPEG.
+    #[arg(long, requires = "save")]
+    pub save_png: bool,
+
+    /// Replace saved frames that already exist.
+    #[arg(long, requires = "save")]
+    pub overwrite: bool,
 }
 
 fn unit_interval(s: &str) -> Result<f32, String> {

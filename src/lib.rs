@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod model;
 pub mod nms;
 pub mod onnx;
+pub mod overlay;
 pub mod pipeline;
 pub mod postprocess;
 pub mod preprocess;

@@ -322,3 +322,31 @@ fn default_model_runs_the_demo_out_of_the_box() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["source"], "demo");
 }
+
+#[test]
+fn save_writes_every_nth_annotated_frame_next_to_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let shots = dir.path().join("shots");
+    let out = ssd_cam(&[
+        "--source",
+        "demo:fps=0,frames=5,size=160x120",
+        "--headless",
+        "--save",
+        shots.to_str().unwrap(),
+        "--save-every",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_lines(&out).len(), 5, "detection output is unchanged");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&shots).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["frame_00000000.jpg", "frame_00000002.jpg", "frame_00000004.jpg"]);
+    let img = image::open(shots.join("frame_00000002.jpg")).unwrap();
+    assert_eq!((img.width(), img.height()), (160, 120));
+    // Run again: the files exist and are kept, with one warning.
+    let again =
+        ssd_cam(&["--source", "demo:fps=0,frames=1,size=160x120", "--headless", "--save", shots.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert!(stderr(&again).contains("not overwriting"), "{}", stderr(&again));
+}

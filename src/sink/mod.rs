@@ -1,6 +1,7 @@
 //! Where results go. Sinks run on the output thread, which alone owns stdout.
 
 pub mod json;
+pub mod save;
 
 use crate::postprocess::Detection;
 use crate::source::Frame;

@@ -1,0 +1,129 @@
+//! Draws detections and a status line over a frame: one box per detection
+//! in a stable colour per class, a label tag with class and score, and a
+//! heads-up display (FPS, inference time, end-to-end latency, dropped
+//! frames). A pure function of its inputs, so the window, `--save` and the
+//! tests all see the same pixels.
+
+use crate::draw::{class_color, text_width, Canvas, Rgb, GLYPH};
+use crate::postprocess::Detection;
+
+/// What the heads-up display shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hud {
+    /// Frames per second over the recent past.
+    pub fps: f64,
+    /// Network time of this frame, ms.
+    pub inference_ms: f64,
+    /// Capture to output of this frame, ms.
+    pub latency_ms: f64,
+    /// Frames dropped so far.
+    pub dropped: u64,
+}
+
+/// Text colour on the coloured tags and the HUD.
+const TEXT: Rgb = [0, 0, 0];
+const HUD_BACK: Rgb = [20, 20, 20];
+const HUD_TEXT: Rgb = [240, 240, 240];
+
+/// Box outline thickness for a frame: 2 px up to 640 wide, thicker above.
+pub fn thickness(width: u32) -> i64 {
+    i64::from((width / 320).max(2))
+}
+
+/// Draws `detections` (boxes in frame pixels) and, if given, the HUD on
+/// `canvas`. `labels` names the class axis; unknown classes show their index.
+pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String], hud: Option<&Hud>) {
+    let t = thickness(canvas.width());
+    let scale = if canvas.width() >= 1280 { 2 } else { 1 };
+    let g = i64::from(GLYPH * scale);
+    // Worst first, so the best detection's tag ends up on top.
+    for d in detections.iter().rev() {
+        let color = class_color(d.class_id as usize);
+        let b = d.bbox;
+        let (x1, y1, x2, y2) = (b.x1.round() as i64, b.y1.round() as i64, b.x2.round() as i64, b.y2.round() as i64);
+        canvas.rect(x1, y1, x2, y2, t, color);
+        let name = labels.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
+        let text = format!("{name} {:.2}", d.score);
+        let tw = i64::from(text_width(&text, scale));
+        // The tag sits above the box, or inside it when the box touches the top.
+        let ty = if y1 - g - 2 >= 0 { y1 - g - 2 } else { y1 };
+        canvas.fill_rect(x1, ty, x1 + tw + 4, ty + g + 2, color);
+        canvas.text(x1 + 2, ty + 1, &text, scale, TEXT);
+    }
+    if let Some(h) = hud {
+        let text = format!(
+            "{:.1} fps  inference {:.1} ms  latency {:.1} ms  dropped {}",
+            h.fps, h.inference_ms, h.latency_ms, h.dropped
+        );
+        let tw = i64::from(text_width(&text, scale));
+        canvas.fill_rect(0, 0, tw + 8, g + 6, HUD_BACK);
+        canvas.text(4, 3, &text, scale, HUD_TEXT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boxes::BBox;
+
+    fn frame(w: u32, h: u32) -> Vec<u8> {
+        vec![128; (w * h * 3) as usize]
+    }
+
+    fn det(class_id: u32, score: f32, b: [f32; 4]) -> Detection {
+        Detection { class_id, score, bbox: BBox::new(b[0], b[1], b[2], b[3]) }
+    }
+
+    #[test]
+    fn boxes_are_outlined_in_their_class_colour_with_a_tag_above() {
+        let mut buf = frame(200, 150);
+        let mut c = Canvas::new(&mut buf, 200, 150).unwrap();
+        let labels = vec!["bg".to_string(), "circle".to_string()];
+        draw(&mut c, &[det(1, 0.9, [40.0, 50.0, 120.0, 130.0])], &labels, None);
+        let color = class_color(1);
+        // Outline: two pixels thick on every side, inside the box.
+        for (x, y) in [(40, 90), (41, 90), (119, 90), (118, 90), (80, 129), (80, 128)] {
+            assert_eq!(c.get(x, y), Some(color), "({x}, {y})");
+        }
+        assert_eq!(c.get(42, 90), Some([128; 3]), "the inside stays untouched");
+        assert_eq!(c.get(80, 90), Some([128; 3]));
+        // The tag: a bar of the class colour just above the box holding
+        // black text ("circle 0.90" is 11 glyphs = 88 px + padding).
+        let tag_row: Vec<_> = (40..132).map(|x| c.get(x, 45).unwrap()).collect();
+        assert!(tag_row.contains(&TEXT) && tag_row.contains(&color));
+        assert_eq!(c.get(133, 45), Some([128; 3]), "the tag ends after the text");
+    }
+
+    #[test]
+    fn a_box_at_the_top_gets_its_tag_inside() {
+        let mut buf = frame(100, 100);
+        let mut c = Canvas::new(&mut buf, 100, 100).unwrap();
+        draw(&mut c, &[det(3, 0.5, [10.0, 0.0, 90.0, 60.0])], &[], None);
+        // Unknown labels show the class index: "3 0.50".
+        let color = class_color(3);
+        assert_eq!(c.get(60, 5), Some(color), "tag bar inside the box, below its top edge");
+        assert_eq!(c.get(60, 15), Some([128; 3]));
+    }
+
+    #[test]
+    fn the_hud_is_drawn_top_left_and_boxes_off_the_frame_are_clipped() {
+        let mut buf = frame(400, 100);
+        let mut c = Canvas::new(&mut buf, 400, 100).unwrap();
+        let hud = Hud { fps: 29.97, inference_ms: 12.3, latency_ms: 20.1, dropped: 4 };
+        draw(&mut c, &[det(1, 0.7, [-50.0, 60.0, 1000.0, 300.0])], &[], Some(&hud));
+        assert_eq!(c.get(1, 1), Some(HUD_BACK));
+        let hud_row: Vec<_> = (0..380).map(|x| c.get(x, 6).unwrap()).collect();
+        assert!(hud_row.contains(&HUD_TEXT));
+        assert_eq!(c.get(200, 60), Some(class_color(1)), "top edge of the clipped box");
+    }
+
+    #[test]
+    fn the_best_detection_is_drawn_last() {
+        let mut buf = frame(100, 100);
+        let mut c = Canvas::new(&mut buf, 100, 100).unwrap();
+        // Same box, two classes: the first (best) one's colour wins.
+        let b = [20.0, 30.0, 80.0, 90.0];
+        draw(&mut c, &[det(2, 0.9, b), det(5, 0.4, b)], &[], None);
+        assert_eq!(c.get(20, 60), Some(class_color(2)));
+    }
+}

@@ -1,0 +1,239 @@
+//! `--save DIR`: every N-th frame as an image file, annotated with the
+//! overlay (or raw with `--save-raw`, e.g. to collect calibration frames).
+//! Files are written to a temporary name and renamed, so a reader never
+//! sees half a file; existing files are kept unless `--overwrite`. A failing
+//! disk is reported once and never stops the detection output.
+
+use std::path::{Path, PathBuf};
+
+use super::{FrameResult, Sink, SinkError};
+use crate::draw::Canvas;
+use crate::overlay::{draw, Hud};
+
+/// Image format of saved frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveFormat {
+    /// Lossless PNG.
+    Png,
+    /// JPEG, quality 90.
+    Jpeg,
+}
+
+impl SaveFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            SaveFormat::Png => "png",
+            SaveFormat::Jpeg => "jpg",
+        }
+    }
+}
+
+/// Options of the save sink.
+#[derive(Debug, Clone)]
+pub struct SaveOptions {
+    /// Folder the frames go to (created if missing).
+    pub dir: PathBuf,
+    /// Save frames whose index is a multiple of this.
+    pub every: u64,
+    /// Image format.
+    pub format: SaveFormat,
+    /// Frames without the overlay.
+    pub raw: bool,
+    /// Replace files that already exist.
+    pub overwrite: bool,
+}
+
+/// Writes frames as images.
+pub struct SaveSink {
+    options: SaveOptions,
+    labels: Vec<String>,
+    canvas: Vec<u8>,
+    saved: u64,
+    skipped_existing: u64,
+    failed: u64,
+    broken: bool,
+    last_frame: Option<std::time::Instant>,
+    fps: f64,
+}
+
+impl SaveSink {
+    /// A sink saving into `options.dir`; `labels` name the class axis.
+    pub fn new(options: SaveOptions, labels: Vec<String>) -> Self {
+        let mut sink = Self {
+            options,
+            labels,
+            canvas: Vec::new(),
+            saved: 0,
+            skipped_existing: 0,
+            failed: 0,
+            broken: false,
+            last_frame: None,
+            fps: 0.0,
+        };
+        if let Err(e) = std::fs::create_dir_all(&sink.options.dir) {
+            log::warn!("--save {}: {e}; frames will not be saved", sink.options.dir.display());
+            sink.broken = true;
+        }
+        sink
+    }
+
+    /// The file frame `index` is saved as.
+    pub fn path_of(&self, index: u64) -> PathBuf {
+        self.options.dir.join(format!("frame_{index:08}.{}", self.options.format.extension()))
+    }
+
+    fn save(&mut self, r: &FrameResult<'_>, path: &Path) -> Result<(), String> {
+        let (w, h) = (r.frame.width, r.frame.height);
+        self.canvas.clear();
+        self.canvas.extend_from_slice(&r.frame.rgb);
+        if !self.options.raw {
+            let mut canvas = Canvas::new(&mut self.canvas, w, h).ok_or("frame buffer too short")?;
+            let hud = Hud {
+                fps: self.fps,
+                inference_ms: r.latency.inference,
+                latency_ms: r.latency.total,
+                dropped: r.dropped,
+            };
+            draw(&mut canvas, r.detections, &self.labels, Some(&hud));
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        let format = match self.options.format {
+            SaveFormat::Png => image::ImageFormat::Png,
+            SaveFormat::Jpeg => image::ImageFormat::Jpeg,
+        };
+        let written = image::save_buffer_with_format(&tmp, &self.canvas, w, h, image::ExtendedColorType::Rgb8, format)
+            .map_err(|e| e.to_string())
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+}
+
+impl Sink for SaveSink {
+    fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
+        let now = std::time::Instant::now();
+        if let Some(prev) = self.last_frame.replace(now) {
+            let dt = now.duration_since(prev).as_secs_f64();
+            if dt > 0.0 {
+                // Smoothed over about ten frames, so the HUD does not flicker.
+                let inst = 1.0 / dt;
+                self.fps = if self.fps == 0.0 { inst } else { 0.9 * self.fps + 0.1 * inst };
+            }
+        }
+        if self.broken || r.frame.index % self.options.every.max(1) != 0 {
+            return Ok(());
+        }
+        let path = self.path_of(r.frame.index);
+        if !self.options.overwrite && path.exists() {
+            if self.skipped_existing == 0 {
+                log::warn!("{} exists; not overwriting saved frames (use --overwrite)", path.display());
+            }
+            self.skipped_existing += 1;
+            return Ok(());
+        }
+        match self.save(r, &path) {
+            Ok(()) => self.saved += 1,
+            Err(e) => {
+                if self.failed == 0 {
+                    log::warn!("--save: {}: {e}; detection output continues (reported once)", path.display());
+                }
+                self.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        if !self.broken {
+            log::info!(
+                "saved {} frame(s) to {} ({} kept as they existed, {} failed)",
+                self.saved,
+                self.options.dir.display(),
+                self.skipped_existing,
+                self.failed
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boxes::BBox;
+    use crate::postprocess::Detection;
+    use crate::sink::Latency;
+    use crate::source::Frame;
+
+    fn frame(index: u64) -> Frame {
+        Frame {
+            index,
+            captured_at: std::time::Instant::now(),
+            timestamp_ms: 0.0,
+            width: 64,
+            height: 48,
+            rgb: vec![100; 64 * 48 * 3],
+        }
+    }
+
+    fn options(dir: &Path, raw: bool, overwrite: bool) -> SaveOptions {
+        SaveOptions { dir: dir.join("out"), every: 2, format: SaveFormat::Png, raw, overwrite }
+    }
+
+    fn write(sink: &mut SaveSink, f: &Frame, dets: &[Detection]) {
+        let r = FrameResult { frame: f, detections: dets, latency: Latency::default(), dropped: 0 };
+        sink.write(&r).unwrap();
+    }
+
+    #[test]
+    fn every_nth_frame_is_saved_annotated_or_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let dets = [Detection { class_id: 1, score: 0.9, bbox: BBox::new(10.0, 20.0, 40.0, 40.0) }];
+        let mut sink = SaveSink::new(options(dir.path(), false, false), vec!["bg".into(), "a".into()]);
+        for i in 0..5 {
+            write(&mut sink, &frame(i), &dets);
+        }
+        sink.finish().unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["frame_00000000.png", "frame_00000002.png", "frame_00000004.png"]);
+        let img = image::open(sink.path_of(2)).unwrap().into_rgb8();
+        assert_eq!(img.get_pixel(10, 30).0, crate::draw::class_color(1), "box outline drawn");
+
+        let mut raw = SaveSink::new(options(&dir.path().join("raw"), true, false), vec![]);
+        write(&mut raw, &frame(0), &dets);
+        let img = image::open(raw.path_of(0)).unwrap().into_rgb8();
+        assert!(img.pixels().all(|p| p.0 == [100; 3]), "raw frames are the frame itself");
+    }
+
+    #[test]
+    fn existing_files_are_kept_unless_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SaveSink::new(options(dir.path(), true, false), vec![]);
+        std::fs::write(sink.path_of(0), b"keep me").unwrap();
+        write(&mut sink, &frame(0), &[]);
+        assert_eq!(std::fs::read(sink.path_of(0)).unwrap(), b"keep me");
+        let mut sink = SaveSink::new(options(dir.path(), true, true), vec![]);
+        write(&mut sink, &frame(0), &[]);
+        assert!(image::open(sink.path_of(0)).is_ok(), "replaced by a real image");
+    }
+
+    #[test]
+    fn an_unusable_directory_is_a_warning_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let opts =
+            SaveOptions { dir: file.join("sub"), every: 1, format: SaveFormat::Jpeg, raw: false, overwrite: false };
+        let mut sink = SaveSink::new(opts, vec![]);
+        write(&mut sink, &frame(0), &[]);
+        sink.finish().unwrap();
+        assert!(!file.join("sub").exists());
+    }
+}
