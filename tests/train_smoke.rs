@@ -13,7 +13,7 @@ use burn::prelude::Device;
 use ssd_cam::train::data::{labels_of, train_samples, BatchMaker};
 use ssd_cam::train::net::manifest_for;
 use ssd_cam::train::synth::{write_dataset, SynthParams};
-use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, Progress, Schedule, TrainConfig};
+use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, Progress, Schedule, Start, TrainConfig};
 use ssd_cam::train::voc::{load_split, OnBadAnnotation};
 
 struct Quiet;
@@ -65,7 +65,7 @@ fn training_lowers_the_loss_resumes_exactly_and_exports() {
     assert_eq!(labels[0], "background");
     let fit_dir = dir.path().join("fit");
     let fit = Checkpoint::new(&fit_dir);
-    let state = train(&fit, Some((cfg.clone(), labels.clone())), maker, &dev, None, &stop, &mut Quiet).unwrap();
+    let state = train(&fit, Start::Fresh(cfg.clone(), labels.clone()), maker, &dev, None, &stop, &mut Quiet).unwrap();
     let losses: Vec<f32> = state.history.iter().map(|p| p.loss).collect();
     assert_eq!(losses.len(), 8);
     assert!(losses.iter().all(|l| l.is_finite()));
@@ -75,17 +75,22 @@ fn training_lowers_the_loss_resumes_exactly_and_exports() {
     let cfg = config(3, true);
     let whole = Checkpoint::new(&dir.path().join("whole"));
     let (maker, _) = batches(&data, &cfg);
-    let a = train(&whole, Some((cfg.clone(), labels.clone())), maker, &dev, None, &stop, &mut Quiet).unwrap();
+    let a = train(&whole, Start::Fresh(cfg.clone(), labels.clone()), maker, &dev, None, &stop, &mut Quiet).unwrap();
     let split = Checkpoint::new(&dir.path().join("split"));
     let (maker, _) = batches(&data, &cfg);
-    let first = train(&split, Some((cfg.clone(), labels.clone())), maker, &dev, Some(2), &stop, &mut Quiet).unwrap();
+    let first =
+        train(&split, Start::Fresh(cfg.clone(), labels.clone()), maker, &dev, Some(2), &stop, &mut Quiet).unwrap();
     assert_eq!(first.completed, 2);
     let (maker, _) = batches(&data, &cfg);
-    let b = train(&split, None, maker, &dev, None, &stop, &mut Quiet).unwrap();
+    let b = train(&split, Start::Resume { iterations: None }, maker, &dev, None, &stop, &mut Quiet).unwrap();
     assert_eq!(b.completed, 3);
     let (x, y) = (a.history[2].loss, b.history[2].loss);
     assert!((x - y).abs() <= 1e-5 * x.abs(), "resumed step {y} vs uninterrupted {x}");
     assert_eq!(a.history[..2], b.history[..2], "the history is carried over");
+    // Resuming with a longer schedule runs the extra iterations.
+    let (maker, _) = batches(&data, &cfg);
+    let c = train(&split, Start::Resume { iterations: Some(4) }, maker, &dev, None, &stop, &mut Quiet).unwrap();
+    assert_eq!((c.completed, c.config.schedule.iterations, c.history.len()), (4, 4, 4));
 
     // Export through the binary, then ssd-cam runs the model.
     let onnx = dir.path().join("tiny.onnx");

@@ -17,7 +17,9 @@ use ssd_cam::train::evaluate::{evaluate_jsonl, evaluate_model, pr_chart, table};
 use ssd_cam::train::net::{manifest_for, NetWeights, BOXES_PER_CELL};
 use ssd_cam::train::plot::loss_chart;
 use ssd_cam::train::synth::{write_dataset, SynthParams};
-use ssd_cam::train::trainer::{train, Checkpoint, Decay, HistoryPoint, OptimizerKind, Progress, Schedule, TrainConfig};
+use ssd_cam::train::trainer::{
+    train, Checkpoint, Decay, HistoryPoint, OptimizerKind, Progress, Schedule, Start, TrainConfig,
+};
 use ssd_cam::train::voc::OnBadAnnotation;
 
 /// Datasets, training, export and evaluation for ssd-cam models.
@@ -72,9 +74,10 @@ struct TrainArgs {
     /// Images per batch.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
     batch: u64,
-    /// Iterations (batches) in the run.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-    iterations: u64,
+    /// Iterations (batches) in the run [default: 10000]; with --resume,
+    /// lengthens or shortens the stored schedule.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
     /// Learning rate after the warm-up.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -252,11 +255,11 @@ impl Progress for Report {
 fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
     let checkpoint = Checkpoint::new(&a.out);
     let voc = load_dataset(&a.data, &a.split, a.images.as_deref(), a.on_bad.into())?;
-    let fresh = if a.resume {
+    let start = if a.resume {
         if !checkpoint.exists() {
             bail!("--resume: no checkpoint in {}", a.out.display());
         }
-        None
+        Start::Resume { iterations: a.iterations }
     } else {
         if checkpoint.exists() {
             bail!("{} already holds a run; pass --resume to continue it or choose another --out", a.out.display());
@@ -264,7 +267,7 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
         if !(a.width > 0.0 && a.width <= 4.0) {
             bail!("--width must be in (0, 4], got {}", a.width);
         }
-        let iterations = a.iterations;
+        let iterations = a.iterations.unwrap_or(10_000);
         let decay = match a.decay {
             DecayKind::Cosine => Decay::Cosine,
             DecayKind::Step => Decay::Step {
@@ -288,14 +291,14 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
             augment: !a.no_augment,
             batch_norm: a.batch_norm,
         };
-        Some((config, labels_of(&voc)))
+        Start::Fresh(config, labels_of(&voc))
     };
-    let (config, labels) = match &fresh {
-        Some((c, l)) => (c.clone(), l.clone()),
-        None => {
+    let (config, labels, done) = match &start {
+        Start::Fresh(c, l) => (c.clone(), l.clone(), 0),
+        Start::Resume { iterations } => {
             let mut s = checkpoint.read_state()?;
-            s.config.schedule.iterations = a.iterations.max(s.completed);
-            (s.config, s.labels)
+            s.config.schedule.iterations = iterations.unwrap_or(s.config.schedule.iterations).max(s.completed);
+            (s.config, s.labels, s.completed)
         }
     };
     let manifest = manifest_for("training", "", labels.clone());
@@ -311,9 +314,8 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
     );
     let batches = BatchMaker::new(samples, &manifest, priors, config.batch, config.seed, config.augment)?;
     let dev = Device::flex().autodiff();
-    let done = if fresh.is_some() { 0 } else { checkpoint.read_state()?.completed };
     let mut report = Report::new(config.schedule.iterations, done);
-    let state = train(&checkpoint, fresh, batches, &dev, a.max_steps, stop, &mut report)?;
+    let state = train(&checkpoint, start, batches, &dev, a.max_steps, stop, &mut report)?;
     if let Some(bar) = report.bar {
         bar.finish();
     }

@@ -220,29 +220,44 @@ pub trait Progress {
     fn checkpoint(&mut self, _completed: u64) {}
 }
 
-/// Trains (or resumes) the run kept in `checkpoint`. A fresh run needs
-/// `fresh = Some((config, labels))`; otherwise the stored state is resumed.
+/// How a call to [`train`] begins.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// A new run with this configuration and labels (background first).
+    Fresh(TrainConfig, Vec<String>),
+    /// The run stored in the checkpoint; `iterations` lengthens or shortens
+    /// its schedule (never below what is done).
+    Resume {
+        /// New run length, if any.
+        iterations: Option<u64>,
+    },
+}
+
+/// Trains (or resumes) the run kept in `checkpoint`.
 /// Stops after `max_steps` iterations of this call (if given), on `stop`, or
 /// at the end of the schedule, and always leaves a checkpoint behind.
 pub fn train(
     checkpoint: &Checkpoint,
-    fresh: Option<(TrainConfig, Vec<String>)>,
+    start: Start,
     mut batches: BatchMaker,
     dev: &Device,
     max_steps: Option<u64>,
     stop: &AtomicBool,
     progress: &mut dyn Progress,
 ) -> Result<TrainState> {
-    let (mut net, mut optim, mut state) = match fresh {
-        Some((config, labels)) => {
+    let (mut net, mut optim, mut state) = match start {
+        Start::Fresh(config, labels) => {
             // Seeded initial weights make a run reproducible from its config.
             dev.seed(config.seed);
             let net = Ssd300::new(labels.len(), config.width, config.batch_norm, dev);
             let optim = optimizer(&config);
             (net, optim, TrainState { config, labels, completed: 0, history: Vec::new(), seconds: 0.0 })
         }
-        None => {
-            let (net, state) = checkpoint.load_model(dev)?;
+        Start::Resume { iterations } => {
+            let (net, mut state) = checkpoint.load_model(dev)?;
+            if let Some(n) = iterations {
+                state.config.schedule.iterations = n.max(state.completed);
+            }
             let optim = optimizer(&state.config)
                 .load(checkpoint.optim())
                 .map_err(|e| anyhow::anyhow!("{}: {e:?}", checkpoint.optim().display()))?;
