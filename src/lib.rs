@@ -29,4 +29,4 @@ pub mod source;
 pub mod train;
 
 /// The model `--model` uses when none is given.
-pub const DEFAULT_MODEL: &str = "ssd300-fixture";
+pub const DEFAULT_MODEL: &str = "ssd300-shapes";
