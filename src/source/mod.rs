@@ -1,6 +1,7 @@
 //! Where frames come from. Every source fills an RGB8 buffer the pipeline
 //! hands it (and reuses), so sources allocate only when the frame size changes.
 
+pub mod convert;
 pub mod demo;
 pub mod images;
 pub mod y4m;

@@ -4,20 +4,13 @@
 
 use std::io::{BufRead, Read};
 
+use super::convert::{planar_to_rgb, Bt601, Planar as Chroma};
 use super::{Source, SourceError};
 
 /// Largest accepted frame side, so a hostile header cannot ask for gigabytes.
 const MAX_SIDE: u32 = 16384;
 /// Longest accepted header or FRAME line.
 const MAX_LINE: usize = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chroma {
-    C420,
-    C422,
-    C444,
-    Mono,
-}
 
 /// Reads Y4M frames from any buffered reader.
 pub struct Y4mSource<R: BufRead> {
@@ -101,55 +94,8 @@ impl<R: BufRead> Y4mSource<R> {
         Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0 })
     }
 
-    /// Width and height of each chroma plane (0 × 0 for mono).
-    fn chroma_size(&self) -> (usize, usize) {
-        let (w, h) = (self.width as usize, self.height as usize);
-        match self.chroma {
-            Chroma::C420 => (w.div_ceil(2), h.div_ceil(2)),
-            Chroma::C422 => (w.div_ceil(2), h),
-            Chroma::C444 => (w, h),
-            Chroma::Mono => (0, 0),
-        }
-    }
-
     fn frame_bytes(&self) -> usize {
-        let (cw, ch) = self.chroma_size();
-        self.width as usize * self.height as usize + 2 * cw * ch
-    }
-
-    fn convert(&self, rgb: &mut Vec<u8>) {
-        let (w, h) = (self.width as usize, self.height as usize);
-        rgb.resize(w * h * 3, 0);
-        let (y_plane, rest) = self.yuv.split_at(w * h);
-        let (cw, chroma_h) = self.chroma_size();
-        let (u_plane, v_plane) = rest.split_at(cw * chroma_h);
-        // BT.601 in 16.16 fixed point.
-        let (ky, kr, kgu, kgv, kb, y0) = if self.full_range {
-            (65536, 91881, 22554, 46802, 116130, 0)
-        } else {
-            (76309, 104597, 25675, 53279, 132201, 16)
-        };
-        for row in 0..h {
-            let crow = match self.chroma {
-                Chroma::C420 => row / 2,
-                _ => row,
-            };
-            let out = &mut rgb[row * w * 3..(row + 1) * w * 3];
-            for (col, px) in out.chunks_exact_mut(3).enumerate() {
-                let yv = (i32::from(y_plane[row * w + col]) - y0) * ky;
-                let (u, v) = if self.chroma == Chroma::Mono {
-                    (0, 0)
-                } else {
-                    let ccol = if self.chroma == Chroma::C444 { col } else { col / 2 };
-                    let i = crow * cw + ccol;
-                    (i32::from(u_plane[i]) - 128, i32::from(v_plane[i]) - 128)
-                };
-                let clamp = |x: i32| ((x + 32768) >> 16).clamp(0, 255) as u8;
-                px[0] = clamp(yv + kr * v);
-                px[1] = clamp(yv - kgu * u - kgv * v);
-                px[2] = clamp(yv + kb * u);
-            }
-        }
+        self.chroma.frame_bytes(self.width, self.height)
     }
 }
 
@@ -183,7 +129,8 @@ impl<R: BufRead + Send> Source for Y4mSource<R> {
                 Err(source) => return Err(SourceError::Io { what: self.name.clone(), source }),
             }
         }
-        self.convert(rgb);
+        planar_to_rgb(&self.yuv, self.width, self.height, self.chroma, Bt601::new(self.full_range), rgb)
+            .map_err(|e| bad(self.frame, e.to_string()))?;
         self.frame += 1;
         Ok(Some((self.width, self.height)))
     }
