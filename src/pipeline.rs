@@ -191,7 +191,7 @@ fn capture_stage(
     dropped: &AtomicU64,
 ) -> (u64, Result<(), PipelineError>) {
     let live = source.is_live();
-    let mut index = 0u64;
+    let (mut index, mut lost_before) = (0u64, 0u64);
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
@@ -202,6 +202,13 @@ fn capture_stage(
             Ok(None) => break Ok(()),
             Err(e) => break Err(PipelineError::Source(e)),
         };
+        let lost = source.lost();
+        if lost > lost_before {
+            // Missed by the source itself (camera gap): skip their indices.
+            index += lost - lost_before;
+            dropped.fetch_add(lost - lost_before, Ordering::Relaxed);
+            lost_before = lost;
+        }
         let frame = Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb };
         index += 1;
         if !live {

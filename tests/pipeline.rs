@@ -150,3 +150,60 @@ fn a_panicking_stage_is_reported_by_name_after_the_others_finish() {
     // Frames captured before the crash were still written.
     assert_eq!(r.seen.len(), 7);
 }
+
+/// A source that, after frame 3, reports 5 frames it missed (as a camera
+/// does after an outage).
+struct GapSource {
+    produced: u64,
+}
+
+impl Source for GapSource {
+    fn name(&self) -> &str {
+        "gap"
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+    fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError> {
+        if self.produced == 6 {
+            return Ok(None);
+        }
+        self.produced += 1;
+        rgb.clear();
+        rgb.resize(16 * 16 * 3, 7);
+        Ok(Some((16, 16)))
+    }
+    fn lost(&self) -> u64 {
+        if self.produced > 3 {
+            5
+        } else {
+            0
+        }
+    }
+}
+
+#[test]
+fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = common::oracle_manifest();
+    let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = SlowSink { seen: Arc::clone(&seen), delay: Duration::ZERO, stop: None };
+    let pipeline = Pipeline {
+        source: Box::new(GapSource { produced: 0 }),
+        preprocessor: Preprocessor::new(&manifest, false),
+        decoder: Decoder::new(&manifest, priors, PostParams::from(manifest.defaults)),
+        model: common::load_oracle(dir.path()),
+        sinks: vec![Box::new(sink)],
+        max_frames: None,
+    };
+    let stats = pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(stats.frames, 6);
+    assert_eq!(stats.dropped, 5);
+    let seen = seen.lock().unwrap().clone();
+    let indices: Vec<u64> = seen.iter().map(|&(i, _)| i).collect();
+    assert_eq!(indices, vec![0, 1, 2, 8, 9, 10]);
+    // The running drop count is read when a frame is written, so frames before
+    // the gap may already see it; every frame after the gap must.
+    assert!(seen[3..].iter().all(|&(_, d)| d == 5), "{seen:?}");
+}

@@ -1,6 +1,7 @@
 //! Where frames come from. Every source fills an RGB8 buffer the pipeline
 //! hands it (and reuses), so sources allocate only when the frame size changes.
 
+pub mod camera;
 pub mod convert;
 pub mod demo;
 pub mod images;
@@ -54,6 +55,12 @@ pub trait Source: Send {
     fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError>;
     /// Inputs skipped with a warning so far (undecodable images and the like).
     fn skipped(&self) -> u64 {
+        0
+    }
+    /// Frames a live source knows it missed (a camera that stalled or was
+    /// unplugged). The pipeline skips frame indices for them and counts them
+    /// as dropped, so the output shows the gap.
+    fn lost(&self) -> u64 {
         0
     }
 }
