@@ -18,11 +18,9 @@ use crate::sink::Sink;
 
 /// Runs ssd-cam with parsed arguments until the input ends or `stop` is set.
 pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
-    if let Some(device) = &args.device {
-        bail!("camera capture ({device}) is not available in this build yet; use --source (demo, images, Y4M)");
-    }
-    if !args.headless {
-        bail!("the on-screen window is not available in this build yet; run with --headless for JSON output");
+    let windowed = !args.headless;
+    if windowed {
+        check_window()?;
     }
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
     let paths = locate_model(&args.model).map_err(anyhow::Error::msg)?;
@@ -40,17 +38,24 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         paths.onnx.display(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-    let source = crate::source::open(&spec)?;
-    log::info!("source {} ({})", source.name(), if source.is_live() { "live" } else { "file" });
+    let source = match &args.device {
+        Some(device) => open_camera(device, args, Arc::clone(&stop))?,
+        None => crate::source::open(&spec)?,
+    };
+    let live = source.is_live();
+    log::info!("source {} ({})", source.name(), if live { "live" } else { "file" });
     let mut params = PostParams::from(manifest.defaults);
     params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
     params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
     params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(JsonSink::new(
-        std::io::BufWriter::new(std::io::stdout()),
-        source.name().to_owned(),
-        manifest.labels.clone(),
-    ))];
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if args.headless || args.json {
+        sinks.push(Box::new(JsonSink::new(
+            std::io::BufWriter::new(std::io::stdout()),
+            source.name().to_owned(),
+            manifest.labels.clone(),
+        )));
+    }
     if let Some(dir) = &args.save {
         let options = SaveOptions {
             dir: dir.clone(),
@@ -61,6 +66,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         };
         sinks.push(Box::new(SaveSink::new(options, manifest.labels.clone())));
     }
+    let title = format!("ssd-cam: {} on {}", manifest.name, source.name());
     let pipeline = Pipeline {
         preprocessor: Preprocessor::new(&manifest, args.letterbox),
         decoder: Decoder::new(&manifest, priors, params),
@@ -69,7 +75,92 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         sinks,
         max_frames: args.max_frames,
     };
+    if windowed {
+        return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);
+    }
     Ok(pipeline.run(stop)?)
+}
+
+#[cfg(feature = "display")]
+fn check_window() -> Result<()> {
+    Ok(crate::sink::display::check_display()?)
+}
+
+#[cfg(not(feature = "display"))]
+fn check_window() -> Result<()> {
+    bail!("this build has no window (built without the `display` feature); run with --headless for JSON output")
+}
+
+/// Runs the pipeline on its own thread and the window on this one (GUI
+/// toolkits want the main thread). `hold` keeps a file's last frame on screen.
+#[cfg(feature = "display")]
+fn run_windowed(
+    mut pipeline: Pipeline,
+    labels: Vec<String>,
+    title: String,
+    stop: Arc<AtomicBool>,
+    hold: bool,
+) -> Result<Stats> {
+    let (sink, screen) = crate::sink::display::display(labels, title);
+    pipeline.sinks.push(Box::new(sink));
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    let flag = Arc::clone(&stop);
+    let handle = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || {
+            let _ = done_tx.send(pipeline.run(flag));
+        })
+        .context("cannot start the pipeline thread")?;
+    let shown = screen.run(&stop, &done_rx, hold);
+    if handle.join().is_err() {
+        bail!("the pipeline crashed (a bug: please report it with RUST_LOG=debug output)");
+    }
+    Ok(shown??)
+}
+
+#[cfg(not(feature = "display"))]
+fn run_windowed(_: Pipeline, _: Vec<String>, _: String, _: Arc<AtomicBool>, _: bool) -> Result<Stats> {
+    check_window().map(|()| Stats::default())
+}
+
+#[cfg(feature = "camera")]
+fn open_camera(device: &str, args: &Args, stop: Arc<AtomicBool>) -> Result<Box<dyn crate::source::Source>> {
+    use crate::source::camera::{CameraSource, ModeRequest, PixelFormat, Reconnect};
+    let request = ModeRequest {
+        format: args.format.as_deref().and_then(PixelFormat::parse),
+        size: args.resolution,
+        fps: args.fps,
+    };
+    let reconnect =
+        Reconnect { timeout: std::time::Duration::from_secs_f64(args.reconnect_timeout), ..Reconnect::default() };
+    let camera = crate::source::v4l::V4lDevice::new(device)?;
+    Ok(Box::new(CameraSource::new(camera, request, reconnect, stop)?))
+}
+
+#[cfg(not(feature = "camera"))]
+fn open_camera(device: &str, _: &Args, _: Arc<AtomicBool>) -> Result<Box<dyn crate::source::Source>> {
+    bail!("{device}: this build has no camera support (built without the `camera` feature); use --source")
+}
+
+/// `--list-devices`: every camera and its modes, on stdout.
+#[cfg(feature = "camera")]
+pub fn list_devices() -> Result<()> {
+    use std::io::Write;
+    let cameras = crate::source::v4l::list()?;
+    let mut out = std::io::stdout().lock();
+    if cameras.is_empty() {
+        log::warn!("no V4L2 cameras found (nothing under /dev/video*)");
+    }
+    for (path, name, modes) in cameras {
+        write!(out, "{}", crate::source::camera::describe(&path, &name, &modes))?;
+    }
+    Ok(())
+}
+
+/// `--list-devices` in a build without cameras.
+#[cfg(not(feature = "camera"))]
+pub fn list_devices() -> Result<()> {
+    bail!("this build has no camera support (built without the `camera` feature)")
 }
 
 /// A flag raised by the first SIGINT/SIGTERM (logging `message`); a second

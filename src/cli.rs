@@ -5,6 +5,9 @@ use clap::Parser;
 
 const EXAMPLES: &str = "\
 Examples:
+  ssd-cam --device /dev/video0
+  ssd-cam --device 0 --resolution 1280x720 --fps 30 --format mjpeg --headless
+  ssd-cam --list-devices
   ssd-cam --source demo --headless --max-frames 100
   ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
@@ -16,9 +19,29 @@ Examples:
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ssd-cam", version, about, after_help = EXAMPLES)]
 pub struct Args {
-    /// Camera device (/dev/videoN or an index).
-    #[arg(long, value_name = "PATH", conflicts_with = "source")]
+    /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index.
+    #[arg(long, value_name = "PATH|N", conflicts_with = "source")]
     pub device: Option<String>,
+
+    /// List the cameras and the formats, sizes and frame rates they offer, then exit.
+    #[arg(long, conflicts_with_all = ["source", "device"])]
+    pub list_devices: bool,
+
+    /// Camera frame size [default: the size nearest 640x480].
+    #[arg(long, value_name = "WxH", value_parser = parse_size, requires = "device")]
+    pub resolution: Option<(u32, u32)>,
+
+    /// Camera frame rate [default: the highest at the chosen size].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), requires = "device")]
+    pub fps: Option<u32>,
+
+    /// Camera pixel format [default: the cheapest to convert among the best modes].
+    #[arg(long, value_name = "FORMAT", value_parser = ["mjpeg", "yuyv", "nv12", "rgb"], requires = "device")]
+    pub format: Option<String>,
+
+    /// Seconds to keep trying when the camera fails or is unplugged mid-run.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub reconnect_timeout: f64,
 
     /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N]`, a .y4m file, `-` for Y4M
     /// on stdin, an image, a directory of images, or a quoted glob.
@@ -32,6 +55,10 @@ pub struct Args {
     /// Write one JSON object per frame to stdout instead of opening a window.
     #[arg(long)]
     pub headless: bool,
+
+    /// With the window open, also write the JSON lines to stdout.
+    #[arg(long, conflicts_with = "headless")]
+    pub json: bool,
 
     /// Minimum class score to report [default: from the manifest].
     #[arg(long, value_name = "F", value_parser = unit_interval)]
@@ -76,6 +103,22 @@ pub struct Args {
     /// Replace saved frames that already exist.
     #[arg(long, requires = "save")]
     pub overwrite: bool,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WxH (e.g. 640x480)"))?;
+    let side = |v: &str| v.parse::<u32>().ok().filter(|v| (1..=16384).contains(v));
+    match (side(w), side(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("'{s}' is not WxH with sides 1..=16384")),
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds above 0")),
+    }
 }
 
 fn unit_interval(s: &str) -> Result<f32, String> {

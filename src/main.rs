@@ -7,6 +7,15 @@ use clap::Parser;
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
+    if args.list_devices {
+        return match ssd_cam::app::list_devices() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let stop = ssd_cam::app::stop_on_signal("stopping: finishing frames in flight (signal again to quit at once)");
     match ssd_cam::app::run(&args, stop) {
         Ok(stats) => {

@@ -61,9 +61,54 @@ pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String]
     }
 }
 
+/// Frames per second, smoothed over about ten frames so the HUD does not
+/// flicker. One per drawing sink.
+#[derive(Debug, Clone, Default)]
+pub struct FpsMeter {
+    last: Option<std::time::Instant>,
+    fps: f64,
+}
+
+impl FpsMeter {
+    /// Records a frame shown at `now`; returns the smoothed rate.
+    pub fn tick(&mut self, now: std::time::Instant) -> f64 {
+        if let Some(prev) = self.last.replace(now) {
+            let dt = now.duration_since(prev).as_secs_f64();
+            if dt > 0.0 {
+                let inst = 1.0 / dt;
+                self.fps = if self.fps == 0.0 { inst } else { 0.9 * self.fps + 0.1 * inst };
+            }
+        }
+        self.fps
+    }
+}
+
+/// Copies a frame into `out` and draws its detections and HUD on the copy:
+/// what the window shows and `--save` writes.
+pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[String], fps: f64) {
+    out.clear();
+    out.extend_from_slice(&r.frame.rgb);
+    if let Some(mut canvas) = Canvas::new(out, r.frame.width, r.frame.height) {
+        let hud = Hud { fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
+        draw(&mut canvas, r.detections, labels, Some(&hud));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fps_meter_follows_the_frame_rate_smoothly() {
+        let t0 = std::time::Instant::now();
+        let mut m = FpsMeter::default();
+        assert_eq!(m.tick(t0), 0.0, "one frame has no rate");
+        let step = std::time::Duration::from_millis(40);
+        assert!((m.tick(t0 + step) - 25.0).abs() < 1e-6);
+        // One slow frame moves the rate only a tenth of the way.
+        let slow = m.tick(t0 + step * 2 + std::time::Duration::from_millis(60));
+        assert!((slow - (0.9 * 25.0 + 0.1 * 10.0)).abs() < 1e-6, "{slow}");
+    }
     use crate::boxes::BBox;
 
     fn frame(w: u32, h: u32) -> Vec<u8> {

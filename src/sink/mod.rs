@@ -1,5 +1,7 @@
 //! Where results go. Sinks run on the output thread, which alone owns stdout.
 
+#[cfg(feature = "display")]
+pub mod display;
 pub mod json;
 pub mod save;
 

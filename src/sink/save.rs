@@ -7,8 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{FrameResult, Sink, SinkError};
-use crate::draw::Canvas;
-use crate::overlay::{draw, Hud};
+use crate::overlay::{annotate, FpsMeter};
 
 /// Image format of saved frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +51,7 @@ pub struct SaveSink {
     skipped_existing: u64,
     failed: u64,
     broken: bool,
-    last_frame: Option<std::time::Instant>,
-    fps: f64,
+    fps: FpsMeter,
 }
 
 impl SaveSink {
@@ -67,8 +65,7 @@ impl SaveSink {
             skipped_existing: 0,
             failed: 0,
             broken: false,
-            last_frame: None,
-            fps: 0.0,
+            fps: FpsMeter::default(),
         };
         if let Err(e) = std::fs::create_dir_all(&sink.options.dir) {
             log::warn!("--save {}: {e}; frames will not be saved", sink.options.dir.display());
@@ -82,19 +79,13 @@ impl SaveSink {
         self.options.dir.join(format!("frame_{index:08}.{}", self.options.format.extension()))
     }
 
-    fn save(&mut self, r: &FrameResult<'_>, path: &Path) -> Result<(), String> {
+    fn save(&mut self, r: &FrameResult<'_>, path: &Path, fps: f64) -> Result<(), String> {
         let (w, h) = (r.frame.width, r.frame.height);
-        self.canvas.clear();
-        self.canvas.extend_from_slice(&r.frame.rgb);
-        if !self.options.raw {
-            let mut canvas = Canvas::new(&mut self.canvas, w, h).ok_or("frame buffer too short")?;
-            let hud = Hud {
-                fps: self.fps,
-                inference_ms: r.latency.inference,
-                latency_ms: r.latency.total,
-                dropped: r.dropped,
-            };
-            draw(&mut canvas, r.detections, &self.labels, Some(&hud));
+        if self.options.raw {
+            self.canvas.clear();
+            self.canvas.extend_from_slice(&r.frame.rgb);
+        } else {
+            annotate(&mut self.canvas, r, &self.labels, fps);
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.tmp"));
@@ -114,15 +105,7 @@ impl SaveSink {
 
 impl Sink for SaveSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
-        let now = std::time::Instant::now();
-        if let Some(prev) = self.last_frame.replace(now) {
-            let dt = now.duration_since(prev).as_secs_f64();
-            if dt > 0.0 {
-                // Smoothed over about ten frames, so the HUD does not flicker.
-                let inst = 1.0 / dt;
-                self.fps = if self.fps == 0.0 { inst } else { 0.9 * self.fps + 0.1 * inst };
-            }
-        }
+        let fps = self.fps.tick(std::time::Instant::now());
         if self.broken || r.frame.index % self.options.every.max(1) != 0 {
             return Ok(());
         }
@@ -134,7 +117,7 @@ impl Sink for SaveSink {
             self.skipped_existing += 1;
             return Ok(());
         }
-        match self.save(r, &path) {
+        match self.save(r, &path, fps) {
             Ok(()) => self.saved += 1,
             Err(e) => {
                 if self.failed == 0 {

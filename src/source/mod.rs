@@ -5,6 +5,8 @@ pub mod camera;
 pub mod convert;
 pub mod demo;
 pub mod images;
+#[cfg(feature = "camera")]
+pub mod v4l;
 pub mod y4m;
 
 use std::path::{Path, PathBuf};
