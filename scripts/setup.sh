@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing ssd-cam needs on Debian/Ubuntu: a C
-# toolchain, pkg-config, Rust (via rustup when cargo is missing) with rustfmt
-# and clippy. Safe to run again; does nothing that is already done.
+# toolchain, pkg-config, libclang (nokhwa's V4L2 bindings are generated at
+# build time), the X11 client libraries the window loads at run time, Xvfb
+# and xwd (the window test), and Rust (via rustup when cargo is missing)
+# with rustfmt and clippy. Safe to run again; does nothing already done.
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(build-essential pkg-config curl ca-certificates)
+packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
