@@ -86,10 +86,11 @@ fn held_out_accuracy_through_the_binary() {
     let labels = Manifest::from_path(&locate_model(SHIPPED).unwrap().manifest).unwrap().labels;
     let acc = evaluate_jsonl(Path::new(&jsonl), &samples, &labels).unwrap();
     assert_eq!(acc.images, 120);
+    eprintln!("VOC mAP@0.5 on the CI subset: {:.4} (COCO AP {:.4})", acc.voc.map, acc.coco);
     // The goal for the shipped model is 0.85 on this subset. The model in
-    // models/ today reaches 0.652 here (0.602 on the 500-image held-out set;
+    // models/ today reaches 0.814 here (0.781 on the 500-image held-out set;
     // see models/ssd300-shapes.md), so this guards that level against
     // regressions until a longer-trained model meets the goal.
-    const FLOOR: f64 = 0.60;
+    const FLOOR: f64 = 0.77;
     assert!(acc.voc.map >= FLOOR, "VOC mAP@0.5 {:.4} on the CI held-out subset, below {FLOOR}", acc.voc.map);
 }
