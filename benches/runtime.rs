@@ -83,6 +83,36 @@ fn preprocess(c: &mut Criterion) {
     });
 }
 
+/// Camera frames (640×480, the default capture size) to RGB.
+fn capture_conversion(c: &mut Criterion) {
+    use ssd_cam::source::convert::{mjpeg_to_rgb, nv12_to_rgb, yuyv_to_rgb, Bt601};
+    let (w, h) = (640u32, 480u32);
+    let mut rgb = Vec::new();
+    let mut demo = ssd_cam::source::demo::DemoSource::new(w, h, 0.0, 3, None);
+    ssd_cam::source::Source::next_frame(&mut demo, &mut rgb).unwrap();
+    // Realistic content: the demo frame's luma with varying chroma.
+    let luma: Vec<u8> = rgb
+        .chunks_exact(3)
+        .map(|p| ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8)
+        .collect();
+    let yuyv: Vec<u8> =
+        luma.chunks_exact(2).enumerate().flat_map(|(i, y)| [y[0], (i % 200) as u8 + 28, y[1], 128]).collect();
+    let mut nv12 = luma.clone();
+    nv12.extend((0..(w * h / 2) as usize).map(|i| (i % 180) as u8 + 38));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let mut out = Vec::new();
+    c.bench_function("capture/yuyv_640x480_to_rgb", |b| {
+        b.iter(|| yuyv_to_rgb(black_box(&yuyv), w, h, Bt601::LIMITED, &mut out))
+    });
+    c.bench_function("capture/nv12_640x480_to_rgb", |b| {
+        b.iter(|| nv12_to_rgb(black_box(&nv12), w, h, Bt601::LIMITED, &mut out))
+    });
+    c.bench_function("capture/mjpeg_640x480_to_rgb", |b| b.iter(|| mjpeg_to_rgb(black_box(&jpeg), &mut out)));
+}
+
 fn inference(c: &mut Criterion) {
     let manifest = voc_manifest();
     let spec = ssd300_voc();
@@ -100,5 +130,5 @@ fn inference(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, priors, postprocess, preprocess, inference);
+criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, inference);
 criterion_main!(benches);
