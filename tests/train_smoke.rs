@@ -92,8 +92,8 @@ fn training_lowers_the_loss_resumes_exactly_and_exports() {
     let c = train(&split, Start::Resume { iterations: Some(4) }, maker, &dev, None, &stop, &mut Quiet).unwrap();
     assert_eq!((c.completed, c.config.schedule.iterations, c.history.len()), (4, 4, 4));
 
-    // Export through the binary, then ssd-cam runs the model.
-    let onnx = dir.path().join("tiny.onnx");
+    // Export through the binary (into a folder it creates), then ssd-cam runs the model.
+    let onnx = dir.path().join("exported").join("tiny.onnx");
     let out = Command::new(env!("CARGO_BIN_EXE_ssd-train"))
         .args(["export", "--run", fit_dir.to_str().unwrap(), "--out", onnx.to_str().unwrap()])
         .output()

@@ -336,6 +336,9 @@ fn export_command(run: &Path, out: &Path, description: &str) -> Result<()> {
     let (net, state) = Checkpoint::new(run).load_model(&Device::flex())?;
     let name = out.file_stem().and_then(|s| s.to_str()).context("--out needs a file name")?;
     let proto = ssd300_vgg16(state.labels.len(), &BOXES_PER_CELL, state.config.width, &mut NetWeights(&net));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    }
     ssd_cam::onnx::write(&proto, out).with_context(|| format!("{}", out.display()))?;
     let manifest = manifest_for(name, description, state.labels);
     let json = out.with_extension("json");
