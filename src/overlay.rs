@@ -20,6 +20,17 @@ pub struct Hud {
     pub dropped: u64,
 }
 
+impl Hud {
+    /// The status line. The rate needs two frames, so the first shows `--`.
+    pub fn text(&self) -> String {
+        let fps = if self.fps > 0.0 { format!("{:.1}", self.fps) } else { "--".to_string() };
+        format!(
+            "{fps} fps  inference {:.1} ms  latency {:.1} ms  dropped {}",
+            self.inference_ms, self.latency_ms, self.dropped
+        )
+    }
+}
+
 /// Text colour on the coloured tags and the HUD.
 const TEXT: Rgb = [0, 0, 0];
 const HUD_BACK: Rgb = [20, 20, 20];
@@ -51,10 +62,7 @@ pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String]
         canvas.text(x1 + 2, ty + 1, &text, scale, TEXT);
     }
     if let Some(h) = hud {
-        let text = format!(
-            "{:.1} fps  inference {:.1} ms  latency {:.1} ms  dropped {}",
-            h.fps, h.inference_ms, h.latency_ms, h.dropped
-        );
+        let text = h.text();
         let tw = i64::from(text_width(&text, scale));
         canvas.fill_rect(0, 0, tw + 8, g + 6, HUD_BACK);
         canvas.text(4, 3, &text, scale, HUD_TEXT);
@@ -160,6 +168,13 @@ mod tests {
         let hud_row: Vec<_> = (0..380).map(|x| c.get(x, 6).unwrap()).collect();
         assert!(hud_row.contains(&HUD_TEXT));
         assert_eq!(c.get(200, 60), Some(class_color(1)), "top edge of the clipped box");
+    }
+
+    #[test]
+    fn hud_text_shows_the_figures_and_no_rate_before_there_is_one() {
+        let hud = Hud { fps: 29.97, inference_ms: 12.34, latency_ms: 20.06, dropped: 4 };
+        assert_eq!(hud.text(), "30.0 fps  inference 12.3 ms  latency 20.1 ms  dropped 4");
+        assert_eq!(Hud { fps: 0.0, ..hud }.text(), "-- fps  inference 12.3 ms  latency 20.1 ms  dropped 4");
     }
 
     #[test]
