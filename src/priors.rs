@@ -20,6 +20,12 @@ pub enum PriorSpec {
     /// torchvision `DefaultBoxGenerator`: relative scales, one more scale than
     /// feature maps (the last one only feeds the extra square box).
     Torchvision(TorchvisionSpec),
+    /// The TensorFlow Object Detection API's SSD anchors
+    /// (`MultipleGridAnchorGenerator` via `create_ssd_anchors`) as MediaPipe's
+    /// `SsdAnchorsCalculator` reproduces them: scales spread linearly from
+    /// `min_scale` to `max_scale` over the layers; consecutive layers with
+    /// the same stride share one grid (BlazeFace).
+    SsdAnchors(SsdAnchorsSpec),
 }
 
 /// Caffe `PriorBox` parameters for all feature maps of one model.
@@ -67,6 +73,47 @@ pub struct TorchvisionSpec {
     /// Clamp box widths and heights to [0, 1].
     #[serde(default = "default_true")]
     pub clip: bool,
+}
+
+/// `SsdAnchorsCalculator` / `create_ssd_anchors` parameters (square input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsdAnchorsSpec {
+    /// Side of the (square) network input in pixels, e.g. 128 or 300.
+    pub image_size: u32,
+    /// Stride of each layer in input pixels; a layer's grid side is
+    /// ⌈image_size / stride⌉. Consecutive equal strides share one grid.
+    pub strides: Vec<u32>,
+    /// Scale of the first layer (relative to the input side).
+    pub min_scale: f32,
+    /// Scale of the last layer.
+    pub max_scale: f32,
+    /// Aspect ratios (w/h) of each layer's boxes.
+    #[serde(default = "default_ratios")]
+    pub aspect_ratios: Vec<f32>,
+    /// Adds a box between this layer's scale and the next one's (1.0 after the
+    /// last) with this ratio; 0 turns it off.
+    #[serde(default = "default_interpolated")]
+    pub interpolated_scale_aspect_ratio: f32,
+    /// The first layer gets only (0.1, 1), (scale, 2), (scale, 1/2), as in TF's
+    /// SSD MobileNet configs.
+    #[serde(default)]
+    pub reduce_boxes_in_lowest_layer: bool,
+    /// Cell-centre offset in cells (0.5 = centre).
+    #[serde(default = "default_offset")]
+    pub anchor_offset: f32,
+    /// Every anchor is 1 × 1 (MediaPipe's face and hand detectors, whose
+    /// regressors give sizes in input pixels directly).
+    #[serde(default)]
+    pub fixed_anchor_size: bool,
+}
+
+fn default_ratios() -> Vec<f32> {
+    vec![1.0]
+}
+
+fn default_interpolated() -> f32 {
+    1.0
 }
 
 fn default_true() -> bool {
@@ -128,24 +175,28 @@ impl PriorSpec {
             PriorSpec::Torchvision(s) => {
                 (0..s.feature_maps.len()).map(|k| 2 + 2 * s.aspect_ratios.get(k).map_or(0, Vec::len)).collect()
             }
+            PriorSpec::SsdAnchors(s) => ssd_anchor_grids(s).into_iter().map(|g| g.shapes.len()).collect(),
+        }
+    }
+
+    /// Side of each feature map (grid), in head order.
+    pub fn feature_maps(&self) -> Vec<u32> {
+        match self {
+            PriorSpec::Caffe(s) => s.feature_maps.clone(),
+            PriorSpec::Torchvision(s) => s.feature_maps.clone(),
+            PriorSpec::SsdAnchors(s) => ssd_anchor_grids(s).into_iter().map(|g| g.side).collect(),
         }
     }
 
     /// Total number of priors this spec generates.
     pub fn count(&self) -> usize {
-        let maps = match self {
-            PriorSpec::Caffe(s) => &s.feature_maps,
-            PriorSpec::Torchvision(s) => &s.feature_maps,
-        };
+        let maps = self.feature_maps();
         maps.iter().zip(self.boxes_per_cell()).map(|(&f, b)| (f as usize) * (f as usize) * b).sum()
     }
 
     /// Index in the prior table of box `b` of cell (`row`, `col`) of feature map `layer`.
     pub fn index_of(&self, layer: usize, row: u32, col: u32, b: usize) -> Option<usize> {
-        let maps = match self {
-            PriorSpec::Caffe(s) => &s.feature_maps,
-            PriorSpec::Torchvision(s) => &s.feature_maps,
-        };
+        let maps = self.feature_maps();
         let per_cell = self.boxes_per_cell();
         let f = *maps.get(layer)?;
         if row >= f || col >= f || b >= per_cell[layer] {
@@ -161,6 +212,7 @@ impl PriorSpec {
         let (image_size, maps, steps, ratios) = match self {
             PriorSpec::Caffe(s) => (s.image_size, &s.feature_maps, &s.steps, &s.aspect_ratios),
             PriorSpec::Torchvision(s) => (s.image_size, &s.feature_maps, &s.steps, &s.aspect_ratios),
+            PriorSpec::SsdAnchors(s) => return validate_ssd_anchors(s),
         };
         let n = maps.len();
         if n == 0 {
@@ -203,6 +255,7 @@ impl PriorSpec {
                     return err(format!("offset {} is outside 0..=1", s.offset));
                 }
             }
+            PriorSpec::SsdAnchors(_) => {}
             PriorSpec::Torchvision(s) => {
                 if s.scales.len() != n + 1 {
                     return err(format!("{n} feature_maps need {} scales, found {}", n + 1, s.scales.len()));
@@ -223,6 +276,7 @@ impl PriorSpec {
         match self {
             PriorSpec::Caffe(s) => generate_caffe(s, &mut out),
             PriorSpec::Torchvision(s) => generate_torchvision(s, &mut out),
+            PriorSpec::SsdAnchors(s) => generate_ssd_anchors(s, &mut out),
         }
         Ok(out)
     }
@@ -305,6 +359,90 @@ fn generate_torchvision(s: &TorchvisionSpec, out: &mut Vec<[f32; 4]>) {
                 let cx = (f64::from(j) + 0.5) / cells_per_side;
                 let cy = (f64::from(i) + 0.5) / cells_per_side;
                 for &(w, h) in &shapes {
+                    out.push(to_f32([cx, cy, w, h]));
+                }
+            }
+        }
+    }
+}
+
+fn validate_ssd_anchors(s: &SsdAnchorsSpec) -> Result<(), PriorSpecError> {
+    let err = |m: String| Err(PriorSpecError(m));
+    if s.image_size == 0 || s.image_size > 8192 {
+        return err(format!("image_size {} is outside 1..=8192", s.image_size));
+    }
+    if s.strides.is_empty() || s.strides.len() > 64 {
+        return err(format!("{} strides: need 1 to 64", s.strides.len()));
+    }
+    // A stride may exceed the input (TF's last 1x1 layer: stride 512 on 300).
+    if let Some(st) = s.strides.iter().find(|&&st| st == 0 || st > 8192) {
+        return err(format!("stride {st} is outside 1..=8192"));
+    }
+    if !(s.min_scale.is_finite() && s.max_scale.is_finite() && 0.0 < s.min_scale && s.min_scale <= s.max_scale) {
+        return err(format!("scales {}..{} must satisfy 0 < min_scale <= max_scale", s.min_scale, s.max_scale));
+    }
+    if s.aspect_ratios.is_empty() || s.aspect_ratios.len() > 16 {
+        return err(format!("{} aspect_ratios: need 1 to 16", s.aspect_ratios.len()));
+    }
+    if let Some(a) = s.aspect_ratios.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
+        return err(format!("aspect ratio {a} must be a positive number"));
+    }
+    let r = s.interpolated_scale_aspect_ratio;
+    if !(r.is_finite() && r >= 0.0) {
+        return err(format!("interpolated_scale_aspect_ratio {r} must be 0 (off) or positive"));
+    }
+    if !(s.anchor_offset.is_finite() && (0.0..=1.0).contains(&s.anchor_offset)) {
+        return err(format!("anchor_offset {} is outside 0..=1", s.anchor_offset));
+    }
+    Ok(())
+}
+
+/// One grid of SSD anchors: its side and the `(w, h)` of each box per cell.
+struct AnchorGrid {
+    side: u32,
+    shapes: Vec<(f64, f64)>,
+}
+
+/// The grids of `SsdAnchorsCalculator` / `create_ssd_anchors`, in order.
+fn ssd_anchor_grids(s: &SsdAnchorsSpec) -> Vec<AnchorGrid> {
+    let n = s.strides.len();
+    let (min, max) = (f64::from(s.min_scale), f64::from(s.max_scale));
+    let scale = |k: usize| if n == 1 { (min + max) / 2.0 } else { min + (max - min) * k as f64 / (n - 1) as f64 };
+    let mut grids = Vec::new();
+    let mut k = 0;
+    while k < n {
+        let stride = s.strides[k];
+        // (scale, aspect ratio) of every box of this grid, in the calculator's order.
+        let mut boxes: Vec<(f64, f64)> = Vec::new();
+        while k < n && s.strides[k] == stride {
+            if k == 0 && s.reduce_boxes_in_lowest_layer {
+                boxes.extend([(0.1, 1.0), (scale(k), 2.0), (scale(k), 0.5)]);
+            } else {
+                boxes.extend(s.aspect_ratios.iter().map(|&a| (scale(k), f64::from(a))));
+                if s.interpolated_scale_aspect_ratio > 0.0 {
+                    let next = if k + 1 == n { 1.0 } else { scale(k + 1) };
+                    boxes.push(((scale(k) * next).sqrt(), f64::from(s.interpolated_scale_aspect_ratio)));
+                }
+            }
+            k += 1;
+        }
+        let shapes = boxes
+            .into_iter()
+            .map(|(sc, ar)| if s.fixed_anchor_size { (1.0, 1.0) } else { (sc * ar.sqrt(), sc / ar.sqrt()) })
+            .collect();
+        grids.push(AnchorGrid { side: s.image_size.div_ceil(stride), shapes });
+    }
+    grids
+}
+
+fn generate_ssd_anchors(s: &SsdAnchorsSpec, out: &mut Vec<[f32; 4]>) {
+    let offset = f64::from(s.anchor_offset);
+    for g in ssd_anchor_grids(s) {
+        let side = f64::from(g.side);
+        for i in 0..g.side {
+            for j in 0..g.side {
+                let (cx, cy) = ((f64::from(j) + offset) / side, (f64::from(i) + offset) / side);
+                for &(w, h) in &g.shapes {
                     out.push(to_f32([cx, cy, w, h]));
                 }
             }
@@ -415,6 +553,73 @@ mod tests {
             c.max_sizes[2] = 10.0;
         }
         assert!(m.validate().unwrap_err().to_string().contains("max_sizes[2]"));
+    }
+
+    /// MediaPipe's BlazeFace front-camera anchors (face_detection_front.pbtxt).
+    fn blazeface() -> PriorSpec {
+        serde_json::from_str(
+            r#"{"kind":"ssd_anchors","image_size":128,"strides":[8,16,16,16],"min_scale":0.1484375,
+                "max_scale":0.75,"fixed_anchor_size":true}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn blazeface_anchors_are_896_unit_boxes_on_16x16_and_8x8_grids() {
+        let s = blazeface();
+        assert_eq!(s.feature_maps(), vec![16, 8]);
+        assert_eq!(s.boxes_per_cell(), vec![2, 6]);
+        assert_eq!(s.count(), 896);
+        let p = s.generate().unwrap();
+        assert_eq!(p.len(), 896);
+        assert!(close(p[0], [0.5 / 16.0, 0.5 / 16.0, 1.0, 1.0]));
+        assert_eq!(p[0], p[1], "two anchors per cell of the first grid");
+        assert!(close(p[2], [1.5 / 16.0, 0.5 / 16.0, 1.0, 1.0]));
+        assert!(close(p[511], [15.5 / 16.0, 15.5 / 16.0, 1.0, 1.0]));
+        assert!(close(p[512], [0.5 / 8.0, 0.5 / 8.0, 1.0, 1.0]));
+        assert!(close(p[895], [7.5 / 8.0, 7.5 / 8.0, 1.0, 1.0]));
+        assert_eq!(s.index_of(1, 0, 0, 0), Some(512));
+    }
+
+    #[test]
+    fn tf_ssd_mobilenet_anchors_follow_create_ssd_anchors() {
+        // ssd_mobilenet_v1_coco: 6 layers on 19, 10, 5, 3, 2, 1 grids, scales
+        // 0.2..0.95, ratios 1, 2, 1/2, 3, 1/3, reduced lowest layer: 1917 anchors.
+        let s: PriorSpec = serde_json::from_str(
+            r#"{"kind":"ssd_anchors","image_size":300,"strides":[16,32,64,128,256,512],"min_scale":0.2,
+                "max_scale":0.95,"aspect_ratios":[1.0,2.0,0.5,3.0,0.3333],"reduce_boxes_in_lowest_layer":true}"#,
+        )
+        .unwrap();
+        assert_eq!(s.feature_maps(), vec![19, 10, 5, 3, 2, 1]);
+        assert_eq!(s.boxes_per_cell(), vec![3, 6, 6, 6, 6, 6]);
+        assert_eq!(s.count(), 1917);
+        let p = s.generate().unwrap();
+        let (c, r) = (0.5 / 19.0, 2f32.sqrt());
+        assert!(close(p[0], [c, c, 0.1, 0.1]));
+        assert!(close(p[1], [c, c, 0.2 * r, 0.2 / r]));
+        assert!(close(p[2], [c, c, 0.2 / r, 0.2 * r]));
+        // Second layer: scale 0.2 + 0.75 / 5 = 0.35, its interpolated box √(0.35 · 0.5).
+        let c = 0.5 / 10.0;
+        assert!(close(p[1083], [c, c, 0.35, 0.35]));
+        let i = (0.35f32 * 0.5).sqrt();
+        assert!(close(p[1083 + 5], [c, c, i, i]));
+        // The last layer interpolates towards 1.0.
+        let l = 0.95f32.sqrt();
+        assert!(close(p[1916], [0.5, 0.5, l, l]));
+    }
+
+    #[test]
+    fn bad_ssd_anchor_specs_are_rejected() {
+        let mut s = blazeface();
+        if let PriorSpec::SsdAnchors(a) = &mut s {
+            a.strides = vec![8, 0];
+        }
+        assert!(s.generate().unwrap_err().to_string().contains("stride 0"));
+        if let PriorSpec::SsdAnchors(a) = &mut s {
+            a.strides = vec![8];
+            a.max_scale = 0.01;
+        }
+        assert!(s.validate().unwrap_err().to_string().contains("min_scale <= max_scale"));
     }
 
     #[test]
