@@ -81,11 +81,35 @@ fn default_clamp() -> Option<f32> {
     Some(DEFAULT_WH_CLAMP)
 }
 
+/// Order of the four offsets in the network's box output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetOrder {
+    /// `[dx, dy, dw, dh]` (Caffe SSD, torchvision, MediaPipe).
+    #[default]
+    Xywh,
+    /// `[dy, dx, dh, dw]` (TensorFlow Object Detection API).
+    Yxhw,
+}
+
+/// How the size offsets scale the prior.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeCoding {
+    /// `w = p_w · exp(v2 · dw)` (SSD, torchvision, TF).
+    #[default]
+    Exp,
+    /// `w = p_w · v2 · dw` (MediaPipe without `apply_exponential_on_box_size`,
+    /// where unit anchors make `dw` a size in input pixels and v2 = 1 / input side).
+    Linear,
+}
+
 /// Centre-size box coding with variances, as in the SSD paper.
 ///
 /// Offsets are `[dx, dy, dw, dh]` with `dx = (cx - p_cx) / (v0 · p_w)` and
-/// `dw = ln(w / p_w) / v2`. torchvision's BoxCoder weights (10, 10, 5, 5) are
-/// the reciprocals of variances (0.1, 0.1, 0.2, 0.2).
+/// `dw = ln(w / p_w) / v2`. torchvision's BoxCoder weights (10, 10, 5, 5) and
+/// TF's scale factors are the reciprocals of variances (0.1, 0.1, 0.2, 0.2);
+/// MediaPipe's `x_scale` etc. are too (1 / 128 for a 128-pixel input).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoxCoder {
@@ -96,11 +120,22 @@ pub struct BoxCoder {
     /// cannot overflow to an infinite box. `null` disables it.
     #[serde(default = "default_clamp")]
     pub clamp_log_wh: Option<f32>,
+    /// Offset order in the output; variances always read `[x, y, w, h]`.
+    #[serde(default)]
+    pub order: OffsetOrder,
+    /// Exponential (default) or linear size offsets.
+    #[serde(default)]
+    pub size: SizeCoding,
 }
 
 impl Default for BoxCoder {
     fn default() -> Self {
-        Self { variances: default_variances(), clamp_log_wh: default_clamp() }
+        Self {
+            variances: default_variances(),
+            clamp_log_wh: default_clamp(),
+            order: OffsetOrder::default(),
+            size: SizeCoding::default(),
+        }
     }
 }
 
@@ -110,9 +145,16 @@ impl BoxCoder {
     #[inline]
     pub fn decode(&self, prior: &[f32; 4], d: &[f32; 4]) -> BBox {
         let v = &self.variances;
+        let d = match self.order {
+            OffsetOrder::Xywh => *d,
+            OffsetOrder::Yxhw => [d[1], d[0], d[3], d[2]],
+        };
         let cx = prior[0] + v[0] * d[0] * prior[2];
         let cy = prior[1] + v[1] * d[1] * prior[3];
         let (mut lw, mut lh) = (v[2] * d[2], v[3] * d[3]);
+        if self.size == SizeCoding::Linear {
+            return BBox::from_center(cx, cy, prior[2] * lw, prior[3] * lh);
+        }
         if let Some(c) = self.clamp_log_wh {
             lw = lw.min(c);
             lh = lh.min(c);
@@ -126,12 +168,15 @@ impl BoxCoder {
         let v = &self.variances;
         let [cx, cy, w, h] = b.to_center();
         let (pw, ph) = (prior[2].max(1e-6), prior[3].max(1e-6));
-        [
-            (cx - prior[0]) / (v[0] * pw),
-            (cy - prior[1]) / (v[1] * ph),
-            (w.max(1e-6) / pw).ln() / v[2],
-            (h.max(1e-6) / ph).ln() / v[3],
-        ]
+        let (dw, dh) = match self.size {
+            SizeCoding::Exp => ((w.max(1e-6) / pw).ln() / v[2], (h.max(1e-6) / ph).ln() / v[3]),
+            SizeCoding::Linear => (w / pw / v[2], h / ph / v[3]),
+        };
+        let d = [(cx - prior[0]) / (v[0] * pw), (cy - prior[1]) / (v[1] * ph), dw, dh];
+        match self.order {
+            OffsetOrder::Xywh => d,
+            OffsetOrder::Yxhw => [d[1], d[0], d[3], d[2]],
+        }
     }
 }
 
@@ -213,6 +258,46 @@ mod tests {
         let [cx, cy, w, h] = b.to_center();
         assert!(close(cx, 0.52, 1e-6) && close(cy, 0.46, 1e-6));
         assert!(close(w, 0.4, 1e-6) && close(h, 0.4, 1e-6));
+    }
+
+    #[test]
+    fn tf_order_reads_offsets_as_y_x_h_w() {
+        let tf = BoxCoder { order: OffsetOrder::Yxhw, ..BoxCoder::default() };
+        let prior = [0.5, 0.5, 0.2, 0.4];
+        // dy = 1 moves the centre down by 0.1 · 0.4; dx = 0 leaves x alone.
+        let b = tf.decode(&prior, &[1.0, 0.0, 0.0, 0.0]);
+        let [cx, cy, w, h] = b.to_center();
+        assert!(close(cx, 0.5, 1e-6) && close(cy, 0.54, 1e-6) && close(w, 0.2, 1e-6) && close(h, 0.4, 1e-6));
+        // dh = ln 2 / 0.2 doubles the height only.
+        let b = tf.decode(&prior, &[0.0, 0.0, 2f32.ln() / 0.2, 0.0]);
+        assert!(close(b.height(), 0.8, 1e-5) && close(b.width(), 0.2, 1e-6));
+    }
+
+    #[test]
+    fn mediapipe_linear_sizes_are_pixels_over_unit_anchors() {
+        // BlazeFace: 128-pixel input, unit anchors, scales 128 → variances 1/128.
+        let mp = BoxCoder { variances: [1.0 / 128.0; 4], size: SizeCoding::Linear, ..BoxCoder::default() };
+        let anchor = [0.25, 0.75, 1.0, 1.0];
+        // Centre 16 px right and 8 px up of the anchor, 32 × 48 px.
+        let b = mp.decode(&anchor, &[16.0, -8.0, 32.0, 48.0]);
+        let [cx, cy, w, h] = b.to_center();
+        assert!(close(cx, 0.375, 1e-6) && close(cy, 0.6875, 1e-6));
+        assert!(close(w, 0.25, 1e-6) && close(h, 0.375, 1e-6));
+    }
+
+    #[test]
+    fn every_coding_encodes_what_it_decodes() {
+        let prior = [0.4, 0.6, 0.3, 0.2];
+        let b = BBox::new(0.3, 0.45, 0.62, 0.71);
+        for order in [OffsetOrder::Xywh, OffsetOrder::Yxhw] {
+            for size in [SizeCoding::Exp, SizeCoding::Linear] {
+                let c = BoxCoder { order, size, ..BoxCoder::default() };
+                let back = c.decode(&prior, &c.encode(&prior, &b));
+                for (x, y) in [(back.x1, b.x1), (back.y1, b.y1), (back.x2, b.x2), (back.y2, b.y2)] {
+                    assert!(close(x, y, 1e-5), "{order:?} {size:?}: {back:?}");
+                }
+            }
+        }
     }
 
     #[test]
