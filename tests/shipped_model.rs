@@ -25,8 +25,8 @@ fn shipped_files_match_the_baked_prior_table_and_load() {
     let baked = ssd_cam::prior_table::builtin(&manifest.priors).expect("build.rs baked the manifest's priors");
     assert_eq!(baked.boxes.len(), 8732);
     assert_eq!(baked.boxes.len(), manifest.priors.count());
-    assert_eq!(manifest.outputs.boxes.shape, vec![1, 8732, 4]);
-    assert_eq!(manifest.outputs.scores.shape, vec![1, 8732, 1 + CLASSES.len()]);
+    assert_eq!(manifest.outputs.boxes.0[0].shape, vec![1, 8732, 4]);
+    assert_eq!(manifest.outputs.scores.0[0].shape, vec![1, 8732, 1 + CLASSES.len()]);
     let mut labels = manifest.labels[1..].to_vec();
     labels.sort();
     let mut classes: Vec<String> = CLASSES.iter().map(|c| c.to_string()).collect();
@@ -87,10 +87,10 @@ fn held_out_accuracy_through_the_binary() {
     let acc = evaluate_jsonl(Path::new(&jsonl), &samples, &labels).unwrap();
     assert_eq!(acc.images, 120);
     eprintln!("VOC mAP@0.5 on the CI subset: {:.4} (COCO AP {:.4})", acc.voc.map, acc.coco);
-    // The goal for the shipped model is 0.85 on this subset. The model in
-    // models/ today reaches 0.814 here (0.781 on the 500-image held-out set;
-    // see models/ssd300-shapes.md), so this guards that level against
-    // regressions until a longer-trained model meets the goal.
-    const FLOOR: f64 = 0.77;
+    // The bar for this subset. The model in models/ today reaches
+    // 0.854 here (0.826 on the 500-image held-out set; see
+    // models/ssd300-shapes.md). Inference is deterministic on one machine,
+    // so the small margin does not make the test flaky.
+    const FLOOR: f64 = 0.85;
     assert!(acc.voc.map >= FLOOR, "VOC mAP@0.5 {:.4} on the CI held-out subset, below {FLOOR}", acc.voc.map);
 }
