@@ -126,6 +126,10 @@ pub struct BoxCoder {
     /// Exponential (default) or linear size offsets.
     #[serde(default)]
     pub size: SizeCoding,
+    /// Clip decoded boxes to the model input before NMS, as torchvision and
+    /// TF do (NMS then compares the visible parts). Off by default, as in Caffe SSD.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clip: bool,
 }
 
 impl Default for BoxCoder {
@@ -135,6 +139,7 @@ impl Default for BoxCoder {
             clamp_log_wh: default_clamp(),
             order: OffsetOrder::default(),
             size: SizeCoding::default(),
+            clip: false,
         }
     }
 }
@@ -160,6 +165,18 @@ impl BoxCoder {
             lh = lh.min(c);
         }
         BBox::from_center(cx, cy, prior[2] * lw.exp(), prior[3] * lh.exp())
+    }
+
+    /// Decodes a keypoint offset pair `[dx, dy]` (in the output's offset
+    /// order) like a box centre: MediaPipe's landmarks are coded this way.
+    #[inline]
+    pub fn decode_point(&self, prior: &[f32; 4], d: [f32; 2]) -> [f32; 2] {
+        let [dx, dy] = match self.order {
+            OffsetOrder::Xywh => d,
+            OffsetOrder::Yxhw => [d[1], d[0]],
+        };
+        let v = &self.variances;
+        [prior[0] + v[0] * dx * prior[2], prior[1] + v[1] * dy * prior[3]]
     }
 
     /// Encodes a box against a prior: the training target that `decode` inverts.
@@ -215,11 +232,17 @@ impl InputMapping {
         (mapping, [rw, rh])
     }
 
+    /// A normalised point in model-input space to source pixels (not clipped:
+    /// a landmark may lie outside the frame).
+    pub fn point_to_source(&self, x: f32, y: f32) -> [f32; 2] {
+        [(x * self.input_w - self.pad[0]) * self.scale[0], (y * self.input_h - self.pad[1]) * self.scale[1]]
+    }
+
     /// A normalised box in model-input space to source pixels, clipped to the frame.
     pub fn to_source(&self, b: &BBox) -> BBox {
-        let x = |v: f32| (v * self.input_w - self.pad[0]) * self.scale[0];
-        let y = |v: f32| (v * self.input_h - self.pad[1]) * self.scale[1];
-        BBox::new(x(b.x1), y(b.y1), x(b.x2), y(b.y2)).clip(self.source[0], self.source[1])
+        let [x1, y1] = self.point_to_source(b.x1, b.y1);
+        let [x2, y2] = self.point_to_source(b.x2, b.y2);
+        BBox::new(x1, y1, x2, y2).clip(self.source[0], self.source[1])
     }
 }
 

@@ -124,7 +124,8 @@ pub enum ScoreActivation {
     None,
 }
 
-/// One graph output.
+/// One graph output: a whole head, or one part of a head that the graph
+/// splits over several outputs (one per feature map, say).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
@@ -132,16 +133,104 @@ pub struct OutputSpec {
     pub name: String,
     /// Expected shape.
     pub shape: Vec<usize>,
+    /// How rows are laid out: `nhwc` (default) reads the tensor in memory
+    /// order as rows of K values, one row per prior (`[1, P, K]`,
+    /// `[1, H, W, A·K]`); `nchw` is a raw convolution head `[1, A·K, H, W]`,
+    /// moved to channels-last first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
 }
+
+impl OutputSpec {
+    /// An output of `shape` read in memory order.
+    pub fn new(name: &str, shape: Vec<usize>) -> Self {
+        Self { name: name.to_owned(), shape, layout: None }
+    }
+
+    /// Priors this part covers when each prior has `k` values, or why the
+    /// shape cannot hold whole rows of `k`.
+    pub fn rows(&self, k: usize) -> Result<usize, String> {
+        let total: usize = self.shape.iter().product();
+        if self.shape.is_empty() || total == 0 {
+            return Err(format!("{:?} is empty", self.shape));
+        }
+        if self.layout == Some(Layout::Nchw) {
+            if self.shape.len() != 4 || self.shape[0] != 1 {
+                return Err(format!("{:?}: layout nchw needs [1, A·{k}, H, W]", self.shape));
+            }
+            if self.shape[1] % k != 0 {
+                return Err(format!("{:?}: {} channels are not a multiple of {k}", self.shape, self.shape[1]));
+            }
+        } else if self.shape.last().is_some_and(|&last| last % k != 0) {
+            return Err(format!("{:?}: the last axis is not a multiple of {k} values per prior", self.shape));
+        }
+        Ok(total / k)
+    }
+}
+
+/// A head as one graph output or as several, concatenated in order along
+/// the prior axis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "OneOrMany", into = "OneOrMany")]
+pub struct OutputParts(pub Vec<OutputSpec>);
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(OutputSpec),
+    Many(Vec<OutputSpec>),
+}
+
+impl From<OneOrMany> for OutputParts {
+    fn from(v: OneOrMany) -> Self {
+        match v {
+            OneOrMany::One(o) => OutputParts(vec![o]),
+            OneOrMany::Many(v) => OutputParts(v),
+        }
+    }
+}
+
+impl From<OutputParts> for OneOrMany {
+    fn from(mut p: OutputParts) -> Self {
+        match p.0.len() {
+            1 => OneOrMany::One(p.0.remove(0)),
+            _ => OneOrMany::Many(p.0),
+        }
+    }
+}
+
+impl From<OutputSpec> for OutputParts {
+    fn from(o: OutputSpec) -> Self {
+        OutputParts(vec![o])
+    }
+}
+
+/// Most keypoints a box may carry (MediaPipe's palm detector has 7).
+pub const MAX_KEYPOINTS: usize = 8;
 
 /// The two heads the runtime reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outputs {
-    /// Box offsets, `[1, P, 4]`.
-    pub boxes: OutputSpec,
-    /// Class scores, `[1, P, C]`.
-    pub scores: OutputSpec,
+    /// Box offsets, `[1, P, 4 + 2·keypoints]` in all.
+    pub boxes: OutputParts,
+    /// Class scores, `[1, P, C]` in all.
+    pub scores: OutputParts,
+    /// `(x, y)` offset pairs after the four box offsets of each prior,
+    /// decoded like box centres (MediaPipe's face and hand landmarks).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keypoints: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Outputs {
+    /// Values per prior in the box head.
+    pub fn box_row(&self) -> usize {
+        4 + 2 * self.keypoints
+    }
 }
 
 /// Post-processing defaults, overridable on the command line.
@@ -203,6 +292,10 @@ pub struct Manifest {
     pub box_coding: BoxCoder,
     /// How scores are turned into probabilities.
     pub score_activation: ScoreActivation,
+    /// Logits are clamped to ±this before the activation (MediaPipe's
+    /// `score_clipping_thresh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_clip: Option<f32>,
     /// Output tensors.
     pub outputs: Outputs,
     /// Default thresholds.
@@ -266,18 +359,42 @@ impl Manifest {
             return bad("priors", e.0);
         }
         let p = self.priors.count();
-        let want_boxes = [1, p, 4];
-        if self.outputs.boxes.shape != want_boxes {
-            return bad(
-                "outputs.boxes.shape",
-                format!("{:?} but the priors give {p} boxes, so [1, {p}, 4] is expected", self.outputs.boxes.shape),
-            );
+        let o = &self.outputs;
+        if o.keypoints > MAX_KEYPOINTS {
+            return bad("outputs.keypoints", format!("{} is more than {MAX_KEYPOINTS}", o.keypoints));
         }
-        if self.outputs.scores.shape != [1, p, c] {
-            return bad(
-                "outputs.scores.shape",
-                format!("{:?} but {p} priors and {c} labels need [1, {p}, {c}]", self.outputs.scores.shape),
-            );
+        for (head, parts, k) in [("boxes", &o.boxes, o.box_row()), ("scores", &o.scores, c)] {
+            if parts.0.is_empty() {
+                return bad(&format!("outputs.{head}"), "no outputs listed".into());
+            }
+            let mut rows = 0;
+            for (i, part) in parts.0.iter().enumerate() {
+                let field = if parts.0.len() == 1 {
+                    format!("outputs.{head}.shape")
+                } else {
+                    format!("outputs.{head}[{i}].shape")
+                };
+                match part.rows(k) {
+                    Ok(r) => rows += r,
+                    Err(e) => return bad(&field, e),
+                }
+            }
+            if rows != p {
+                let what = if head == "boxes" { format!("{k} values per box") } else { format!("{c} labels") };
+                let shapes: Vec<_> = parts.0.iter().map(|s| format!("{:?}", s.shape)).collect();
+                return bad(
+                    &format!("outputs.{head}.shape"),
+                    format!(
+                        "{} hold {rows} priors with {what}, but the priors give {p}, so [1, {p}, {k}] is expected",
+                        shapes.join(" + ")
+                    ),
+                );
+            }
+        }
+        if let Some(clip) = self.score_clip {
+            if !(clip.is_finite() && clip > 0.0) {
+                return bad("score_clip", format!("{clip} must be positive"));
+            }
         }
         let v = &self.box_coding.variances;
         if v.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
@@ -413,7 +530,66 @@ mod tests {
         assert!(msg.contains("outputs.scores.shape") && msg.contains("[1, 8732, 3]"), "{msg}");
         let mut v = voc_manifest_json();
         v["outputs"]["boxes"]["shape"] = serde_json::json!([1, 100, 4]);
-        assert!(parse(&v).unwrap_err().to_string().contains("8732 boxes"));
+        let msg = parse(&v).unwrap_err().to_string();
+        assert!(msg.contains("hold 100 priors") && msg.contains("priors give 8732"), "{msg}");
+    }
+
+    /// The heads of the 8732-prior table split per feature map, as a
+    /// converted Caffe or TF graph gives them.
+    fn split_heads(c: usize, nchw: bool) -> (serde_json::Value, serde_json::Value) {
+        let maps = [(38, 4), (19, 6), (10, 6), (5, 6), (3, 4), (1, 4)];
+        let part = |name: &str, i: usize, f: usize, a: usize, k: usize| {
+            if nchw {
+                serde_json::json!({"name": format!("{name}{i}"), "shape": [1, a * k, f, f], "layout": "nchw"})
+            } else {
+                serde_json::json!({"name": format!("{name}{i}"), "shape": [1, f, f, a * k]})
+            }
+        };
+        let boxes = maps.iter().enumerate().map(|(i, &(f, a))| part("loc", i, f, a, 4)).collect();
+        let scores = maps.iter().enumerate().map(|(i, &(f, a))| part("conf", i, f, a, c)).collect();
+        (serde_json::Value::Array(boxes), serde_json::Value::Array(scores))
+    }
+
+    #[test]
+    fn heads_split_over_several_outputs_add_up_to_the_priors() {
+        for nchw in [false, true] {
+            let mut v = voc_manifest_json();
+            let (b, s) = split_heads(3, nchw);
+            v["outputs"]["boxes"] = b;
+            v["outputs"]["scores"] = s;
+            let m = parse(&v).unwrap();
+            assert_eq!(m.outputs.boxes.0.len(), 6);
+            assert_eq!(m.outputs.scores.0[1].rows(3), Ok(19 * 19 * 6));
+            assert_eq!(Manifest::from_json(&m.to_json(), Path::new("x")).unwrap(), m);
+        }
+        // One map missing: the sum falls short and the message says by how much.
+        let mut v = voc_manifest_json();
+        let (mut b, _) = split_heads(3, false);
+        b.as_array_mut().unwrap().pop();
+        v["outputs"]["boxes"] = b;
+        let msg = parse(&v).unwrap_err().to_string();
+        assert!(msg.contains("outputs.boxes.shape") && msg.contains("hold 8728 priors"), "{msg}");
+        // A part whose channels are not whole rows names its index.
+        let mut v = voc_manifest_json();
+        let (_, mut s) = split_heads(3, true);
+        s[2]["shape"] = serde_json::json!([1, 17, 10, 10]);
+        v["outputs"]["scores"] = s;
+        let msg = parse(&v).unwrap_err().to_string();
+        assert!(msg.contains("outputs.scores[2].shape") && msg.contains("not a multiple of 3"), "{msg}");
+    }
+
+    #[test]
+    fn keypoints_widen_the_box_rows() {
+        let mut v = voc_manifest_json();
+        v["outputs"]["keypoints"] = serde_json::json!(6);
+        // Still 4 values per box where 16 are needed.
+        let msg = parse(&v).unwrap_err().to_string();
+        assert!(msg.contains("outputs.boxes.shape") && msg.contains("multiple of 16"), "{msg}");
+        v["outputs"]["boxes"]["shape"] = serde_json::json!([1, 8732, 16]);
+        let m = parse(&v).unwrap();
+        assert_eq!(m.outputs.box_row(), 16);
+        v["outputs"]["keypoints"] = serde_json::json!(MAX_KEYPOINTS + 1);
+        assert!(parse(&v).unwrap_err().to_string().contains("outputs.keypoints"));
     }
 
     #[test]
@@ -422,9 +598,13 @@ mod tests {
             ("/background_index", serde_json::json!(3), "background_index"),
             ("/input/width", serde_json::json!(0), "input.width"),
             ("/input/normalize/std", serde_json::json!([1.0, 0.0, 1.0]), "input.normalize"),
+            ("/score_clip", serde_json::json!(-1.0), "score_clip"),
         ] {
             let mut v = voc_manifest_json();
-            *v.pointer_mut(ptr).unwrap() = value;
+            match v.pointer_mut(ptr) {
+                Some(slot) => *slot = value,
+                None => v[&ptr[1..]] = value,
+            }
             let msg = parse(&v).unwrap_err().to_string();
             assert!(msg.contains(field), "{ptr}: {msg}");
         }

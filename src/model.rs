@@ -9,7 +9,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::manifest::{Layout, Manifest};
+use crate::manifest::{Layout, Manifest, OutputSpec};
+use tract_onnx::tract_core::ops::array::TypedConcat;
+use tract_onnx::tract_core::ops::change_axes::AxisOp;
 
 /// Errors loading or running a model. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +112,8 @@ impl Model {
             return Err(load_err(format!("{} bytes is more than any SSD needs", meta.len())));
         }
         let bytes = std::fs::read(onnx).map_err(|e| load_err(e.to_string()))?;
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut bytes.as_slice())
-            .map_err(|e| load_err(format!("not a readable ONNX model ({})", first_line(&e))))?;
+        let mut model =
+            read_onnx(&bytes).map_err(|e| load_err(format!("not a readable ONNX model ({})", first_line(&e))))?;
 
         let inputs = model.input_outlets().map_err(|e| load_err(e.to_string()))?.len();
         if inputs != 1 {
@@ -138,7 +139,8 @@ impl Model {
                 }
             }
         }
-        let outlets = [&manifest.outputs.boxes, &manifest.outputs.scores]
+        let parts: Vec<&OutputSpec> = manifest.outputs.boxes.0.iter().chain(&manifest.outputs.scores.0).collect();
+        let outlets = parts
             .iter()
             .map(|o| {
                 model
@@ -151,15 +153,11 @@ impl Model {
             .collect::<Result<Vec<_>, _>>()?;
         model.select_output_outlets(&outlets).map_err(|e| load_err(e.to_string()))?;
         let model = model.with_input_fact(0, f32::fact(input_shape).into()).map_err(|e| load_err(e.to_string()))?;
-        let typed = model
+        let mut typed = model
             .into_typed()
             .map_err(|e| mismatch(format!("the graph cannot run on input {input_shape:?}: {}", first_line(&e))))?;
-        for (outlet, spec) in typed
-            .output_outlets()
-            .map_err(|e| load_err(e.to_string()))?
-            .iter()
-            .zip([&manifest.outputs.boxes, &manifest.outputs.scores])
-        {
+        let outlets = typed.output_outlets().map_err(|e| load_err(e.to_string()))?.to_vec();
+        for (outlet, spec) in outlets.iter().zip(&parts) {
             let fact = typed.outlet_fact(*outlet).map_err(|e| load_err(e.to_string()))?;
             let shape: Option<Vec<usize>> = fact.shape.as_concrete().map(|s| s.to_vec());
             if shape.as_deref() != Some(spec.shape.as_slice()) {
@@ -172,6 +170,17 @@ impl Model {
                 return Err(mismatch(format!("output '{}' is {:?}, not f32", spec.name, fact.datum_type)));
             }
         }
+        let outputs = &manifest.outputs;
+        let nb = outputs.boxes.0.len();
+        let heads = [
+            join_head(&mut typed, "boxes", &outlets[..nb], &outputs.boxes.0, outputs.box_row()),
+            join_head(&mut typed, "scores", &outlets[nb..], &outputs.scores.0, manifest.num_classes()),
+        ];
+        let heads = heads
+            .into_iter()
+            .collect::<TractResult<Vec<_>>>()
+            .map_err(|e| mismatch(format!("cannot join the output parts: {}", first_line(&e))))?;
+        typed.select_output_outlets(&heads).map_err(|e| load_err(e.to_string()))?;
         let runnable = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -223,6 +232,77 @@ impl Model {
         let scores = out.remove(1);
         let boxes = out.remove(0);
         Ok(RawOutputs { boxes, scores })
+    }
+}
+
+/// Parses ONNX bytes into tract's inference model, after filling in the
+/// `value` of every `ConstantOfShape` that leaves it to the default: ONNX
+/// defines that default as a float32 zero, tract 0.23.9 makes it an f64 zero,
+/// and the mixed types then fail to unify (TF-converted graphs such as
+/// MediaPipe's BlazeFace build their padding this way).
+pub fn read_onnx(bytes: &[u8]) -> TractResult<InferenceModel> {
+    let onnx = tract_onnx::onnx();
+    let mut proto = onnx.proto_model_for_read(&mut &*bytes)?;
+    if let Some(graph) = proto.graph.as_mut() {
+        default_constant_of_shape_to_f32(graph);
+    }
+    onnx.model_for_proto_model(&proto)
+}
+
+fn default_constant_of_shape_to_f32(graph: &mut tract_onnx::pb::GraphProto) {
+    use tract_onnx::pb::{attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, TensorProto};
+    for node in &mut graph.node {
+        for attr in &mut node.attribute {
+            if let Some(g) = attr.g.as_mut() {
+                default_constant_of_shape_to_f32(g);
+            }
+        }
+        if node.op_type == "ConstantOfShape" && !node.attribute.iter().any(|a| a.name == "value") {
+            node.attribute.push(AttributeProto {
+                name: "value".into(),
+                r#type: AttributeType::Tensor as i32,
+                t: Some(TensorProto {
+                    dims: vec![1],
+                    data_type: DataType::Float as i32,
+                    float_data: vec![0.0],
+                    ..TensorProto::default()
+                }),
+                ..AttributeProto::default()
+            });
+        }
+    }
+}
+
+/// Turns a head's parts into one `[1, P, k]` output: raw `nchw` heads are
+/// moved to channels-last, every part is viewed as rows of `k` values, and
+/// several parts are concatenated in the manifest's order. A single part
+/// already shaped `[1, P, k]` is returned untouched.
+fn join_head(
+    model: &mut TypedModel,
+    head: &str,
+    outlets: &[OutletId],
+    parts: &[OutputSpec],
+    k: usize,
+) -> TractResult<OutletId> {
+    let mut rows = Vec::with_capacity(parts.len());
+    for (i, (&outlet, part)) in outlets.iter().zip(parts).enumerate() {
+        let mut o = outlet;
+        let mut shape = part.shape.clone();
+        if part.layout == Some(Layout::Nchw) {
+            o = model.wire_node(format!("ssd_cam.{head}.{i}.channels_last"), AxisOp::Move(1, 3), &[o])?[0];
+            shape = vec![shape[0], shape[2], shape[3], shape[1]];
+        }
+        let want = [1, shape.iter().product::<usize>() / k, k];
+        if shape != want {
+            let from: TVec<TDim> = shape.iter().map(|&d| d.to_dim()).collect();
+            let to: TVec<TDim> = want.iter().map(|&d| d.to_dim()).collect();
+            o = model.wire_node(format!("ssd_cam.{head}.{i}.rows"), AxisOp::Reshape(0, from, to), &[o])?[0];
+        }
+        rows.push(o);
+    }
+    match rows.as_slice() {
+        [one] => Ok(*one),
+        _ => Ok(model.wire_node(format!("ssd_cam.{head}.concat"), TypedConcat::new(1), &rows)?[0]),
     }
 }
 

@@ -13,6 +13,8 @@ pub struct Scored {
     pub score: f32,
     /// Index on the model's class axis.
     pub class: u32,
+    /// Index of the prior the box was decoded from (0 where it does not apply).
+    pub prior: u32,
 }
 
 /// Suppression settings.
@@ -66,7 +68,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn s(x1: f32, y1: f32, x2: f32, y2: f32, score: f32, class: u32) -> Scored {
-        Scored { bbox: BBox::new(x1, y1, x2, y2), score, class }
+        Scored { bbox: BBox::new(x1, y1, x2, y2), score, class, prior: 0 }
     }
 
     const P: NmsParams = NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 };

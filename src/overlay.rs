@@ -53,6 +53,10 @@ pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String]
         let b = d.bbox;
         let (x1, y1, x2, y2) = (b.x1.round() as i64, b.y1.round() as i64, b.x2.round() as i64, b.y2.round() as i64);
         canvas.rect(x1, y1, x2, y2, t, color);
+        for &[x, y] in d.keypoints.as_slice() {
+            let (x, y) = (x.round() as i64, y.round() as i64);
+            canvas.fill_rect(x - t, y - t, x + t, y + t, color);
+        }
         let name = labels.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
         let text = format!("{name} {:.2}", d.score);
         let tw = i64::from(text_width(&text, scale));
@@ -124,7 +128,7 @@ mod tests {
     }
 
     fn det(class_id: u32, score: f32, b: [f32; 4]) -> Detection {
-        Detection { class_id, score, bbox: BBox::new(b[0], b[1], b[2], b[3]) }
+        Detection { class_id, score, bbox: BBox::new(b[0], b[1], b[2], b[3]), ..Default::default() }
     }
 
     #[test]
@@ -175,6 +179,21 @@ mod tests {
         let hud = Hud { fps: 29.97, inference_ms: 12.34, latency_ms: 20.06, dropped: 4 };
         assert_eq!(hud.text(), "30.0 fps  inference 12.3 ms  latency 20.1 ms  dropped 4");
         assert_eq!(Hud { fps: 0.0, ..hud }.text(), "-- fps  inference 12.3 ms  latency 20.1 ms  dropped 4");
+    }
+
+    #[test]
+    fn keypoints_are_dots_in_the_class_colour() {
+        let mut buf = frame(100, 100);
+        let mut c = Canvas::new(&mut buf, 100, 100).unwrap();
+        let mut d = det(1, 0.9, [10.0, 10.0, 90.0, 90.0]);
+        d.keypoints.push([40.0, 50.0]);
+        d.keypoints.push([60.0, 50.0]);
+        draw(&mut c, &[d], &[], None);
+        for (x, y) in [(40, 50), (38, 48), (41, 51), (60, 50)] {
+            assert_eq!(c.get(x, y), Some(class_color(1)), "({x}, {y})");
+        }
+        assert_eq!(c.get(50, 50), Some([128; 3]), "between the dots");
+        assert_eq!(c.get(40, 53), Some([128; 3]), "the dot is small");
     }
 
     #[test]

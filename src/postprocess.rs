@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 
 use crate::boxes::{BBox, BoxCoder, InputMapping};
-use crate::manifest::{Manifest, ScoreActivation};
+use crate::manifest::{Manifest, ScoreActivation, MAX_KEYPOINTS};
 use crate::nms::{nms, NmsParams, Scored};
 
 /// One detected object, in source-frame pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Detection {
     /// Index on the model's class axis.
     pub class_id: u32,
@@ -16,6 +16,32 @@ pub struct Detection {
     pub score: f32,
     /// Box in source-frame pixels.
     pub bbox: BBox,
+    /// Landmarks, when the model has them (`outputs.keypoints`).
+    pub keypoints: Keypoints,
+}
+
+/// A detection's landmarks in source-frame pixels, stored inline so that
+/// detections stay `Copy` and decoding allocates nothing per frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Keypoints {
+    len: u8,
+    points: [[f32; 2]; MAX_KEYPOINTS],
+}
+
+impl Keypoints {
+    /// The points, `[x, y]` each.
+    pub fn as_slice(&self) -> &[[f32; 2]] {
+        &self.points[..self.len as usize]
+    }
+
+    /// Appends a point; points beyond [`MAX_KEYPOINTS`] are ignored (the
+    /// manifest check keeps models below it).
+    pub fn push(&mut self, p: [f32; 2]) {
+        if let Some(slot) = self.points.get_mut(self.len as usize) {
+            *slot = p;
+            self.len += 1;
+        }
+    }
 }
 
 /// Post-processing thresholds.
@@ -39,10 +65,12 @@ impl From<crate::manifest::Thresholds> for PostParams {
 
 /// Errors decoding outputs.
 #[derive(Debug, thiserror::Error)]
-#[error("output sizes {boxes} and {scores} do not match {priors} priors x {classes} classes")]
+#[error("output sizes {boxes} and {scores} do not match {priors} priors x ({row} box values, {classes} classes)")]
 pub struct DecodeError {
     /// Length of the box output.
     pub boxes: usize,
+    /// Box values per prior (4 plus 2 per keypoint).
+    pub row: usize,
     /// Length of the score output.
     pub scores: usize,
     /// Number of priors.
@@ -57,8 +85,10 @@ pub struct Decoder {
     priors: Cow<'static, [[f32; 4]]>,
     coder: BoxCoder,
     activation: ScoreActivation,
+    clip: f32,
     background: Option<usize>,
     classes: usize,
+    keypoints: usize,
     params: PostParams,
     candidates: Vec<Scored>,
     kept: Vec<Scored>,
@@ -71,8 +101,10 @@ impl Decoder {
             priors,
             coder: manifest.box_coding,
             activation: manifest.score_activation,
+            clip: manifest.score_clip.unwrap_or(f32::INFINITY),
             background: manifest.background_index,
             classes: manifest.num_classes(),
+            keypoints: manifest.outputs.keypoints,
             params,
             candidates: Vec::new(),
             kept: Vec::new(),
@@ -84,8 +116,8 @@ impl Decoder {
         &self.params
     }
 
-    /// Decodes `boxes` (`[P·4]`) and `scores` (`[P·C]`) into `out` (cleared
-    /// first), best first, in source pixels.
+    /// Decodes `boxes` (`[P·(4 + 2·keypoints)]`) and `scores` (`[P·C]`) into
+    /// `out` (cleared first), best first, in source pixels.
     pub fn decode(
         &mut self,
         boxes: &[f32],
@@ -93,9 +125,9 @@ impl Decoder {
         mapping: &InputMapping,
         out: &mut Vec<Detection>,
     ) -> Result<(), DecodeError> {
-        let (p, c) = (self.priors.len(), self.classes);
-        if boxes.len() != p * 4 || scores.len() != p * c {
-            return Err(DecodeError { boxes: boxes.len(), scores: scores.len(), priors: p, classes: c });
+        let (p, c, stride) = (self.priors.len(), self.classes, 4 + 2 * self.keypoints);
+        if boxes.len() != p * stride || scores.len() != p * c {
+            return Err(DecodeError { boxes: boxes.len(), row: stride, scores: scores.len(), priors: p, classes: c });
         }
         self.candidates.clear();
         let t = self.params.score_threshold;
@@ -107,6 +139,7 @@ impl Decoder {
                 ScoreActivation::Sigmoid => {
                     let logit_t = (t / (1.0 - t)).ln();
                     for (k, &x) in row.iter().enumerate() {
+                        let x = x.clamp(-self.clip, self.clip);
                         if k != bg && x > logit_t {
                             push(&mut self.candidates, k, 1.0 / (1.0 + (-x).exp()));
                         }
@@ -121,10 +154,15 @@ impl Decoder {
                 }
             }
             if self.candidates.len() > first {
-                let d = [boxes[i * 4], boxes[i * 4 + 1], boxes[i * 4 + 2], boxes[i * 4 + 3]];
-                let b = self.coder.decode(&self.priors[i], &d);
+                let r = i * stride;
+                let d = [boxes[r], boxes[r + 1], boxes[r + 2], boxes[r + 3]];
+                let mut b = self.coder.decode(&self.priors[i], &d);
+                if self.coder.clip {
+                    b = b.clip(1.0, 1.0);
+                }
                 for cand in &mut self.candidates[first..] {
                     cand.bbox = b;
+                    cand.prior = i as u32;
                 }
             }
         }
@@ -133,10 +171,14 @@ impl Decoder {
         });
         nms(&mut self.candidates, &self.params.nms, &mut self.kept);
         out.clear();
-        out.extend(self.kept.iter().map(|k| Detection {
-            class_id: k.class,
-            score: k.score,
-            bbox: mapping.to_source(&k.bbox),
+        out.extend(self.kept.iter().map(|k| {
+            let mut keypoints = Keypoints::default();
+            let (i, start) = (k.prior as usize, k.prior as usize * stride + 4);
+            for pair in boxes[start..start + 2 * self.keypoints].chunks_exact(2) {
+                let [x, y] = self.coder.decode_point(&self.priors[i], [pair[0], pair[1]]);
+                keypoints.push(mapping.point_to_source(x, y));
+            }
+            Detection { class_id: k.class, score: k.score, bbox: mapping.to_source(&k.bbox), keypoints }
         }));
         Ok(())
     }
@@ -144,7 +186,7 @@ impl Decoder {
 
 #[inline]
 fn push(out: &mut Vec<Scored>, class: usize, score: f32) {
-    out.push(Scored { bbox: BBox::default(), score, class: class as u32 });
+    out.push(Scored { bbox: BBox::default(), score, class: class as u32, prior: 0 });
 }
 
 /// Softmax over one prior's logits, computing exponentials only when some
@@ -263,6 +305,78 @@ mod tests {
                 assert_eq!(got, want, "row {row:?} t {t}");
             }
         }
+    }
+
+    #[test]
+    fn keypoints_follow_the_box_that_survives_nms_and_map_to_source_pixels() {
+        // MediaPipe style: unit-size anchors, offsets in input pixels (1 / 300).
+        let priors = vec![[0.25, 0.25, 1.0, 1.0], [0.26, 0.25, 1.0, 1.0]];
+        let mut m = crate::onnx::ssd::manifest(
+            "t",
+            "",
+            vec!["face".into()],
+            crate::priors::ssd300_voc(),
+            ScoreActivation::Sigmoid,
+        );
+        m.background_index = None;
+        m.outputs.keypoints = 2;
+        m.box_coding.variances = [1.0 / 300.0; 4];
+        m.box_coding.size = crate::boxes::SizeCoding::Linear;
+        m.score_clip = Some(3.0);
+        let params = PostParams {
+            score_threshold: 0.5,
+            nms: NmsParams { iou_threshold: 0.3, top_k_per_class: 400, keep_top_k: 200 },
+        };
+        let mut d = Decoder::new(&m, Cow::Owned(priors), params);
+        // Row: dx dy w h, then (kx, ky) twice, all in input pixels.
+        let boxes = vec![
+            0.0, 0.0, 60.0, 60.0, -15.0, -6.0, 15.0, -6.0, // prior 0
+            0.0, 0.0, 60.0, 60.0, 99.0, 99.0, 99.0, 99.0, // prior 1: weaker duplicate
+        ];
+        // Logit 50 clips to 3: the score is sigmoid(3), not 1.
+        let scores = vec![50.0, 2.0];
+        let mut out = Vec::new();
+        d.decode(&boxes, &scores, &InputMapping::stretch(600, 600, 300, 300), &mut out).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!((out[0].score - 1.0 / (1.0 + (-3f32).exp())).abs() < 1e-6);
+        // Centre 0.25·600 = 150, 60 input px = 120 source px wide.
+        let b = out[0].bbox;
+        assert!((b.x1 - 90.0).abs() < 1e-3 && (b.x2 - 210.0).abs() < 1e-3, "{b:?}");
+        // Keypoints: (75 ∓ 15, 75 − 6) input px → ×2.
+        assert_eq!(out[0].keypoints.as_slice().len(), 2);
+        for (got, want) in out[0].keypoints.as_slice().iter().zip([[120.0, 138.0], [180.0, 138.0]]) {
+            assert!((got[0] - want[0]).abs() < 1e-3 && (got[1] - want[1]).abs() < 1e-3, "{got:?} vs {want:?}");
+        }
+        // The row is 8 values: a 4-wide box output no longer fits.
+        assert!(d.decode(&boxes[..8], &scores, &InputMapping::stretch(600, 600, 300, 300), &mut out).is_err());
+    }
+
+    #[test]
+    fn clipping_before_nms_compares_the_visible_parts() {
+        // A sticks out of the left edge (x −0.6..0.2), B is its visible part
+        // (0..0.2): IoU 0.25 unclipped, 1 clipped.
+        let priors = vec![[-0.2, 0.5, 0.8, 0.4], [0.1, 0.5, 0.2, 0.4]];
+        let scores = vec![0.0, 0.9, 0.0, 0.0, 0.8, 0.0];
+        let kept = |clip: bool| {
+            let mut m = crate::onnx::ssd::manifest(
+                "t",
+                "",
+                vec!["bg".into(), "a".into(), "b".into()],
+                crate::priors::ssd300_voc(),
+                ScoreActivation::None,
+            );
+            m.box_coding.clip = clip;
+            let params = PostParams {
+                score_threshold: 0.5,
+                nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 },
+            };
+            let mut d = Decoder::new(&m, Cow::Owned(priors.clone()), params);
+            let mut out = Vec::new();
+            d.decode(&[0.0; 8], &scores, &InputMapping::stretch(100, 100, 300, 300), &mut out).unwrap();
+            out.len()
+        };
+        assert_eq!(kept(false), 2);
+        assert_eq!(kept(true), 1);
     }
 
     #[test]

@@ -45,9 +45,11 @@ pub fn manifest(
         priors,
         box_coding: BoxCoder::default(),
         score_activation: activation,
+        score_clip: None,
         outputs: Outputs {
-            boxes: OutputSpec { name: BOXES.to_owned(), shape: vec![1, p, 4] },
-            scores: OutputSpec { name: SCORES.to_owned(), shape: vec![1, p, c] },
+            boxes: OutputSpec::new(BOXES, vec![1, p, 4]).into(),
+            scores: OutputSpec::new(SCORES, vec![1, p, c]).into(),
+            keypoints: 0,
         },
         defaults: Thresholds::default(),
     }

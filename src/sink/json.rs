@@ -13,6 +13,8 @@ struct DetectionRecord<'a> {
     label: &'a str,
     score: f32,
     bbox: BBox,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    keypoints: &'a [[f32; 2]],
 }
 
 #[derive(Serialize)]
@@ -60,6 +62,7 @@ impl<W: Write + Send> Sink for JsonSink<W> {
                 label: self.labels.get(d.class_id as usize).map_or("?", String::as_str),
                 score: d.score,
                 bbox: d.bbox,
+                keypoints: d.keypoints.as_slice(),
             })
             .collect();
         let record = FrameRecord {

@@ -174,7 +174,8 @@ mod tests {
     #[test]
     fn every_nth_frame_is_saved_annotated_or_raw() {
         let dir = tempfile::tempdir().unwrap();
-        let dets = [Detection { class_id: 1, score: 0.9, bbox: BBox::new(10.0, 20.0, 40.0, 40.0) }];
+        let dets =
+            [Detection { class_id: 1, score: 0.9, bbox: BBox::new(10.0, 20.0, 40.0, 40.0), ..Default::default() }];
         let mut sink = SaveSink::new(options(dir.path(), false, false), vec!["bg".into(), "a".into()]);
         for i in 0..5 {
             write(&mut sink, &frame(i), &dets);
