@@ -8,6 +8,7 @@ Examples:
   ssd-cam --device /dev/video0
   ssd-cam --device 0 --resolution 1280x720 --fps 30 --format mjpeg --headless
   ssd-cam --list-devices
+  ssd-cam inspect path/to/model.onnx
   ssd-cam --source demo --headless --max-frames 100
   ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
@@ -19,6 +20,10 @@ Examples:
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ssd-cam", version, about, after_help = EXAMPLES)]
 pub struct Args {
+    /// A command instead of a detection run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index.
     #[arg(long, value_name = "PATH|N", conflicts_with = "source")]
     pub device: Option<String>,
@@ -103,6 +108,18 @@ pub struct Args {
     /// Replace saved frames that already exist.
     #[arg(long, requires = "save")]
     pub overwrite: bool,
+}
+
+/// Commands besides detection.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print a model's graph inputs and outputs, how its manifest reads them
+    /// (priors, box coding, scores), and what does not fit; exit 1 if anything.
+    Inspect {
+        /// Model name under models/ or a path to an .onnx file.
+        #[arg(value_name = "NAME|PATH")]
+        model: String,
+    },
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

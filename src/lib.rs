@@ -12,6 +12,7 @@ pub mod boxes;
 pub mod cli;
 pub mod draw;
 pub mod eval;
+pub mod inspect;
 pub mod manifest;
 pub mod model;
 pub mod nms;

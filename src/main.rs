@@ -7,6 +7,22 @@ use clap::Parser;
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
+    if let Some(ssd_cam::cli::Command::Inspect { model }) = &args.command {
+        return match ssd_cam::inspect::report(model) {
+            Ok((text, fits)) => {
+                print!("{text}");
+                if fits {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.list_devices {
         return match ssd_cam::app::list_devices() {
             Ok(()) => ExitCode::SUCCESS,

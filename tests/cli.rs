@@ -253,13 +253,13 @@ fn bad_models_and_manifests_are_one_line_errors() {
     let mismatch = write_oracle(d, "mismatch");
     let mut m = oracle_manifest();
     m.labels = (0..21).map(|i| format!("c{i}")).collect();
-    m.outputs.scores.shape = vec![1, 8732, 21];
+    m.outputs.scores.0[0].shape = vec![1, 8732, 21];
     std::fs::write(mismatch.with_extension("json"), m.to_json()).unwrap();
     assert_one_line_error(&run(&mismatch), "output 'conf' has shape 1,8732,4 but the manifest says [1, 8732, 21]");
 
     let renamed = write_oracle(d, "renamed");
     let mut m = oracle_manifest();
-    m.outputs.boxes.name = "boxes".into();
+    m.outputs.boxes.0[0].name = "boxes".into();
     std::fs::write(renamed.with_extension("json"), m.to_json()).unwrap();
     assert_one_line_error(&run(&renamed), "no output named 'boxes'");
 }
@@ -349,4 +349,37 @@ fn save_writes_every_nth_annotated_frame_next_to_the_json() {
         ssd_cam(&["--source", "demo:fps=0,frames=1,size=160x120", "--headless", "--save", shots.to_str().unwrap()]);
     assert!(again.status.success());
     assert!(stderr(&again).contains("not overwriting"), "{}", stderr(&again));
+}
+
+#[test]
+fn inspect_describes_a_model_and_flags_what_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let m = model.to_str().unwrap();
+    let out = ssd_cam(&["inspect", m]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    for want in
+        ["graph input  images", "graph output loc", "8732 caffe", "loc [1, 8732, 4] -> [1, 8732, 4]", "check     ok"]
+    {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    // Labels that the graph's class axis does not have.
+    let mut wrong = oracle_manifest();
+    wrong.labels.push("extra".into());
+    wrong.outputs.scores.0[0].shape[2] += 1;
+    std::fs::write(model.with_extension("json"), wrong.to_json()).unwrap();
+    let out = ssd_cam(&["inspect", m]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("check     does not fit") && text.contains("output 'conf' has shape"), "{text}");
+    // No manifest at all: the graph is still described.
+    std::fs::remove_file(model.with_extension("json")).unwrap();
+    let out = ssd_cam(&["inspect", m]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains("graph output conf") && text.contains("manifest  does not fit: cannot read manifest"),
+        "{text}"
+    );
 }
