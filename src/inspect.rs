@@ -59,7 +59,7 @@ fn head(parts: &OutputParts, k: usize) -> String {
         .0
         .iter()
         .map(|p| {
-            let layout = if p.layout.is_some() { format!(" {:?}", p.layout).to_lowercase() } else { String::new() };
+            let layout = p.layout.map_or(String::new(), |l| format!(" {l:?}").to_lowercase());
             format!("{} {:?}{layout}", p.name, p.shape)
         })
         .collect();

@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -382,4 +383,81 @@ fn inspect_describes_a_model_and_flags_what_does_not_fit() {
         text.contains("graph output conf") && text.contains("manifest  does not fit: cannot read manifest"),
         "{text}"
     );
+}
+
+/// The oracle's heads as a Caffe-style graph leaves them: one raw NCHW
+/// convolution output `[1, A·K, F, F]` per feature map, for boxes and scores.
+fn write_split_oracle(dir: &Path) -> PathBuf {
+    use ssd_cam::manifest::{Layout, OutputParts, OutputSpec};
+    use ssd_cam::onnx::{attr_int, attr_ints, GraphBuilder};
+    let (p, c) = (8732, labels().len());
+    let mut rows_loc = vec![[0f32; 4]; p];
+    let mut rows_conf = vec![vec![0f32; c]; p];
+    for row in &mut rows_conf {
+        row[0] = 8.0;
+    }
+    for t in targets() {
+        rows_loc[t.prior] = t.offsets;
+        rows_conf[t.prior][0] = 0.0;
+        rows_conf[t.prior][t.class] = t.logit;
+    }
+    let mut g = GraphBuilder::new();
+    let x = g.input("images", &[1, 3, 300, 300]);
+    let mean = g.node("ReduceMean", &[&x], vec![attr_ints("axes", &[1, 2, 3]), attr_int("keepdims", 0)]);
+    let zero = g.constant("zero", &[1, 1, 1], &[0.0]);
+    let tied = g.node("Mul", &[&mean, &zero], vec![]);
+    let mut manifest = oracle_manifest();
+    let (mut loc_parts, mut conf_parts) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    for (i, (f, a)) in [(38usize, 4usize), (19, 6), (10, 6), (5, 6), (3, 4), (1, 4)].into_iter().enumerate() {
+        for (head, k, parts) in [("loc", 4, &mut loc_parts), ("conf", c, &mut conf_parts)] {
+            // Element [0, b·k + j, y, x] is value j of prior start + (y·f + x)·a + b.
+            let mut data = vec![0f32; a * k * f * f];
+            for b in 0..a {
+                for j in 0..k {
+                    for cell in 0..f * f {
+                        let prior = start + cell * a + b;
+                        let v = if head == "loc" { rows_loc[prior][j] } else { rows_conf[prior][j] };
+                        data[(b * k + j) * f * f + cell] = v;
+                    }
+                }
+            }
+            let dims = [1, (a * k) as i64, f as i64, f as i64];
+            let konst = g.constant(head, &dims, &data);
+            let name = format!("{head}{i}");
+            g.node_into("Add", &[&konst, &tied], vec![], &name);
+            g.output(&name, &dims);
+            let mut spec = OutputSpec::new(&name, vec![1, a * k, f, f]);
+            spec.layout = Some(Layout::Nchw);
+            parts.push(spec);
+        }
+        start += f * f * a;
+    }
+    manifest.outputs.boxes = OutputParts(loc_parts);
+    manifest.outputs.scores = OutputParts(conf_parts);
+    let onnx = dir.join("split.onnx");
+    ssd_cam::onnx::write(&g.into_model("split"), &onnx).unwrap();
+    std::fs::write(onnx.with_extension("json"), manifest.to_json()).unwrap();
+    onnx
+}
+
+#[test]
+fn heads_split_per_feature_map_give_the_same_detections_as_one_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = write_oracle(dir.path(), "oracle");
+    let split = write_split_oracle(dir.path());
+    png(&dir.path().join("a.png"), 640, 480);
+    let img = dir.path().join("a.png");
+    let run = |m: &Path| {
+        let out = ssd_cam(&["--model", m.to_str().unwrap(), "--source", img.to_str().unwrap(), "--headless"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&out)[0]["detections"].clone()
+    };
+    let (a, b) = (run(&whole), run(&split));
+    assert_eq!(a.as_array().unwrap().len(), 2);
+    assert_eq!(a, b);
+    let out = ssd_cam(&["inspect", split.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("loc0 [1, 16, 38, 38] nchw + loc1 [1, 24, 19, 19] nchw"), "{text}");
+    assert!(text.contains("-> [1, 8732, 4]") && text.contains("check     ok"), "{text}");
 }
