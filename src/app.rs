@@ -31,7 +31,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         args.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     set_threads(threads);
     let started = std::time::Instant::now();
-    let model = Model::load(&paths.onnx, &manifest, &paths.manifest)?;
+    let model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, args.precision)?;
     log::info!(
         "model {} ({}) loaded and optimised in {:.0} ms, {threads} thread(s)",
         manifest.name,

@@ -81,6 +81,11 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,
 
+    /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
+    /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
+    #[arg(long, value_enum, default_value_t = crate::model::Precision::F32)]
+    pub precision: crate::model::Precision,
+
     /// Stop after writing N frames.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_frames: Option<u64>,

@@ -42,9 +42,30 @@ pub enum ModelError {
 /// Largest ONNX file accepted; far above any SSD, far below a mistaken video file.
 const MAX_MODEL_BYTES: u64 = 2 << 30;
 
+/// Arithmetic the network runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Precision {
+    /// 32-bit floats everywhere.
+    #[default]
+    F32,
+    /// Weights and activations in 16-bit floats (tract's f32→f16 transform),
+    /// for ARM CPUs with fp16 arithmetic (Cortex-A55/A75/A76 and later: Pi 5,
+    /// Jetson Orin). Input and outputs stay f32 at the model's edges.
+    F16,
+    /// f16 even on a CPU without fp16 arithmetic, emulated and slow: to check
+    /// a model's f16 accuracy on a desktop before deploying it.
+    F16Emulated,
+}
+
+/// Whether this CPU runs f16 arithmetic natively (tract's own check).
+pub fn cpu_has_fp16() -> bool {
+    tract_linalg::has_fp16()
+}
+
 /// A loaded, optimised network and its per-thread state.
 pub struct Model {
     state: TypedSimpleState,
+    f16: bool,
     input: Arc<Tensor>,
     input_shape: [usize; 4],
     input_node: usize,
@@ -101,6 +122,18 @@ impl Model {
     /// Loads `onnx`, checks it against `manifest` (read from `manifest_path`)
     /// and optimises it.
     pub fn load(onnx: &Path, manifest: &Manifest, manifest_path: &Path) -> Result<Model, ModelError> {
+        Self::load_with(onnx, manifest, manifest_path, Precision::F32)
+    }
+
+    /// [`Model::load`] in the given precision. `F16` on a CPU without fp16
+    /// arithmetic logs a warning and runs in f32: emulated f16 is slower
+    /// than f32, never faster.
+    pub fn load_with(
+        onnx: &Path,
+        manifest: &Manifest,
+        manifest_path: &Path,
+        precision: Precision,
+    ) -> Result<Model, ModelError> {
         let load_err = |message: String| ModelError::Load { path: onnx.to_owned(), message };
         let mismatch = |message: String| ModelError::Mismatch {
             onnx: onnx.to_owned(),
@@ -181,6 +214,23 @@ impl Model {
             .collect::<TractResult<Vec<_>>>()
             .map_err(|e| mismatch(format!("cannot join the output parts: {}", first_line(&e))))?;
         typed.select_output_outlets(&heads).map_err(|e| load_err(e.to_string()))?;
+        let f16 = match precision {
+            Precision::F32 => false,
+            Precision::F16Emulated => true,
+            Precision::F16 => {
+                let native = cpu_has_fp16();
+                if !native {
+                    log::warn!("--precision f16: this CPU has no fp16 arithmetic; running in f32");
+                }
+                native
+            }
+        };
+        if f16 {
+            let transform = tract_onnx::tract_core::transform::get_transform("f32_to_f16")
+                .and_then(|t| t.ok_or_else(|| anyhow::anyhow!("tract has no f32_to_f16 transform")))
+                .map_err(|e| load_err(first_line(&e)))?;
+            typed = transform.transform_into(typed).map_err(|e| load_err(format!("f16: {}", first_line(&e))))?;
+        }
         let runnable = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -188,7 +238,7 @@ impl Model {
         let input_node = runnable.model().input_outlets().map_err(|e| load_err(e.to_string()))?[0].node;
         let state = runnable.spawn().map_err(|e| load_err(e.to_string()))?;
         let input = Arc::new(Tensor::zero::<f32>(&input_shape).map_err(|e| load_err(e.to_string()))?);
-        Ok(Model { state, input, input_shape, input_node, fresh_inputs: 0 })
+        Ok(Model { state, f16, input, input_shape, input_node, fresh_inputs: 0 })
     }
 
     /// Shape of the input tensor.
@@ -218,7 +268,11 @@ impl Model {
 
     /// Runs the network on the current input tensor.
     pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
-        let input = TValue::from_const(Arc::clone(&self.input));
+        let input = if self.f16 {
+            self.input.cast_to::<f16>().map_err(|e| ModelError::Run(first_line(&e)))?.into_owned().into_tvalue()
+        } else {
+            TValue::from_const(Arc::clone(&self.input))
+        };
         let mut out = self.state.run(tvec![input]).map_err(|e| ModelError::Run(first_line(&e)))?;
         // tract clears the values of the nodes it ran, but an input the
         // optimised plan no longer reads stays referenced; release it so the
@@ -229,8 +283,14 @@ impl Model {
         if out.len() != 2 {
             return Err(ModelError::Run(format!("expected 2 outputs, got {}", out.len())));
         }
-        let scores = out.remove(1);
-        let boxes = out.remove(0);
+        let (mut scores, mut boxes) = (out.remove(1), out.remove(0));
+        if self.f16 {
+            let to_f32 = |t: TValue| -> Result<TValue, ModelError> {
+                Ok(t.cast_to::<f32>().map_err(|e| ModelError::Run(first_line(&e)))?.into_owned().into_tvalue())
+            };
+            boxes = to_f32(boxes)?;
+            scores = to_f32(scores)?;
+        }
         Ok(RawOutputs { boxes, scores })
     }
 }

@@ -29,3 +29,34 @@ fn oracle_outputs_carry_the_targets() {
     assert_eq!(scores[t.prior * 4 + t.class], t.logit);
     assert_eq!(scores[0], 8.0, "background logit elsewhere");
 }
+
+#[test]
+fn f16_runs_the_shipped_model_close_to_f32() {
+    use ssd_cam::manifest::{locate_model, Manifest};
+    use ssd_cam::model::{Model, Precision};
+    let paths = locate_model(ssd_cam::DEFAULT_MODEL).unwrap();
+    let manifest = Manifest::from_path(&paths.manifest).unwrap();
+    let run = |precision| {
+        let mut model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision).unwrap();
+        // A smooth pattern in the normalised input range.
+        for (i, v) in model.input_mut().unwrap().iter_mut().enumerate() {
+            *v = ((i % 300) as f32 * 0.05).sin() * 2.0;
+        }
+        let out = model.run().unwrap();
+        let (b, s) = out.slices().unwrap();
+        (b.to_vec(), s.to_vec())
+    };
+    let (b32, s32) = run(Precision::F32);
+    let (b16, s16) = run(Precision::F16Emulated);
+    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert_eq!((b16.len(), s16.len()), (b32.len(), s32.len()), "f32 outputs at the edges, same shapes");
+    let mean_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+    let (db, ds) = (max_diff(&b32, &b16), max_diff(&s32, &s16));
+    let (mb, ms) = (mean_diff(&b32, &b16), mean_diff(&s32, &s16));
+    eprintln!("f16 vs f32: box offsets differ by at most {db} (mean {mb}), logits by {ds} (mean {ms})");
+    assert!(db > 0.0 || ds > 0.0, "the f16 path really ran in f16");
+    // f16 keeps about 3 significant digits through 23 layers: offsets are in
+    // variance units (0.1 = 1% of a prior's side), logits feed a softmax.
+    assert!(db < 0.25 && ds < 0.5, "box offsets {db}, logits {ds}");
+    assert!(mb < 0.02 && ms < 0.04, "box offsets mean {mb}, logits mean {ms}");
+}
