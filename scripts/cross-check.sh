@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds ssd-cam for ARM boards without containers and checks the ARM binary
+# under qemu against the host build, on the demo source and on images, with
+# the shipped model: the same detections, boxes within 0.5 px, scores within
+# 1e-3.
+#   scripts/cross-check.sh [aarch64] [armv7]      (default: aarch64)
+# Installs Debian's cross compilers and C libraries, qemu-user-static and the
+# Rust targets when missing; linkers and runners are in .cargo/config.toml.
+# Results (JSON of both builds, binary size, start-up time) go to
+# target/cross-check/ARCH/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+arches=("$@")
+[ ${#arches[@]} -gt 0 ] || arches=(aarch64)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# The host side: the build the tests use (all features), so CI builds nothing twice.
+cargo build --all-features --bin ssd-cam
+host=target/debug/ssd-cam
+
+work=target/cross-check
+mkdir -p "$work"
+# Images for the image-source path: raw demo frames of another size and seed.
+images="$work/images"
+if [ ! -f "$images/frame_00000007.png" ]; then
+    rm -rf "$images"
+    "$host" --source demo:size=480x360,fps=0,frames=8,seed=21 --headless --save "$images" --save-raw --save-png >/dev/null
+fi
+sources=("demo:fps=0,frames=12,seed=3" "$images")
+
+status=0
+for arch in "${arches[@]}"; do
+    case "$arch" in
+        aarch64)
+            triple=aarch64-unknown-linux-gnu packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+            runner=qemu-aarch64-static sysroot=/usr/aarch64-linux-gnu ;;
+        armv7)
+            triple=armv7-unknown-linux-gnueabihf packages="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
+            runner=qemu-arm-static sysroot=/usr/arm-linux-gnueabihf ;;
+        *) echo "error: unknown target '$arch' (aarch64 or armv7)" >&2; exit 2 ;;
+    esac
+    missing=()
+    for p in $packages qemu-user-static; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "cross-check: installing ${missing[*]}" >&2
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+
+    echo "== $arch: cargo build --release --target $triple" >&2
+    cargo build --release --target "$triple" --bin ssd-cam
+    bin="target/$triple/release/ssd-cam"
+    out="$work/$arch"
+    mkdir -p "$out"
+    size=$(stat -c %s "$bin")
+    echo "$arch binary: $size bytes" | tee "$out/size.txt" >&2
+    for i in "${!sources[@]}"; do
+        src=${sources[$i]}
+        "$host" --source "$src" --headless --threads 2 > "$out/host-$i.jsonl" 2>/dev/null
+        "$runner" -L "$sysroot" "$bin" --source "$src" --headless --threads 2 \
+            > "$out/$arch-$i.jsonl" 2> "$out/$arch-$i.log"
+        python3 - "$out/host-$i.jsonl" "$out/$arch-$i.jsonl" "$src" <<'PY' || status=1
+import json, sys
+host, arm, src = sys.argv[1:4]
+read = lambda p: [json.loads(l) for l in open(p) if l.strip()]
+a, b = read(host), read(arm)
+THRESHOLD, BOX, SCORE = 0.3, 0.5, 1e-3
+bad, worst_box, worst_score, n = [], 0.0, 0.0, 0
+if len(a) != len(b):
+    bad.append(f"{len(a)} frames on the host, {len(b)} on ARM")
+for fa, fb in zip(a, b):
+    left = list(fb["detections"])
+    for d in fa["detections"]:
+        box = [d["bbox"][k] for k in ("x1", "y1", "x2", "y2")]
+        hit = None
+        for j, e in enumerate(left):
+            eb = [e["bbox"][k] for k in ("x1", "y1", "x2", "y2")]
+            db = max(abs(p - q) for p, q in zip(box, eb))
+            if e["class_id"] == d["class_id"] and db <= BOX and abs(e["score"] - d["score"]) <= SCORE:
+                hit = (j, db, abs(e["score"] - d["score"]))
+                break
+        if hit:
+            left.pop(hit[0]); n += 1
+            worst_box, worst_score = max(worst_box, hit[1]), max(worst_score, hit[2])
+        elif d["score"] > THRESHOLD + SCORE:  # at the threshold either side may drop it
+            bad.append(f"frame {fa['frame']}: host {d['label']} {d['score']:.4f} {box} not on ARM")
+    bad += [f"frame {fb['frame']}: ARM {e['label']} {e['score']:.4f} not on the host" for e in left if e["score"] > THRESHOLD + SCORE]
+print(f"{src}: {len(a)} frames, {n} detections matched, largest box difference {worst_box:.4f} px, "
+      f"largest score difference {worst_score:.2e}" + ("" if not bad else f"; {len(bad)} DIFFER"), file=sys.stderr)
+for line in bad[:10]:
+    print("  " + line, file=sys.stderr)
+sys.exit(1 if bad or n == 0 else 0)
+PY
+    done
+    grep -h "loaded and optimised" "$out/$arch-0.log" | sed 's/.*loaded and optimised in/start-up (model load + optimise under qemu):/' | tee "$out/startup.txt" >&2 || true
+done
+exit "$status"
