@@ -23,21 +23,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         check_window()?;
     }
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
-    let paths = locate_model(&args.model).map_err(anyhow::Error::msg)?;
-    let manifest = Manifest::from_path(&paths.manifest)?;
-    let priors = crate::prior_table::priors_for(&manifest.priors)
-        .with_context(|| format!("manifest {}", paths.manifest.display()))?;
-    let threads =
-        args.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    set_threads(threads);
-    let started = std::time::Instant::now();
-    let model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, args.precision)?;
-    log::info!(
-        "model {} ({}) loaded and optimised in {:.0} ms, {threads} thread(s)",
-        manifest.name,
-        paths.onnx.display(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    let Loaded { manifest, priors, model, .. } = load(&args.model, args.threads, args.precision)?;
     let source = match &args.device {
         Some(device) => open_camera(device, args, Arc::clone(&stop))?,
         None => crate::source::open(&spec)?,
@@ -79,6 +65,43 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);
     }
     Ok(pipeline.run(stop)?)
+}
+
+/// A model ready to run, with what describes it.
+pub struct Loaded {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Its prior boxes.
+    pub priors: std::borrow::Cow<'static, [[f32; 4]]>,
+    /// The optimised network.
+    pub model: Model,
+    /// Where the network and its manifest are.
+    pub paths: crate::manifest::ModelPaths,
+    /// Threads the matrix kernels use.
+    pub threads: usize,
+    /// Model load + optimisation time, ms.
+    pub load_ms: f64,
+}
+
+/// Resolves `--model`, sets the kernel thread count (all cores unless given)
+/// and loads the network in `precision`.
+pub fn load(model: &str, threads: Option<u32>, precision: crate::model::Precision) -> Result<Loaded> {
+    let paths = locate_model(model).map_err(anyhow::Error::msg)?;
+    let manifest = Manifest::from_path(&paths.manifest)?;
+    let priors = crate::prior_table::priors_for(&manifest.priors)
+        .with_context(|| format!("manifest {}", paths.manifest.display()))?;
+    let threads =
+        threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    set_threads(threads);
+    let started = std::time::Instant::now();
+    let model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    log::info!(
+        "model {} ({}) loaded and optimised in {load_ms:.0} ms, {threads} thread(s)",
+        manifest.name,
+        paths.onnx.display(),
+    );
+    Ok(Loaded { manifest, priors, model, paths, threads, load_ms })
 }
 
 #[cfg(feature = "display")]

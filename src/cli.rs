@@ -9,6 +9,7 @@ Examples:
   ssd-cam --device 0 --resolution 1280x720 --fps 30 --format mjpeg --headless
   ssd-cam --list-devices
   ssd-cam inspect path/to/model.onnx
+  ssd-cam bench --frames 300
   ssd-cam --source demo --headless --max-frames 100
   ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
@@ -124,6 +125,31 @@ pub enum Command {
         /// Model name under models/ or a path to an .onnx file.
         #[arg(value_name = "NAME|PATH")]
         model: String,
+    },
+    /// Measure this machine: model load time, each stage alone on one frame,
+    /// then the full pipeline (per-stage p50/p95/p99 ms, frames/s).
+    Bench {
+        /// Model name under models/ or a path to an .onnx file.
+        #[arg(long, value_name = "NAME|PATH", default_value = crate::DEFAULT_MODEL)]
+        model: String,
+        /// Input (as for detection); `demo:fps=0` renders frames as fast as they are taken.
+        #[arg(long, value_name = "SPEC", default_value = "demo:fps=0")]
+        source: String,
+        /// Frames measured in each phase.
+        #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+        frames: u32,
+        /// Frames run before measuring.
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        warmup: u32,
+        /// Threads for the network's matrix kernels [default: all cores].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+        threads: Option<u32>,
+        /// Arithmetic for the network.
+        #[arg(long, value_enum, default_value_t = crate::model::Precision::F32)]
+        precision: crate::model::Precision,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 

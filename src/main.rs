@@ -23,6 +23,38 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(ssd_cam::cli::Command::Bench { model, source, frames, warmup, threads, precision, json }) =
+        &args.command
+    {
+        let options = ssd_cam::bench::BenchOptions {
+            model: model.clone(),
+            source: source.clone(),
+            frames: *frames,
+            warmup: *warmup,
+            threads: *threads,
+            precision: *precision,
+        };
+        return match ssd_cam::bench::run(&options) {
+            Ok(report) => {
+                if *json {
+                    match serde_json::to_string(&report) {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                } else {
+                    print!("{}", report.table());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.list_devices {
         return match ssd_cam::app::list_devices() {
             Ok(()) => ExitCode::SUCCESS,

@@ -23,20 +23,24 @@ pub struct Shape {
     pub color: [u8; 3],
 }
 
-/// Unit-square polygon of a class (centred on 0, side 1); `None` for the circle.
-fn polygon(class: usize) -> Option<Vec<[f32; 2]>> {
+const SQUARE: [[f32; 2]; 4] = [[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]];
+const TRIANGLE: [[f32; 2]; 3] = [[0.0, -0.5], [0.5, 0.5], [-0.5, 0.5]];
+/// Five points at radius 0.5, inner corners at 0.2, the first pointing up.
+static STAR: std::sync::LazyLock<[[f32; 2]; 10]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|k| {
+        let r = if k % 2 == 0 { 0.5 } else { 0.2 };
+        let a = std::f32::consts::PI * (k as f32 / 5.0 - 0.5);
+        [r * a.cos(), r * a.sin()]
+    })
+});
+
+/// Unit-square polygon of a class (centred on 0, side 1); `None` for the
+/// circle. Static, so drawing a frame allocates nothing.
+fn polygon(class: usize) -> Option<&'static [[f32; 2]]> {
     match class {
-        1 => Some(vec![[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]),
-        2 => Some(vec![[0.0, -0.5], [0.5, 0.5], [-0.5, 0.5]]),
-        3 => Some(
-            (0..10)
-                .map(|k| {
-                    let r = if k % 2 == 0 { 0.5 } else { 0.2 };
-                    let a = std::f32::consts::PI * (k as f32 / 5.0 - 0.5);
-                    [r * a.cos(), r * a.sin()]
-                })
-                .collect(),
-        ),
+        1 => Some(&SQUARE),
+        2 => Some(&TRIANGLE),
+        3 => Some(&*STAR),
         _ => None,
     }
 }
@@ -73,7 +77,7 @@ impl Shape {
                 // Into the shape's unit frame: rotate back, then unscale.
                 let u = (dx * cos + dy * sin) / sw;
                 let v = (-dx * sin + dy * cos) / sh;
-                let hit = match &poly {
+                let hit = match poly {
                     None => u * u + v * v <= 0.25,
                     Some(p) => inside_polygon(p, u, v),
                 };

@@ -461,3 +461,48 @@ fn heads_split_per_feature_map_give_the_same_detections_as_one_tensor() {
     assert!(text.contains("loc0 [1, 16, 38, 38] nchw + loc1 [1, 24, 19, 19] nchw"), "{text}");
     assert!(text.contains("-> [1, 8732, 4]") && text.contains("check     ok"), "{text}");
 }
+
+#[test]
+fn bench_reports_every_stage_for_the_frames_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let source = "demo:size=320x240,fps=0,seed=4";
+    let args = ["bench", "--model", model.to_str().unwrap(), "--source", source, "--frames", "7", "--warmup", "2"];
+    let out = ssd_cam(&[&args[..], &["--threads", "1", "--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "one JSON object on stdout");
+    let r = &lines[0];
+    assert_eq!(r["model"], "oracle");
+    assert_eq!(r["frame_size"], serde_json::json!([320, 240]));
+    assert_eq!(r["threads"], 1);
+    assert_eq!(r["pipeline"]["frames"], 7, "warm-up frames are not measured");
+    assert!(r["load_ms"].as_f64().unwrap() > 0.0);
+    for (phase, stages) in [
+        ("isolated", &["preprocess", "inference", "postprocess"][..]),
+        ("pipeline", &["queue", "preprocess", "inference", "postprocess", "service", "total"][..]),
+    ] {
+        for stage in stages {
+            let p = &r[phase][stage];
+            let (p50, p95, p99) = (p["p50"].as_f64().unwrap(), p["p95"].as_f64().unwrap(), p["p99"].as_f64().unwrap());
+            assert!(p50 <= p95 && p95 <= p99, "{phase}.{stage}: {p}");
+        }
+    }
+    let total = r["pipeline"]["total"]["p50"].as_f64().unwrap();
+    assert!(total >= r["pipeline"]["inference"]["p50"].as_f64().unwrap(), "total covers inference: {r}");
+    assert!(r["pipeline"]["fps"].as_f64().unwrap() > 0.0 && r["throughput_ratio"].as_f64().unwrap() > 0.0);
+
+    // The table for people names every stage.
+    let out = ssd_cam(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8(out.stdout).unwrap();
+    for word in ["model load", "preprocess", "inference", "postprocess", "queue", "total", "throughput"] {
+        assert!(table.contains(word), "{word} missing from:\n{table}");
+    }
+
+    // A source too short for warm-up + frames is one clear error.
+    let out =
+        ssd_cam(&["bench", "--model", model.to_str().unwrap(), "--source", "demo:fps=0,frames=3", "--frames", "5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("bench needs 15"), "{}", stderr(&out));
+}

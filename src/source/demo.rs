@@ -119,17 +119,18 @@ impl DemoSource {
     /// The shapes as drawn in frame `t`: they bounce off the frame edges and
     /// turn, always wholly inside the frame.
     pub fn shapes(&self, t: u64) -> Vec<Shape> {
-        self.movers
-            .iter()
-            .map(|m| {
-                let dims = [self.width as f32, self.height as f32];
-                let center = [0, 1].map(|a| {
-                    let span = dims[a] - 2.0 * m.radius;
-                    m.radius + bounce(m.shape.center[a] + m.vel[a] * t as f32, span)
-                });
-                Shape { center, angle: m.shape.angle + m.spin * t as f32, ..m.shape.clone() }
-            })
-            .collect()
+        self.shapes_at(t).collect()
+    }
+
+    fn shapes_at(&self, t: u64) -> impl Iterator<Item = Shape> + '_ {
+        self.movers.iter().map(move |m| {
+            let dims = [self.width as f32, self.height as f32];
+            let center = [0, 1].map(|a| {
+                let span = dims[a] - 2.0 * m.radius;
+                m.radius + bounce(m.shape.center[a] + m.vel[a] * t as f32, span)
+            });
+            Shape { center, angle: m.shape.angle + m.spin * t as f32, ..m.shape.clone() }
+        })
     }
 
     /// Class index ([`CLASSES`]) and box of every shape in frame `t`, in
@@ -141,7 +142,8 @@ impl DemoSource {
     fn render(&self, t: u64, rgb: &mut Vec<u8>) {
         rgb.clear();
         rgb.extend_from_slice(&self.background);
-        for s in self.shapes(t) {
+        // Shape by shape, without collecting: a frame allocates nothing.
+        for s in self.shapes_at(t) {
             s.paint(rgb, self.width as usize, self.height as usize, |_| {});
         }
     }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Side-by-side inference time, onnxruntime vs ssd-cam (tract), on the same
+# ONNX files: the shipped model plus any given as arguments (an SSD300-VGG16
+# layout, for instance: python tools/export_torchvision.py --arch
+# ssd300_vgg16 --weights random --out /tmp/ssd300_vgg16.onnx).
+#   benches/compare-onnxruntime.sh [MODEL.onnx ...]
+# Sets up a Python venv with onnxruntime and numpy (target/tmp/ort-venv),
+# builds ssd-cam in release, and appends results to target/compare-onnxruntime.jsonl.
+# Run it on an idle machine: both engines use the threads they are given.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+venv=target/tmp/ort-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q onnxruntime numpy
+fi
+cargo build --release --bin ssd-cam
+"$venv/bin/python" benches/compare_onnxruntime.py --ssd-cam target/release/ssd-cam \
+    --threads ${THREADS:-1 2} --runs "${RUNS:-30}" --out target/compare-onnxruntime.jsonl \
+    models/ssd300-shapes.onnx "$@"

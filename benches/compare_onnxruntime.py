@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Inference time of the same ONNX files in onnxruntime and in ssd-cam (tract).
+
+For each model and thread count: onnxruntime (CPUExecutionProvider, all graph
+optimisations, intra-op threads = N, one inter-op thread) runs the network on
+one input, warm-up then --runs timed runs; ssd-cam runs `ssd-cam bench
+--model M --threads N --json`, whose isolated inference phase times exactly
+what a detection run calls per frame (tract's optimised plan, the input
+written in place). Both report medians; the ratio tract / onnxruntime is
+printed and written as one JSON object per line to --out.
+
+    benches/compare-onnxruntime.sh            # sets up the venv, builds, runs
+    python3 benches/compare_onnxruntime.py --ssd-cam target/release/ssd-cam \\
+        --threads 1 2 models/ssd300-shapes.onnx /tmp/ssd300_vgg16.onnx
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+
+def onnxruntime_ms(model, threads, runs, warmup):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    graph_input = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in graph_input.shape]
+    x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
+    feed = {graph_input.name: x}
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(None, feed)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def ssd_cam_report(binary, model, threads, runs, warmup, precision):
+    command = [binary, "bench", "--model", model, "--threads", str(threads), "--frames", str(runs),
+               "--warmup", str(warmup), "--precision", precision, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", help="ONNX files with their ssd-cam manifests beside them")
+    parser.add_argument("--ssd-cam", required=True, help="the ssd-cam binary (a release build)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per engine (median reported)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--precision", default="f32", help="ssd-cam --precision")
+    parser.add_argument("--out", help="append one JSON line per measurement here")
+    args = parser.parse_args()
+
+    print(f"onnxruntime {ort.__version__}; medians of {args.runs} runs after {args.warmup} warm-up runs")
+    print(f"{'model':<28} {'threads':>7} {'onnxruntime ms':>15} {'ssd-cam ms':>11} {'tract/ort':>10}")
+    for model in args.models:
+        for threads in args.threads:
+            ort_ms = onnxruntime_ms(model, threads, args.runs, args.warmup)
+            report = ssd_cam_report(args.ssd_cam, model, threads, args.runs, args.warmup, args.precision)
+            tract_ms = report["isolated"]["inference"]["p50"]
+            ratio = tract_ms / ort_ms
+            name = model.rsplit("/", 1)[-1]
+            print(f"{name:<28} {threads:>7} {ort_ms:>15.1f} {tract_ms:>11.1f} {ratio:>10.2f}", flush=True)
+            if args.out:
+                with open(args.out, "a") as out:
+                    out.write(json.dumps({
+                        "model": model, "threads": threads, "onnxruntime": ort.__version__,
+                        "onnxruntime_ms": round(ort_ms, 3), "ssd_cam_ms": tract_ms, "ratio": round(ratio, 3),
+                        "precision": args.precision, "runs": args.runs,
+                        "ssd_cam_load_ms": report["load_ms"],
+                    }) + "\n")
+
+
+if __name__ == "__main__":
+    main()
