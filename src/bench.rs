@@ -35,6 +35,8 @@ pub struct BenchOptions {
     pub threads: Option<u32>,
     /// Network arithmetic.
     pub precision: Precision,
+    /// Also time every node of the network (tract's plan, after optimisation).
+    pub profile: bool,
 }
 
 /// Summary of one series of per-frame times, ms.
@@ -123,8 +125,17 @@ pub struct BenchReport {
     pub pipeline: PipelineTimes,
     /// Pipeline frames/s over inference-only frames/s (1.0 = everything else hidden).
     pub throughput_ratio: f64,
-    /// Pipeline service-time median over isolated inference median.
+    /// Pipeline service-time median over the pipeline's inference median:
+    /// what the pipeline adds to a frame besides inference. For a live
+    /// source the queue is near zero and service is the end-to-end latency;
+    /// a file-like source reads ahead, so its frames also wait in the queue.
     pub latency_ratio: f64,
+    /// With `--profile`: time per operation kind, largest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ops: Vec<crate::model::OpTime>,
+    /// With `--profile`: the slowest nodes (name, op, ms).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slowest_nodes: Vec<(String, String, f64)>,
 }
 
 /// Keeps every frame's timings; the buffer is sized up front so recording
@@ -184,6 +195,9 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
             t_post.push(ms_since(inferred));
         }
     }
+    let (ops, mut slowest_nodes) =
+        if options.profile { model.profile(options.frames.min(50))? } else { (Vec::new(), Vec::new()) };
+    slowest_nodes.truncate(12);
     let inference = Percentiles::of(&t_inf);
     let isolated = Isolated {
         preprocess: Percentiles::of(&t_pre),
@@ -230,9 +244,11 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
             .map_or_else(String::new, |v| v.get_name().to_owned()),
         load_ms,
         throughput_ratio: if isolated.inference_fps > 0.0 { pipeline.fps / isolated.inference_fps } else { 0.0 },
-        latency_ratio: if inference.p50 > 0.0 { pipeline.service.p50 / inference.p50 } else { 0.0 },
+        latency_ratio: if pipeline.inference.p50 > 0.0 { pipeline.service.p50 / pipeline.inference.p50 } else { 0.0 },
         isolated,
         pipeline,
+        ops,
+        slowest_nodes,
     })
 }
 
@@ -262,9 +278,20 @@ impl BenchReport {
         s += &row("service", &p.service);
         s += &row("total", &p.total);
         s += &format!(
-            "\nthroughput: pipeline / inference-only = {:.3}\nlatency: service p50 / inference p50 = {:.3}\n",
+            "\nthroughput: pipeline / inference-only = {:.3}\nlatency: service p50 / pipeline inference p50 = {:.3}\n",
             self.throughput_ratio, self.latency_ratio
         );
+        if !self.ops.is_empty() {
+            let all: f64 = self.ops.iter().map(|o| o.ms).sum();
+            s += &format!("\nnetwork profile (tract's optimised plan, ms per run, {all:.2} ms in nodes)\n");
+            for o in &self.ops {
+                s += &format!("  {:<28} {:>4} nodes {:>9.3} ms {:>5.1}%\n", o.op, o.nodes, o.ms, 100.0 * o.ms / all);
+            }
+            s += "slowest nodes\n";
+            for (name, op, ms) in &self.slowest_nodes {
+                s += &format!("  {name:<40} {op:<20} {ms:>9.3} ms\n");
+            }
+        }
         s
     }
 }

@@ -150,6 +150,9 @@ pub enum Command {
         /// One JSON object instead of the table.
         #[arg(long)]
         json: bool,
+        /// Also time every operation of the network (where inference goes).
+        #[arg(long)]
+        profile: bool,
     },
 }
 

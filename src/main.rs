@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Some(ssd_cam::cli::Command::Bench { model, source, frames, warmup, threads, precision, json }) =
+    if let Some(ssd_cam::cli::Command::Bench { model, source, frames, warmup, threads, precision, json, profile }) =
         &args.command
     {
         let options = ssd_cam::bench::BenchOptions {
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             warmup: *warmup,
             threads: *threads,
             precision: *precision,
+            profile: *profile,
         };
         return match ssd_cam::bench::run(&options) {
             Ok(report) => {

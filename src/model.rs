@@ -295,6 +295,61 @@ impl Model {
     }
 }
 
+/// Time spent in one kind of operation over a profiled run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OpTime {
+    /// tract's operation name (after optimisation), e.g. `Conv`, `MatMul`.
+    pub op: String,
+    /// Nodes of that kind in the plan.
+    pub nodes: usize,
+    /// Mean milliseconds per run, all those nodes together.
+    pub ms: f64,
+}
+
+impl Model {
+    /// Runs the network `runs` times on the current input, timing every
+    /// node; returns the time per operation kind, largest first, and the
+    /// slowest individual nodes (name, op, ms per run).
+    pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<(String, String, f64)>), ModelError> {
+        let mut per_node: std::collections::HashMap<usize, (String, String, f64)> = Default::default();
+        for _ in 0..runs.max(1) {
+            let input = if self.f16 {
+                self.input.cast_to::<f16>().map_err(|e| ModelError::Run(first_line(&e)))?.into_owned().into_tvalue()
+            } else {
+                TValue::from_const(Arc::clone(&self.input))
+            };
+            self.state
+                .run_plan_with_eval(tvec![input], |ctx, state, node, inputs| {
+                    let started = std::time::Instant::now();
+                    let out = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    per_node
+                        .entry(node.id)
+                        .or_insert_with(|| (node.name.clone(), node.op().name().to_string(), 0.0))
+                        .2 += ms;
+                    out
+                })
+                .map_err(|e| ModelError::Run(first_line(&e)))?;
+            if let Some(slot) = self.state.turn_state.values.get_mut(self.input_node) {
+                *slot = None;
+            }
+        }
+        let runs = f64::from(runs.max(1));
+        let mut by_op: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+        let mut nodes: Vec<(String, String, f64)> = Vec::with_capacity(per_node.len());
+        for (name, op, ms) in per_node.into_values() {
+            let entry = by_op.entry(op.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += ms / runs;
+            nodes.push((name, op, ms / runs));
+        }
+        let mut ops: Vec<OpTime> = by_op.into_iter().map(|(op, (nodes, ms))| OpTime { op, nodes, ms }).collect();
+        ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        nodes.sort_by(|a, b| b.2.total_cmp(&a.2));
+        Ok((ops, nodes))
+    }
+}
+
 /// Parses ONNX bytes into tract's inference model, after filling in the
 /// `value` of every `ConstantOfShape` that leaves it to the default: ONNX
 /// defines that default as a float32 zero, tract 0.23.9 makes it an f64 zero,

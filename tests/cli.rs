@@ -500,6 +500,20 @@ fn bench_reports_every_stage_for_the_frames_asked() {
         assert!(table.contains(word), "{word} missing from:\n{table}");
     }
 
+    // --profile adds the network's time per operation kind and its slowest
+    // nodes (on the shipped model: the oracle's plan is all constants).
+    let out = ssd_cam(&["bench", "--source", source, "--frames", "3", "--warmup", "1", "--json", "--profile"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["model"], "ssd300-shapes");
+    let ops = r["ops"].as_array().expect("ops with --profile");
+    assert!(!ops.is_empty() && ops.iter().all(|o| o["nodes"].as_u64().unwrap() > 0), "{r}");
+    let ms: Vec<f64> = ops.iter().map(|o| o["ms"].as_f64().unwrap()).collect();
+    assert!(ms.windows(2).all(|w| w[0] >= w[1]), "largest first: {ms:?}");
+    let slowest = r["slowest_nodes"].as_array().unwrap();
+    assert!(!slowest.is_empty() && slowest.len() <= 12);
+    assert!(lines[0].get("ops").is_none(), "no profile unless asked");
+
     // A source too short for warm-up + frames is one clear error.
     let out =
         ssd_cam(&["bench", "--model", model.to_str().unwrap(), "--source", "demo:fps=0,frames=3", "--frames", "5"]);
