@@ -73,8 +73,26 @@ fn preprocess(c: &mut Criterion) {
     ssd_cam::source::Source::next_frame(&mut demo, &mut rgb).unwrap();
     let mut tensor = vec![0f32; 3 * 300 * 300];
     let mut pre = Preprocessor::new(&manifest, false);
-    c.bench_function("preprocess/1280x720_to_300x300_fast_image_resize", |b| {
-        b.iter(|| pre.run(black_box(&rgb), 1280, 720, &mut tensor))
+    c.bench_function("preprocess/1280x720_to_300x300", |b| b.iter(|| pre.run(black_box(&rgb), 1280, 720, &mut tensor)));
+    // The resize alone: ours (tables cached) and fast_image_resize's (same
+    // bytes out, tables rebuilt per call).
+    let mut out = vec![0u8; 300 * 300 * 3];
+    let mut ours = ssd_cam::resize::Resizer::new();
+    c.bench_function("preprocess/1280x720_to_300x300_resize_only_cached_tables", |b| {
+        b.iter(|| ours.resize(black_box(&rgb), 1280, 720, &mut out, 300, 300))
+    });
+    let mut fir = fast_image_resize::Resizer::new();
+    let options = fast_image_resize::ResizeOptions::new()
+        .resize_alg(fast_image_resize::ResizeAlg::Convolution(fast_image_resize::FilterType::Bilinear));
+    c.bench_function("preprocess/1280x720_to_300x300_resize_only_fast_image_resize", |b| {
+        b.iter(|| {
+            let src =
+                fast_image_resize::images::ImageRef::new(1280, 720, &rgb, fast_image_resize::PixelType::U8x3).unwrap();
+            let mut dst =
+                fast_image_resize::images::Image::from_slice_u8(300, 300, &mut out, fast_image_resize::PixelType::U8x3)
+                    .unwrap();
+            fir.resize(&src, &mut dst, &options)
+        })
     });
     // The alternative not picked: the image crate's resize alone, before normalising.
     let img = image::RgbImage::from_raw(1280, 720, rgb.clone()).unwrap();

@@ -133,9 +133,9 @@ pub struct BenchReport {
     /// With `--profile`: time per operation kind, largest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ops: Vec<crate::model::OpTime>,
-    /// With `--profile`: the slowest nodes (name, op, ms).
+    /// With `--profile`: the slowest nodes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub slowest_nodes: Vec<(String, String, f64)>,
+    pub slowest_nodes: Vec<crate::model::NodeTime>,
 }
 
 /// Keeps every frame's timings; the buffer is sized up front so recording
@@ -288,8 +288,8 @@ impl BenchReport {
                 s += &format!("  {:<28} {:>4} nodes {:>9.3} ms {:>5.1}%\n", o.op, o.nodes, o.ms, 100.0 * o.ms / all);
             }
             s += "slowest nodes\n";
-            for (name, op, ms) in &self.slowest_nodes {
-                s += &format!("  {name:<40} {op:<20} {ms:>9.3} ms\n");
+            for n in &self.slowest_nodes {
+                s += &format!("  {:<40} {:<20} {:>9.3} ms\n", n.name, n.op, n.ms);
             }
         }
         s

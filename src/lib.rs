@@ -24,6 +24,7 @@ pub mod postprocess;
 pub mod preprocess;
 pub mod prior_table;
 pub mod priors;
+pub mod resize;
 pub mod shapes;
 pub mod sink;
 pub mod source;

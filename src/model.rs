@@ -306,11 +306,21 @@ pub struct OpTime {
     pub ms: f64,
 }
 
+/// Time spent in one node of the plan over a profiled run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeTime {
+    /// The node's name in the graph.
+    pub name: String,
+    /// Its operation.
+    pub op: String,
+    /// Mean milliseconds per run.
+    pub ms: f64,
+}
+
 impl Model {
     /// Runs the network `runs` times on the current input, timing every
-    /// node; returns the time per operation kind, largest first, and the
-    /// slowest individual nodes (name, op, ms per run).
-    pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<(String, String, f64)>), ModelError> {
+    /// node; returns the time per operation kind and per node, largest first.
+    pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<NodeTime>), ModelError> {
         let mut per_node: std::collections::HashMap<usize, (String, String, f64)> = Default::default();
         for _ in 0..runs.max(1) {
             let input = if self.f16 {
@@ -336,16 +346,16 @@ impl Model {
         }
         let runs = f64::from(runs.max(1));
         let mut by_op: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
-        let mut nodes: Vec<(String, String, f64)> = Vec::with_capacity(per_node.len());
+        let mut nodes: Vec<NodeTime> = Vec::with_capacity(per_node.len());
         for (name, op, ms) in per_node.into_values() {
             let entry = by_op.entry(op.clone()).or_default();
             entry.0 += 1;
             entry.1 += ms / runs;
-            nodes.push((name, op, ms / runs));
+            nodes.push(NodeTime { name, op, ms: ms / runs });
         }
         let mut ops: Vec<OpTime> = by_op.into_iter().map(|(op, (nodes, ms))| OpTime { op, nodes, ms }).collect();
         ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-        nodes.sort_by(|a, b| b.2.total_cmp(&a.2));
+        nodes.sort_by(|a, b| b.ms.total_cmp(&a.ms));
         Ok((ops, nodes))
     }
 }

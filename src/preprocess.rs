@@ -1,8 +1,6 @@
 //! Resizes an RGB frame to the network input and normalises it straight into
 //! the input tensor, with buffers reused from frame to frame.
 
-use fast_image_resize as fr;
-
 use crate::boxes::InputMapping;
 use crate::manifest::{ColorOrder, Layout, Manifest};
 
@@ -29,9 +27,6 @@ pub enum PreprocessError {
         /// Values needed.
         need: usize,
     },
-    /// The resizer refused the images.
-    #[error("resize failed: {0}")]
-    Resize(String),
 }
 
 /// Turns frames into network input.
@@ -42,8 +37,7 @@ pub struct Preprocessor {
     swap_rb: bool,
     affine: [(f32, f32); 3],
     letterbox: bool,
-    resizer: fr::Resizer,
-    options: fr::ResizeOptions,
+    resizer: crate::resize::Resizer,
     resized: Vec<u8>,
 }
 
@@ -72,8 +66,7 @@ impl Preprocessor {
             swap_rb: i.color == ColorOrder::Bgr,
             affine: i.normalize.affine(),
             letterbox,
-            resizer: fr::Resizer::new(),
-            options: fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+            resizer: crate::resize::Resizer::new(),
             resized: Vec::new(),
         }
     }
@@ -104,11 +97,7 @@ impl Preprocessor {
             &rgb[..need]
         } else {
             self.resized.resize(rw as usize * rh as usize * 3, 0);
-            let src = fr::images::ImageRef::new(width, height, &rgb[..need], fr::PixelType::U8x3)
-                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
-            let mut dst = fr::images::Image::from_slice_u8(rw, rh, &mut self.resized, fr::PixelType::U8x3)
-                .map_err(|e| PreprocessError::Resize(e.to_string()))?;
-            self.resizer.resize(&src, &mut dst, &self.options).map_err(|e| PreprocessError::Resize(e.to_string()))?;
+            self.resizer.resize(&rgb[..need], width, height, &mut self.resized, rw, rh);
             &self.resized
         };
         let (px, py) = (mapping.pad[0] as usize, mapping.pad[1] as usize);

@@ -58,11 +58,9 @@ fn source_preprocess_and_postprocess_allocate_nothing_per_frame() {
     params.score_threshold = 0.05;
     let mut decoder = Decoder::new(&manifest, priors, params);
 
-    // The source and preprocessing, frame after frame into the same buffers;
-    // letterboxed too, whose padding path differs. Frames of the model's
-    // input size: resizing is fast_image_resize's, which builds its filter
-    // tables on every call (see BENCHMARKS.md, issue 8).
-    let mut demo = ssd_cam::source::open("demo:size=300x300,fps=0,seed=5").unwrap();
+    // The source and preprocessing (resize + normalise), frame after frame
+    // into the same buffers; letterboxed too, whose padding path differs.
+    let mut demo = ssd_cam::source::open("demo:size=640x480,fps=0,seed=5").unwrap();
     let mut letterbox = Preprocessor::new(&manifest, true);
     let mut rgb = Vec::new();
     let (w, h) = demo.next_frame(&mut rgb).unwrap().unwrap();

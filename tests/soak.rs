@@ -2,7 +2,8 @@
 //! line is valid JSON, frame indices are contiguous (a file-like source
 //! drops nothing), and the resident set after warm-up stays flat.
 //! `SSD_CAM_SOAK_FRAMES` sets the length (CI: 2,000; the long soak in
-//! BENCHMARKS.md: 50,000).
+//! BENCHMARKS.md: 50,000) and `SSD_CAM_SOAK_BIN` another ssd-cam binary
+//! (a release build runs the long soak at full speed).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -18,7 +19,8 @@ fn rss_kib(pid: u32) -> Option<u64> {
 fn long_run_keeps_every_frame_and_a_flat_resident_set() {
     let frames: u64 = std::env::var("SSD_CAM_SOAK_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let warmup = (frames / 10).max(100);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+    let binary = std::env::var("SSD_CAM_SOAK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ssd-cam").to_owned());
+    let mut child = Command::new(binary)
         .args(["--source", &format!("demo:fps=0,frames={frames},seed=11"), "--headless", "--threads", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -37,6 +39,9 @@ fn long_run_keeps_every_frame_and_a_flat_resident_set() {
         count += 1;
         if count % 50 == 0 {
             if let Some(rss) = rss_kib(pid) {
+                if count % (frames / 10).max(50) == 0 {
+                    eprintln!("soak: frame {count}, RSS {rss} KiB");
+                }
                 if after_warmup.is_none() && count >= warmup {
                     after_warmup = Some(rss);
                 } else if after_warmup.is_some() {
