@@ -16,7 +16,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use crate::boxes::InputMapping;
 use crate::model::{Model, RawOutputs};
 use crate::postprocess::{Decoder, Detection};
-use crate::preprocess::Preprocessor;
+use crate::preprocess::{Preprocessor, Resized};
 use crate::sink::{FrameResult, Latency, Sink, SinkError};
 use crate::source::{Frame, Source};
 
@@ -112,6 +112,14 @@ pub struct Pipeline {
     pub max_frames: Option<u64>,
 }
 
+/// A frame and its input-size copy, made on the capture thread so that
+/// resizing stays off the inference thread.
+struct Captured {
+    frame: Frame,
+    input: Resized,
+    resize_ms: f64,
+}
+
 struct Inferred {
     frame: Frame,
     outputs: RawOutputs,
@@ -137,22 +145,24 @@ impl Pipeline {
         let Pipeline { source, model, preprocessor, decoder, sinks, max_frames } = self;
         let live = source.is_live();
         // Live: one slot, newest wins. Files: a little slack, never dropped.
-        let (frame_tx, frame_rx) = bounded::<Frame>(if live { 1 } else { 2 });
+        let (frame_tx, frame_rx) = bounded::<Captured>(if live { 1 } else { 2 });
         let (result_tx, result_rx) = bounded::<Inferred>(2);
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(4);
+        let (inputs_tx, inputs_rx) = bounded::<Resized>(4);
         let dropped = Arc::new(AtomicU64::new(0));
 
         let capture = {
             let (stop, dropped, evict) = (Arc::clone(&stop), Arc::clone(&dropped), frame_rx.clone());
-            let pool = (pool_tx.clone(), pool_rx);
+            let pools = Pools { rgb: (pool_tx.clone(), pool_rx), inputs: (inputs_tx.clone(), inputs_rx) };
+            let resizer = preprocessor.clone();
             std::thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || capture_stage(source, frame_tx, evict, pool, &stop, &dropped))
+                .spawn(move || capture_stage(source, resizer, frame_tx, evict, pools, &stop, &dropped))
                 .map_err(|source| PipelineError::Spawn { stage: "capture", source })?
         };
         let inference = std::thread::Builder::new()
             .name("inference".into())
-            .spawn(move || inference_stage(model, preprocessor, frame_rx, result_tx))
+            .spawn(move || inference_stage(model, preprocessor, frame_rx, result_tx, inputs_tx))
             .map_err(|source| PipelineError::Spawn { stage: "inference", source })?;
         let output = {
             let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
@@ -181,12 +191,28 @@ impl Pipeline {
     }
 }
 
-/// Stage 1. Returns the source's skipped count and how it ended.
+/// Buffers handed back to the capture thread for reuse: frames' pixels (from
+/// the output stage) and resized inputs (from the inference stage).
+struct Pools {
+    rgb: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+    inputs: (Sender<Resized>, Receiver<Resized>),
+}
+
+impl Pools {
+    fn recycle(&self, c: Captured) {
+        let _ = self.rgb.0.try_send(c.frame.rgb);
+        let _ = self.inputs.0.try_send(c.input);
+    }
+}
+
+/// Stage 1: frames from the source, resized to the model input. Returns the
+/// source's skipped count and how it ended.
 fn capture_stage(
     mut source: Box<dyn Source>,
-    tx: Sender<Frame>,
-    evict: Receiver<Frame>,
-    (pool_tx, pool_rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+    mut resizer: Preprocessor,
+    tx: Sender<Captured>,
+    evict: Receiver<Captured>,
+    pools: Pools,
     stop: &AtomicBool,
     dropped: &AtomicU64,
 ) -> (u64, Result<(), PipelineError>) {
@@ -196,7 +222,7 @@ fn capture_stage(
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        let mut rgb = pool_rx.try_recv().unwrap_or_default();
+        let mut rgb = pools.rgb.1.try_recv().unwrap_or_default();
         let (width, height) = match source.next_frame(&mut rgb) {
             Ok(Some(size)) => size,
             Ok(None) => break Ok(()),
@@ -211,6 +237,11 @@ fn capture_stage(
         }
         let frame = Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb };
         index += 1;
+        let mut input = pools.inputs.1.try_recv().unwrap_or_default();
+        if let Err(e) = resizer.resize(&frame.rgb, width, height, &mut input) {
+            break Err(PipelineError::Inference { frame: frame.index, message: e.to_string() });
+        }
+        let frame = Captured { resize_ms: ms(frame.captured_at.elapsed()), frame, input };
         if !live {
             if tx.send(frame).is_err() {
                 break Ok(()); // downstream ended
@@ -224,15 +255,15 @@ fn capture_stage(
                 // Replace the stale frame waiting in the slot with the new one.
                 if let Ok(stale) = evict.try_recv() {
                     dropped.fetch_add(1, Ordering::Relaxed);
-                    log::debug!("dropped stale frame {}", stale.index);
-                    let _ = pool_tx.try_send(stale.rgb);
+                    log::debug!("dropped stale frame {}", stale.frame.index);
+                    pools.recycle(stale);
                 }
                 match tx.try_send(frame) {
                     Ok(()) => {}
                     Err(TrySendError::Disconnected(_)) => break Ok(()),
                     Err(TrySendError::Full(frame)) => {
                         dropped.fetch_add(1, Ordering::Relaxed);
-                        let _ = pool_tx.try_send(frame.rgb);
+                        pools.recycle(frame);
                     }
                 }
             }
@@ -241,19 +272,21 @@ fn capture_stage(
     (source.skipped(), result)
 }
 
-/// Stage 2.
+/// Stage 2: normalisation into the input tensor, and the network.
 fn inference_stage(
     mut model: Model,
-    mut pre: Preprocessor,
-    rx: Receiver<Frame>,
+    pre: Preprocessor,
+    rx: Receiver<Captured>,
     tx: Sender<Inferred>,
+    inputs: Sender<Resized>,
 ) -> Result<(), PipelineError> {
-    for frame in rx {
+    for Captured { frame, input: resized, resize_ms } in rx {
         let started = Instant::now();
-        let queue_ms = ms(started.duration_since(frame.captured_at));
+        let queue_ms = (ms(started.duration_since(frame.captured_at)) - resize_ms).max(0.0);
         let fail = |message: String| PipelineError::Inference { frame: frame.index, message };
         let input = model.input_mut().map_err(|e| fail(e.to_string()))?;
-        let mapping = pre.run(&frame.rgb, frame.width, frame.height, input).map_err(|e| fail(e.to_string()))?;
+        let mapping = pre.normalise(&resized, input).map_err(|e| fail(e.to_string()))?;
+        let _ = inputs.try_send(resized);
         let preprocessed = Instant::now();
         let outputs = model.run().map_err(|e| fail(e.to_string()))?;
         let done = Instant::now();
@@ -262,7 +295,7 @@ fn inference_stage(
             outputs,
             mapping,
             queue_ms,
-            preprocess_ms: ms(preprocessed - started),
+            preprocess_ms: resize_ms + ms(preprocessed - started),
             inference_ms: ms(done - preprocessed),
         };
         if tx.send(msg).is_err() {

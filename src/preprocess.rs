@@ -30,6 +30,7 @@ pub enum PreprocessError {
 }
 
 /// Turns frames into network input.
+#[derive(Clone)]
 pub struct Preprocessor {
     in_w: u32,
     in_h: u32,
@@ -38,7 +39,26 @@ pub struct Preprocessor {
     affine: [(f32, f32); 3],
     letterbox: bool,
     resizer: crate::resize::Resizer,
-    resized: Vec<u8>,
+    scratch: Resized,
+}
+
+/// A frame resized to the model input (the part a letterbox fills), not yet
+/// normalised: the capture thread makes it, the inference thread normalises
+/// it into the input tensor.
+#[derive(Debug, Clone)]
+pub struct Resized {
+    /// RGB8, `size[0] × size[1] × 3` bytes.
+    pub pixels: Vec<u8>,
+    /// Width and height of `pixels`.
+    pub size: [u32; 2],
+    /// How boxes map back to the frame.
+    pub mapping: InputMapping,
+}
+
+impl Default for Resized {
+    fn default() -> Self {
+        Resized { pixels: Vec::new(), size: [0, 0], mapping: InputMapping::stretch(1, 1, 1, 1) }
+    }
 }
 
 impl std::fmt::Debug for Preprocessor {
@@ -67,12 +87,13 @@ impl Preprocessor {
             affine: i.normalize.affine(),
             letterbox,
             resizer: crate::resize::Resizer::new(),
-            resized: Vec::new(),
+            scratch: Resized::default(),
         }
     }
 
     /// Writes the frame into `out` (the input tensor's values) and returns how
-    /// to map boxes back to frame pixels.
+    /// to map boxes back to frame pixels: [`Preprocessor::resize`] then
+    /// [`Preprocessor::normalise`] on one thread.
     pub fn run(
         &mut self,
         rgb: &[u8],
@@ -80,26 +101,48 @@ impl Preprocessor {
         height: u32,
         out: &mut [f32],
     ) -> Result<InputMapping, PreprocessError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self.resize(rgb, width, height, &mut scratch).and_then(|()| self.normalise(&scratch, out));
+        self.scratch = scratch;
+        result
+    }
+
+    /// Resizes the frame to the model input (stretched, or the letterbox's
+    /// inner part) into `out`, whose buffer is reused.
+    pub fn resize(&mut self, rgb: &[u8], width: u32, height: u32, out: &mut Resized) -> Result<(), PreprocessError> {
         let need = width as usize * height as usize * 3;
         if rgb.len() < need || width == 0 || height == 0 {
             return Err(PreprocessError::BadFrame { got: rgb.len(), need, width, height });
-        }
-        let (iw, ih) = (self.in_w as usize, self.in_h as usize);
-        if out.len() != iw * ih * 3 {
-            return Err(PreprocessError::BadTensor { got: out.len(), need: iw * ih * 3 });
         }
         let (mapping, [rw, rh]) = if self.letterbox {
             InputMapping::letterbox(width, height, self.in_w, self.in_h)
         } else {
             (InputMapping::stretch(width, height, self.in_w, self.in_h), [self.in_w, self.in_h])
         };
-        let pixels: &[u8] = if (rw, rh) == (width, height) {
-            &rgb[..need]
+        out.pixels.resize(rw as usize * rh as usize * 3, 0);
+        if (rw, rh) == (width, height) {
+            out.pixels.copy_from_slice(&rgb[..need]);
         } else {
-            self.resized.resize(rw as usize * rh as usize * 3, 0);
-            self.resizer.resize(&rgb[..need], width, height, &mut self.resized, rw, rh);
-            &self.resized
-        };
+            self.resizer.resize(&rgb[..need], width, height, &mut out.pixels, rw, rh);
+        }
+        out.size = [rw, rh];
+        out.mapping = mapping;
+        Ok(())
+    }
+
+    /// Normalises a resized frame into `out` (the input tensor's values) and
+    /// returns how to map boxes back to frame pixels.
+    pub fn normalise(&self, resized: &Resized, out: &mut [f32]) -> Result<InputMapping, PreprocessError> {
+        let (iw, ih) = (self.in_w as usize, self.in_h as usize);
+        if out.len() != iw * ih * 3 {
+            return Err(PreprocessError::BadTensor { got: out.len(), need: iw * ih * 3 });
+        }
+        let Resized { pixels, size: [rw, rh], mapping } = resized;
+        let (mapping, rw, rh) = (*mapping, *rw, *rh);
+        let need = rw as usize * rh as usize * 3;
+        if pixels.len() != need || rw > self.in_w || rh > self.in_h {
+            return Err(PreprocessError::BadFrame { got: pixels.len(), need, width: rw, height: rh });
+        }
         let (px, py) = (mapping.pad[0] as usize, mapping.pad[1] as usize);
         let (rw, rh) = (rw as usize, rh as usize);
         // Source channel feeding each network channel.

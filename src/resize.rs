@@ -20,6 +20,9 @@ struct AxisFilter {
     weights: Vec<i16>,
     window: usize,
     precision: u8,
+    /// No negative weight (true of the triangle filter): enables the
+    /// two-channels-per-multiply horizontal pass.
+    nonnegative: bool,
 }
 
 impl AxisFilter {
@@ -72,8 +75,9 @@ impl AxisFilter {
             }
         }
         let unit = f64::from(1u32 << precision);
-        let weights = values.iter().map(|&w| (w * unit).round() as i16).collect();
-        AxisFilter { starts, sizes, weights, window, precision }
+        let weights: Vec<i16> = values.iter().map(|&w| (w * unit).round() as i16).collect();
+        let nonnegative = weights.iter().all(|&w| w >= 0);
+        AxisFilter { starts, sizes, weights, window, precision, nonnegative }
     }
 
     fn taps(&self, out: usize) -> (usize, &[i16]) {
@@ -103,13 +107,12 @@ fn triangle(x: f64) -> f64 {
 }
 
 /// A resizer that keeps its filter tables and scratch rows between frames.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Resizer {
     sizes: Option<[u32; 4]>,
     horizontal: Option<AxisFilter>,
     vertical: Option<AxisFilter>,
     temp: Vec<u8>,
-    sums: Vec<i32>,
 }
 
 impl Resizer {
@@ -138,63 +141,91 @@ impl Resizer {
                 let x_last = h.starts[dw_ - 1] as usize + h.sizes[dw_ - 1] as usize;
                 let temp_w = x_last - x_first;
                 self.temp.resize(temp_w * dh_ * 3, 0);
-                vertical(v, src, sw_, x_first, temp_w, &mut self.temp, &mut self.sums);
+                vertical(v, src, sw_, x_first, temp_w, &mut self.temp);
                 horizontal(h, &self.temp, temp_w, x_first, dh_, dst, dw_);
             }
             (Some(h), None) => horizontal(h, src, sw_, 0, sh_, dst, dw_),
-            (None, Some(v)) => vertical(v, src, sw_, 0, sw_, dst, &mut self.sums),
+            (None, Some(v)) => vertical(v, src, sw_, 0, sw_, dst),
             (None, None) => dst.copy_from_slice(src),
         }
     }
 }
 
 /// Each output row: the weighted sum of input rows, over columns
-/// `x_first..x_first + width` of the `src_w`-wide source.
-fn vertical(
-    f: &AxisFilter,
-    src: &[u8],
-    src_w: usize,
-    x_first: usize,
-    width: usize,
-    dst: &mut [u8],
-    sums: &mut Vec<i32>,
-) {
+/// `x_first..x_first + width` of the `src_w`-wide source. Column blocks of
+/// [`BLOCK`] keep the sums in registers across the taps.
+fn vertical(f: &AxisFilter, src: &[u8], src_w: usize, x_first: usize, width: usize, dst: &mut [u8]) {
     let n = width * 3;
-    sums.resize(n, 0);
     for (out, dst_row) in dst.chunks_exact_mut(n).enumerate() {
         let (start, taps) = f.taps(out);
-        sums.fill(f.initial());
-        for (i, &k) in taps.iter().enumerate() {
-            let row = (start + i) * src_w * 3 + x_first * 3;
-            let k = i32::from(k);
-            for (s, &p) in sums.iter_mut().zip(&src[row..row + n]) {
-                *s += i32::from(p) * k;
+        let first = (start * src_w + x_first) * 3;
+        let rows = |i: usize| first + i * src_w * 3;
+        let mut x = 0;
+        while x + BLOCK <= n {
+            let mut sums = [f.initial(); BLOCK];
+            for (i, &k) in taps.iter().enumerate() {
+                let k = i32::from(k);
+                let row: &[u8; BLOCK] = match src[rows(i) + x..rows(i) + x + BLOCK].try_into() {
+                    Ok(row) => row,
+                    Err(_) => continue, // unreachable: the slice is BLOCK long
+                };
+                for (s, &p) in sums.iter_mut().zip(row) {
+                    *s += i32::from(p) * k;
+                }
             }
+            for (d, s) in dst_row[x..x + BLOCK].iter_mut().zip(sums) {
+                *d = f.clip(s);
+            }
+            x += BLOCK;
         }
-        for (d, &s) in dst_row.iter_mut().zip(sums.iter()) {
+        for (j, d) in dst_row[x..].iter_mut().enumerate() {
+            let mut s = f.initial();
+            for (i, &k) in taps.iter().enumerate() {
+                s += i32::from(src[rows(i) + x + j]) * i32::from(k);
+            }
             *d = f.clip(s);
         }
     }
 }
 
+/// Columns summed together in the vertical pass.
+const BLOCK: usize = 64;
+
 /// Each output pixel: the weighted sum of input pixels along its row;
 /// `offset` is subtracted from the filter's input positions (the columns a
 /// previous pass left out).
 fn horizontal(f: &AxisFilter, src: &[u8], src_w: usize, offset: usize, rows: usize, dst: &mut [u8], dst_w: usize) {
+    let initial = f.initial();
     for y in 0..rows {
         let src_row = &src[y * src_w * 3..(y + 1) * src_w * 3];
         let dst_row = &mut dst[y * dst_w * 3..(y + 1) * dst_w * 3];
         for (x, px) in dst_row.chunks_exact_mut(3).enumerate() {
             let (start, taps) = f.taps(x);
-            let mut s = [f.initial(); 3];
             let from = (start - offset) * 3;
-            for (&k, p) in taps.iter().zip(src_row[from..].chunks_exact(3)) {
-                let k = i32::from(k);
-                s[0] += i32::from(p[0]) * k;
-                s[1] += i32::from(p[1]) * k;
-                s[2] += i32::from(p[2]) * k;
+            let pixels = &src_row[from..from + 3 * taps.len()];
+            if f.nonnegative {
+                // Red and blue share one u64 (32 bits each): the weights are
+                // nonnegative and a sum stays below 2^29 (255 × 2^21), so no
+                // carry crosses from red into blue.
+                let (mut rb, mut g) = (0u64, 0u32);
+                for (&k, p) in taps.iter().zip(pixels.chunks_exact(3)) {
+                    let k = k as u16;
+                    rb += (u64::from(p[0]) | u64::from(p[2]) << 32) * u64::from(k);
+                    g += u32::from(p[1]) * u32::from(k);
+                }
+                let r = initial + (rb & 0xffff_ffff) as i32;
+                let b = initial + (rb >> 32) as i32;
+                px.copy_from_slice(&[f.clip(r), f.clip(initial + g as i32), f.clip(b)]);
+            } else {
+                let mut s = [initial; 3];
+                for (&k, p) in taps.iter().zip(pixels.chunks_exact(3)) {
+                    let k = i32::from(k);
+                    s[0] += i32::from(p[0]) * k;
+                    s[1] += i32::from(p[1]) * k;
+                    s[2] += i32::from(p[2]) * k;
+                }
+                px.copy_from_slice(&s.map(|v| f.clip(v)));
             }
-            px.copy_from_slice(&s.map(|v| f.clip(v)));
         }
     }
 }
