@@ -266,20 +266,29 @@ impl Model {
         self.fresh_inputs
     }
 
-    /// Runs the network on the current input tensor.
-    pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
-        let input = if self.f16 {
-            self.input.cast_to::<f16>().map_err(|e| ModelError::Run(first_line(&e)))?.into_owned().into_tvalue()
+    /// The input tensor as tract takes it (cast to f16 when running in f16).
+    fn input_value(&self) -> Result<TValue, ModelError> {
+        if self.f16 {
+            Ok(self.input.cast_to::<f16>().map_err(|e| ModelError::Run(first_line(&e)))?.into_owned().into_tvalue())
         } else {
-            TValue::from_const(Arc::clone(&self.input))
-        };
-        let mut out = self.state.run(tvec![input]).map_err(|e| ModelError::Run(first_line(&e)))?;
-        // tract clears the values of the nodes it ran, but an input the
-        // optimised plan no longer reads stays referenced; release it so the
-        // next frame can be written into the same buffer.
+            Ok(TValue::from_const(Arc::clone(&self.input)))
+        }
+    }
+
+    /// tract clears the values of the nodes it ran, but an input the
+    /// optimised plan no longer reads stays referenced; releasing it lets the
+    /// next frame be written into the same buffer.
+    fn release_input(&mut self) {
         if let Some(slot) = self.state.turn_state.values.get_mut(self.input_node) {
             *slot = None;
         }
+    }
+
+    /// Runs the network on the current input tensor.
+    pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
+        let input = self.input_value()?;
+        let mut out = self.state.run(tvec![input]).map_err(|e| ModelError::Run(first_line(&e)))?;
+        self.release_input();
         if out.len() != 2 {
             return Err(ModelError::Run(format!("expected 2 outputs, got {}", out.len())));
         }
@@ -323,11 +332,7 @@ impl Model {
     pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<NodeTime>), ModelError> {
         let mut per_node: std::collections::HashMap<usize, (String, String, f64)> = Default::default();
         for _ in 0..runs.max(1) {
-            let input = if self.f16 {
-                self.input.cast_to::<f16>().map_err(|e| ModelError::Run(first_line(&e)))?.into_owned().into_tvalue()
-            } else {
-                TValue::from_const(Arc::clone(&self.input))
-            };
+            let input = self.input_value()?;
             self.state
                 .run_plan_with_eval(tvec![input], |ctx, state, node, inputs| {
                     let started = std::time::Instant::now();
@@ -340,9 +345,7 @@ impl Model {
                     out
                 })
                 .map_err(|e| ModelError::Run(first_line(&e)))?;
-            if let Some(slot) = self.state.turn_state.values.get_mut(self.input_node) {
-                *slot = None;
-            }
+            self.release_input();
         }
         let runs = f64::from(runs.max(1));
         let mut by_op: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
