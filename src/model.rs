@@ -110,9 +110,10 @@ pub fn set_threads(threads: usize) {
     }
 }
 
-fn shape_of(layout: Layout, m: &Manifest) -> [usize; 4] {
+/// The input tensor's shape the manifest describes (batch 1).
+pub fn input_shape_of(m: &Manifest) -> [usize; 4] {
     let (w, h) = (m.input.width as usize, m.input.height as usize);
-    match layout {
+    match m.input.layout {
         Layout::Nchw => [1, 3, h, w],
         Layout::Nhwc => [1, h, w, 3],
     }
@@ -152,7 +153,7 @@ impl Model {
         if inputs != 1 {
             return Err(mismatch(format!("the graph has {inputs} inputs, ssd-cam feeds exactly 1")));
         }
-        let input_shape = shape_of(manifest.input.layout, manifest);
+        let input_shape = input_shape_of(manifest);
         let declared = model.input_fact(0).map_err(|e| load_err(e.to_string()))?.clone();
         if let Some(rank) = declared.shape.rank().concretize() {
             if rank != 4 {

@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 use burn::prelude::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use ssd_cam::onnx::quantize::{RangeMethod, WeightScales};
 use ssd_cam::onnx::ssd::ssd300_vgg16;
+use ssd_cam::train::calibrate::{calibrate_and_quantize, CalibrationJob};
 use ssd_cam::train::coco::load_dataset;
 use ssd_cam::train::data::{labels_of, train_samples, BatchMaker};
 use ssd_cam::train::evaluate::{evaluate_jsonl, evaluate_model, pr_chart, table};
@@ -126,6 +128,47 @@ struct TrainArgs {
     on_bad: OnBad,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RangesArg {
+    Minmax,
+    Percentile,
+}
+
+/// Options of `ssd-train quantize`.
+#[derive(Debug, Args)]
+struct QuantizeArgs {
+    /// Float model: a name in models/ or a path to an .onnx file.
+    #[arg(long)]
+    model: String,
+    /// Folder of calibration images (frames like the camera's).
+    #[arg(long, default_value = "calibration")]
+    calibration: PathBuf,
+    /// INT8 ONNX file to write, e.g. models/ssd300-shapes.int8.onnx.
+    #[arg(long)]
+    out: PathBuf,
+    /// How activation ranges are taken from the calibration runs.
+    #[arg(long, value_enum, default_value_t = RangesArg::Minmax)]
+    ranges: RangesArg,
+    /// Percentile for --ranges percentile.
+    #[arg(long, default_value_t = 99.99, value_parser = parse_percentile)]
+    percentile: f32,
+    /// Int8 weights with one scale per output channel instead of one uint8
+    /// scale per tensor (tract 0.23 runs them, but slower).
+    #[arg(long)]
+    per_channel: bool,
+    /// Use at most this many images.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_images: u64,
+}
+
+fn parse_percentile(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(p) if (50.0..=100.0).contains(&p) => Ok(p),
+        Ok(p) => Err(format!("{p} is not in 50..=100")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Trains SSD300 on a VOC-layout dataset (fresh or --resume).
@@ -188,6 +231,9 @@ enum Command {
         #[arg(long, value_name = "PNG")]
         pr_curve: Option<PathBuf>,
     },
+    /// Static INT8 quantisation: activation ranges from calibration images,
+    /// Conv → QLinearConv; writes OUT (.onnx) and its manifest (.json).
+    Quantize(QuantizeArgs),
     /// Draws a run's loss curve (also written at the end of training).
     Plot {
         /// Run directory of `ssd-train train`.
@@ -347,6 +393,34 @@ fn export_command(run: &Path, out: &Path, description: &str) -> Result<()> {
     Ok(())
 }
 
+fn quantize_command(a: QuantizeArgs) -> Result<()> {
+    let job = CalibrationJob {
+        model: a.model,
+        images: a.calibration,
+        out: a.out,
+        method: match a.ranges {
+            RangesArg::Minmax => RangeMethod::MinMax,
+            RangesArg::Percentile => RangeMethod::Percentile(a.percentile),
+        },
+        weights: if a.per_channel { WeightScales::PerChannel } else { WeightScales::PerTensor },
+        max_images: a.max_images as usize,
+    };
+    let s = calibrate_and_quantize(&job)?;
+    let r = &s.report;
+    log::info!(
+        "calibrated on {} images ({} skipped); {} convolutions to QLinearConv ({} left in float), {} ReLUs folded, {} MaxPools in uint8, {} dequantisations",
+        s.images,
+        s.skipped,
+        r.convolutions,
+        r.float_convolutions,
+        r.fused_relus,
+        r.int8_max_pools,
+        r.dequantizations
+    );
+    log::info!("wrote {} and {}", job.out.display(), s.manifest.display());
+    Ok(())
+}
+
 fn run(cli: Cli, stop: &AtomicBool) -> Result<()> {
     match cli.command {
         Command::Train(a) => train_command(a, stop)?,
@@ -370,6 +444,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<()> {
                 log::info!("wrote {}", png.display());
             }
         }
+        Command::Quantize(a) => quantize_command(a)?,
         Command::Plot { run, out } => {
             let state = Checkpoint::new(&run).read_state()?;
             let png = out.unwrap_or_else(|| run.join("loss.png"));

@@ -1,6 +1,7 @@
 //! A small ONNX graph writer on `tract_onnx::pb` and prost, shared by the
 //! trainer's exporter and the test fixtures (oracle and random-weight models).
 
+pub mod quantize;
 pub mod ssd;
 
 use std::path::Path;

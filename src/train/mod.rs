@@ -4,6 +4,7 @@
 //! and the SSD300 network in burn.
 
 pub mod augment;
+pub mod calibrate;
 pub mod coco;
 pub mod data;
 pub mod evaluate;
