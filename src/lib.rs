@@ -28,7 +28,7 @@ pub mod resize;
 pub mod shapes;
 pub mod sink;
 pub mod source;
-#[cfg(feature = "train")]
+#[cfg(feature = "datasets")]
 pub mod train;
 
 /// The model `--model` uses when none is given.

@@ -60,18 +60,26 @@ impl ImageSource {
     }
 
     fn decode(path: &Path, rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
-        let mut reader =
-            image::ImageReader::open(path).and_then(|r| r.with_guessed_format()).map_err(|e| e.to_string())?;
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(MAX_SIDE);
-        limits.max_image_height = Some(MAX_SIDE);
-        reader.limits(limits);
-        let img = reader.decode().map_err(|e| e.to_string())?.into_rgb8();
-        let (w, h) = img.dimensions();
-        rgb.clear();
-        rgb.extend_from_slice(img.as_raw());
-        Ok((w, h))
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        decode_image(&bytes, rgb)
     }
+}
+
+/// Decodes an encoded image (format guessed from its first bytes) into
+/// packed RGB in `rgb` and returns its size; sides above 16384 px are refused
+/// before any pixel memory is allocated.
+pub fn decode_image(bytes: &[u8], rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
+    let mut reader =
+        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| e.to_string())?.into_rgb8();
+    let (w, h) = img.dimensions();
+    rgb.clear();
+    rgb.extend_from_slice(img.as_raw());
+    Ok((w, h))
 }
 
 impl Source for ImageSource {

@@ -117,17 +117,15 @@ impl<R: BufRead + Send> Source for Y4mSource<R> {
             return Err(bad(self.frame, "expected a FRAME marker (stream damaged or truncated)".into()));
         }
         let need = self.frame_bytes();
-        self.yuv.resize(need, 0);
-        let mut got = 0;
-        while got < need {
-            match self.reader.read(&mut self.yuv[got..]) {
-                Ok(0) => {
-                    return Err(bad(self.frame, format!("truncated: {got} of {need} bytes")));
-                }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => return Err(SourceError::Io { what: self.name.clone(), source }),
-            }
+        // Grow with the bytes that arrive, not with what the header claims:
+        // a lying header must not cost hundreds of megabytes up front.
+        self.yuv.clear();
+        (&mut self.reader)
+            .take(need as u64)
+            .read_to_end(&mut self.yuv)
+            .map_err(|source| SourceError::Io { what: self.name.clone(), source })?;
+        if self.yuv.len() < need {
+            return Err(bad(self.frame, format!("truncated: {} of {need} bytes", self.yuv.len())));
         }
         planar_to_rgb(&self.yuv, self.width, self.height, self.chroma, Bt601::new(self.full_range), rgb)
             .map_err(|e| bad(self.frame, e.to_string()))?;
