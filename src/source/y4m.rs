@@ -67,11 +67,14 @@ impl<R: BufRead> Y4mSource<R> {
         }
         let (mut width, mut height, mut chroma, mut full_range) = (0u32, 0u32, Chroma::C420, false);
         for t in tokens.filter(|t| !t.is_empty()) {
-            let (tag, value) = t.split_at(1);
+            // The first character is the tag; it may be any UTF-8 (or a
+            // replacement character from a damaged header).
+            let Some(tag) = t.chars().next() else { continue };
+            let value = &t[tag.len_utf8()..];
             match tag {
-                "W" => width = value.parse().map_err(|_| bad(format!("bad width '{value}'")))?,
-                "H" => height = value.parse().map_err(|_| bad(format!("bad height '{value}'")))?,
-                "C" => {
+                'W' => width = value.parse().map_err(|_| bad(format!("bad width '{value}'")))?,
+                'H' => height = value.parse().map_err(|_| bad(format!("bad height '{value}'")))?,
+                'C' => {
                     chroma = match value {
                         "420" | "420jpeg" | "420paldv" | "420mpeg2" => Chroma::C420,
                         "422" => Chroma::C422,
@@ -84,7 +87,7 @@ impl<R: BufRead> Y4mSource<R> {
                         }
                     }
                 }
-                "X" if value == "COLORRANGE=FULL" => full_range = true,
+                'X' if value == "COLORRANGE=FULL" => full_range = true,
                 _ => {}
             }
         }
@@ -145,6 +148,19 @@ mod tests {
             s.extend_from_slice(f);
         }
         s
+    }
+
+    #[test]
+    fn a_header_token_starting_with_a_multibyte_character_is_ignored() {
+        // Found by fuzz/fuzz_targets/y4m.rs: slicing the tag off at byte 1
+        // split a replacement character and panicked.
+        let mut s = b"YUV4MPEG2 W2 H2 Cmono \x81\x00 \xc3\xa9t\n".to_vec();
+        s.extend_from_slice(b"FRAME\n");
+        s.extend_from_slice(&[0, 64, 128, 255]);
+        let mut src = Y4mSource::new(std::io::Cursor::new(s), "t".into()).unwrap();
+        let mut rgb = Vec::new();
+        assert_eq!(src.next_frame(&mut rgb).unwrap(), Some((2, 2)));
+        assert_eq!(rgb.len(), 12);
     }
 
     #[test]
