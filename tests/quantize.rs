@@ -107,7 +107,8 @@ fn bad_calibration_input_is_a_one_line_error() {
         (junk.to_str().unwrap(), "ssd300-shapes", "none of the images could be decoded"),
         (&calibration_dir(), "no-such-model", "model 'no-such-model' not found"),
     ] {
-        let o = ssd_train(&["quantize", "--model", model, "--calibration", calibration, "--out", out.to_str().unwrap()]);
+        let o =
+            ssd_train(&["quantize", "--model", model, "--calibration", calibration, "--out", out.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{calibration} {model}: {}", stderr(&o));
         let err = stderr(&o);
         let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();

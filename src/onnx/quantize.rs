@@ -147,11 +147,14 @@ impl RangeCollector {
         let tensor = Tensor::from_shape(&self.shape, input).map_err(|e| err(e.to_string()))?;
         let outputs = self.plan.run(tvec!(tensor.into())).map_err(|e| err(format!("calibration run: {e}")))?;
         for (i, out) in outputs.iter().enumerate() {
-            let values = out.try_as_plain_ram().and_then(|v| v.as_slice::<f32>()).map_err(|e| err(format!("tensor '{}': {e}", self.names[i])))?;
+            let values = out
+                .try_as_plain_ram()
+                .and_then(|v| v.as_slice::<f32>())
+                .map_err(|e| err(format!("tensor '{}': {e}", self.names[i])))?;
             let (low, high) = match self.method {
-                RangeMethod::MinMax => values
-                    .iter()
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+                RangeMethod::MinMax => {
+                    values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+                }
                 RangeMethod::Percentile(p) => percentile_range(values, p, &mut self.scratch),
             };
             self.lows[i].push(low);
@@ -396,7 +399,12 @@ pub fn quantize(
         nodes: Vec::new(),
         initializers: Vec::new(),
         quantised: HashMap::new(),
-        available: graph.input.iter().map(|i| i.name.clone()).chain(plan.initializers.keys().map(|k| k.to_string())).collect(),
+        available: graph
+            .input
+            .iter()
+            .map(|i| i.name.clone())
+            .chain(plan.initializers.keys().map(|k| k.to_string()))
+            .collect(),
         report: QuantizeReport::default(),
     };
     let mut folded = HashSet::new();
@@ -583,7 +591,11 @@ mod tests {
             .and_then(|m| m.into_runnable())
             .unwrap();
         let t = Tensor::from_shape(&[1, 2, 8, 8], input).unwrap();
-        plan.run(tvec!(t.into())).unwrap().iter().map(|o| o.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()).collect()
+        plan.run(tvec!(t.into()))
+            .unwrap()
+            .iter()
+            .map(|o| o.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec())
+            .collect()
     }
 
     fn calibrated(model: &pb::ModelProto, inputs: &[Vec<f32>]) -> Ranges {
@@ -621,7 +633,15 @@ mod tests {
             let ops: Vec<&str> = q.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.as_str()).collect();
             assert_eq!(
                 ops,
-                ["QuantizeLinear", "QLinearConv", "MaxPool", "QLinearConv", "DequantizeLinear", "Mul", "DequantizeLinear"]
+                [
+                    "QuantizeLinear",
+                    "QLinearConv",
+                    "MaxPool",
+                    "QLinearConv",
+                    "DequantizeLinear",
+                    "Mul",
+                    "DequantizeLinear"
+                ]
             );
             let probe = wave(0.5);
             let (want, got) = (run(&model, &probe), run(&q, &probe));
