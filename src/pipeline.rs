@@ -9,9 +9,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 
 use crate::boxes::InputMapping;
 use crate::model::{Model, RawOutputs};
@@ -151,19 +151,26 @@ impl Pipeline {
         let (inputs_tx, inputs_rx) = bounded::<Resized>(4);
         let dropped = Arc::new(AtomicU64::new(0));
 
+        // Raised once the downstream stages are done, so that a capture
+        // thread waiting to hand over a frame gives up.
+        let halt = Arc::new(AtomicBool::new(false));
         let capture = {
             let (stop, dropped, evict) = (Arc::clone(&stop), Arc::clone(&dropped), frame_rx.clone());
+            let halt = Arc::clone(&halt);
             let pools = Pools { rgb: (pool_tx.clone(), pool_rx), inputs: (inputs_tx.clone(), inputs_rx) };
             let resizer = preprocessor.clone();
             std::thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || capture_stage(source, resizer, frame_tx, evict, pools, &stop, &dropped))
+                .spawn(move || capture_stage(source, resizer, frame_tx, evict, pools, &[&stop, &halt], &dropped))
                 .map_err(|source| PipelineError::Spawn { stage: "capture", source })?
         };
-        let inference = std::thread::Builder::new()
-            .name("inference".into())
-            .spawn(move || inference_stage(model, preprocessor, frame_rx, result_tx, inputs_tx))
-            .map_err(|source| PipelineError::Spawn { stage: "inference", source })?;
+        let inference = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("inference".into())
+                .spawn(move || inference_stage(model, preprocessor, frame_rx, result_tx, inputs_tx, &stop))
+                .map_err(|source| PipelineError::Spawn { stage: "inference", source })?
+        };
         let output = {
             let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
             std::thread::Builder::new()
@@ -172,10 +179,24 @@ impl Pipeline {
                 .map_err(|source| PipelineError::Spawn { stage: "output", source })?
         };
 
-        // Join all three before reporting, so no thread outlives the run.
-        let captured = capture.join();
+        // Inference and output always end (the source ending, a stop, or an
+        // error); capture may be blocked inside its source, in a read that
+        // no flag can interrupt (stdin that stays open, a stalled device).
+        // Everything inferred has been written by now, so after a short
+        // grace period it is left behind rather than hanging the exit.
         let inferred = inference.join();
         let written = output.join();
+        halt.store(true, Ordering::Relaxed);
+        let grace = Instant::now() + CAPTURE_GRACE;
+        while !capture.is_finished() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let captured = if capture.is_finished() {
+            capture.join()
+        } else {
+            log::warn!("the source is blocked in a read; not waiting for it");
+            Ok((0, Ok(())))
+        };
         let (skipped, source_result) = captured.map_err(|_| PipelineError::Panic("capture"))?;
         let infer_result = inferred.map_err(|_| PipelineError::Panic("inference"))?;
         let mut stats = written.map_err(|_| PipelineError::Panic("output"))??;
@@ -190,6 +211,12 @@ impl Pipeline {
         Ok(stats)
     }
 }
+
+/// How long a finished run waits for a capture thread still inside its source.
+const CAPTURE_GRACE: Duration = Duration::from_millis(500);
+
+/// How often blocked stages look at the stop flags.
+const POLL: Duration = Duration::from_millis(20);
 
 /// Buffers handed back to the capture thread for reuse: frames' pixels (from
 /// the output stage) and resized inputs (from the inference stage).
@@ -213,13 +240,14 @@ fn capture_stage(
     tx: Sender<Captured>,
     evict: Receiver<Captured>,
     pools: Pools,
-    stop: &AtomicBool,
+    stop: &[&AtomicBool],
     dropped: &AtomicU64,
 ) -> (u64, Result<(), PipelineError>) {
     let live = source.is_live();
+    let stopped = || stop.iter().any(|s| s.load(Ordering::Relaxed));
     let (mut index, mut lost_before) = (0u64, 0u64);
-    let result = loop {
-        if stop.load(Ordering::Relaxed) {
+    let result = 'frames: loop {
+        if stopped() {
             break Ok(());
         }
         let mut rgb = pools.rgb.1.try_recv().unwrap_or_default();
@@ -243,10 +271,18 @@ fn capture_stage(
         }
         let frame = Captured { resize_ms: ms(frame.captured_at.elapsed()), frame, input };
         if !live {
-            if tx.send(frame).is_err() {
-                break Ok(()); // downstream ended
+            let mut frame = frame;
+            loop {
+                match tx.send_timeout(frame, POLL) {
+                    Ok(()) => continue 'frames,
+                    Err(SendTimeoutError::Disconnected(_)) => break 'frames Ok(()), // downstream ended
+                    Err(SendTimeoutError::Timeout(f)) if stopped() => {
+                        pools.recycle(f);
+                        break 'frames Ok(());
+                    }
+                    Err(SendTimeoutError::Timeout(f)) => frame = f,
+                }
             }
-            continue;
         }
         match tx.try_send(frame) {
             Ok(()) => {}
@@ -279,8 +315,17 @@ fn inference_stage(
     rx: Receiver<Captured>,
     tx: Sender<Inferred>,
     inputs: Sender<Resized>,
+    stop: &AtomicBool,
 ) -> Result<(), PipelineError> {
-    for Captured { frame, input: resized, resize_ms } in rx {
+    loop {
+        // Frames already captured are still inferred after a stop; an empty
+        // queue after a stop ends the stage even if capture is stuck.
+        let Captured { frame, input: resized, resize_ms } = match rx.recv_timeout(POLL) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Relaxed) => break,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let started = Instant::now();
         let queue_ms = (ms(started.duration_since(frame.captured_at)) - resize_ms).max(0.0);
         let fail = |message: String| PipelineError::Inference { frame: frame.index, message };

@@ -180,6 +180,49 @@ fn sigterm_drains_frames_in_flight_and_exits_zero() {
     signal_drains_and_exits_zero(libc::SIGTERM);
 }
 
+#[test]
+fn sigint_while_input_blocks_exits_zero_after_the_frames_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--model", model.to_str().unwrap(), "--source", "-", "--headless"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One frame, then stdin stays open and silent: the capture thread
+    // blocks in read(2), where no stop flag can reach it.
+    let mut stdin = child.stdin.take().unwrap();
+    let mut y4m = b"YUV4MPEG2 W8 H8 C444\nFRAME\n".to_vec();
+    y4m.extend(std::iter::repeat_n(128u8, 8 * 8 * 3));
+    std::io::Write::write_all(&mut stdin, &y4m).unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["frame"], 0);
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still waiting for stdin after SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    assert_eq!(rest, "", "no frame after the one written");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("ssd-cam: 1 frames"), "{err}");
+    drop(stdin);
+}
+
 fn signal_drains_and_exits_zero(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let model = write_oracle(dir.path(), "oracle");
@@ -258,6 +301,36 @@ fn bad_models_and_manifests_are_one_line_errors() {
     std::fs::write(mismatch.with_extension("json"), m.to_json()).unwrap();
     assert_one_line_error(&run(&mismatch), "output 'conf' has shape 1,8732,4 but the manifest says [1, 8732, 21]");
 
+    // Half a file: the protobuf ends inside a tensor.
+    let whole = std::fs::read(write_oracle(d, "whole")).unwrap();
+    let truncated = write_oracle(d, "truncated");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    assert_one_line_error(&run(&truncated), "cannot load model");
+
+    // A weight tensor that declares 2^40 floats but carries a few bytes:
+    // refused before anything is allocated for it.
+    let absurd = write_oracle(d, "absurd");
+    let mut proto = tract_onnx::prelude::Framework::proto_model_for_path(&tract_onnx::onnx(), &absurd).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let tensor = graph.initializer.iter_mut().find(|t| !t.dims.is_empty()).unwrap();
+    tensor.dims = vec![1 << 20, 1 << 20];
+    ssd_cam::onnx::write(&proto, &absurd).unwrap();
+    assert_one_line_error(&run(&absurd), "does not match shape [1048576, 1048576]");
+    // ... and one that carries no data at all.
+    let graph = proto.graph.as_mut().unwrap();
+    let tensor = graph.initializer.iter_mut().find(|t| !t.dims.is_empty()).unwrap();
+    tensor.raw_data.clear();
+    tensor.float_data.clear();
+    ssd_cam::onnx::write(&proto, &absurd).unwrap();
+    assert_one_line_error(&run(&absurd), "cannot load model");
+
+    // Labels that do not match the class axis the manifest itself declares.
+    let labels = write_oracle(d, "labels");
+    let mut m = oracle_manifest();
+    m.labels.push("extra".into());
+    std::fs::write(labels.with_extension("json"), m.to_json()).unwrap();
+    assert_one_line_error(&run(&labels), "labels");
+
     let renamed = write_oracle(d, "renamed");
     let mut m = oracle_manifest();
     m.outputs.boxes.0[0].name = "boxes".into();
@@ -276,6 +349,15 @@ fn bad_sources_are_one_line_errors() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     assert_one_line_error(&run(empty.to_str().unwrap()), "no images");
+    for (header, needle) in [
+        ("YUV4MPEG2 W0 H48 C420", "frame size 0x48 is outside"),
+        ("YUV4MPEG2 W64 H48 C420p10", "colour space C420p10 is not supported"),
+        ("MPEG4 W64 H48", "not a Y4M stream"),
+    ] {
+        let y4m = dir.path().join("bad.y4m");
+        std::fs::write(&y4m, format!("{header}\nFRAME\n")).unwrap();
+        assert_one_line_error(&run(y4m.to_str().unwrap()), needle);
+    }
     // A directory whose only image is unreadable: a warning, then zero frames.
     let broken = dir.path().join("broken");
     std::fs::create_dir(&broken).unwrap();
