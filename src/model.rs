@@ -373,9 +373,31 @@ pub fn read_onnx(bytes: &[u8]) -> TractResult<InferenceModel> {
     let onnx = tract_onnx::onnx();
     let mut proto = onnx.proto_model_for_read(&mut &*bytes)?;
     if let Some(graph) = proto.graph.as_mut() {
+        check_outputs_are_produced(graph)?;
         default_constant_of_shape_to_f32(graph);
     }
     onnx.model_for_proto_model(&proto)
+}
+
+/// tract 0.23.9 panics (a map index) on a graph output that nothing in the
+/// graph produces; found by fuzz/fuzz_targets/model_load.rs.
+fn check_outputs_are_produced(graph: &tract_onnx::pb::GraphProto) -> TractResult<()> {
+    let produced: std::collections::HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|i| i.name.as_str())
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)))
+        .collect();
+    if let Some(missing) = graph.output.iter().find(|o| !produced.contains(o.name.as_str())) {
+        return Err(anyhow::anyhow!("graph output '{}' is produced by no node", missing.name));
+    }
+    for attr in graph.node.iter().flat_map(|n| &n.attribute) {
+        for sub in attr.g.iter().chain(&attr.graphs) {
+            check_outputs_are_produced(sub)?;
+        }
+    }
+    Ok(())
 }
 
 fn default_constant_of_shape_to_f32(graph: &mut tract_onnx::pb::GraphProto) {

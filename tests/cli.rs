@@ -324,6 +324,13 @@ fn bad_models_and_manifests_are_one_line_errors() {
     ssd_cam::onnx::write(&proto, &absurd).unwrap();
     assert_one_line_error(&run(&absurd), "cannot load model");
 
+    // A graph output that no node produces (tract itself panics on it).
+    let ghost = write_oracle(d, "ghost");
+    let mut proto = tract_onnx::prelude::Framework::proto_model_for_path(&tract_onnx::onnx(), &ghost).unwrap();
+    proto.graph.as_mut().unwrap().output[0].name = "ghost".into();
+    ssd_cam::onnx::write(&proto, &ghost).unwrap();
+    assert_one_line_error(&run(&ghost), "graph output 'ghost' is produced by no node");
+
     // Labels that do not match the class axis the manifest itself declares.
     let labels = write_oracle(d, "labels");
     let mut m = oracle_manifest();
