@@ -101,6 +101,18 @@ fn thresholds_from_the_command_line_filter_detections() {
     assert_eq!(detections(&json_lines(&out)[0]).len(), 1);
 }
 
+/// ssd-cam reading Y4M from a piped stdin, all three streams piped.
+fn detect_on_stdin(model: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--model", model.to_str().unwrap(), "--source", "-", "--headless"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn y4m_on_stdin_is_read_to_the_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,13 +122,7 @@ fn y4m_on_stdin_is_read_to_the_end() {
         y4m.extend_from_slice(b"FRAME\n");
         y4m.extend(std::iter::repeat_n(100u8, 64 * 48 + 2 * 32 * 24));
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
-        .args(["--model", model.to_str().unwrap(), "--source", "-", "--headless"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = detect_on_stdin(&model);
     let mut stdin = child.stdin.take().unwrap();
     std::io::Write::write_all(&mut stdin, &y4m).unwrap();
     drop(stdin);
@@ -184,14 +190,7 @@ fn sigterm_drains_frames_in_flight_and_exits_zero() {
 fn sigint_while_input_blocks_exits_zero_after_the_frames_done() {
     let dir = tempfile::tempdir().unwrap();
     let model = write_oracle(dir.path(), "oracle");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
-        .args(["--model", model.to_str().unwrap(), "--source", "-", "--headless"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = detect_on_stdin(&model);
     // One frame, then stdin stays open and silent: the capture thread
     // blocks in read(2), where no stop flag can reach it.
     let mut stdin = child.stdin.take().unwrap();
