@@ -222,6 +222,52 @@ fn sigint_while_input_blocks_exits_zero_after_the_frames_done() {
     drop(stdin);
 }
 
+#[test]
+fn a_second_signal_exits_at_once_when_the_first_cannot_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_oracle(dir.path(), "oracle");
+    // Nobody reads stdout: once the pipe is full the output stage blocks in
+    // write(2), so the drain the first signal asks for cannot complete.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--model", model.to_str().unwrap(), "--source", "demo:size=64x48,fps=0", "--headless"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the pipe holds (nearly) its 64 KiB.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(child.stdout.as_ref().unwrap());
+    let filling = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through the pointer given.
+        assert_eq!(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut queued) }, 0);
+        if queued >= 60_000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < filling, "stdout pipe never filled ({queued} bytes)");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let sigint = |child: &std::process::Child| {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    };
+    sigint(&child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "ended although its output could not be written");
+    sigint(&child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running after a second SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130));
+}
+
 fn signal_drains_and_exits_zero(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let model = write_oracle(dir.path(), "oracle");
