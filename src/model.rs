@@ -373,15 +373,18 @@ pub fn read_onnx(bytes: &[u8]) -> TractResult<InferenceModel> {
     let onnx = tract_onnx::onnx();
     let mut proto = onnx.proto_model_for_read(&mut &*bytes)?;
     if let Some(graph) = proto.graph.as_mut() {
-        check_outputs_are_produced(graph)?;
+        check_graph(graph)?;
         default_constant_of_shape_to_f32(graph);
     }
     onnx.model_for_proto_model(&proto)
 }
 
-/// tract 0.23.9 panics (a map index) on a graph output that nothing in the
-/// graph produces; found by fuzz/fuzz_targets/model_load.rs.
-fn check_outputs_are_produced(graph: &tract_onnx::pb::GraphProto) -> TractResult<()> {
+/// Refuses what tract 0.23.9 panics on instead of reporting: a graph output
+/// that nothing in the graph produces (a map index), and raw tensor data of
+/// a type it has no loader for (`unimplemented!`). Both found by
+/// fuzz/fuzz_targets/model_load.rs.
+fn check_graph(graph: &tract_onnx::pb::GraphProto) -> TractResult<()> {
+    use tract_onnx::pb::tensor_proto::DataType;
     let produced: std::collections::HashSet<&str> = graph
         .input
         .iter()
@@ -392,9 +395,35 @@ fn check_outputs_are_produced(graph: &tract_onnx::pb::GraphProto) -> TractResult
     if let Some(missing) = graph.output.iter().find(|o| !produced.contains(o.name.as_str())) {
         return Err(anyhow::anyhow!("graph output '{}' is produced by no node", missing.name));
     }
-    for attr in graph.node.iter().flat_map(|n| &n.attribute) {
+    const RAW_LOADABLE: &[DataType] = &[
+        DataType::Uint8,
+        DataType::Uint16,
+        DataType::Uint32,
+        DataType::Uint64,
+        DataType::Int8,
+        DataType::Int16,
+        DataType::Int32,
+        DataType::Int64,
+        DataType::Float16,
+        DataType::Float,
+        DataType::Double,
+        DataType::Bool,
+    ];
+    let attrs = || graph.node.iter().flat_map(|n| &n.attribute);
+    let tensors = graph.initializer.iter().chain(attrs().flat_map(|a| a.t.iter().chain(&a.tensors)));
+    for t in tensors {
+        let loadable = RAW_LOADABLE.iter().any(|&d| d as i32 == t.data_type);
+        if !t.raw_data.is_empty() && !loadable {
+            return Err(anyhow::anyhow!(
+                "tensor '{}' has raw data of ONNX type {}, which tract cannot load",
+                t.name,
+                t.data_type
+            ));
+        }
+    }
+    for attr in attrs() {
         for sub in attr.g.iter().chain(&attr.graphs) {
-            check_outputs_are_produced(sub)?;
+            check_graph(sub)?;
         }
     }
     Ok(())

@@ -376,6 +376,14 @@ fn bad_models_and_manifests_are_one_line_errors() {
     ssd_cam::onnx::write(&proto, &ghost).unwrap();
     assert_one_line_error(&run(&ghost), "graph output 'ghost' is produced by no node");
 
+    // Raw bytes declared as strings (tract has no loader and panics).
+    let strings = write_oracle(d, "strings");
+    let mut proto = tract_onnx::prelude::Framework::proto_model_for_path(&tract_onnx::onnx(), &strings).unwrap();
+    let tensor = proto.graph.as_mut().unwrap().initializer.iter_mut().find(|t| !t.raw_data.is_empty()).unwrap();
+    tensor.data_type = tract_onnx::pb::tensor_proto::DataType::String as i32;
+    ssd_cam::onnx::write(&proto, &strings).unwrap();
+    assert_one_line_error(&run(&strings), "which tract cannot load");
+
     // Labels that do not match the class axis the manifest itself declares.
     let labels = write_oracle(d, "labels");
     let mut m = oracle_manifest();
