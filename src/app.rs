@@ -94,6 +94,7 @@ pub fn load(model: &str, threads: Option<u32>, precision: crate::model::Precisio
         threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     set_threads(threads);
     let started = std::time::Instant::now();
+    log::debug!("loading {}", paths.onnx.display());
     let model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision)?;
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     log::info!(

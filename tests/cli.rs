@@ -268,6 +268,33 @@ fn a_second_signal_exits_at_once_when_the_first_cannot_finish() {
     assert_eq!(status.code(), Some(130));
 }
 
+#[test]
+fn sigint_during_model_load_exits_zero_without_output_or_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--source", "demo:fps=0", "--headless"])
+        .env("RUST_LOG", "ssd_cam=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("loading ") {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "exited before loading: {seen}");
+        seen.push_str(&line);
+    }
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    std::io::Read::read_to_string(&mut err, &mut seen).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{seen}");
+    assert!(!seen.contains("error:") && !seen.contains("panicked"), "{seen}");
+    // Had the load won the race, frames may follow; each must be whole.
+    let lines = json_lines(&out);
+    assert!(seen.contains(&format!("ssd-cam: {} frames", lines.len())), "{seen}");
+}
+
 fn signal_drains_and_exits_zero(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let model = write_oracle(dir.path(), "oracle");
