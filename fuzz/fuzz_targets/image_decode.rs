@@ -6,7 +6,7 @@ use ssd_cam::source::images::decode_image;
 
 fuzz_target!(|data: &[u8]| {
     let mut rgb = Vec::new();
-    if let Ok((w, h)) = decode_image(data, &mut rgb) {
+    if let Ok((w, h)) = decode_image(std::io::Cursor::new(data), &mut rgb) {
         assert_eq!(rgb.len(), w as usize * h as usize * 3);
     }
 });

@@ -1,6 +1,7 @@
 //! Still images as a stream: one file, a directory or a glob, in sorted order.
 //! An image that cannot be decoded is skipped with a warning.
 
+use std::io::{BufRead, Seek};
 use std::path::{Path, PathBuf};
 
 use super::{Source, SourceError};
@@ -60,17 +61,19 @@ impl ImageSource {
     }
 
     fn decode(path: &Path, rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        decode_image(&bytes, rgb)
+        // Streamed, not read whole: the decoder's limits bound the memory an
+        // image costs, and a huge file (a video dropped in a watched
+        // directory, say) must not be loaded before it is found wanting.
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        decode_image(std::io::BufReader::new(file), rgb)
     }
 }
 
-/// Decodes an encoded image (format guessed from its first bytes) into
-/// packed RGB in `rgb` and returns its size; sides above 16384 px are refused
-/// before any pixel memory is allocated.
-pub fn decode_image(bytes: &[u8], rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
-    let mut reader =
-        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+/// Decodes an encoded image (format guessed from its first bytes) from
+/// `input` into packed RGB in `rgb` and returns its size; sides above
+/// 16384 px are refused before any pixel memory is allocated.
+pub fn decode_image<R: BufRead + Seek>(input: R, rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
+    let mut reader = image::ImageReader::new(input).with_guessed_format().map_err(|e| e.to_string())?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -129,6 +132,24 @@ mod tests {
         assert_eq!(buf.len(), 4 * 2 * 3);
         assert_eq!(s.next_frame(&mut buf).unwrap(), None);
         assert_eq!(s.skipped(), 1);
+    }
+
+    #[test]
+    fn a_file_is_decoded_without_reading_it_whole() {
+        // A small PNG followed by a 64 GiB sparse tail: reading the file into
+        // memory first would need 64 GiB (and fail); the PNG decoder stops at
+        // the image's end.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.png");
+        image::RgbImage::from_pixel(6, 4, image::Rgb([10, 20, 30])).save(&path).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(64 << 30).unwrap();
+        drop(file);
+        let mut s = ImageSource::from_files("big".into(), vec![path]);
+        let mut buf = Vec::new();
+        assert_eq!(s.next_frame(&mut buf).unwrap(), Some((6, 4)));
+        assert_eq!(&buf[..3], &[10, 20, 30]);
+        assert_eq!(s.skipped(), 0);
     }
 
     #[test]
