@@ -18,12 +18,12 @@ arches=("$@")
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# The host side: exactly the build scripts/test.sh makes. `cargo build --bin`
-# would leave out the dev-dependencies, which changes the features Cargo
-# unifies for tract and burn and rebuilt them (6m49s in CI); `cargo test
-# --no-run` with test.sh's arguments is a no-op after the tests and puts the
+# The host side: exactly the build scripts/test.sh makes (CARGO_TEST_ARGS,
+# from setup.sh). `cargo build --bin` would leave out the dev-dependencies,
+# which changes the features Cargo unifies for tract and burn and rebuilt them
+# (6m49s in CI); `cargo test --no-run` is a no-op after the tests and puts the
 # same ssd-cam binary in target/debug.
-cargo test --all-features --lib --bins --tests --benches --no-run
+cargo test "${CARGO_TEST_ARGS[@]}" --no-run --quiet
 host=target/debug/ssd-cam
 
 work=target/cross-check

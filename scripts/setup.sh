@@ -36,3 +36,9 @@ fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
+
+# The test build: what scripts/test.sh builds and runs, and what
+# scripts/cross-check.sh reuses for its host binary (one list, so the two
+# never diverge into a second build of tract and burn).
+# shellcheck disable=SC2034
+CARGO_TEST_ARGS=(--all-features --lib --bins --tests --benches)
