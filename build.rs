@@ -1,16 +1,12 @@
 //! Bakes the prior tables into the binary: the canonical SSD300 layouts plus
-//! the prior spec of every manifest under `models/`. The generator is the
-//! runtime's own `src/priors.rs`, included here so there is one home for it.
+//! the prior spec of every manifest under `models/`. The generator is
+//! ssd-core's, the same code the runtime and the trainer use.
 
-#[allow(dead_code)]
-#[path = "src/priors.rs"]
-mod priors;
-
+use ssd_core::priors;
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/priors.rs");
     println!("cargo:rerun-if-changed=models");
 
     let mut specs: Vec<(String, priors::PriorSpec)> = vec![

@@ -5,17 +5,17 @@ use std::borrow::Cow;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ssd_cam::boxes::InputMapping;
-use ssd_cam::manifest::ScoreActivation;
 use ssd_cam::model::{set_threads, Model};
-use ssd_cam::nms::NmsParams;
-use ssd_cam::onnx::ssd::{self, RandomWeights};
-use ssd_cam::postprocess::{Decoder, PostParams};
-use ssd_cam::preprocess::Preprocessor;
-use ssd_cam::priors::ssd300_voc;
-use ssd_cam::source::demo::SplitMix;
+use ssd_core::boxes::InputMapping;
+use ssd_core::manifest::ScoreActivation;
+use ssd_core::nms::NmsParams;
+use ssd_core::postprocess::{Decoder, PostParams};
+use ssd_core::preprocess::Preprocessor;
+use ssd_core::priors::ssd300_voc;
+use ssd_core::rng::SplitMix;
+use ssd_onnx::ssd::{self, RandomWeights};
 
-fn voc_manifest() -> ssd_cam::manifest::Manifest {
+fn voc_manifest() -> ssd_core::manifest::Manifest {
     let labels = (0..21).map(|i| format!("c{i}")).collect();
     ssd::manifest("bench", "", labels, ssd300_voc(), ScoreActivation::Softmax)
 }
@@ -74,27 +74,8 @@ fn preprocess(c: &mut Criterion) {
     let mut tensor = vec![0f32; 3 * 300 * 300];
     let mut pre = Preprocessor::new(&manifest, false);
     c.bench_function("preprocess/1280x720_to_300x300", |b| b.iter(|| pre.run(black_box(&rgb), 1280, 720, &mut tensor)));
-    // The resize alone: ours (tables cached) and fast_image_resize's (same
-    // bytes out, tables rebuilt per call).
-    let mut out = vec![0u8; 300 * 300 * 3];
-    let mut ours = ssd_cam::resize::Resizer::new();
-    c.bench_function("preprocess/1280x720_to_300x300_resize_only_cached_tables", |b| {
-        b.iter(|| ours.resize(black_box(&rgb), 1280, 720, &mut out, 300, 300))
-    });
-    let mut fir = fast_image_resize::Resizer::new();
-    let options = fast_image_resize::ResizeOptions::new()
-        .resize_alg(fast_image_resize::ResizeAlg::Convolution(fast_image_resize::FilterType::Bilinear));
-    c.bench_function("preprocess/1280x720_to_300x300_resize_only_fast_image_resize", |b| {
-        b.iter(|| {
-            let src =
-                fast_image_resize::images::ImageRef::new(1280, 720, &rgb, fast_image_resize::PixelType::U8x3).unwrap();
-            let mut dst =
-                fast_image_resize::images::Image::from_slice_u8(300, 300, &mut out, fast_image_resize::PixelType::U8x3)
-                    .unwrap();
-            fir.resize(&src, &mut dst, &options)
-        })
-    });
-    // The alternative not picked: the image crate's resize alone, before normalising.
+    // The resize alone, ours against fast_image_resize: crates/ssd-core/benches/resize.rs.
+    // The alternative not picked: the image crate's resize alone, before normalizing.
     let img = image::RgbImage::from_raw(1280, 720, rgb.clone()).unwrap();
     c.bench_function("preprocess/1280x720_to_300x300_image_crate_resize_only", |b| {
         b.iter(|| image::imageops::resize(black_box(&img), 300, 300, image::imageops::FilterType::Triangle))
@@ -137,7 +118,7 @@ fn inference(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let onnx = dir.path().join("vgg.onnx");
     let model = ssd::ssd300_vgg16(21, &spec.boxes_per_cell(), 1.0, &mut RandomWeights::new(7));
-    ssd_cam::onnx::write(&model, &onnx).unwrap();
+    ssd_onnx::write(&model, &onnx).unwrap();
     let mut group = c.benchmark_group("inference");
     group.sample_size(10);
     for threads in [1, 2] {

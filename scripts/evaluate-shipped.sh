@@ -10,7 +10,7 @@ MODEL=${MODEL:-ssd300-shapes}
 PROFILE=${PROFILE:-release}
 OUT=${OUT:-data/eval-$MODEL}
 if [ "$PROFILE" = release ]; then
-    cargo build --release --features train --bins
+    cargo build --release --workspace --bins
 fi
 T=target/$PROFILE
 TEST=data/shapes-test

@@ -10,7 +10,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps)
+packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -41,4 +41,4 @@ fi
 # scripts/cross-check.sh reuses for its host binary (one list, so the two
 # never diverge into a second build of tract and burn).
 # shellcheck disable=SC2034
-CARGO_TEST_ARGS=(--all-features --lib --bins --tests --benches)
+CARGO_TEST_ARGS=(--workspace --all-features --lib --bins --tests --benches)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: unit, property and integration tests (the real binary on oracle
+# Every test of the workspace: unit, property, doc and integration tests (the real binary on oracle
 # models, the full SSD300-VGG16 layout), and each benchmark run once as a test.
 # Ends with one "tests: N passed, N failed" line summing all test binaries.
 set -euo pipefail
@@ -10,6 +10,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test "${CARGO_TEST_ARGS[@]}" "$@" 2>&1 | tee "$log" || status=$?
+# The library's documentation examples (doctests build apart from the rest).
+cargo test -p ssd-core --all-features --doc "$@" 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

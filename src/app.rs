@@ -7,14 +7,15 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::Args;
-use crate::manifest::{locate_model, Manifest};
 use crate::model::{set_threads, Model};
+use crate::model_search::locate_model;
 use crate::pipeline::{Pipeline, Stats};
-use crate::postprocess::{Decoder, PostParams};
-use crate::preprocess::Preprocessor;
 use crate::sink::json::JsonSink;
 use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
 use crate::sink::Sink;
+use ssd_core::manifest::Manifest;
+use ssd_core::postprocess::{Decoder, PostParams};
+use ssd_core::preprocess::Preprocessor;
 
 /// Runs ssd-cam with parsed arguments until the input ends or `stop` is set.
 pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
@@ -76,7 +77,7 @@ pub struct Loaded {
     /// The optimised network.
     pub model: Model,
     /// Where the network and its manifest are.
-    pub paths: crate::manifest::ModelPaths,
+    pub paths: crate::model_search::ModelPaths,
     /// Threads the matrix kernels use.
     pub threads: usize,
     /// Model load + optimisation time, ms.
@@ -88,7 +89,7 @@ pub struct Loaded {
 pub fn load(model: &str, threads: Option<u32>, precision: crate::model::Precision) -> Result<Loaded> {
     let paths = locate_model(model).map_err(anyhow::Error::msg)?;
     let manifest = Manifest::from_path(&paths.manifest)?;
-    let priors = crate::prior_table::priors_for(&manifest.priors)
+    let priors = crate::baked_priors::priors_for(&manifest.priors)
         .with_context(|| format!("manifest {}", paths.manifest.display()))?;
     let threads =
         threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -139,7 +140,8 @@ fn run_windowed(
     if handle.join().is_err() {
         bail!("the pipeline crashed (a bug: please report it with RUST_LOG=debug output)");
     }
-    Ok(shown??)
+    let pipeline_result = shown?;
+    Ok(pipeline_result?)
 }
 
 #[cfg(not(feature = "display"))]

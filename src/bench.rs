@@ -16,9 +16,9 @@ use anyhow::{bail, Context, Result};
 use crate::app::{load, Loaded};
 use crate::model::Precision;
 use crate::pipeline::Pipeline;
-use crate::postprocess::{Decoder, PostParams};
-use crate::preprocess::Preprocessor;
 use crate::sink::{FrameResult, Latency, Sink, SinkError};
+use ssd_core::postprocess::{Decoder, PostParams};
+use ssd_core::preprocess::Preprocessor;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ impl Percentiles {
 /// Stage costs with one frame repeated on one thread.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Isolated {
-    /// Resize and normalise.
+    /// Resize and normalize.
     pub preprocess: Percentiles,
     /// The network.
     pub inference: Percentiles,
@@ -92,7 +92,7 @@ pub struct PipelineTimes {
     pub fps: f64,
     /// Capture to start of preprocessing (channel wait; a file source reads ahead).
     pub queue: Percentiles,
-    /// Resize and normalise.
+    /// Resize and normalize.
     pub preprocess: Percentiles,
     /// The network.
     pub inference: Percentiles,

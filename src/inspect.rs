@@ -6,8 +6,9 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
-use crate::manifest::{locate_model, Manifest, OutputParts};
 use crate::model::Model;
+use crate::model_search::locate_model;
+use ssd_core::manifest::{Manifest, OutputParts};
 
 /// One graph input or output as declared in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +102,7 @@ pub fn report(model_arg: &str) -> anyhow::Result<(String, bool)> {
     )?;
     let kind = serde_json::to_value(&m.priors).ok().and_then(|v| v["kind"].as_str().map(str::to_owned));
     let baked =
-        if crate::prior_table::builtin(&m.priors).is_some() { "baked in at build time" } else { "generated at start" };
+        if crate::baked_priors::builtin(&m.priors).is_some() { "baked in at build time" } else { "generated at start" };
     writeln!(
         out,
         "  priors   {} {}, {:?} per cell on maps {:?}, {baked}",

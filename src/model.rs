@@ -9,7 +9,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use crate::manifest::{Layout, Manifest, OutputSpec};
+use ssd_core::manifest::{Layout, Manifest, OutputSpec};
 use tract_onnx::tract_core::ops::array::TypedConcat;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 

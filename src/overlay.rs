@@ -5,7 +5,7 @@
 //! tests all see the same pixels.
 
 use crate::draw::{class_color, text_width, Canvas, Rgb, GLYPH};
-use crate::postprocess::Detection;
+use ssd_core::postprocess::Detection;
 
 /// What the heads-up display shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,7 +121,7 @@ mod tests {
         let slow = m.tick(t0 + step * 2 + std::time::Duration::from_millis(60));
         assert!((slow - (0.9 * 25.0 + 0.1 * 10.0)).abs() < 1e-6, "{slow}");
     }
-    use crate::boxes::BBox;
+    use ssd_core::boxes::BBox;
 
     fn frame(w: u32, h: u32) -> Vec<u8> {
         vec![128; (w * h * 3) as usize]

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 
-use crate::boxes::InputMapping;
 use crate::model::{Model, RawOutputs};
-use crate::postprocess::{Decoder, Detection};
-use crate::preprocess::{Preprocessor, Resized};
 use crate::sink::{FrameResult, Latency, Sink, SinkError};
 use crate::source::{Frame, Source};
+use ssd_core::boxes::InputMapping;
+use ssd_core::postprocess::{Decoder, Detection};
+use ssd_core::preprocess::{Preprocessor, Resized};
 
 /// Errors that end a run. Frames finished before the error were still written.
 #[derive(Debug, thiserror::Error)]
@@ -26,13 +26,29 @@ pub enum PipelineError {
     /// The source failed.
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
-    /// Preprocessing or inference failed.
-    #[error("frame {frame}: {message}")]
+    /// Resizing or normalizing a frame for the network failed.
+    #[error("frame {frame}: preprocessing: {source}")]
+    Preprocess {
+        /// The frame index.
+        frame: u64,
+        /// What failed.
+        source: ssd_core::preprocess::PreprocessError,
+    },
+    /// The network could not run, or gave outputs of the wrong form.
+    #[error("frame {frame}: inference: {source}")]
     Inference {
         /// The frame index.
         frame: u64,
         /// What failed.
-        message: String,
+        source: crate::model::ModelError,
+    },
+    /// The outputs could not be decoded against the priors.
+    #[error("frame {frame}: decoding: {source}")]
+    Decode {
+        /// The frame index.
+        frame: u64,
+        /// What failed.
+        source: ssd_core::postprocess::DecodeError,
     },
     /// Writing results failed.
     #[error("writing results: {0}")]
@@ -267,7 +283,7 @@ fn capture_stage(
         index += 1;
         let mut input = pools.inputs.1.try_recv().unwrap_or_default();
         if let Err(e) = resizer.resize(&frame.rgb, width, height, &mut input) {
-            break Err(PipelineError::Inference { frame: frame.index, message: e.to_string() });
+            break Err(PipelineError::Preprocess { frame: frame.index, source: e });
         }
         let frame = Captured { resize_ms: ms(frame.captured_at.elapsed()), frame, input };
         if !live {
@@ -308,7 +324,7 @@ fn capture_stage(
     (source.skipped(), result)
 }
 
-/// Stage 2: normalisation into the input tensor, and the network.
+/// Stage 2: normalization into the input tensor, and the network.
 fn inference_stage(
     mut model: Model,
     pre: Preprocessor,
@@ -328,12 +344,14 @@ fn inference_stage(
         };
         let started = Instant::now();
         let queue_ms = (ms(started.duration_since(frame.captured_at)) - resize_ms).max(0.0);
-        let fail = |message: String| PipelineError::Inference { frame: frame.index, message };
-        let input = model.input_mut().map_err(|e| fail(e.to_string()))?;
-        let mapping = pre.normalise(&resized, input).map_err(|e| fail(e.to_string()))?;
+        let index = frame.index;
+        let inference = |source| PipelineError::Inference { frame: index, source };
+        let input = model.input_mut().map_err(inference)?;
+        let mapping =
+            pre.normalize(&resized, input).map_err(|source| PipelineError::Preprocess { frame: index, source })?;
         let _ = inputs.try_send(resized);
         let preprocessed = Instant::now();
-        let outputs = model.run().map_err(|e| fail(e.to_string()))?;
+        let outputs = model.run().map_err(inference)?;
         let done = Instant::now();
         let msg = Inferred {
             frame,
@@ -375,13 +393,15 @@ fn output_stage(
             continue;
         }
         let started = Instant::now();
-        let decoded = msg
-            .outputs
-            .slices()
-            .map_err(|e| e.to_string())
-            .and_then(|(b, s)| decoder.decode(b, s, &msg.mapping, &mut detections).map_err(|e| e.to_string()));
-        if let Err(message) = decoded {
-            error = Some(PipelineError::Inference { frame: msg.frame.index, message });
+        let frame = msg.frame.index;
+        let decoded =
+            msg.outputs.slices().map_err(|source| PipelineError::Inference { frame, source }).and_then(|(b, s)| {
+                decoder
+                    .decode(b, s, &msg.mapping, &mut detections)
+                    .map_err(|source| PipelineError::Decode { frame, source })
+            });
+        if let Err(e) = decoded {
+            error = Some(e);
             stop.store(true, Ordering::Relaxed);
             continue;
         }

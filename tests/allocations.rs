@@ -6,10 +6,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use ssd_cam::manifest::{locate_model, Manifest};
 use ssd_cam::model::Model;
-use ssd_cam::postprocess::{Decoder, PostParams};
-use ssd_cam::preprocess::Preprocessor;
+use ssd_cam::model_search::locate_model;
+use ssd_core::manifest::Manifest;
+use ssd_core::postprocess::{Decoder, PostParams};
+use ssd_core::preprocess::Preprocessor;
 
 struct Counting;
 
@@ -50,7 +51,7 @@ fn counted(f: impl FnOnce()) -> u64 {
 fn source_preprocess_and_postprocess_allocate_nothing_per_frame() {
     let paths = locate_model(ssd_cam::DEFAULT_MODEL).unwrap();
     let manifest = Manifest::from_path(&paths.manifest).unwrap();
-    let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
+    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
     let mut model = Model::load(&paths.onnx, &manifest, &paths.manifest).unwrap();
     let mut pre = Preprocessor::new(&manifest, false);
     let mut params = PostParams::from(manifest.defaults);
@@ -58,7 +59,7 @@ fn source_preprocess_and_postprocess_allocate_nothing_per_frame() {
     params.score_threshold = 0.05;
     let mut decoder = Decoder::new(&manifest, priors, params);
 
-    // The source and preprocessing (resize + normalise), frame after frame
+    // The source and preprocessing (resize + normalize), frame after frame
     // into the same buffers; letterboxed too, whose padding path differs.
     let mut demo = ssd_cam::source::open("demo:size=640x480,fps=0,seed=5").unwrap();
     let mut letterbox = Preprocessor::new(&manifest, true);

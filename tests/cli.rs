@@ -386,21 +386,21 @@ fn bad_models_and_manifests_are_one_line_errors() {
     let graph = proto.graph.as_mut().unwrap();
     let tensor = graph.initializer.iter_mut().find(|t| !t.dims.is_empty()).unwrap();
     tensor.dims = vec![1 << 20, 1 << 20];
-    ssd_cam::onnx::write(&proto, &absurd).unwrap();
+    ssd_onnx::write(&proto, &absurd).unwrap();
     assert_one_line_error(&run(&absurd), "does not match shape [1048576, 1048576]");
     // ... and one that carries no data at all.
     let graph = proto.graph.as_mut().unwrap();
     let tensor = graph.initializer.iter_mut().find(|t| !t.dims.is_empty()).unwrap();
     tensor.raw_data.clear();
     tensor.float_data.clear();
-    ssd_cam::onnx::write(&proto, &absurd).unwrap();
+    ssd_onnx::write(&proto, &absurd).unwrap();
     assert_one_line_error(&run(&absurd), "cannot load model");
 
     // A graph output that no node produces (tract itself panics on it).
     let ghost = write_oracle(d, "ghost");
     let mut proto = tract_onnx::prelude::Framework::proto_model_for_path(&tract_onnx::onnx(), &ghost).unwrap();
     proto.graph.as_mut().unwrap().output[0].name = "ghost".into();
-    ssd_cam::onnx::write(&proto, &ghost).unwrap();
+    ssd_onnx::write(&proto, &ghost).unwrap();
     assert_one_line_error(&run(&ghost), "graph output 'ghost' is produced by no node");
 
     // Raw bytes declared as strings (tract has no loader and panics).
@@ -408,7 +408,7 @@ fn bad_models_and_manifests_are_one_line_errors() {
     let mut proto = tract_onnx::prelude::Framework::proto_model_for_path(&tract_onnx::onnx(), &strings).unwrap();
     let tensor = proto.graph.as_mut().unwrap().initializer.iter_mut().find(|t| !t.raw_data.is_empty()).unwrap();
     tensor.data_type = tract_onnx::pb::tensor_proto::DataType::String as i32;
-    ssd_cam::onnx::write(&proto, &strings).unwrap();
+    ssd_onnx::write(&proto, &strings).unwrap();
     assert_one_line_error(&run(&strings), "which tract cannot load");
 
     // Labels that do not match the class axis the manifest itself declares.
@@ -557,8 +557,8 @@ fn inspect_describes_a_model_and_flags_what_does_not_fit() {
 /// The oracle's heads as a Caffe-style graph leaves them: one raw NCHW
 /// convolution output `[1, A·K, F, F]` per feature map, for boxes and scores.
 fn write_split_oracle(dir: &Path) -> PathBuf {
-    use ssd_cam::manifest::{Layout, OutputParts, OutputSpec};
-    use ssd_cam::onnx::{attr_int, attr_ints, GraphBuilder};
+    use ssd_core::manifest::{Layout, OutputParts, OutputSpec};
+    use ssd_onnx::{attr_int, attr_ints, GraphBuilder};
     let (p, c) = (8732, labels().len());
     let mut rows_loc = vec![[0f32; 4]; p];
     let mut rows_conf = vec![vec![0f32; c]; p];
@@ -605,7 +605,7 @@ fn write_split_oracle(dir: &Path) -> PathBuf {
     manifest.outputs.boxes = OutputParts(loc_parts);
     manifest.outputs.scores = OutputParts(conf_parts);
     let onnx = dir.join("split.onnx");
-    ssd_cam::onnx::write(&g.into_model("split"), &onnx).unwrap();
+    ssd_onnx::write(&g.into_model("split"), &onnx).unwrap();
     std::fs::write(onnx.with_extension("json"), manifest.to_json()).unwrap();
     onnx
 }

@@ -32,13 +32,14 @@ fn oracle_outputs_carry_the_targets() {
 
 #[test]
 fn f16_runs_the_shipped_model_close_to_f32() {
-    use ssd_cam::manifest::{locate_model, Manifest};
     use ssd_cam::model::{Model, Precision};
+    use ssd_cam::model_search::locate_model;
+    use ssd_core::manifest::Manifest;
     let paths = locate_model(ssd_cam::DEFAULT_MODEL).unwrap();
     let manifest = Manifest::from_path(&paths.manifest).unwrap();
     let run = |precision| {
         let mut model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision).unwrap();
-        // A smooth pattern in the normalised input range.
+        // A smooth pattern in the normalized input range.
         for (i, v) in model.input_mut().unwrap().iter_mut().enumerate() {
             *v = ((i % 300) as f32 * 0.05).sin() * 2.0;
         }

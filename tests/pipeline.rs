@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ssd_cam::nms::NmsParams;
 use ssd_cam::pipeline::{Pipeline, PipelineError};
-use ssd_cam::postprocess::{Decoder, PostParams};
-use ssd_cam::preprocess::Preprocessor;
 use ssd_cam::sink::{FrameResult, Sink, SinkError};
 use ssd_cam::source::{Source, SourceError};
+use ssd_core::nms::NmsParams;
+use ssd_core::postprocess::{Decoder, PostParams};
+use ssd_core::preprocess::Preprocessor;
 
 /// Produces `total` tiny frames as fast as asked, counting them.
 struct CountingSource {
@@ -79,7 +79,7 @@ fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_a
     let dir = tempfile::tempdir().unwrap();
     let manifest = common::oracle_manifest();
     let model = common::load_oracle(dir.path());
-    let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
+    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
     let params = PostParams {
         score_threshold: 0.3,
         nms: NmsParams { iou_threshold: 0.45, top_k_per_class: 400, keep_top_k: 200 },
@@ -186,7 +186,7 @@ impl Source for GapSource {
 fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = common::oracle_manifest();
-    let priors = ssd_cam::prior_table::priors_for(&manifest.priors).unwrap();
+    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = SlowSink { seen: Arc::clone(&seen), delay: Duration::ZERO, stop: None };
     let pipeline = Pipeline {

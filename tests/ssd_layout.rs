@@ -1,10 +1,10 @@
 //! The full SSD300-VGG16 layout written by the ONNX writer loads in tract,
 //! runs, and lines its outputs up with the 8732-prior table.
 
-use ssd_cam::manifest::ScoreActivation;
 use ssd_cam::model::Model;
-use ssd_cam::onnx::ssd::{self, RandomWeights, WeightSource};
-use ssd_cam::priors::ssd300_voc;
+use ssd_core::manifest::ScoreActivation;
+use ssd_core::priors::ssd300_voc;
+use ssd_onnx::ssd::{self, RandomWeights, WeightSource};
 
 /// Random weights, except that the box heads output a constant that names
 /// the prior's feature map and box-in-cell: `10·layer + box`.
@@ -36,7 +36,7 @@ fn random_weight_ssd300_vgg16_runs_and_matches_the_prior_table() {
     assert!((26_000_000..26_500_000).contains(&params), "{params} parameters");
     let dir = tempfile::tempdir().unwrap();
     let onnx = dir.path().join("vgg.onnx");
-    ssd_cam::onnx::write(&model, &onnx).unwrap();
+    ssd_onnx::write(&model, &onnx).unwrap();
     let manifest = ssd::manifest("vgg", "", labels, spec.clone(), ScoreActivation::Softmax);
     let mut net = Model::load(&onnx, &manifest, &dir.path().join("vgg.json")).unwrap();
     assert_eq!(net.input_shape(), [1, 3, 300, 300]);

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use ssd_cam::train::coco;
-use ssd_cam::train::voc::OnBadAnnotation;
+use ssd_core::dataset::coco;
+use ssd_core::dataset::voc::OnBadAnnotation;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use ssd_cam::manifest::Manifest;
+use ssd_core::manifest::Manifest;
 use ssd_cam::model::Model;
 
 const MANIFEST: &str = include_str!("../../models/ssd300-shapes.json");

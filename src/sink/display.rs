@@ -10,7 +10,6 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 
 use super::{FrameResult, Sink, SinkError};
 use crate::overlay::{annotate, FpsMeter};
-use crate::pipeline::{PipelineError, Stats};
 
 /// Largest window side; bigger frames are shown scaled down.
 const MAX_WINDOW: (u32, u32) = (1280, 960);
@@ -111,14 +110,16 @@ impl Screen {
     /// delivers its result) or the user closes the window (then `stop` is
     /// raised and the pipeline's result awaited). With `hold`, a finished
     /// file source leaves its last frame on screen until the user closes it.
-    pub fn run(
+    /// Returns what `done` delivered (the window knows nothing of the
+    /// pipeline beyond whether it succeeded), or why the window failed.
+    pub fn run<T, E>(
         self,
         stop: &AtomicBool,
-        done: &Receiver<Result<Stats, PipelineError>>,
+        done: &Receiver<Result<T, E>>,
         hold: bool,
-    ) -> Result<Result<Stats, PipelineError>, DisplayError> {
+    ) -> Result<Result<T, E>, DisplayError> {
         let mut window: Option<minifb::Window> = None;
-        let mut held: Option<Result<Stats, PipelineError>> = None;
+        let mut held: Option<Result<T, E>> = None;
         let mut closing = false;
         loop {
             match self.frames.recv_timeout(Duration::from_millis(15)) {

@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{FrameResult, Latency, Sink, SinkError};
-use crate::boxes::BBox;
+use ssd_core::boxes::BBox;
 
 #[derive(Serialize)]
 struct DetectionRecord<'a> {

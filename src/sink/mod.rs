@@ -5,15 +5,15 @@ pub mod display;
 pub mod json;
 pub mod save;
 
-use crate::postprocess::Detection;
 use crate::source::Frame;
+use ssd_core::postprocess::Detection;
 
 /// Per-stage timings of one frame, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Latency {
     /// Waiting between capture and the start of preprocessing.
     pub queue: f64,
-    /// Resize and normalisation.
+    /// Resize and normalization.
     pub preprocess: f64,
     /// The network.
     pub inference: f64,

@@ -146,10 +146,10 @@ impl Sink for SaveSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boxes::BBox;
-    use crate::postprocess::Detection;
     use crate::sink::Latency;
     use crate::source::Frame;
+    use ssd_core::boxes::BBox;
+    use ssd_core::postprocess::Detection;
 
     fn frame(index: u64) -> Frame {
         Frame {

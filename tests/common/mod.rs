@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ssd_cam::manifest::{Manifest, ScoreActivation};
-use ssd_cam::onnx::ssd::{self, OracleTarget};
-use ssd_cam::priors::{ssd300_voc, PriorSpec};
+use ssd_core::manifest::{Manifest, ScoreActivation};
+use ssd_core::priors::{ssd300_voc, PriorSpec};
+use ssd_onnx::ssd::{self, OracleTarget};
 
 /// Labels of the oracle models: background plus three classes.
 pub fn labels() -> Vec<String> {
@@ -57,14 +57,14 @@ pub fn write_oracle(dir: &Path, name: &str) -> PathBuf {
     let spec: PriorSpec = ssd300_voc();
     let model = ssd::oracle(spec.count(), labels().len(), 8.0, &targets());
     let onnx = dir.join(format!("{name}.onnx"));
-    ssd_cam::onnx::write(&model, &onnx).unwrap();
+    ssd_onnx::write(&model, &onnx).unwrap();
     std::fs::write(onnx.with_extension("json"), oracle_manifest().to_json()).unwrap();
     onnx
 }
 
 /// Runs the ssd-cam binary.
 pub fn ssd_cam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ssd-cam")).args(args).env("RUST_LOG", "warn").output().unwrap()
+    Command::new(ssd_cam_bin()).args(args).env("RUST_LOG", "warn").output().unwrap()
 }
 
 /// stdout parsed as JSON lines.
@@ -107,4 +107,31 @@ pub fn png(path: &Path, w: u32, h: u32) {
 pub fn load_oracle(dir: &Path) -> ssd_cam::model::Model {
     let onnx = write_oracle(dir, "oracle");
     ssd_cam::model::Model::load(&onnx, &oracle_manifest(), &onnx.with_extension("json")).unwrap()
+}
+
+/// The ssd-cam binary: cargo's own path in this package's tests, and the
+/// sibling of the test executable's folder in the other crates' (built when
+/// the workspace's tests are, as `cargo test --workspace` does).
+pub fn ssd_cam_bin() -> PathBuf {
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_ssd-cam") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("ssd-cam");
+    assert!(bin.is_file(), "{} is missing: build it first (cargo test --workspace builds it)", bin.display());
+    bin
+}
+
+/// The repository's root (the folder with `models/` and `calibration/`).
+pub fn repo_root() -> PathBuf {
+    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    while !dir.join("models").is_dir() || !dir.join("Cargo.lock").is_file() {
+        assert!(dir.pop(), "no repository root above {}", env!("CARGO_MANIFEST_DIR"));
+    }
+    dir
+}
+
+/// The path of a shipped model, `models/NAME.onnx`, as a `--model` argument.
+pub fn shipped(name: &str) -> String {
+    repo_root().join("models").join(format!("{name}.onnx")).display().to_string()
 }

@@ -1,0 +1,269 @@
+//! Resizes an RGB frame to the network input and normalizes it straight into
+//! the input tensor, with buffers reused from frame to frame.
+
+use crate::boxes::InputMapping;
+use crate::manifest::{ColorOrder, Layout, Manifest};
+
+/// Errors preprocessing a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    /// The frame's buffer does not hold `width × height × 3` bytes.
+    #[error("frame buffer has {got} bytes, a {width}x{height} RGB frame needs {need}")]
+    BadFrame {
+        /// Bytes present.
+        got: usize,
+        /// Bytes needed.
+        need: usize,
+        /// Frame width.
+        width: u32,
+        /// Frame height.
+        height: u32,
+    },
+    /// The input tensor has the wrong size.
+    #[error("input tensor holds {got} values, the model input needs {need}")]
+    BadTensor {
+        /// Values present.
+        got: usize,
+        /// Values needed.
+        need: usize,
+    },
+}
+
+/// Turns frames into network input.
+#[derive(Clone)]
+pub struct Preprocessor {
+    in_w: u32,
+    in_h: u32,
+    layout: Layout,
+    swap_rb: bool,
+    affine: [(f32, f32); 3],
+    letterbox: bool,
+    resizer: crate::resize::Resizer,
+    scratch: Resized,
+}
+
+/// A frame resized to the model input (the part a letterbox fills), not yet
+/// normalized: the capture thread makes it, the inference thread normalizes
+/// it into the input tensor.
+#[derive(Debug, Clone)]
+pub struct Resized {
+    /// RGB8, `size[0] × size[1] × 3` bytes.
+    pub pixels: Vec<u8>,
+    /// Width and height of `pixels`.
+    pub size: [u32; 2],
+    /// How boxes map back to the frame.
+    pub mapping: InputMapping,
+}
+
+impl Default for Resized {
+    fn default() -> Self {
+        Resized { pixels: Vec::new(), size: [0, 0], mapping: InputMapping::stretch(1, 1, 1, 1) }
+    }
+}
+
+impl std::fmt::Debug for Preprocessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preprocessor")
+            .field("input", &(self.in_w, self.in_h))
+            .field("layout", &self.layout)
+            .field("letterbox", &self.letterbox)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Grey used around a letterboxed frame.
+const PAD: f32 = 127.5;
+
+impl Preprocessor {
+    /// A preprocessor for the manifest's input; `letterbox` keeps the frame's
+    /// aspect ratio instead of stretching it (SSD is trained stretched).
+    pub fn new(manifest: &Manifest, letterbox: bool) -> Self {
+        let i = &manifest.input;
+        Self {
+            in_w: i.width,
+            in_h: i.height,
+            layout: i.layout,
+            swap_rb: i.color == ColorOrder::Bgr,
+            affine: i.normalize.affine(),
+            letterbox,
+            resizer: crate::resize::Resizer::new(),
+            scratch: Resized::default(),
+        }
+    }
+
+    /// Writes the frame into `out` (the input tensor's values) and returns how
+    /// to map boxes back to frame pixels: [`Preprocessor::resize`] then
+    /// [`Preprocessor::normalize`] on one thread.
+    pub fn run(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        out: &mut [f32],
+    ) -> Result<InputMapping, PreprocessError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self.resize(rgb, width, height, &mut scratch).and_then(|()| self.normalize(&scratch, out));
+        self.scratch = scratch;
+        result
+    }
+
+    /// Resizes the frame to the model input (stretched, or the letterbox's
+    /// inner part) into `out`, whose buffer is reused.
+    pub fn resize(&mut self, rgb: &[u8], width: u32, height: u32, out: &mut Resized) -> Result<(), PreprocessError> {
+        let need = width as usize * height as usize * 3;
+        if rgb.len() < need || width == 0 || height == 0 {
+            return Err(PreprocessError::BadFrame { got: rgb.len(), need, width, height });
+        }
+        let (mapping, [rw, rh]) = if self.letterbox {
+            InputMapping::letterbox(width, height, self.in_w, self.in_h)
+        } else {
+            (InputMapping::stretch(width, height, self.in_w, self.in_h), [self.in_w, self.in_h])
+        };
+        out.pixels.resize(rw as usize * rh as usize * 3, 0);
+        if (rw, rh) == (width, height) {
+            out.pixels.copy_from_slice(&rgb[..need]);
+        } else {
+            self.resizer.resize(&rgb[..need], width, height, &mut out.pixels, rw, rh);
+        }
+        out.size = [rw, rh];
+        out.mapping = mapping;
+        Ok(())
+    }
+
+    /// Normalizes a resized frame into `out` (the input tensor's values) and
+    /// returns how to map boxes back to frame pixels.
+    pub fn normalize(&self, resized: &Resized, out: &mut [f32]) -> Result<InputMapping, PreprocessError> {
+        let (iw, ih) = (self.in_w as usize, self.in_h as usize);
+        if out.len() != iw * ih * 3 {
+            return Err(PreprocessError::BadTensor { got: out.len(), need: iw * ih * 3 });
+        }
+        let Resized { pixels, size: [rw, rh], mapping } = resized;
+        let (mapping, rw, rh) = (*mapping, *rw, *rh);
+        let need = rw as usize * rh as usize * 3;
+        if pixels.len() != need || rw > self.in_w || rh > self.in_h {
+            return Err(PreprocessError::BadFrame { got: pixels.len(), need, width: rw, height: rh });
+        }
+        let (px, py) = (mapping.pad[0] as usize, mapping.pad[1] as usize);
+        let (rw, rh) = (rw as usize, rh as usize);
+        // Source channel feeding each network channel.
+        let order = if self.swap_rb { [2, 1, 0] } else { [0, 1, 2] };
+        let [(a0, b0), (a1, b1), (a2, b2)] = self.affine;
+        let pad = [a0 * PAD + b0, a1 * PAD + b1, a2 * PAD + b2];
+        if self.letterbox {
+            match self.layout {
+                Layout::Nchw => {
+                    for (c, plane) in out.chunks_exact_mut(iw * ih).enumerate() {
+                        plane.fill(pad[c]);
+                    }
+                }
+                Layout::Nhwc => {
+                    for px in out.chunks_exact_mut(3) {
+                        px.copy_from_slice(&pad);
+                    }
+                }
+            }
+        }
+        match self.layout {
+            Layout::Nchw => {
+                let (r, rest) = out.split_at_mut(iw * ih);
+                let (g, b) = rest.split_at_mut(iw * ih);
+                for y in 0..rh {
+                    let src = &pixels[y * rw * 3..(y + 1) * rw * 3];
+                    let o = (y + py) * iw + px;
+                    let (r, g, b) = (&mut r[o..o + rw], &mut g[o..o + rw], &mut b[o..o + rw]);
+                    for (x, p) in src.chunks_exact(3).enumerate() {
+                        r[x] = f32::from(p[order[0]]) * a0 + b0;
+                        g[x] = f32::from(p[order[1]]) * a1 + b1;
+                        b[x] = f32::from(p[order[2]]) * a2 + b2;
+                    }
+                }
+            }
+            Layout::Nhwc => {
+                for y in 0..rh {
+                    let src = &pixels[y * rw * 3..(y + 1) * rw * 3];
+                    let o = ((y + py) * iw + px) * 3;
+                    let dst = &mut out[o..o + rw * 3];
+                    for (d, p) in dst.chunks_exact_mut(3).zip(src.chunks_exact(3)) {
+                        d[0] = f32::from(p[order[0]]) * a0 + b0;
+                        d[1] = f32::from(p[order[1]]) * a1 + b1;
+                        d[2] = f32::from(p[order[2]]) * a2 + b2;
+                    }
+                }
+            }
+        }
+        Ok(mapping)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Manifest, Normalize};
+
+    fn manifest(w: u32, h: u32, layout: Layout, color: ColorOrder) -> Manifest {
+        let mut m = crate::manifest::ssd300_manifest(
+            "t",
+            "",
+            vec!["bg".into(), "x".into()],
+            crate::priors::ssd300_voc(),
+            crate::manifest::ScoreActivation::Softmax,
+        );
+        m.input.width = w;
+        m.input.height = h;
+        m.input.layout = layout;
+        m.input.color = color;
+        m.input.normalize = Normalize::MeanStd { mean: [10.0, 20.0, 30.0], std: [2.0, 4.0, 5.0] };
+        m
+    }
+
+    #[test]
+    fn same_size_frame_is_normalized_per_channel_in_nchw() {
+        let mut p = Preprocessor::new(&manifest(2, 1, Layout::Nchw, ColorOrder::Rgb), false);
+        let rgb = [110, 120, 130, 10, 20, 30];
+        let mut out = vec![0.0; 6];
+        p.run(&rgb, 2, 1, &mut out).unwrap();
+        assert_eq!(out, vec![50.0, 0.0, 25.0, 0.0, 20.0, 0.0]);
+    }
+
+    #[test]
+    fn bgr_nhwc_swaps_channels_and_interleaves() {
+        let mut p = Preprocessor::new(&manifest(1, 1, Layout::Nhwc, ColorOrder::Bgr), false);
+        let mut out = vec![0.0; 3];
+        p.run(&[40, 60, 80], 1, 1, &mut out).unwrap();
+        // Network channel 0 is blue: (80 - 10) / 2; channel 2 is red: (40 - 30) / 5.
+        assert_eq!(out, vec![35.0, 10.0, 2.0]);
+    }
+
+    #[test]
+    fn uniform_frame_stays_uniform_after_resizing() {
+        let mut p = Preprocessor::new(&manifest(30, 30, Layout::Nchw, ColorOrder::Rgb), false);
+        let rgb = vec![200u8; 64 * 48 * 3];
+        let mut out = vec![0.0; 30 * 30 * 3];
+        let m = p.run(&rgb, 64, 48, &mut out).unwrap();
+        assert_eq!(m.scale, [64.0 / 30.0, 48.0 / 30.0]);
+        assert!(out[..900].iter().all(|&v| v == 95.0));
+        assert!(out[1800..].iter().all(|&v| v == 34.0));
+    }
+
+    #[test]
+    fn letterbox_pads_top_and_bottom_of_a_wide_frame() {
+        let mut p = Preprocessor::new(&manifest(30, 30, Layout::Nchw, ColorOrder::Rgb), true);
+        let rgb = vec![10u8; 60 * 30 * 3];
+        let mut out = vec![0.0; 30 * 30 * 3];
+        let m = p.run(&rgb, 60, 30, &mut out).unwrap();
+        assert_eq!(m.pad, [0.0, 7.0]);
+        let red = &out[..900];
+        let pad = (PAD - 10.0) / 2.0;
+        assert!(red[..7 * 30].iter().all(|&v| v == pad), "top rows are padding");
+        assert!(red[7 * 30..22 * 30].iter().all(|&v| v == 0.0), "frame rows are the frame");
+        assert!(red[22 * 30..].iter().all(|&v| v == pad), "bottom rows are padding");
+    }
+
+    #[test]
+    fn short_buffers_are_errors_not_panics() {
+        let mut p = Preprocessor::new(&manifest(2, 2, Layout::Nchw, ColorOrder::Rgb), false);
+        let mut out = vec![0.0; 12];
+        assert!(matches!(p.run(&[0; 5], 2, 2, &mut out), Err(PreprocessError::BadFrame { .. })));
+        assert!(matches!(p.run(&[0; 12], 2, 2, &mut out[..4]), Err(PreprocessError::BadTensor { .. })));
+    }
+}
