@@ -158,7 +158,7 @@ impl OutputSpec {
             if self.shape.len() != 4 || self.shape[0] != 1 {
                 return Err(format!("{:?}: layout nchw needs [1, A·{k}, H, W]", self.shape));
             }
-            if self.shape[1] % k != 0 {
+            if !self.shape[1].is_multiple_of(k) {
                 return Err(format!("{:?}: {} channels are not a multiple of {k}", self.shape, self.shape[1]));
             }
         } else if self.shape.last().is_some_and(|&last| last % k != 0) {

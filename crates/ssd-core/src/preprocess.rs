@@ -19,6 +19,9 @@ pub enum PreprocessError {
         /// Frame height.
         height: u32,
     },
+    /// The resizer refused the sizes.
+    #[error(transparent)]
+    Resize(#[from] crate::resize::ResizeError),
     /// The input tensor has the wrong size.
     #[error("input tensor holds {got} values, the model input needs {need}")]
     BadTensor {
@@ -123,7 +126,7 @@ impl Preprocessor {
         if (rw, rh) == (width, height) {
             out.pixels.copy_from_slice(&rgb[..need]);
         } else {
-            self.resizer.resize(&rgb[..need], width, height, &mut out.pixels, rw, rh);
+            self.resizer.resize(&rgb[..need], width, height, &mut out.pixels, rw, rh)?;
         }
         out.size = [rw, rh];
         out.mapping = mapping;
