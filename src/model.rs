@@ -110,6 +110,107 @@ pub fn set_threads(threads: usize) {
     }
 }
 
+/// The files a model is loaded from, for the errors that name them.
+struct Loading<'a> {
+    onnx: &'a Path,
+    manifest_path: &'a Path,
+}
+
+impl Loading<'_> {
+    fn load_err(&self, message: impl ToString) -> ModelError {
+        ModelError::Load { path: self.onnx.to_owned(), message: message.to_string() }
+    }
+
+    fn mismatch(&self, message: String) -> ModelError {
+        ModelError::Mismatch { onnx: self.onnx.to_owned(), manifest: self.manifest_path.to_owned(), message }
+    }
+
+    /// Reads the file, refusing sizes no SSD has before parsing.
+    fn read(&self) -> Result<InferenceModel, ModelError> {
+        let meta = std::fs::metadata(self.onnx).map_err(|e| self.load_err(e))?;
+        if meta.len() > MAX_MODEL_BYTES {
+            return Err(self.load_err(format!("{} bytes is more than any SSD needs", meta.len())));
+        }
+        let bytes = std::fs::read(self.onnx).map_err(|e| self.load_err(e))?;
+        read_onnx(&bytes).map_err(|e| self.load_err(format!("not a readable ONNX model ({})", first_line(&e))))
+    }
+
+    /// One input whose declared rank and known dimensions agree with the
+    /// manifest's input.
+    fn check_input(&self, model: &InferenceModel, manifest: &Manifest, want: [usize; 4]) -> Result<(), ModelError> {
+        let inputs = model.input_outlets().map_err(|e| self.load_err(e))?.len();
+        if inputs != 1 {
+            return Err(self.mismatch(format!("the graph has {inputs} inputs, ssd-cam feeds exactly 1")));
+        }
+        let declared = model.input_fact(0).map_err(|e| self.load_err(e))?;
+        if let Some(rank) = declared.shape.rank().concretize() {
+            if rank != 4 {
+                return Err(self.mismatch(format!("graph input has rank {rank}, manifest input.layout needs {want:?}")));
+            }
+        }
+        for (axis, w) in want.iter().enumerate() {
+            let dim = declared.shape.dim(axis).and_then(|d| d.concretize());
+            if dim.and_then(|d| d.to_usize().ok()).is_some_and(|d| d != *w) {
+                return Err(self.mismatch(format!(
+                    "graph input shape is {:?} but manifest input (layout {:?}, {}x{}) gives {want:?}",
+                    declared.shape, manifest.input.layout, manifest.input.width, manifest.input.height
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks each output part's shape and type against the manifest, then
+    /// joins the parts into the two heads the decoder reads.
+    fn join_outputs(
+        &self,
+        typed: &mut TypedModel,
+        manifest: &Manifest,
+        parts: &[&OutputSpec],
+    ) -> Result<(), ModelError> {
+        let outlets = typed.output_outlets().map_err(|e| self.load_err(e))?.to_vec();
+        for (outlet, spec) in outlets.iter().zip(parts) {
+            let fact = typed.outlet_fact(*outlet).map_err(|e| self.load_err(e))?;
+            let shape: Option<Vec<usize>> = fact.shape.as_concrete().map(|s| s.to_vec());
+            if shape.as_deref() != Some(spec.shape.as_slice()) {
+                return Err(self.mismatch(format!(
+                    "output '{}' has shape {:?} but the manifest says {:?}",
+                    spec.name, fact.shape, spec.shape
+                )));
+            }
+            if fact.datum_type != f32::datum_type() {
+                return Err(self.mismatch(format!("output '{}' is {:?}, not f32", spec.name, fact.datum_type)));
+            }
+        }
+        let outputs = &manifest.outputs;
+        let nb = outputs.boxes.0.len();
+        let heads = [
+            join_head(typed, "boxes", &outlets[..nb], &outputs.boxes.0, outputs.box_row()),
+            join_head(typed, "scores", &outlets[nb..], &outputs.scores.0, manifest.num_classes()),
+        ];
+        let heads = heads
+            .into_iter()
+            .collect::<TractResult<Vec<_>>>()
+            .map_err(|e| self.mismatch(format!("cannot join the output parts: {}", first_line(&e))))?;
+        typed.select_output_outlets(&heads).map_err(|e| self.load_err(e))
+    }
+}
+
+/// Whether to run in f16: asked for and (unless emulated) the CPU has it.
+fn wants_f16(precision: Precision) -> bool {
+    match precision {
+        Precision::F32 => false,
+        Precision::F16Emulated => true,
+        Precision::F16 => {
+            let native = cpu_has_fp16();
+            if !native {
+                log::warn!("--precision f16: this CPU has no fp16 arithmetic; running in f32");
+            }
+            native
+        }
+    }
+}
+
 /// The input tensor's shape the manifest describes (batch 1).
 pub fn input_shape_of(m: &Manifest) -> [usize; 4] {
     let (w, h) = (m.input.width as usize, m.input.height as usize);
@@ -135,44 +236,10 @@ impl Model {
         manifest_path: &Path,
         precision: Precision,
     ) -> Result<Model, ModelError> {
-        let load_err = |message: String| ModelError::Load { path: onnx.to_owned(), message };
-        let mismatch = |message: String| ModelError::Mismatch {
-            onnx: onnx.to_owned(),
-            manifest: manifest_path.to_owned(),
-            message,
-        };
-        let meta = std::fs::metadata(onnx).map_err(|e| load_err(e.to_string()))?;
-        if meta.len() > MAX_MODEL_BYTES {
-            return Err(load_err(format!("{} bytes is more than any SSD needs", meta.len())));
-        }
-        let bytes = std::fs::read(onnx).map_err(|e| load_err(e.to_string()))?;
-        let mut model =
-            read_onnx(&bytes).map_err(|e| load_err(format!("not a readable ONNX model ({})", first_line(&e))))?;
-
-        let inputs = model.input_outlets().map_err(|e| load_err(e.to_string()))?.len();
-        if inputs != 1 {
-            return Err(mismatch(format!("the graph has {inputs} inputs, ssd-cam feeds exactly 1")));
-        }
+        let at = Loading { onnx, manifest_path };
+        let mut model = at.read()?;
         let input_shape = input_shape_of(manifest);
-        let declared = model.input_fact(0).map_err(|e| load_err(e.to_string()))?.clone();
-        if let Some(rank) = declared.shape.rank().concretize() {
-            if rank != 4 {
-                return Err(mismatch(format!(
-                    "graph input has rank {rank}, manifest input.layout needs {input_shape:?}"
-                )));
-            }
-        }
-        for (axis, want) in input_shape.iter().enumerate() {
-            let dim = declared.shape.dim(axis).and_then(|d| d.concretize());
-            if let Some(d) = dim.and_then(|d| d.to_usize().ok()) {
-                if d != *want {
-                    return Err(mismatch(format!(
-                        "graph input shape is {:?} but manifest input (layout {:?}, {}x{}) gives {input_shape:?}",
-                        declared.shape, manifest.input.layout, manifest.input.width, manifest.input.height
-                    )));
-                }
-            }
-        }
+        at.check_input(&model, manifest, input_shape)?;
         let parts: Vec<&OutputSpec> = manifest.outputs.boxes.0.iter().chain(&manifest.outputs.scores.0).collect();
         let outlets = parts
             .iter()
@@ -181,64 +248,30 @@ impl Model {
                     .find_outlet_label(&o.name)
                     .or_else(|| model.node_by_name(&o.name).ok().map(|n| OutletId::new(n.id, 0)))
                     .ok_or_else(|| {
-                        mismatch(format!("the graph has no output named '{}' (manifest outputs.*.name)", o.name))
+                        at.mismatch(format!("the graph has no output named '{}' (manifest outputs.*.name)", o.name))
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        model.select_output_outlets(&outlets).map_err(|e| load_err(e.to_string()))?;
-        let model = model.with_input_fact(0, f32::fact(input_shape).into()).map_err(|e| load_err(e.to_string()))?;
+        model.select_output_outlets(&outlets).map_err(|e| at.load_err(e))?;
+        let model = model.with_input_fact(0, f32::fact(input_shape).into()).map_err(|e| at.load_err(e))?;
         let mut typed = model
             .into_typed()
-            .map_err(|e| mismatch(format!("the graph cannot run on input {input_shape:?}: {}", first_line(&e))))?;
-        let outlets = typed.output_outlets().map_err(|e| load_err(e.to_string()))?.to_vec();
-        for (outlet, spec) in outlets.iter().zip(&parts) {
-            let fact = typed.outlet_fact(*outlet).map_err(|e| load_err(e.to_string()))?;
-            let shape: Option<Vec<usize>> = fact.shape.as_concrete().map(|s| s.to_vec());
-            if shape.as_deref() != Some(spec.shape.as_slice()) {
-                return Err(mismatch(format!(
-                    "output '{}' has shape {:?} but the manifest says {:?}",
-                    spec.name, fact.shape, spec.shape
-                )));
-            }
-            if fact.datum_type != f32::datum_type() {
-                return Err(mismatch(format!("output '{}' is {:?}, not f32", spec.name, fact.datum_type)));
-            }
-        }
-        let outputs = &manifest.outputs;
-        let nb = outputs.boxes.0.len();
-        let heads = [
-            join_head(&mut typed, "boxes", &outlets[..nb], &outputs.boxes.0, outputs.box_row()),
-            join_head(&mut typed, "scores", &outlets[nb..], &outputs.scores.0, manifest.num_classes()),
-        ];
-        let heads = heads
-            .into_iter()
-            .collect::<TractResult<Vec<_>>>()
-            .map_err(|e| mismatch(format!("cannot join the output parts: {}", first_line(&e))))?;
-        typed.select_output_outlets(&heads).map_err(|e| load_err(e.to_string()))?;
-        let f16 = match precision {
-            Precision::F32 => false,
-            Precision::F16Emulated => true,
-            Precision::F16 => {
-                let native = cpu_has_fp16();
-                if !native {
-                    log::warn!("--precision f16: this CPU has no fp16 arithmetic; running in f32");
-                }
-                native
-            }
-        };
+            .map_err(|e| at.mismatch(format!("the graph cannot run on input {input_shape:?}: {}", first_line(&e))))?;
+        at.join_outputs(&mut typed, manifest, &parts)?;
+        let f16 = wants_f16(precision);
         if f16 {
             let transform = tract_onnx::tract_core::transform::get_transform("f32_to_f16")
                 .and_then(|t| t.ok_or_else(|| anyhow::anyhow!("tract has no f32_to_f16 transform")))
-                .map_err(|e| load_err(first_line(&e)))?;
-            typed = transform.transform_into(typed).map_err(|e| load_err(format!("f16: {}", first_line(&e))))?;
+                .map_err(|e| at.load_err(first_line(&e)))?;
+            typed = transform.transform_into(typed).map_err(|e| at.load_err(format!("f16: {}", first_line(&e))))?;
         }
         let runnable = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
-            .map_err(|e| load_err(format!("cannot optimise: {}", first_line(&e))))?;
-        let input_node = runnable.model().input_outlets().map_err(|e| load_err(e.to_string()))?[0].node;
-        let state = runnable.spawn().map_err(|e| load_err(e.to_string()))?;
-        let input = Arc::new(Tensor::zero::<f32>(&input_shape).map_err(|e| load_err(e.to_string()))?);
+            .map_err(|e| at.load_err(format!("cannot optimise: {}", first_line(&e))))?;
+        let input_node = runnable.model().input_outlets().map_err(|e| at.load_err(e))?[0].node;
+        let state = runnable.spawn().map_err(|e| at.load_err(e))?;
+        let input = Arc::new(Tensor::zero::<f32>(&input_shape).map_err(|e| at.load_err(e))?);
         Ok(Model { state, f16, input, input_shape, input_node, fresh_inputs: 0 })
     }
 

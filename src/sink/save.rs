@@ -106,7 +106,7 @@ impl SaveSink {
 impl Sink for SaveSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         let fps = self.fps.tick(std::time::Instant::now());
-        if self.broken || r.frame.index % self.options.every.max(1) != 0 {
+        if self.broken || !r.frame.index.is_multiple_of(self.options.every.max(1)) {
             return Ok(());
         }
         let path = self.path_of(r.frame.index);

@@ -80,7 +80,7 @@ fn check(format: &'static str, data: &[u8], width: u32, height: u32, need: usize
 
 /// YUYV (YUY2): `Y0 U Y1 V` for each pair of pixels, rows of `2 × width` bytes.
 pub fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, m: Bt601, rgb: &mut Vec<u8>) -> Result<(), ConvertError> {
-    if width % 2 != 0 {
+    if !width.is_multiple_of(2) {
         return Err(ConvertError::Size { format: "YUYV", width, height });
     }
     let pixels = width as usize * height as usize;
@@ -96,7 +96,7 @@ pub fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, m: Bt601, rgb: &mut Vec
 
 /// NV12: a full-size Y plane, then a half-size plane of interleaved `U V`.
 pub fn nv12_to_rgb(data: &[u8], width: u32, height: u32, m: Bt601, rgb: &mut Vec<u8>) -> Result<(), ConvertError> {
-    if width % 2 != 0 || height % 2 != 0 {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
         return Err(ConvertError::Size { format: "NV12", width, height });
     }
     let (w, h) = (width as usize, height as usize);

@@ -67,7 +67,7 @@ pub fn crop(img: &RgbImage, objects: &[Labeled], rect: BBox) -> (RgbImage, Vec<L
 /// 1/2, contrast before or after the colour changes at random, as in
 /// the reference implementation.
 pub fn photometric(img: &mut RgbImage, rng: &mut SplitMix) {
-    let coin = |rng: &mut SplitMix| rng.next_u64() % 2 == 0;
+    let coin = |rng: &mut SplitMix| rng.next_u64().is_multiple_of(2);
     let brightness = if coin(rng) { rng.range(-32.0, 32.0) } else { 0.0 };
     let contrast = if coin(rng) { rng.range(0.5, 1.5) } else { 1.0 };
     let saturation = if coin(rng) { rng.range(0.5, 1.5) } else { 1.0 };
@@ -168,14 +168,14 @@ pub fn augment(img: &RgbImage, objects: &[Labeled], mean: [u8; 3], rng: &mut Spl
     let mut img = img.clone();
     let mut objects = objects.to_vec();
     photometric(&mut img, rng);
-    if rng.next_u64() % 2 == 0 {
+    if rng.next_u64().is_multiple_of(2) {
         let ratio = rng.range(1.0, 4.0);
         let (w, h) = ((img.width() as f32 * ratio) as u32, (img.height() as f32 * ratio) as u32);
         let at = (rng.range(0.0, (w - img.width()) as f32) as u32, rng.range(0.0, (h - img.height()) as f32) as u32);
         img = expand(&img, &mut objects, (w, h), at, mean);
     }
     let (mut img, mut objects) = random_crop(&img, &objects, rng);
-    if rng.next_u64() % 2 == 0 {
+    if rng.next_u64().is_multiple_of(2) {
         img = hflip(&img, &mut objects);
     }
     (img, objects)

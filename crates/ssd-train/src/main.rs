@@ -284,7 +284,7 @@ impl Progress for Report {
                 bar.set_position(p.iteration + 1);
                 bar.set_message(msg);
             }
-            None if (p.iteration + 1) % self.every == 0 || p.iteration + 1 == total => {
+            None if (p.iteration + 1).is_multiple_of(self.every) || p.iteration + 1 == total => {
                 log::info!("iteration {}/{total}: {msg}", p.iteration + 1);
             }
             None => {}

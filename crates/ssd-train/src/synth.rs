@@ -144,7 +144,7 @@ fn finish(rng: &mut SplitMix, rgb: &mut [u8], w: usize, h: usize) {
             }
         }
     }
-    if rng.next_u64() % 3 == 0 {
+    if rng.next_u64().is_multiple_of(3) {
         let src = rgb.to_vec();
         for y in 1..h.saturating_sub(1) {
             for x in 1..w.saturating_sub(1) {

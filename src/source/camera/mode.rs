@@ -112,7 +112,7 @@ impl ModeRequest {
         };
         modes
             .iter()
-            .filter(|m| self.format.map_or(true, |f| f == m.format) && m.width > 0 && m.height > 0)
+            .filter(|m| self.format.is_none_or(|f| f == m.format) && m.width > 0 && m.height > 0)
             .min_by_key(|m| (size_distance(m), fps_distance(m), m.format.conversion_cost()))
             .copied()
     }
