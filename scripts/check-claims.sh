@@ -15,8 +15,10 @@ source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# rust-version "1.91" means the 1.91.0 release; rustup names it that way.
+[[ "$msrv" =~ ^[0-9]+\.[0-9]+$ ]] && msrv="$msrv.0"
 echo "== runtime with its minimum Rust $msrv (default features, then none)" >&2
-rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
 cargo "+$msrv" check --locked -p ssd-cam --bins --quiet
 cargo "+$msrv" check --locked -p ssd-cam --bins --no-default-features --quiet
 

@@ -44,7 +44,7 @@ pub fn uint8_params(low: f32, high: f32) -> (f32, u8) {
     (scale, zero_point)
 }
 
-/// The tensors whose ranges [`quantize`] needs: each quantizable
+/// The tensors whose ranges [`quantize`](super::quantize) needs: each quantizable
 /// convolution's data input and its output (the ReLU's output when a ReLU
 /// alone consumes the convolution).
 pub fn calibration_tensors(graph: &pb::GraphProto) -> Vec<String> {

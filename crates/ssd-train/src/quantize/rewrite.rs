@@ -123,7 +123,7 @@ impl Writer {
 }
 
 /// Quantizes `model` with the activation `ranges` (see
-/// [`calibration_tensors`] and [`RangeCollector`]). The inputs and outputs
+/// [`calibration_tensors`](super::calibration_tensors) and [`RangeCollector`](super::RangeCollector)). The inputs and outputs
 /// stay float, so the manifest of the float model describes the result too.
 pub fn quantize(
     model: &pb::ModelProto,
