@@ -31,14 +31,19 @@ if [ ! -f "$dir/$blazeface" ]; then
 fi
 check "$blazeface" d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51
 
-if [ ! -f "$dir/astronaut.png" ] || [ ! -f "$dir/coffee.png" ]; then
-    echo "fetching astronaut.png and coffee.png (PyPI scikit-image 0.24.0 wheel)" >&2
+# Photos with people (astronaut, camera) and without (coffee, chelsea, rocket,
+# hubble_deep_field): public domain or CC0, per scikit-image's data notes.
+photos=(astronaut.png camera.png coffee.png chelsea.png rocket.jpg hubble_deep_field.jpg)
+missing_photo=0
+for p in "${photos[@]}"; do [ -f "$dir/$p" ] || missing_photo=1; done
+if [ "$missing_photo" = 1 ]; then
+    echo "fetching ${photos[*]} (PyPI scikit-image 0.24.0 wheel)" >&2
     python3 -m pip download --quiet scikit-image==0.24.0 --no-deps --only-binary=:all: -d "$tmp"
-    python3 - "$tmp" "$dir" <<'PY'
+    python3 - "$tmp" "$dir" "${photos[@]}" <<'PY'
 import glob, os, sys, zipfile
-tmp, out = sys.argv[1], sys.argv[2]
+tmp, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(glob.glob(tmp + "/scikit_image-*.whl")[0]) as z:
-    for name in ("astronaut.png", "coffee.png"):
+    for name in names:
         part = f"{out}/.{name}.{os.getpid()}"
         with open(part, "wb") as f:
             f.write(z.read(f"skimage/data/{name}"))
@@ -47,4 +52,8 @@ PY
 fi
 check astronaut.png 88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5
 check coffee.png cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7
+check camera.png b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a
+check chelsea.png 596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb
+check rocket.jpg c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c
+check hubble_deep_field.jpg 3a19c5dd8a927a9334bb1229a6d63711b1c0c767fb27e2286e7c84a3e2c2f5f4
 echo "$dir"

@@ -24,7 +24,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         check_window()?;
     }
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
-    let Loaded { manifest, priors, model, .. } = load(&args.model, args.threads, args.precision)?;
+    let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), args.device.is_some());
+    log::info!("model {model_arg} ({why})");
+    let Loaded { manifest, priors, model, .. } = load(&model_arg, args.threads, args.precision)?;
     let source = match &args.device {
         Some(device) => open_camera(device, args, Arc::clone(&stop))?,
         None => crate::source::open(&spec)?,

@@ -54,9 +54,10 @@ pub struct Args {
     #[arg(long, value_name = "SPEC")]
     pub source: Option<String>,
 
-    /// Model name under models/ or a path to an .onnx file (manifest beside it).
-    #[arg(long, value_name = "NAME|PATH", default_value = crate::DEFAULT_MODEL)]
-    pub model: String,
+    /// Model name under models/ or a path to an .onnx file (manifest beside it)
+    /// [default: ssd300-shapes for the demo source, person-ssdlite for real ones].
+    #[arg(long, value_name = "NAME|PATH")]
+    pub model: Option<String>,
 
     /// Write one JSON object per frame to stdout instead of opening a window.
     #[arg(long)]
@@ -122,16 +123,17 @@ pub enum Command {
     /// Print a model's graph inputs and outputs, how its manifest reads them
     /// (priors, box coding, scores), and what does not fit; exit 1 if anything.
     Inspect {
-        /// Model name under models/ or a path to an .onnx file.
+        /// Model name under models/ or a path to an .onnx file [default: person-ssdlite].
         #[arg(value_name = "NAME|PATH")]
-        model: String,
+        model: Option<String>,
     },
     /// Measure this machine: model load time, each stage alone on one frame,
     /// then the full pipeline (per-stage p50/p95/p99 ms, frames/s).
     Bench {
-        /// Model name under models/ or a path to an .onnx file.
-        #[arg(long, value_name = "NAME|PATH", default_value = crate::DEFAULT_MODEL)]
-        model: String,
+        /// Model name under models/ or a path to an .onnx file
+        /// [default: ssd300-shapes on the demo source, person-ssdlite on real ones].
+        #[arg(long, value_name = "NAME|PATH")]
+        model: Option<String>,
         /// Input (as for detection); `demo:fps=0` renders frames as fast as they are taken.
         #[arg(long, value_name = "SPEC", default_value = "demo:fps=0")]
         source: String,
@@ -198,6 +200,6 @@ mod tests {
         }
         let ok = Args::try_parse_from(["ssd-cam", "--threshold", "0.5", "--headless"]).unwrap();
         assert_eq!(ok.threshold, Some(0.5));
-        assert_eq!(ok.model, crate::DEFAULT_MODEL);
+        assert_eq!(ok.model, None);
     }
 }

@@ -21,5 +21,4 @@ pub mod pipeline;
 pub mod sink;
 pub mod source;
 
-/// The model `--model` uses when none is given.
-pub const DEFAULT_MODEL: &str = "ssd300-shapes";
+pub use model_search::{default_model, DEMO_MODEL, REAL_MODEL};

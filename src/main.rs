@@ -8,7 +8,9 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
     if let Some(ssd_cam::cli::Command::Inspect { model }) = &args.command {
-        return match ssd_cam::inspect::report(model) {
+        let (model, why) = ssd_cam::default_model(model.as_deref(), Some("real"), false);
+        log::info!("model {model} ({why})");
+        return match ssd_cam::inspect::report(&model) {
             Ok((text, fits)) => {
                 print!("{text}");
                 if fits {
@@ -26,8 +28,10 @@ fn main() -> ExitCode {
     if let Some(ssd_cam::cli::Command::Bench { model, source, frames, warmup, threads, precision, json, profile }) =
         &args.command
     {
+        let (model, why) = ssd_cam::default_model(model.as_deref(), Some(source), false);
+        log::info!("model {model} ({why})");
         let options = ssd_cam::bench::BenchOptions {
-            model: model.clone(),
+            model,
             source: source.clone(),
             frames: *frames,
             warmup: *warmup,

@@ -9,6 +9,26 @@ use std::path::{Path, PathBuf};
 /// `--model NAME` before the default ones.
 pub const MODELS_ENV: &str = "SSD_CAM_MODELS";
 
+/// The model for the demo source when `--model` is not given: it detects the
+/// shapes the demo draws.
+pub const DEMO_MODEL: &str = "ssd300-shapes";
+
+/// The model for every real source (camera, files, images, streams) when
+/// `--model` is not given: the shipped person detector.
+pub const REAL_MODEL: &str = "person-ssdlite";
+
+/// The model to run and why: `--model` when given, else [`DEMO_MODEL`] for
+/// the demo source and [`REAL_MODEL`] for anything real.
+pub fn default_model(model: Option<&str>, source: Option<&str>, camera: bool) -> (String, &'static str) {
+    match model {
+        Some(m) => (m.to_owned(), "--model"),
+        None if !camera && source.is_none_or(|s| s == "demo" || s.starts_with("demo:")) => {
+            (DEMO_MODEL.to_owned(), "the default for the demo source, whose shapes it detects")
+        }
+        None => (REAL_MODEL.to_owned(), "the default for real sources: the shipped person detector"),
+    }
+}
+
 /// Where a `--model` argument points: the ONNX file and its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelPaths {
@@ -89,6 +109,16 @@ pub fn locate_model(arg: &str) -> Result<ModelPaths, ModelSearchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_gets_the_shapes_model_and_real_sources_the_person_detector() {
+        assert_eq!(default_model(None, None, false).0, DEMO_MODEL);
+        assert_eq!(default_model(None, Some("demo:fps=0"), false).0, DEMO_MODEL);
+        assert_eq!(default_model(None, Some("photo.jpg"), false).0, REAL_MODEL);
+        assert_eq!(default_model(None, Some("demo_clip.y4m"), false).0, REAL_MODEL);
+        assert_eq!(default_model(None, None, true).0, REAL_MODEL);
+        assert_eq!(default_model(Some("mine.onnx"), Some("demo"), false), ("mine.onnx".to_owned(), "--model"));
+    }
 
     #[test]
     fn a_path_to_a_missing_file_is_named() {

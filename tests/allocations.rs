@@ -49,7 +49,7 @@ fn counted(f: impl FnOnce()) -> u64 {
 
 #[test]
 fn source_preprocess_and_postprocess_allocate_nothing_per_frame() {
-    let paths = locate_model(ssd_cam::DEFAULT_MODEL).unwrap();
+    let paths = locate_model(ssd_cam::DEMO_MODEL).unwrap();
     let manifest = Manifest::from_path(&paths.manifest).unwrap();
     let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
     let mut model = Model::load(&paths.onnx, &manifest, &paths.manifest).unwrap();

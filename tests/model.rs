@@ -35,7 +35,7 @@ fn f16_runs_the_shipped_model_close_to_f32() {
     use ssd_cam::model::{Model, Precision};
     use ssd_cam::model_search::locate_model;
     use ssd_core::manifest::Manifest;
-    let paths = locate_model(ssd_cam::DEFAULT_MODEL).unwrap();
+    let paths = locate_model(ssd_cam::DEMO_MODEL).unwrap();
     let manifest = Manifest::from_path(&paths.manifest).unwrap();
     let run = |precision| {
         let mut model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision).unwrap();

@@ -123,3 +123,66 @@ fn inspect_reads_the_split_heads_and_says_the_model_fits() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("does not fit") && text.contains("output 'Identity_1:0' has shape"), "{text}");
 }
+
+/// TensorFlow's own full graph (its resize, decoding, sigmoid and NMS) on six
+/// photos, written by tools/tf_reference.py; CI does not install TensorFlow.
+fn tensorflow_reference() -> serde_json::Value {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/person-ssdlite-tf.json"))
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn person_ssdlite_gives_tensorflows_detections_on_six_photos() {
+    let Some(dir) = real_models() else { return };
+    let reference = tensorflow_reference();
+    let threshold = reference["threshold"].as_f64().unwrap().to_string();
+    let photos = reference["photos"].as_object().unwrap();
+    assert_eq!(photos.len(), 6);
+    let mut people = 0;
+    for (photo, want) in photos {
+        let out = ssd_cam(&[
+            "--model",
+            "person-ssdlite",
+            "--source",
+            dir.join(photo).to_str().unwrap(),
+            "--headless",
+            "--threshold",
+            &threshold,
+        ]);
+        assert!(out.status.success(), "{photo}: {}", stderr(&out));
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "{photo}: one image, one line");
+        let got = lines[0]["detections"].as_array().unwrap();
+        let want = want["detections"].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{photo}: ssd-cam {got:?}\nTensorFlow {want:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g["label"], w["label"], "{photo}");
+            let (gs, ws) = (g["score"].as_f64().unwrap(), w["score"].as_f64().unwrap());
+            assert!((gs - ws).abs() <= 0.02, "{photo}: score {gs} against TensorFlow's {ws}");
+            let wb: Vec<f32> = w["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let gb = bbox(g);
+            for (a, b) in gb.iter().zip(&wb) {
+                assert!((a - b).abs() <= 2.0, "{photo}: box {gb:?} against TensorFlow's {wb:?}");
+            }
+            people += 1;
+        }
+    }
+    assert!(people >= 2, "the reference has people in it ({people})");
+}
+
+#[test]
+fn a_photo_of_people_without_model_runs_the_person_detector() {
+    let Some(dir) = real_models() else { return };
+    let out = Command::new(ssd_cam_bin())
+        .args(["--source", dir.join("astronaut.png").to_str().unwrap(), "--headless"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("model person-ssdlite (the default for real sources"), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let found = lines[0]["detections"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["label"], "person");
+}

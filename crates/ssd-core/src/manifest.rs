@@ -110,6 +110,23 @@ pub struct InputSpec {
     pub color: ColorOrder,
     /// Pixel normalization.
     pub normalize: Normalize,
+    /// How frames are resized to the input (default: antialiased bilinear).
+    #[serde(default)]
+    pub resize: ResizeFilter,
+}
+
+/// The resize a model was trained (and is best run) with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeFilter {
+    /// Bilinear with the filter widened when shrinking (antialiased;
+    /// Pillow's and torchvision's `antialias=True`).
+    #[default]
+    Bilinear,
+    /// TensorFlow 1's `ResizeBilinear` with `align_corners=false` and no
+    /// half-pixel centres: source sample `x·in/out`, two taps, no antialias
+    /// (what TF Object Detection API graphs resize with).
+    TfLegacyBilinear,
 }
 
 /// How class scores come out of the network.
@@ -455,6 +472,7 @@ pub fn ssd300_manifest(
             layout: Layout::Nchw,
             color: ColorOrder::Rgb,
             normalize: Normalize::MeanStd { mean: [123.0, 117.0, 104.0], std: [1.0, 1.0, 1.0] },
+            resize: ResizeFilter::Bilinear,
         },
         labels,
         background_index: Some(0),

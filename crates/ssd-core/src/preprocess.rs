@@ -89,7 +89,7 @@ impl Preprocessor {
             swap_rb: i.color == ColorOrder::Bgr,
             affine: i.normalize.affine(),
             letterbox,
-            resizer: crate::resize::Resizer::new(),
+            resizer: crate::resize::Resizer::with_filter(i.resize),
             scratch: Resized::default(),
         }
     }

@@ -11,6 +11,8 @@
 
 use fast_image_resize as fr;
 
+use crate::manifest::ResizeFilter;
+
 /// Why a resize could not run.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot resize {src_w}x{src_h} to {dst_w}x{dst_h}: {message}")]
@@ -31,6 +33,7 @@ pub struct ResizeError {
 pub struct Resizer {
     inner: fr::Resizer,
     options: fr::ResizeOptions,
+    filter: ResizeFilter,
 }
 
 impl std::fmt::Debug for Resizer {
@@ -41,24 +44,30 @@ impl std::fmt::Debug for Resizer {
 
 impl Default for Resizer {
     fn default() -> Self {
-        Self {
-            inner: fr::Resizer::new(),
-            options: fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
-        }
+        Self::with_filter(ResizeFilter::Bilinear)
     }
 }
 
 impl Clone for Resizer {
-    /// A fresh resizer: nothing in one is worth copying.
+    /// A fresh resizer with the same filter: nothing else is worth copying.
     fn clone(&self) -> Self {
-        Self::default()
+        Self::with_filter(self.filter)
     }
 }
 
 impl Resizer {
-    /// A resizer for any sizes.
+    /// An antialiased bilinear resizer for any sizes.
     pub fn new() -> Resizer {
         Resizer::default()
+    }
+
+    /// A resizer with `filter`.
+    pub fn with_filter(filter: ResizeFilter) -> Resizer {
+        Self {
+            inner: fr::Resizer::new(),
+            options: fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+            filter,
+        }
     }
 
     /// Resizes the `sw × sh` RGB8 image `src` into `dst` (`dw × dh × 3` bytes).
@@ -78,10 +87,43 @@ impl Resizer {
         let got_dst = dst.len();
         let dst =
             dst.get_mut(..need_dst).ok_or_else(|| fail(format!("target holds {got_dst} bytes, needs {need_dst}")))?;
+        if self.filter == ResizeFilter::TfLegacyBilinear {
+            if sw == 0 || sh == 0 || dw == 0 || dh == 0 {
+                return Err(fail("empty image".into()));
+            }
+            tf_legacy_bilinear(src, sw as usize, sh as usize, dst, dw as usize, dh as usize);
+            return Ok(());
+        }
         let s = fr::images::ImageRef::new(sw, sh, src, fr::PixelType::U8x3).map_err(|e| fail(e.to_string()))?;
         let mut d =
             fr::images::Image::from_slice_u8(dw, dh, dst, fr::PixelType::U8x3).map_err(|e| fail(e.to_string()))?;
         self.inner.resize(&s, &mut d, &self.options).map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// TF 1's `ResizeBilinear(align_corners=false)`: output pixel `(x, y)` reads
+/// the source at `(x·sw/dw, y·sh/dh)` between its two nearest samples on
+/// each axis, rounded to the nearest level at the end. No antialias: a
+/// shrink skips source pixels, as TF did for the models trained with it.
+fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
+    let (sx, sy) = (sw as f32 / dw as f32, sh as f32 / dh as f32);
+    for y in 0..dh {
+        let fy = y as f32 * sy;
+        let y0 = (fy.floor() as usize).min(sh - 1);
+        let y1 = (y0 + 1).min(sh - 1);
+        let wy = fy - y0 as f32;
+        let (row0, row1) = (&src[y0 * sw * 3..(y0 + 1) * sw * 3], &src[y1 * sw * 3..(y1 + 1) * sw * 3]);
+        for (x, out) in dst[y * dw * 3..(y + 1) * dw * 3].chunks_exact_mut(3).enumerate() {
+            let fx = x as f32 * sx;
+            let x0 = (fx.floor() as usize).min(sw - 1);
+            let x1 = (x0 + 1).min(sw - 1);
+            let wx = fx - x0 as f32;
+            for (c, o) in out.iter_mut().enumerate() {
+                let top = f32::from(row0[x0 * 3 + c]) * (1.0 - wx) + f32::from(row0[x1 * 3 + c]) * wx;
+                let bottom = f32::from(row1[x0 * 3 + c]) * (1.0 - wx) + f32::from(row1[x1 * 3 + c]) * wx;
+                *o = (top * (1.0 - wy) + bottom * wy).round().clamp(0.0, 255.0) as u8;
+            }
+        }
     }
 }
 
@@ -106,6 +148,22 @@ mod tests {
         let row: Vec<u8> = out[..300 * 3].chunks_exact(3).map(|p| p[0]).collect();
         assert!(row.windows(2).all(|p| p[0] <= p[1]), "{row:?}");
         assert!(row[0] < 3 && row[299] > 252, "{} {}", row[0], row[299]);
+    }
+
+    #[test]
+    fn tf_legacy_bilinear_samples_at_x_times_scale_without_antialias() {
+        // 4x1 -> 2x1: TF reads source x = 0 and x = 2 exactly (scale 2), so a
+        // spike at x = 1 or 3 vanishes, where an antialiased filter keeps it.
+        let src: Vec<u8> = [10u8, 250, 30, 250].iter().flat_map(|&v| [v; 3]).collect();
+        let mut out = vec![0u8; 2 * 3];
+        Resizer::with_filter(ResizeFilter::TfLegacyBilinear).resize(&src, 4, 1, &mut out, 2, 1).unwrap();
+        assert_eq!(out, vec![10, 10, 10, 30, 30, 30]);
+        // 2x1 -> 4x1: x·0.5 = 0, 0.5, 1, 1.5 -> 0, midpoint, 1, clamped at the edge.
+        let src: Vec<u8> = [0u8, 200].iter().flat_map(|&v| [v; 3]).collect();
+        let mut out = vec![0u8; 4 * 3];
+        Resizer::with_filter(ResizeFilter::TfLegacyBilinear).resize(&src, 2, 1, &mut out, 4, 1).unwrap();
+        let firsts: Vec<u8> = out.chunks_exact(3).map(|p| p[0]).collect();
+        assert_eq!(firsts, vec![0, 100, 200, 200]);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use ssd_core::scene::CLASSES;
 const SHIPPED: &str = "ssd300-shapes";
 
 #[test]
-fn the_default_model_is_the_shipped_one() {
-    assert_eq!(ssd_cam::DEFAULT_MODEL, SHIPPED);
+fn the_demo_sources_default_model_is_the_shipped_shapes_model() {
+    assert_eq!(ssd_cam::DEMO_MODEL, SHIPPED);
 }
 
 #[test]
