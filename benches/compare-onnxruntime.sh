@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side inference time, onnxruntime vs ssd-cam (tract), on the same
-# ONNX files: the shipped model plus any given as arguments (an SSD300-VGG16
+# ONNX files: the shipped models plus any given as arguments (an SSD300-VGG16
 # layout, for instance: python tools/export_torchvision.py --arch
 # ssd300_vgg16 --weights random --out /tmp/ssd300_vgg16.onnx).
 #   benches/compare-onnxruntime.sh [MODEL.onnx ...]
@@ -18,4 +18,4 @@ fi
 cargo build --release --bin ssd-cam
 "$venv/bin/python" benches/compare_onnxruntime.py --ssd-cam target/release/ssd-cam \
     --threads ${THREADS:-1 2} --runs "${RUNS:-30}" --out target/compare-onnxruntime.jsonl \
-    models/ssd300-shapes.onnx "$@"
+    models/ssd300-shapes.onnx models/person-ssdlite.onnx "$@"

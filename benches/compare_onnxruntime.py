@@ -16,6 +16,7 @@ printed and written as one JSON object per line to --out.
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,17 @@ import time
 
 import numpy as np
 import onnxruntime as ort
+
+
+def manifest_shape(model):
+    """The input shape the manifest beside `model` gives (graphs converted
+    from TensorFlow leave batch and channels symbolic), or None."""
+    path = os.path.splitext(model)[0] + ".json"
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        i = json.load(f)["input"]
+    return [1, i["height"], i["width"], 3] if i["layout"] == "nhwc" else [1, 3, i["height"], i["width"]]
 
 
 def onnxruntime_ms(model, threads, runs, warmup):
@@ -33,7 +45,7 @@ def onnxruntime_ms(model, threads, runs, warmup):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     graph_input = session.get_inputs()[0]
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in graph_input.shape]
+    shape = manifest_shape(model) or [d if isinstance(d, int) and d > 0 else 1 for d in graph_input.shape]
     x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
     feed = {graph_input.name: x}
     for _ in range(warmup):

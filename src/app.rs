@@ -24,6 +24,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         check_window()?;
     }
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
+    check_options(args)?;
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), args.device.is_some());
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, .. } = load(&model_arg, args.threads, args.precision)?;
@@ -53,7 +54,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             raw: args.save_raw,
             overwrite: args.overwrite,
         };
-        sinks.push(Box::new(SaveSink::new(options, manifest.labels.clone())));
+        let sink = SaveSink::new(options, manifest.labels.clone())
+            .with_context(|| format!("--save {}: cannot create the folder", dir.display()))?;
+        sinks.push(Box::new(sink));
     }
     let title = format!("ssd-cam: {} on {}", manifest.name, source.name());
     let pipeline = Pipeline {
@@ -68,6 +71,28 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);
     }
     Ok(pipeline.run(stop)?)
+}
+
+/// Options that would change nothing in this run are refused (camera
+/// options without a camera) or warned about (more threads than cores)
+/// instead of passing in silence.
+fn check_options(args: &Args) -> Result<()> {
+    if args.device.is_none() {
+        let camera_only = [
+            ("--resolution", args.resolution.is_some()),
+            ("--fps", args.fps.is_some()),
+            ("--format", args.format.is_some()),
+            ("--reconnect-timeout", args.reconnect_timeout.is_some()),
+        ];
+        if let Some((flag, _)) = camera_only.iter().find(|(_, set)| *set) {
+            bail!("{flag} applies to cameras only: add --device /dev/videoN, or leave {flag} out for other sources");
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(t) = args.threads.filter(|&t| t as usize > cores) {
+        log::warn!("--threads {t}: this machine has {cores} core(s); more threads than cores only add switching");
+    }
+    Ok(())
 }
 
 /// A model ready to run, with what describes it.
@@ -159,8 +184,10 @@ fn open_camera(device: &str, args: &Args, stop: Arc<AtomicBool>) -> Result<Box<d
         size: args.resolution,
         fps: args.fps,
     };
-    let reconnect =
-        Reconnect { timeout: std::time::Duration::from_secs_f64(args.reconnect_timeout), ..Reconnect::default() };
+    let reconnect = Reconnect {
+        timeout: std::time::Duration::from_secs_f64(args.reconnect_timeout.unwrap_or(30.0)),
+        ..Reconnect::default()
+    };
     let camera = crate::source::v4l::V4lDevice::new(device)?;
     Ok(Box::new(CameraSource::new(camera, request, reconnect, stop)?))
 }
@@ -177,7 +204,11 @@ pub fn list_devices() -> Result<()> {
     let cameras = crate::source::v4l::list()?;
     let mut out = std::io::stdout().lock();
     if cameras.is_empty() {
-        log::warn!("no V4L2 cameras found (nothing under /dev/video*)");
+        // On stdout too: a script reading the list must see an answer.
+        writeln!(
+            out,
+            "no cameras found (no V4L2 device under /dev/video*: is one plugged in, and is its driver loaded?)"
+        )?;
     }
     for (path, name, modes) in cameras {
         write!(out, "{}", crate::source::camera::describe(&path, &name, &modes))?;

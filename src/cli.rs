@@ -25,8 +25,8 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index.
-    #[arg(long, value_name = "PATH|N", conflicts_with = "source")]
+    /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index (0 is /dev/video0).
+    #[arg(long, value_name = "PATH|N", conflicts_with = "source", value_parser = device_path)]
     pub device: Option<String>,
 
     /// List the cameras and the formats, sizes and frame rates they offer, then exit.
@@ -45,9 +45,9 @@ pub struct Args {
     #[arg(long, value_name = "FORMAT", value_parser = ["mjpeg", "yuyv", "nv12", "rgb"], requires = "device")]
     pub format: Option<String>,
 
-    /// Seconds to keep trying when the camera fails or is unplugged mid-run.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
-    pub reconnect_timeout: f64,
+    /// Seconds to keep trying when the camera fails or is unplugged mid-run [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds, requires = "device")]
+    pub reconnect_timeout: Option<f64>,
 
     /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N]`, a .y4m file, `-` for Y4M
     /// on stdin, an image, a directory of images, or a quoted glob.
@@ -68,11 +68,11 @@ pub struct Args {
     pub json: bool,
 
     /// Minimum class score to report [default: from the manifest].
-    #[arg(long, value_name = "F", value_parser = unit_interval)]
+    #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
 
     /// IoU above which NMS suppresses a box [default: from the manifest].
-    #[arg(long, value_name = "F", value_parser = unit_interval)]
+    #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub nms_iou: Option<f32>,
 
     /// Detections kept per frame [default: from the manifest].
@@ -89,7 +89,7 @@ pub struct Args {
     pub precision: crate::model::Precision,
 
     /// Stop after writing N frames.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = frame_count)]
     pub max_frames: Option<u64>,
 
     /// Keep the frame's aspect ratio (pad) instead of stretching it to the model input.
@@ -165,6 +165,26 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
         (Some(w), Some(h)) => Ok((w, h)),
         _ => Err(format!("'{s}' is not WxH with sides 1..=16384")),
     }
+}
+
+fn frame_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("0 frames would write nothing: give 1 or more (leave it out to run until the input ends)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number of frames")),
+    }
+}
+
+/// A camera as a path: an index N names /dev/videoN; anything else must be a
+/// path under /dev.
+fn device_path(s: &str) -> Result<String, String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(format!("/dev/video{n}"));
+    }
+    if s.starts_with('/') {
+        return Ok(s.to_owned());
+    }
+    Err(format!("'{s}' is not a camera: give an index (0 for /dev/video0) or a path such as /dev/video0"))
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {

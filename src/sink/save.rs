@@ -51,13 +51,18 @@ pub struct SaveSink {
     skipped_existing: u64,
     failed: u64,
     broken: bool,
+    /// Frames handed to this sink so far (what --save-every counts).
+    written: u64,
     fps: FpsMeter,
 }
 
 impl SaveSink {
-    /// A sink saving into `options.dir`; `labels` name the class axis.
-    pub fn new(options: SaveOptions, labels: Vec<String>) -> Self {
-        let mut sink = Self {
+    /// A sink saving into `options.dir` (created now: a folder that cannot
+    /// be is an error at start, not a warning after the run); `labels` name
+    /// the class axis.
+    pub fn new(options: SaveOptions, labels: Vec<String>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&options.dir)?;
+        Ok(Self {
             options,
             labels,
             canvas: Vec::new(),
@@ -66,12 +71,8 @@ impl SaveSink {
             failed: 0,
             broken: false,
             fps: FpsMeter::default(),
-        };
-        if let Err(e) = std::fs::create_dir_all(&sink.options.dir) {
-            log::warn!("--save {}: {e}; frames will not be saved", sink.options.dir.display());
-            sink.broken = true;
-        }
-        sink
+            written: 0,
+        })
     }
 
     /// The file frame `index` is saved as.
@@ -106,7 +107,11 @@ impl SaveSink {
 impl Sink for SaveSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         let fps = self.fps.tick(std::time::Instant::now());
-        if self.broken || !r.frame.index.is_multiple_of(self.options.every.max(1)) {
+        // Every N-th frame written, not every N-th source index: a live
+        // source's dropped frames must not make --save-every skip more.
+        let nth = self.written;
+        self.written += 1;
+        if self.broken || !nth.is_multiple_of(self.options.every.max(1)) {
             return Ok(());
         }
         let path = self.path_of(r.frame.index);
@@ -176,7 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dets =
             [Detection { class_id: 1, score: 0.9, bbox: BBox::new(10.0, 20.0, 40.0, 40.0), ..Default::default() }];
-        let mut sink = SaveSink::new(options(dir.path(), false, false), vec!["bg".into(), "a".into()]);
+        let mut sink = SaveSink::new(options(dir.path(), false, false), vec!["bg".into(), "a".into()]).unwrap();
         for i in 0..5 {
             write(&mut sink, &frame(i), &dets);
         }
@@ -190,7 +195,7 @@ mod tests {
         let img = image::open(sink.path_of(2)).unwrap().into_rgb8();
         assert_eq!(img.get_pixel(10, 30).0, crate::draw::class_color(1), "box outline drawn");
 
-        let mut raw = SaveSink::new(options(&dir.path().join("raw"), true, false), vec![]);
+        let mut raw = SaveSink::new(options(&dir.path().join("raw"), true, false), vec![]).unwrap();
         write(&mut raw, &frame(0), &dets);
         let img = image::open(raw.path_of(0)).unwrap().into_rgb8();
         assert!(img.pixels().all(|p| p.0 == [100; 3]), "raw frames are the frame itself");
@@ -199,25 +204,23 @@ mod tests {
     #[test]
     fn existing_files_are_kept_unless_overwrite() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = SaveSink::new(options(dir.path(), true, false), vec![]);
+        let mut sink = SaveSink::new(options(dir.path(), true, false), vec![]).unwrap();
         std::fs::write(sink.path_of(0), b"keep me").unwrap();
         write(&mut sink, &frame(0), &[]);
         assert_eq!(std::fs::read(sink.path_of(0)).unwrap(), b"keep me");
-        let mut sink = SaveSink::new(options(dir.path(), true, true), vec![]);
+        let mut sink = SaveSink::new(options(dir.path(), true, true), vec![]).unwrap();
         write(&mut sink, &frame(0), &[]);
         assert!(image::open(sink.path_of(0)).is_ok(), "replaced by a real image");
     }
 
     #[test]
-    fn an_unusable_directory_is_a_warning_not_an_error() {
+    fn an_unusable_directory_is_an_error_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, b"x").unwrap();
         let opts =
             SaveOptions { dir: file.join("sub"), every: 1, format: SaveFormat::Jpeg, raw: false, overwrite: false };
-        let mut sink = SaveSink::new(opts, vec![]);
-        write(&mut sink, &frame(0), &[]);
-        sink.finish().unwrap();
+        assert!(SaveSink::new(opts, vec![]).is_err());
         assert!(!file.join("sub").exists());
     }
 }

@@ -14,6 +14,14 @@ use std::path::{Path, PathBuf};
 /// Errors opening or reading a source. Each names the source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// A kind of input this build cannot read itself, with the way to feed it.
+    #[error("{what}: {hint}")]
+    Unsupported {
+        /// The `--source` text.
+        what: String,
+        /// What to do instead.
+        hint: String,
+    },
     /// The `--source` text matches no kind of source.
     #[error("unknown source '{0}': expected demo[:options], a .y4m file, '-' (Y4M on stdin), an image, a directory of images or a glob")]
     Unknown(String),
@@ -88,8 +96,37 @@ fn has_glob_chars(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
+/// Video container extensions: readable through an ffmpeg pipe (a source of
+/// its own is the video issue's work).
+const VIDEO_EXTENSIONS: &[&str] =
+    &["mp4", "mkv", "mov", "avi", "ts", "webm", "m4v", "mpg", "mpeg", "flv", "h264", "h265"];
+
+/// Inputs that are not files ssd-cam reads, with a one-line way to feed them.
+fn unsupported(spec: &str) -> Option<String> {
+    let lower = spec.to_ascii_lowercase();
+    let pipe = |input: &str| {
+        format!("decode it with ffmpeg and pipe it in: ffmpeg -i {input} -f yuv4mpegpipe - | ssd-cam --source -")
+    };
+    if let Some((scheme, _)) = lower.split_once("://") {
+        if ["rtsp", "rtsps", "rtmp", "http", "https", "udp", "srt", "tcp"].contains(&scheme) {
+            return Some(format!("network streams are not read directly yet; {}", pipe("'URL'")));
+        }
+    }
+    if lower.starts_with("/dev/video") || lower.starts_with("/dev/v4l/") {
+        return Some(format!("this is a camera: use --device {spec}"));
+    }
+    let ext = Path::new(&lower).extension().and_then(|e| e.to_str()).unwrap_or_default().to_owned();
+    if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
+        return Some(format!("video files are not read directly yet; {}", pipe(spec)));
+    }
+    None
+}
+
 /// Opens a `--source` specification.
 pub fn open(spec: &str) -> Result<Box<dyn Source>, SourceError> {
+    if let Some(hint) = unsupported(spec) {
+        return Err(SourceError::Unsupported { what: crate::source::redact(spec), hint });
+    }
     if spec == "-" {
         return Ok(Box::new(y4m::Y4mSource::new(std::io::BufReader::new(std::io::stdin()), "stdin".into())?));
     }
@@ -115,4 +152,17 @@ pub fn open(spec: &str) -> Result<Box<dyn Source>, SourceError> {
         return Err(SourceError::Open { what: spec.into(), message: "no such file or directory".into() });
     }
     Err(SourceError::Unknown(spec.into()))
+}
+
+/// `spec` with any password in a URL replaced by `***`, for messages.
+pub fn redact(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else { return spec.to_owned() };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+        }
+        None => spec.to_owned(),
+    }
 }

@@ -1,0 +1,127 @@
+//! Issue 20, "errors that point to the fix": each rough edge a new user met,
+//! pinned through the real binary. Every case failed before its fix.
+
+mod common;
+
+use common::*;
+
+/// Exit code and the first line of stderr that says `error:`.
+fn error_of(args: &[&str]) -> (Option<i32>, String) {
+    let out = ssd_cam(args);
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_owned();
+    (out.status.code(), line)
+}
+
+#[test]
+fn issue20_network_urls_point_to_ffmpeg_and_hide_the_password() {
+    let (code, line) = error_of(&["--source", "rtsp://admin:s3cret@camera.invalid/stream", "--headless"]);
+    assert_eq!(code, Some(1), "{line}");
+    assert!(line.contains("ffmpeg -i") && line.contains("--source -"), "{line}");
+    assert!(line.contains("admin:***@") && !line.contains("s3cret"), "{line}");
+    assert!(!line.contains("no such file"), "{line}");
+    let (_, line) = error_of(&["--source", "http://cam.local/video.mjpg", "--headless"]);
+    assert!(line.contains("network streams"), "{line}");
+}
+
+#[test]
+fn issue20_a_video_file_points_to_the_ffmpeg_pipe() {
+    let (code, line) = error_of(&["--source", "clip.mp4", "--headless"]);
+    assert_eq!(code, Some(1));
+    assert!(line.contains("ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source -"), "{line}");
+}
+
+#[test]
+fn issue20_a_camera_given_as_source_suggests_device() {
+    let (code, line) = error_of(&["--source", "/dev/video0", "--headless"]);
+    assert_eq!(code, Some(1));
+    assert!(line.contains("use --device /dev/video0"), "{line}");
+}
+
+#[test]
+fn issue20_list_devices_without_cameras_answers_on_stdout() {
+    if std::path::Path::new("/dev/video0").exists() {
+        eprintln!("skipped: this machine has a camera");
+        return;
+    }
+    let out =
+        std::process::Command::new(ssd_cam_bin()).arg("--list-devices").env("RUST_LOG", "error").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("no cameras found"), "{:?}", out.stdout);
+}
+
+#[test]
+fn issue20_a_device_index_names_its_path_and_a_word_is_a_bad_value() {
+    if std::path::Path::new("/dev/video7").exists() {
+        return;
+    }
+    let (code, line) = error_of(&["--device", "7", "--headless"]);
+    assert_eq!(code, Some(1));
+    assert!(line.contains("/dev/video7"), "{line}");
+    let (code, line) = error_of(&["--device", "foo", "--headless"]);
+    assert_eq!(code, Some(2), "a bad value, not a missing camera");
+    assert!(line.contains("'foo' is not a camera"), "{line}");
+}
+
+#[test]
+fn issue20_camera_options_without_a_camera_are_refused() {
+    for flag in
+        [&["--fps", "5"][..], &["--resolution", "640x480"], &["--format", "mjpeg"], &["--reconnect-timeout", "5"]]
+    {
+        let args = [flag, &["--source", "demo:fps=0,frames=1", "--headless"]].concat();
+        let (code, line) = error_of(&args);
+        assert_eq!(code, Some(1), "{flag:?}");
+        assert!(line.contains("applies to cameras only") && line.contains(flag[0]), "{line}");
+    }
+}
+
+#[test]
+fn issue20_more_threads_than_cores_warns() {
+    let out = ssd_cam(&["--threads", "256", "--source", "demo:fps=0,frames=1,size=160x120", "--headless"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--threads 256: this machine has"), "{}", stderr(&out));
+}
+
+#[test]
+fn issue20_an_uncreatable_save_folder_is_an_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let target = file.join("shots");
+    let out =
+        ssd_cam(&["--source", "demo:fps=0,frames=2,size=160x120", "--headless", "--save", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot create the folder"), "{}", stderr(&out));
+    assert!(json_lines(&out).is_empty(), "nothing ran");
+}
+
+#[test]
+fn issue20_save_every_counts_frames_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let shots = dir.path().join("shots");
+    let out = ssd_cam(&[
+        "--source",
+        "demo:fps=0,size=160x120",
+        "--headless",
+        "--max-frames",
+        "10",
+        "--save-every",
+        "3",
+        "--save",
+        shots.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved = std::fs::read_dir(&shots).unwrap().count();
+    assert_eq!(saved, 4, "frames 0, 3, 6 and 9 of 10");
+}
+
+#[test]
+fn issue20_a_negative_threshold_and_zero_frames_are_values_with_their_reason() {
+    let (code, line) = error_of(&["--threshold", "-1", "--headless"]);
+    assert_eq!(code, Some(2));
+    assert!(line.contains("-1 is outside 0..=1"), "{line}");
+    let (code, line) = error_of(&["--max-frames", "0", "--headless"]);
+    assert_eq!(code, Some(2));
+    assert!(line.contains("0 frames would write nothing"), "{line}");
+    assert!(!line.contains("18446744073709551615"), "{line}");
+}
