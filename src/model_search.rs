@@ -44,6 +44,20 @@ pub enum ModelSearchError {
     /// A path was given and there is no file there.
     #[error("model file {0} does not exist")]
     NoFile(String),
+    /// A path to a folder was given.
+    #[error("{0} is a folder: pass the .onnx file in it (--model {0}/NAME.onnx), or its name with SSD_CAM_MODELS={0}")]
+    Folder(String),
+    /// The manifest is there but not its network (a model not shipped, such
+    /// as one the user fetches); its description says where to get it.
+    #[error("model '{name}': {manifest} is here but not {name}.onnx beside it. {description}")]
+    NetworkMissing {
+        /// The name looked for.
+        name: String,
+        /// The manifest found.
+        manifest: String,
+        /// The manifest's description (where the network comes from).
+        description: String,
+    },
     /// A name was given and no searched folder has `NAME.onnx`.
     #[error("model '{name}' not found: no {name}.onnx in {} (pass --model path/to/model.onnx)", .searched.join(", "))]
     NotFound {
@@ -88,6 +102,9 @@ pub fn locate_model(arg: &str) -> Result<ModelPaths, ModelSearchError> {
     let as_path = Path::new(arg);
     let looks_like_path = arg.ends_with(".onnx") || arg.contains('/') || arg.contains('\\');
     if looks_like_path {
+        if as_path.is_dir() {
+            return Err(ModelSearchError::Folder(arg.trim_end_matches('/').to_owned()));
+        }
         if !as_path.is_file() {
             return Err(ModelSearchError::NoFile(arg.to_owned()));
         }
@@ -98,6 +115,19 @@ pub fn locate_model(arg: &str) -> Result<ModelPaths, ModelSearchError> {
         let onnx = dir.join(format!("{arg}.onnx"));
         if onnx.is_file() {
             return Ok(ModelPaths { manifest: onnx.with_extension("json"), onnx });
+        }
+    }
+    for dir in &dirs {
+        let manifest = dir.join(format!("{arg}.json"));
+        if manifest.is_file() {
+            let description = ssd_core::manifest::Manifest::from_path(&manifest)
+                .map(|m| m.description)
+                .unwrap_or_else(|e| format!("(its manifest does not read: {e})"));
+            return Err(ModelSearchError::NetworkMissing {
+                name: arg.to_owned(),
+                manifest: manifest.display().to_string(),
+                description,
+            });
         }
     }
     Err(ModelSearchError::NotFound {

@@ -125,3 +125,33 @@ fn issue20_a_negative_threshold_and_zero_frames_are_values_with_their_reason() {
     assert!(line.contains("0 frames would write nothing"), "{line}");
     assert!(!line.contains("18446744073709551615"), "{line}");
 }
+
+#[test]
+fn issue20_model_errors_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("net.onnx");
+    std::fs::copy(repo_root().join("models/ssd300-shapes.onnx"), &onnx).unwrap();
+    let run = |model: &str| error_of(&["--model", model, "--source", "demo:fps=0,frames=1", "--headless"]);
+
+    // A missing manifest: said once, with what is needed.
+    let (code, line) = run(onnx.to_str().unwrap());
+    assert_eq!(code, Some(1));
+    assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+    assert!(line.contains("needs NAME.json beside it"), "{line}");
+
+    // Labels that do not match the network's classes say so.
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("models/ssd300-shapes.json")).unwrap()).unwrap();
+    manifest["labels"] = serde_json::json!(["background", "circle", "square"]);
+    std::fs::write(onnx.with_extension("json"), manifest.to_string()).unwrap();
+    let (_, line) = run(onnx.to_str().unwrap());
+    assert!(line.contains("scores 5 classes but labels lists 3"), "{line}");
+
+    // A folder is not a file that does not exist.
+    let (_, line) = run(dir.path().to_str().unwrap());
+    assert!(line.contains("is a folder"), "{line}");
+
+    // A model whose manifest ships but whose network is fetched points to how.
+    let (_, line) = run("blazeface-front");
+    assert!(line.contains("scripts/fetch-real-models.sh"), "{line}");
+}

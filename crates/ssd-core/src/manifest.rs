@@ -12,7 +12,7 @@ use crate::priors::PriorSpec;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The file could not be read.
-    #[error("cannot read manifest {path}: {source}")]
+    #[error("cannot read manifest {path} (a model NAME.onnx needs NAME.json beside it; see README, Models)")]
     Io {
         /// The manifest path.
         path: PathBuf,
@@ -391,6 +391,20 @@ impl Manifest {
                 } else {
                     format!("outputs.{head}[{i}].shape")
                 };
+                // One [1, P, C'] score part whose C' is not the label count is
+                // almost always labels that do not match the network's classes.
+                let classes_axis = (head == "scores" && parts.0.len() == 1 && part.layout != Some(Layout::Nchw))
+                    .then(|| part.shape.last().copied())
+                    .flatten();
+                if let Some(axis) = classes_axis.filter(|&a| a != c && part.shape.len() == 3) {
+                    return bad(
+                        &field,
+                        format!(
+                            "{:?}: the network scores {axis} classes but labels lists {c} (one label per class, background included)",
+                            part.shape
+                        ),
+                    );
+                }
                 match part.rows(k) {
                     Ok(r) => rows += r,
                     Err(e) => return bad(&field, e),
