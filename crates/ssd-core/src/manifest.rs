@@ -555,7 +555,7 @@ mod tests {
         let mut v = voc_manifest_json();
         v["outputs"]["scores"]["shape"] = serde_json::json!([1, 8732, 21]);
         let msg = parse(&v).unwrap_err().to_string();
-        assert!(msg.contains("outputs.scores.shape") && msg.contains("[1, 8732, 3]"), "{msg}");
+        assert!(msg.contains("outputs.scores.shape") && msg.contains("scores 21 classes but labels lists 3"), "{msg}");
         let mut v = voc_manifest_json();
         v["outputs"]["boxes"]["shape"] = serde_json::json!([1, 100, 4]);
         let msg = parse(&v).unwrap_err().to_string();
