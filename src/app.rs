@@ -14,7 +14,7 @@ use crate::sink::json::JsonSink;
 use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
 use crate::sink::Sink;
 use ssd_core::manifest::Manifest;
-use ssd_core::postprocess::{Decoder, PostParams};
+use ssd_core::postprocess::{Decoder, DetectionFilter, PostParams};
 use ssd_core::preprocess::Preprocessor;
 
 /// Runs ssd-cam with parsed arguments until the input ends or `stop` is set.
@@ -38,6 +38,10 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
     params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
     params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
+    let filter = DetectionFilter {
+        classes: class_ids(&args.classes, &manifest.labels)?,
+        min_size: args.min_size.unwrap_or(0.0),
+    };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if args.headless || args.json {
         sinks.push(Box::new(JsonSink::new(
@@ -61,7 +65,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let title = format!("ssd-cam: {} on {}", manifest.name, source.name());
     let pipeline = Pipeline {
         preprocessor: Preprocessor::new(&manifest, args.letterbox),
-        decoder: Decoder::new(&manifest, priors, params),
+        decoder: Decoder::new(&manifest, priors, params).with_filter(filter),
         source,
         model,
         sinks,
@@ -93,6 +97,26 @@ fn check_options(args: &Args) -> Result<()> {
         log::warn!("--threads {t}: this machine has {cores} core(s); more threads than cores only add switching");
     }
     Ok(())
+}
+
+/// `--classes` as class indices: each entry a label (any case) or an index
+/// on the model's class axis; `None` when the list is empty (all classes).
+fn class_ids(wanted: &[String], labels: &[String]) -> Result<Option<Vec<u32>>> {
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = Vec::with_capacity(wanted.len());
+    for w in wanted.iter().map(|w| w.trim()).filter(|w| !w.is_empty()) {
+        let id = match w.parse::<usize>() {
+            Ok(i) if i < labels.len() => i,
+            Ok(_) => bail!("--classes {w}: the model's class ids are 0..={}", labels.len().saturating_sub(1)),
+            Err(_) => labels.iter().position(|l| l.eq_ignore_ascii_case(w)).ok_or_else(|| {
+                anyhow::anyhow!("--classes {w}: not a label of this model; its labels are {}", labels.join(", "))
+            })?,
+        };
+        ids.push(id as u32);
+    }
+    Ok(Some(ids))
 }
 
 /// A model ready to run, with what describes it.

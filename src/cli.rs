@@ -75,6 +75,15 @@ pub struct Args {
     #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub nms_iou: Option<f32>,
 
+    /// Report only these classes: labels or class ids, comma-separated
+    /// (e.g. `person,car` or `1,3`).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub classes: Vec<String>,
+
+    /// Report only boxes at least this many source pixels wide and high.
+    #[arg(long, value_name = "PIXELS", value_parser = min_size)]
+    pub min_size: Option<f32>,
+
     /// Detections kept per frame [default: from the manifest].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub top_k: Option<u32>,
@@ -164,6 +173,13 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     match (side(w), side(h)) {
         (Some(w), Some(h)) => Ok((w, h)),
         _ => Err(format!("'{s}' is not WxH with sides 1..=16384")),
+    }
+}
+
+fn min_size(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a size in pixels (0 or more)")),
     }
 }
 

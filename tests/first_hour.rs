@@ -155,3 +155,36 @@ fn issue20_model_errors_name_the_fix() {
     let (_, line) = run("blazeface-front");
     assert!(line.contains("scripts/fetch-real-models.sh"), "{line}");
 }
+
+fn labels_and_sizes(out: &std::process::Output) -> Vec<(String, f32, f32)> {
+    json_lines(out)
+        .iter()
+        .flat_map(|l| l["detections"].as_array().unwrap().clone())
+        .map(|d| {
+            let b = bbox(&d);
+            (d["label"].as_str().unwrap().to_owned(), b[2] - b[0], b[3] - b[1])
+        })
+        .collect()
+}
+
+#[test]
+fn issue20_classes_and_min_size_filter_every_output() {
+    let run = |extra: &[&str]| {
+        let out = ssd_cam(&[&["--source", "demo:fps=0,frames=5,seed=3", "--headless"][..], extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        labels_and_sizes(&out)
+    };
+    let all = run(&[]);
+    assert!(all.iter().any(|d| d.0 != "circle") && all.iter().any(|d| d.0 == "circle"), "{all:?}");
+    assert!(all.iter().any(|d| d.1 < 100.0 || d.2 < 100.0), "some small boxes to filter: {all:?}");
+
+    // By label and by id (4 is triangle), in any case.
+    let some = run(&["--classes", "Circle,4"]);
+    assert!(!some.is_empty() && some.iter().all(|d| d.0 == "circle" || d.0 == "triangle"), "{some:?}");
+    let big = run(&["--min-size", "100"]);
+    assert!(!big.is_empty() && big.iter().all(|d| d.1 >= 100.0 && d.2 >= 100.0), "{big:?}");
+
+    let (code, line) = error_of(&["--source", "demo:fps=0,frames=1", "--headless", "--classes", "dog"]);
+    assert_eq!(code, Some(1));
+    assert!(line.contains("not a label of this model") && line.contains("circle"), "{line}");
+}

@@ -50,6 +50,6 @@ pub mod scene;
 pub use boxes::{BBox, BoxCoder, InputMapping};
 pub use manifest::{Manifest, ManifestError, ScoreActivation};
 pub use nms::{nms, NmsParams};
-pub use postprocess::{Decoder, Detection, PostParams};
+pub use postprocess::{Decoder, Detection, DetectionFilter, PostParams};
 pub use preprocess::Preprocessor;
 pub use priors::{PriorSpec, PriorSpecError};

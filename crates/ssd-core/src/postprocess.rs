@@ -63,6 +63,26 @@ impl From<crate::manifest::Thresholds> for PostParams {
     }
 }
 
+/// The detections a user asked for: some classes only, and boxes no smaller
+/// than a size in source pixels. Applied before NMS, so unwanted classes and
+/// tiny boxes never take a place in the per-frame top-k.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetectionFilter {
+    /// Class indices to keep (on the model's class axis); `None` keeps all.
+    pub classes: Option<Vec<u32>>,
+    /// Smallest box side in source pixels (both width and height); 0 keeps all.
+    pub min_size: f32,
+}
+
+impl DetectionFilter {
+    /// Whether a box of `class` at `bbox` (source pixels) is wanted.
+    pub fn keeps(&self, class: u32, bbox: &BBox) -> bool {
+        self.classes.as_ref().is_none_or(|c| c.contains(&class))
+            && bbox.x2 - bbox.x1 >= self.min_size
+            && bbox.y2 - bbox.y1 >= self.min_size
+    }
+}
+
 /// Errors decoding outputs.
 #[derive(Debug, thiserror::Error)]
 #[error("output sizes {boxes} and {scores} do not match {priors} priors x ({row} box values, {classes} classes)")]
@@ -92,6 +112,7 @@ pub struct Decoder {
     params: PostParams,
     candidates: Vec<Scored>,
     kept: Vec<Scored>,
+    filter: DetectionFilter,
 }
 
 impl Decoder {
@@ -108,7 +129,14 @@ impl Decoder {
             params,
             candidates: Vec::new(),
             kept: Vec::new(),
+            filter: DetectionFilter::default(),
         }
+    }
+
+    /// Keeps only the detections `filter` wants (see [`DetectionFilter`]).
+    pub fn with_filter(mut self, filter: DetectionFilter) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// The thresholds in use.
@@ -166,8 +194,13 @@ impl Decoder {
                 }
             }
         }
+        let filter = &self.filter;
         self.candidates.retain(|c| {
-            c.bbox.x1.is_finite() && c.bbox.y1.is_finite() && c.bbox.x2.is_finite() && c.bbox.y2.is_finite()
+            c.bbox.x1.is_finite()
+                && c.bbox.y1.is_finite()
+                && c.bbox.x2.is_finite()
+                && c.bbox.y2.is_finite()
+                && filter.keeps(c.class, &mapping.to_source(&c.bbox))
         });
         nms(&mut self.candidates, &self.params.nms, &mut self.kept);
         out.clear();
@@ -217,6 +250,15 @@ fn softmax_candidates(row: &[f32], t: f32, bg: usize, out: &mut Vec<Scored>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_filter_keeps_wanted_classes_and_boxes_big_on_both_sides() {
+        let f = DetectionFilter { classes: Some(vec![1, 3]), min_size: 10.0 };
+        assert!(f.keeps(1, &BBox::new(0.0, 0.0, 10.0, 10.0)));
+        assert!(!f.keeps(2, &BBox::new(0.0, 0.0, 50.0, 50.0)), "class 2 not asked for");
+        assert!(!f.keeps(3, &BBox::new(0.0, 0.0, 50.0, 9.0)), "too flat");
+        assert!(DetectionFilter::default().keeps(7, &BBox::new(0.0, 0.0, 0.0, 0.0)), "the default keeps all");
+    }
     use crate::manifest::ScoreActivation;
 
     fn decoder(activation: ScoreActivation, t: f32) -> Decoder {
