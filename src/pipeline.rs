@@ -279,7 +279,12 @@ fn capture_stage(
             dropped.fetch_add(lost - lost_before, Ordering::Relaxed);
             lost_before = lost;
         }
-        let frame = Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb };
+        let origin = source.frame_origin();
+        if let Some((position, _)) = &origin {
+            index = *position;
+        }
+        let file = origin.map(|(_, file)| file);
+        let frame = Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb, file };
         index += 1;
         let mut input = pools.inputs.1.try_recv().unwrap_or_default();
         if let Err(e) = resizer.resize(&frame.rgb, width, height, &mut input) {

@@ -188,3 +188,68 @@ fn issue20_classes_and_min_size_filter_every_output() {
     assert_eq!(code, Some(1));
     assert!(line.contains("not a label of this model") && line.contains("circle"), "{line}");
 }
+
+#[test]
+fn issue20_image_outputs_name_their_files_and_keep_their_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let shots = dir.path().join("shots");
+    std::fs::create_dir(&shots).unwrap();
+    png(&shots.join("a.png"), 64, 48);
+    std::fs::write(shots.join("b.jpg"), b"not a jpeg").unwrap();
+    png(&shots.join("c.png"), 32, 32);
+    std::fs::write(shots.join("d.webp"), b"RIFF").unwrap();
+    let saved = dir.path().join("saved");
+    let out = ssd_cam(&[
+        "--model",
+        "ssd300-shapes",
+        "--source",
+        shots.to_str().unwrap(),
+        "--headless",
+        "--save",
+        saved.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let files: Vec<(&str, u64)> =
+        lines.iter().map(|l| (l["file"].as_str().unwrap(), l["frame"].as_u64().unwrap())).collect();
+    let a = shots.join("a.png").display().to_string();
+    let c = shots.join("c.png").display().to_string();
+    assert_eq!(files, vec![(a.as_str(), 0), (c.as_str(), 2)], "b.jpg is skipped, c.png keeps its place");
+    assert!(stderr(&out).contains("d.webp: this image format is not read"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("skipping") && stderr(&out).contains("b.jpg"), "{}", stderr(&out));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&saved).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["a.jpg", "c.jpg"]);
+}
+
+#[test]
+fn issue20_json_numbers_are_rounded_for_people() {
+    let out = ssd_cam(&["--source", "demo:fps=0,frames=3,size=320x240", "--headless"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let decimals = |key: &str| -> usize {
+        let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let mut most = 0;
+        let mut visit = vec![&v];
+        while let Some(x) = visit.pop() {
+            match x {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        if k == key {
+                            let s = v.to_string();
+                            most = most.max(s.split_once('.').map_or(0, |(_, f)| f.len()));
+                        }
+                        visit.push(v);
+                    }
+                }
+                serde_json::Value::Array(a) => visit.extend(a),
+                _ => {}
+            }
+        }
+        most
+    };
+    assert!(decimals("score") <= 4, "{text}");
+    assert!(decimals("x1") <= 1 && decimals("y2") <= 1, "{text}");
+    assert!(decimals("inference") <= 2 && decimals("total") <= 2, "{text}");
+}

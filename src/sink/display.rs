@@ -231,6 +231,7 @@ mod tests {
                 width: w,
                 height: h,
                 rgb,
+                file: None,
             };
             let r = FrameResult { frame: &frame, detections: &[], latency: Default::default(), dropped: 0 };
             sink.write(&r).unwrap();

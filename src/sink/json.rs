@@ -7,24 +7,72 @@ use serde::Serialize;
 use super::{FrameResult, Latency, Sink, SinkError};
 use ssd_core::boxes::BBox;
 
+/// `v` rounded to `places` decimals, as an f64 so that JSON prints the short
+/// form (0.9106, not 0.9106000065803528).
+fn round(v: f32, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (f64::from(v) * scale).round() / scale
+}
+
+/// A box to 0.1 px: finer than any detector is sure of.
+#[derive(Serialize)]
+struct BoxRecord {
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+}
+
+impl From<&BBox> for BoxRecord {
+    fn from(b: &BBox) -> Self {
+        Self { x1: round(b.x1, 1), y1: round(b.y1, 1), x2: round(b.x2, 1), y2: round(b.y2, 1) }
+    }
+}
+
+/// Stage latencies to 0.01 ms.
+#[derive(Serialize)]
+struct LatencyRecord {
+    queue: f64,
+    preprocess: f64,
+    inference: f64,
+    postprocess: f64,
+    total: f64,
+}
+
+impl From<&Latency> for LatencyRecord {
+    fn from(l: &Latency) -> Self {
+        let r = |v: f64| (v * 100.0).round() / 100.0;
+        Self {
+            queue: r(l.queue),
+            preprocess: r(l.preprocess),
+            inference: r(l.inference),
+            postprocess: r(l.postprocess),
+            total: r(l.total),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DetectionRecord<'a> {
     class_id: u32,
     label: &'a str,
-    score: f32,
-    bbox: BBox,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    keypoints: &'a [[f32; 2]],
+    /// To 4 decimals.
+    score: f64,
+    bbox: BoxRecord,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keypoints: Vec<[f64; 2]>,
 }
 
 #[derive(Serialize)]
 struct FrameRecord<'a> {
     source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
     frame: u64,
     timestamp_ms: f64,
     width: u32,
     height: u32,
-    latency_ms: Latency,
+    latency_ms: LatencyRecord,
     dropped: u64,
     detections: &'a [DetectionRecord<'a>],
 }
@@ -60,18 +108,19 @@ impl<W: Write + Send> Sink for JsonSink<W> {
             .map(|d| DetectionRecord {
                 class_id: d.class_id,
                 label: self.labels.get(d.class_id as usize).map_or("?", String::as_str),
-                score: d.score,
-                bbox: d.bbox,
-                keypoints: d.keypoints.as_slice(),
+                score: round(d.score, 4),
+                bbox: BoxRecord::from(&d.bbox),
+                keypoints: d.keypoints.as_slice().iter().map(|p| [round(p[0], 1), round(p[1], 1)]).collect(),
             })
             .collect();
         let record = FrameRecord {
             source: &self.source,
+            file: r.frame.file.as_deref(),
             frame: r.frame.index,
-            timestamp_ms: r.frame.timestamp_ms,
+            timestamp_ms: (r.frame.timestamp_ms * 100.0).round() / 100.0,
             width: r.frame.width,
             height: r.frame.height,
-            latency_ms: r.latency,
+            latency_ms: LatencyRecord::from(&r.latency),
             dropped: r.dropped,
             detections: &dets,
         };

@@ -80,6 +80,16 @@ impl SaveSink {
         self.options.dir.join(format!("frame_{index:08}.{}", self.options.format.extension()))
     }
 
+    /// The file a frame is saved as: named after its input file when it has
+    /// one (`shots/b.jpg` -> `DIR/b.jpg`), else by its frame number.
+    fn path_for(&self, frame: &crate::source::Frame) -> PathBuf {
+        let stem = frame.file.as_deref().and_then(|f| Path::new(f).file_stem()).and_then(|s| s.to_str());
+        match stem {
+            Some(stem) => self.options.dir.join(format!("{stem}.{}", self.options.format.extension())),
+            None => self.path_of(frame.index),
+        }
+    }
+
     fn save(&mut self, r: &FrameResult<'_>, path: &Path, fps: f64) -> Result<(), String> {
         let (w, h) = (r.frame.width, r.frame.height);
         if self.options.raw {
@@ -114,7 +124,7 @@ impl Sink for SaveSink {
         if self.broken || !nth.is_multiple_of(self.options.every.max(1)) {
             return Ok(());
         }
-        let path = self.path_of(r.frame.index);
+        let path = self.path_for(r.frame);
         if !self.options.overwrite && path.exists() {
             if self.skipped_existing == 0 {
                 log::warn!("{} exists; not overwriting saved frames (use --overwrite)", path.display());
@@ -164,6 +174,7 @@ mod tests {
             width: 64,
             height: 48,
             rgb: vec![100; 64 * 48 * 3],
+            file: None,
         }
     }
 

@@ -16,6 +16,13 @@ pub fn is_image_path(p: &Path) -> bool {
     p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// Image formats people keep beside their JPEGs that this build does not
+/// decode: warned about rather than passed over in silence.
+fn is_unsupported_image(p: &Path) -> bool {
+    const OTHERS: &[&str] = &["webp", "gif", "tif", "tiff", "avif", "heic", "heif", "jxl", "dng", "raw"];
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| OTHERS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Decodes a list of image files one by one.
 #[derive(Debug)]
 pub struct ImageSource {
@@ -23,12 +30,13 @@ pub struct ImageSource {
     files: Vec<PathBuf>,
     next: usize,
     skipped: u64,
+    current: Option<(u64, std::sync::Arc<str>)>,
 }
 
 impl ImageSource {
     /// A source over the given files, in the given order.
     pub fn from_files(name: String, files: Vec<PathBuf>) -> Self {
-        Self { name, files, next: 0, skipped: 0 }
+        Self { name, files, next: 0, skipped: 0, current: None }
     }
 
     /// All images directly inside `dir`, sorted by name.
@@ -36,8 +44,13 @@ impl ImageSource {
         let what = dir.display().to_string();
         let read =
             std::fs::read_dir(dir).map_err(|e| SourceError::Open { what: what.clone(), message: e.to_string() })?;
-        let mut files: Vec<PathBuf> =
-            read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && is_image_path(p)).collect();
+        let (mut files, others): (Vec<PathBuf>, Vec<PathBuf>) =
+            read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).partition(|p| is_image_path(p));
+        let mut unread: Vec<&PathBuf> = others.iter().filter(|p| is_unsupported_image(p)).collect();
+        unread.sort();
+        for p in &unread {
+            log::warn!("skipping {}: this image format is not read (only {})", p.display(), EXTENSIONS.join(", "));
+        }
         files.sort();
         if files.is_empty() {
             return Err(SourceError::Open {
@@ -98,7 +111,10 @@ impl Source for ImageSource {
         while let Some(path) = self.files.get(self.next) {
             self.next += 1;
             match Self::decode(path, rgb) {
-                Ok(size) => return Ok(Some(size)),
+                Ok(size) => {
+                    self.current = Some(((self.next - 1) as u64, path.display().to_string().into()));
+                    return Ok(Some(size));
+                }
                 Err(e) => {
                     self.skipped += 1;
                     log::warn!("skipping {}: {e}", path.display());
@@ -110,6 +126,10 @@ impl Source for ImageSource {
 
     fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    fn frame_origin(&self) -> Option<(u64, std::sync::Arc<str>)> {
+        self.current.clone()
     }
 }
 

@@ -67,6 +67,12 @@ pub trait Source: Send {
     fn skipped(&self) -> u64 {
         0
     }
+    /// For a source of files: the position (in its sorted list) and the path
+    /// of the frame `next_frame` just gave, so that frame numbers stay tied
+    /// to files when an unreadable one is skipped, and outputs can name them.
+    fn frame_origin(&self) -> Option<(u64, std::sync::Arc<str>)> {
+        None
+    }
     /// Frames a live source knows it missed (a camera that stalled or was
     /// unplugged). The pipeline skips frame indices for them and counts them
     /// as dropped, so the output shows the gap.
@@ -90,6 +96,8 @@ pub struct Frame {
     pub height: u32,
     /// `width × height × 3` bytes, RGB.
     pub rgb: Vec<u8>,
+    /// The file it was read from, for sources of files.
+    pub file: Option<std::sync::Arc<str>>,
 }
 
 fn has_glob_chars(s: &str) -> bool {
