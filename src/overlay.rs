@@ -21,13 +21,18 @@ pub struct Hud {
 }
 
 impl Hud {
-    /// The status line. The rate needs two frames, so the first shows `--`.
+    /// The status line. A rate needs two frames, so a single image or the
+    /// first frame shows none rather than a made-up one.
     pub fn text(&self) -> String {
-        let fps = if self.fps > 0.0 { format!("{:.1}", self.fps) } else { "--".to_string() };
-        format!(
-            "{fps} fps  inference {:.1} ms  latency {:.1} ms  dropped {}",
+        let figures = format!(
+            "inference {:.1} ms  latency {:.1} ms  dropped {}",
             self.inference_ms, self.latency_ms, self.dropped
-        )
+        );
+        if self.fps > 0.0 {
+            format!("{:.1} fps  {figures}", self.fps)
+        } else {
+            figures
+        }
     }
 }
 
@@ -41,29 +46,69 @@ pub fn thickness(width: u32) -> i64 {
     i64::from((width / 320).max(2))
 }
 
-/// Draws `detections` (boxes in frame pixels) and, if given, the HUD on
-/// `canvas`. `labels` names the class axis; unknown classes show their index.
+/// Text scale (a multiple of the 8 px font) for a frame: 1 up to 480p, 2 at
+/// 720p, 3 at 1080p, so tags stay readable on a screen of any size.
+pub fn text_scale(width: u32, height: u32) -> u32 {
+    (width.min(height) / 360).clamp(1, 6)
+}
+
+/// Where each detection's tag goes, `[x, y, w, h]`, given its box and tag
+/// size: above the box, else inside its top, else below it, else inside its
+/// bottom — the first place that covers no tag placed before. Better
+/// detections are placed first; when every place collides the first is
+/// used.
+pub fn place_tags(boxes: &[[i64; 4]], sizes: &[[i64; 2]], height: i64) -> Vec<[i64; 4]> {
+    let mut placed: Vec<[i64; 4]> = Vec::with_capacity(boxes.len());
+    for (&[x1, y1, _, y2], &[w, h]) in boxes.iter().zip(sizes) {
+        let candidates = [y1 - h, y1, y2, y2 - h];
+        let fits = |y: i64| y >= 0 && y + h <= height.max(h);
+        let free =
+            |y: i64| placed.iter().all(|p| x1 + w <= p[0] || p[0] + p[2] <= x1 || y + h <= p[1] || p[1] + p[3] <= y);
+        let y = candidates
+            .iter()
+            .copied()
+            .find(|&y| fits(y) && free(y))
+            .or_else(|| candidates.iter().copied().find(|&y| fits(y)))
+            .unwrap_or(y1);
+        placed.push([x1, y, w, h]);
+    }
+    placed
+}
+
+/// Draws `detections` (boxes in frame pixels, best first) and, if given, the
+/// HUD on `canvas`. `labels` names the class axis; unknown classes show their
+/// index.
 pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String], hud: Option<&Hud>) {
     let t = thickness(canvas.width());
-    let scale = if canvas.width() >= 1280 { 2 } else { 1 };
+    let scale = text_scale(canvas.width(), canvas.height());
     let g = i64::from(GLYPH * scale);
-    // Worst first, so the best detection's tag ends up on top.
-    for d in detections.iter().rev() {
+    let boxes: Vec<[i64; 4]> = detections
+        .iter()
+        .map(|d| {
+            let b = d.bbox;
+            [b.x1.round() as i64, b.y1.round() as i64, b.x2.round() as i64, b.y2.round() as i64]
+        })
+        .collect();
+    let texts: Vec<String> = detections
+        .iter()
+        .map(|d| {
+            let name = labels.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
+            format!("{name} {:.2}", d.score)
+        })
+        .collect();
+    let sizes: Vec<[i64; 2]> = texts.iter().map(|s| [i64::from(text_width(s, scale)) + 4, g + 2]).collect();
+    let tags = place_tags(&boxes, &sizes, i64::from(canvas.height()));
+    // Worst first, each box with its tag, so a better detection's box and tag
+    // are drawn over a worse one's and the best detection ends up on top.
+    for (((d, &[x1, y1, x2, y2]), text), &[x, y, w, h]) in detections.iter().zip(&boxes).zip(&texts).zip(&tags).rev() {
         let color = class_color(d.class_id as usize);
-        let b = d.bbox;
-        let (x1, y1, x2, y2) = (b.x1.round() as i64, b.y1.round() as i64, b.x2.round() as i64, b.y2.round() as i64);
         canvas.rect(x1, y1, x2, y2, t, color);
-        for &[x, y] in d.keypoints.as_slice() {
-            let (x, y) = (x.round() as i64, y.round() as i64);
-            canvas.fill_rect(x - t, y - t, x + t, y + t, color);
+        for &[kx, ky] in d.keypoints.as_slice() {
+            let (kx, ky) = (kx.round() as i64, ky.round() as i64);
+            canvas.fill_rect(kx - t, ky - t, kx + t, ky + t, color);
         }
-        let name = labels.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
-        let text = format!("{name} {:.2}", d.score);
-        let tw = i64::from(text_width(&text, scale));
-        // The tag sits above the box, or inside it when the box touches the top.
-        let ty = if y1 - g - 2 >= 0 { y1 - g - 2 } else { y1 };
-        canvas.fill_rect(x1, ty, x1 + tw + 4, ty + g + 2, color);
-        canvas.text(x1 + 2, ty + 1, &text, scale, TEXT);
+        canvas.fill_rect(x, y, x + w, y + h, color);
+        canvas.text(x + 2, y + 1, text, scale, TEXT);
     }
     if let Some(h) = hud {
         let text = h.text();
@@ -175,10 +220,34 @@ mod tests {
     }
 
     #[test]
+    fn text_scales_with_the_frame() {
+        assert_eq!(text_scale(640, 480), 1);
+        assert_eq!(text_scale(1280, 720), 2);
+        assert_eq!(text_scale(1920, 1080), 3);
+        assert_eq!(text_scale(100, 50), 1);
+    }
+
+    #[test]
+    fn tags_of_neighbouring_boxes_do_not_cover_each_other() {
+        // Two boxes side by side with tops at the same height: the second tag,
+        // wide enough to reach over the first, goes inside its box instead.
+        let boxes = [[10, 50, 60, 120], [40, 50, 200, 150]];
+        let sizes = [[80, 10], [80, 10]];
+        let tags = place_tags(&boxes, &sizes, 300);
+        assert_eq!(tags[0], [10, 40, 80, 10], "above the first box");
+        assert_eq!(tags[1], [40, 50, 80, 10], "inside the second box's top");
+        let [a, b] = [tags[0], tags[1]];
+        assert!(a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1] || a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0]);
+        // A box at the top edge has its tag inside; at the bottom of a full
+        // column, below is refused for want of room.
+        assert_eq!(place_tags(&[[0, 0, 50, 50]], &[[30, 10]], 100)[0], [0, 0, 30, 10]);
+    }
+
+    #[test]
     fn hud_text_shows_the_figures_and_no_rate_before_there_is_one() {
         let hud = Hud { fps: 29.97, inference_ms: 12.34, latency_ms: 20.06, dropped: 4 };
         assert_eq!(hud.text(), "30.0 fps  inference 12.3 ms  latency 20.1 ms  dropped 4");
-        assert_eq!(Hud { fps: 0.0, ..hud }.text(), "-- fps  inference 12.3 ms  latency 20.1 ms  dropped 4");
+        assert_eq!(Hud { fps: 0.0, ..hud }.text(), "inference 12.3 ms  latency 20.1 ms  dropped 4");
     }
 
     #[test]
