@@ -56,10 +56,11 @@ pub fn text_scale(width: u32, height: u32) -> u32 {
 /// size: above the box, else inside its top, else below it, else inside its
 /// bottom — the first place that covers no tag placed before. Better
 /// detections are placed first; when every place collides the first is
-/// used.
-pub fn place_tags(boxes: &[[i64; 4]], sizes: &[[i64; 2]], height: i64) -> Vec<[i64; 4]> {
+/// used. A tag that would run off the right edge is moved left.
+pub fn place_tags(boxes: &[[i64; 4]], sizes: &[[i64; 2]], [width, height]: [i64; 2]) -> Vec<[i64; 4]> {
     let mut placed: Vec<[i64; 4]> = Vec::with_capacity(boxes.len());
     for (&[x1, y1, _, y2], &[w, h]) in boxes.iter().zip(sizes) {
+        let x1 = x1.min(width - w).max(0);
         let candidates = [y1 - h, y1, y2, y2 - h];
         let fits = |y: i64| y >= 0 && y + h <= height.max(h);
         let free =
@@ -97,7 +98,7 @@ pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String]
         })
         .collect();
     let sizes: Vec<[i64; 2]> = texts.iter().map(|s| [i64::from(text_width(s, scale)) + 4, g + 2]).collect();
-    let tags = place_tags(&boxes, &sizes, i64::from(canvas.height()));
+    let tags = place_tags(&boxes, &sizes, [i64::from(canvas.width()), i64::from(canvas.height())]);
     // Worst first, each box with its tag, so a better detection's box and tag
     // are drawn over a worse one's and the best detection ends up on top.
     for (((d, &[x1, y1, x2, y2]), text), &[x, y, w, h]) in detections.iter().zip(&boxes).zip(&texts).zip(&tags).rev() {
@@ -233,14 +234,16 @@ mod tests {
         // wide enough to reach over the first, goes inside its box instead.
         let boxes = [[10, 50, 60, 120], [40, 50, 200, 150]];
         let sizes = [[80, 10], [80, 10]];
-        let tags = place_tags(&boxes, &sizes, 300);
+        let tags = place_tags(&boxes, &sizes, [400, 300]);
         assert_eq!(tags[0], [10, 40, 80, 10], "above the first box");
         assert_eq!(tags[1], [40, 50, 80, 10], "inside the second box's top");
         let [a, b] = [tags[0], tags[1]];
         assert!(a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1] || a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0]);
         // A box at the top edge has its tag inside; at the bottom of a full
         // column, below is refused for want of room.
-        assert_eq!(place_tags(&[[0, 0, 50, 50]], &[[30, 10]], 100)[0], [0, 0, 30, 10]);
+        assert_eq!(place_tags(&[[0, 0, 50, 50]], &[[30, 10]], [100, 100])[0], [0, 0, 30, 10]);
+        // A tag that would leave the frame on the right moves left.
+        assert_eq!(place_tags(&[[90, 40, 100, 60]], &[[30, 10]], [100, 100])[0], [70, 30, 30, 10]);
     }
 
     #[test]
