@@ -284,7 +284,9 @@ fn capture_stage(
             index = *position;
         }
         let file = origin.map(|(_, file)| file);
-        let frame = Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb, file };
+        let pts_ms = source.frame_pts_ms();
+        let frame =
+            Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb, file, pts_ms };
         index += 1;
         let mut input = pools.inputs.1.try_recv().unwrap_or_default();
         if let Err(e) = resizer.resize(&frame.rgb, width, height, &mut input) {

@@ -253,3 +253,30 @@ fn issue20_json_numbers_are_rounded_for_people() {
     assert!(decimals("x1") <= 1 && decimals("y2") <= 1, "{text}");
     assert!(decimals("inference") <= 2 && decimals("total") <= 2, "{text}");
 }
+
+#[test]
+fn issue20_y4m_frames_carry_their_media_time() {
+    use std::io::Write;
+    let (w, h) = (32usize, 16usize);
+    let mut y4m = b"YUV4MPEG2 W32 H16 F25:1 C420\n".to_vec();
+    for _ in 0..3 {
+        y4m.extend_from_slice(b"FRAME\n");
+        y4m.extend(std::iter::repeat_n(100u8, w * h * 3 / 2));
+    }
+    let mut child = std::process::Command::new(ssd_cam_bin())
+        .args(["--model", "ssd300-shapes", "--source", "-", "--headless"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&y4m).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pts: Vec<f64> = json_lines(&out).iter().map(|l| l["pts_ms"].as_f64().unwrap()).collect();
+    assert_eq!(pts, vec![0.0, 40.0, 80.0], "25 frames/s");
+    // Sources without a media clock leave it out.
+    let out = ssd_cam(&["--source", "demo:fps=0,frames=1,size=160x120", "--headless"]);
+    assert!(json_lines(&out)[0].get("pts_ms").is_none());
+}

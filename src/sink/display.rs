@@ -232,6 +232,7 @@ mod tests {
                 height: h,
                 rgb,
                 file: None,
+                pts_ms: None,
             };
             let r = FrameResult { frame: &frame, detections: &[], latency: Default::default(), dropped: 0 };
             sink.write(&r).unwrap();

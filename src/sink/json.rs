@@ -69,7 +69,11 @@ struct FrameRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<&'a str>,
     frame: u64,
+    /// When the source delivered the frame (capture time for live sources).
     timestamp_ms: f64,
+    /// Media time in the file, for files with a frame rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pts_ms: Option<f64>,
     width: u32,
     height: u32,
     latency_ms: LatencyRecord,
@@ -118,6 +122,7 @@ impl<W: Write + Send> Sink for JsonSink<W> {
             file: r.frame.file.as_deref(),
             frame: r.frame.index,
             timestamp_ms: (r.frame.timestamp_ms * 100.0).round() / 100.0,
+            pts_ms: r.frame.pts_ms.map(|p| (p * 100.0).round() / 100.0),
             width: r.frame.width,
             height: r.frame.height,
             latency_ms: LatencyRecord::from(&r.latency),

@@ -175,6 +175,7 @@ mod tests {
             height: 48,
             rgb: vec![100; 64 * 48 * 3],
             file: None,
+            pts_ms: None,
         }
     }
 

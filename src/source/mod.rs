@@ -73,6 +73,11 @@ pub trait Source: Send {
     fn frame_origin(&self) -> Option<(u64, std::sync::Arc<str>)> {
         None
     }
+    /// The media time of the frame `next_frame` just gave, in milliseconds
+    /// from the start of the file, for files that carry a frame rate.
+    fn frame_pts_ms(&self) -> Option<f64> {
+        None
+    }
     /// Frames a live source knows it missed (a camera that stalled or was
     /// unplugged). The pipeline skips frame indices for them and counts them
     /// as dropped, so the output shows the gap.
@@ -98,6 +103,8 @@ pub struct Frame {
     pub rgb: Vec<u8>,
     /// The file it was read from, for sources of files.
     pub file: Option<std::sync::Arc<str>>,
+    /// Its media time in the file, for files with a frame rate.
+    pub pts_ms: Option<f64>,
 }
 
 fn has_glob_chars(s: &str) -> bool {

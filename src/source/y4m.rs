@@ -22,6 +22,8 @@ pub struct Y4mSource<R: BufRead> {
     full_range: bool,
     yuv: Vec<u8>,
     frame: u64,
+    /// Frame rate from the `F` header field, `(numerator, denominator)`.
+    rate: Option<(u64, u64)>,
 }
 
 impl<R: BufRead> std::fmt::Debug for Y4mSource<R> {
@@ -66,6 +68,7 @@ impl<R: BufRead> Y4mSource<R> {
             return Err(bad("not a Y4M stream (no YUV4MPEG2 header)".into()));
         }
         let (mut width, mut height, mut chroma, mut full_range) = (0u32, 0u32, Chroma::C420, false);
+        let mut rate = None;
         for t in tokens.filter(|t| !t.is_empty()) {
             // The first character is the tag; it may be any UTF-8 (or a
             // replacement character from a damaged header).
@@ -88,13 +91,21 @@ impl<R: BufRead> Y4mSource<R> {
                     }
                 }
                 'X' if value == "COLORRANGE=FULL" => full_range = true,
+                // A rate that does not parse or is zero leaves the frames
+                // without media time rather than failing the stream.
+                'F' => {
+                    rate = value
+                        .split_once(':')
+                        .and_then(|(n, d)| Some((n.parse::<u64>().ok()?, d.parse::<u64>().ok()?)))
+                        .filter(|&(n, d)| n > 0 && d > 0);
+                }
                 _ => {}
             }
         }
         if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
             return Err(bad(format!("frame size {width}x{height} is outside 1..={MAX_SIDE} per side")));
         }
-        Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0 })
+        Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0, rate })
     }
 
     fn frame_bytes(&self) -> usize {
@@ -134,6 +145,12 @@ impl<R: BufRead + Send> Source for Y4mSource<R> {
             .map_err(|e| bad(self.frame, e.to_string()))?;
         self.frame += 1;
         Ok(Some((self.width, self.height)))
+    }
+
+    fn frame_pts_ms(&self) -> Option<f64> {
+        let (num, den) = self.rate?;
+        let index = self.frame.checked_sub(1)?;
+        Some(index as f64 * 1000.0 * den as f64 / num as f64)
     }
 }
 
