@@ -39,16 +39,30 @@ pub struct BenchOptions {
     pub profile: bool,
 }
 
+/// Times and rates to 0.01 in `--json`: finer than the measurement is.
+fn hundredths<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((v * 100.0).round() / 100.0)
+}
+
+/// Ratios to 0.001 in `--json`.
+fn thousandths<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((v * 1000.0).round() / 1000.0)
+}
+
 /// Summary of one series of per-frame times, ms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Percentiles {
     /// Median.
+    #[serde(serialize_with = "hundredths")]
     pub p50: f64,
     /// 95th percentile.
+    #[serde(serialize_with = "hundredths")]
     pub p95: f64,
     /// 99th percentile.
+    #[serde(serialize_with = "hundredths")]
     pub p99: f64,
     /// Mean.
+    #[serde(serialize_with = "hundredths")]
     pub mean: f64,
 }
 
@@ -80,6 +94,7 @@ pub struct Isolated {
     /// Decode and NMS.
     pub postprocess: Percentiles,
     /// Frames per second if nothing but inference took time.
+    #[serde(serialize_with = "hundredths")]
     pub inference_fps: f64,
 }
 
@@ -89,6 +104,7 @@ pub struct PipelineTimes {
     /// Frames measured.
     pub frames: usize,
     /// Frames per second written.
+    #[serde(serialize_with = "hundredths")]
     pub fps: f64,
     /// Capture to start of preprocessing (channel wait; a file source reads ahead).
     pub queue: Percentiles,
@@ -118,17 +134,20 @@ pub struct BenchReport {
     /// Precision asked for.
     pub precision: String,
     /// Model load + optimise, ms.
+    #[serde(serialize_with = "hundredths")]
     pub load_ms: f64,
     /// One frame, stages alone.
     pub isolated: Isolated,
     /// The real pipeline.
     pub pipeline: PipelineTimes,
     /// Pipeline frames/s over inference-only frames/s (1.0 = everything else hidden).
+    #[serde(serialize_with = "thousandths")]
     pub throughput_ratio: f64,
     /// Pipeline service-time median over the pipeline's inference median:
     /// what the pipeline adds to a frame besides inference. For a live
     /// source the queue is near zero and service is the end-to-end latency;
     /// a file-like source reads ahead, so its frames also wait in the queue.
+    #[serde(serialize_with = "thousandths")]
     pub latency_ratio: f64,
     /// With `--profile`: time per operation kind, largest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -223,35 +223,47 @@ fn issue20_image_outputs_name_their_files_and_keep_their_numbers() {
     assert_eq!(names, ["a.jpg", "c.jpg"]);
 }
 
+/// The most decimals any value under `key` has in the first JSON line.
+fn decimals_in(text: &str, key: &str) -> usize {
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let mut most = 0;
+    let mut visit = vec![&v];
+    while let Some(x) = visit.pop() {
+        match x {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == key {
+                        let s = v.to_string();
+                        most = most.max(s.split_once('.').map_or(0, |(_, f)| f.len()));
+                    }
+                    visit.push(v);
+                }
+            }
+            serde_json::Value::Array(a) => visit.extend(a),
+            _ => {}
+        }
+    }
+    most
+}
+
 #[test]
 fn issue20_json_numbers_are_rounded_for_people() {
     let out = ssd_cam(&["--source", "demo:fps=0,frames=3,size=320x240", "--headless"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    let decimals = |key: &str| -> usize {
-        let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        let mut most = 0;
-        let mut visit = vec![&v];
-        while let Some(x) = visit.pop() {
-            match x {
-                serde_json::Value::Object(m) => {
-                    for (k, v) in m {
-                        if k == key {
-                            let s = v.to_string();
-                            most = most.max(s.split_once('.').map_or(0, |(_, f)| f.len()));
-                        }
-                        visit.push(v);
-                    }
-                }
-                serde_json::Value::Array(a) => visit.extend(a),
-                _ => {}
-            }
-        }
-        most
-    };
+    let decimals = |key: &str| decimals_in(&text, key);
     assert!(decimals("score") <= 4, "{text}");
     assert!(decimals("x1") <= 1 && decimals("y2") <= 1, "{text}");
     assert!(decimals("inference") <= 2 && decimals("total") <= 2, "{text}");
+
+    // bench --json likewise.
+    let out = ssd_cam(&["bench", "--source", "demo:fps=0,size=160x120", "--frames", "3", "--warmup", "1", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in ["p50", "p99", "mean", "load_ms", "fps"] {
+        assert!(decimals_in(&text, key) <= 2, "{key}: {text}");
+    }
+    assert!(decimals_in(&text, "throughput_ratio") <= 3, "{text}");
 }
 
 #[test]
