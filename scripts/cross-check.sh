@@ -34,8 +34,10 @@ if [ ! -f "$images/frame_00000007.png" ]; then
     rm -rf "$images"
     "$host" --source demo:size=480x360,fps=0,frames=8,seed=21 --headless --save "$images" --save-raw --save-png >/dev/null
 fi
-# The image source runs its default model, person-ssdlite, on these frames
-# (the demo source runs ssd300-shapes): both shipped models are compared.
+# The image source runs its default model, person-ssdlite (the demo source
+# runs ssd300-shapes); a photo with a person gives it something to find on
+# both builds (the check requires at least one matched detection).
+cp models/person-ssdlite-demo-input.jpg "$images/"
 sources=("demo:fps=0,frames=12,seed=3" "$images")
 
 status=0
