@@ -8,7 +8,8 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
     if let Some(ssd_cam::cli::Command::Inspect { model }) = &args.command {
-        let (model, why) = ssd_cam::default_model(model.as_deref(), Some("real"), false);
+        // inspect has no source: it describes the model real sources get.
+        let (model, why) = ssd_cam::default_model(model.as_deref(), None, true);
         log::info!("model {model} ({why})");
         return match ssd_cam::inspect::report(&model) {
             Ok((text, fits)) => {

@@ -86,10 +86,14 @@ pub fn model_dirs() -> Vec<PathBuf> {
             dir = d.parent().map(Path::to_path_buf);
         }
     }
+    // Each folder once, compared by where it really is (./models is often
+    // also the executable's ../../models); each path is resolved once.
+    let mut seen: Vec<PathBuf> = Vec::with_capacity(dirs.len());
     let mut unique: Vec<PathBuf> = Vec::with_capacity(dirs.len());
     for d in dirs {
         let key = std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone());
-        if !unique.iter().any(|u| std::fs::canonicalize(u).unwrap_or_else(|_| u.clone()) == key) {
+        if !seen.contains(&key) {
+            seen.push(key);
             unique.push(d);
         }
     }
