@@ -171,6 +171,14 @@ pub fn write_sample(root: &Path, id: &str, rgb: &image::RgbImage, objects: Vec<V
     let file = std::fs::File::create(images.join(&filename))?;
     let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 95);
     encoder.encode_image(rgb).map_err(std::io::Error::other)?;
+    // VOC files hold whole pixels: boxes are rounded here, where the data is made.
+    let objects = objects
+        .into_iter()
+        .map(|o| VocObject {
+            bbox: BBox::new(o.bbox.x1.round(), o.bbox.y1.round(), o.bbox.x2.round(), o.bbox.y2.round()),
+            ..o
+        })
+        .collect();
     let a = VocAnnotation { filename, width: rgb.width(), height: rgb.height(), objects };
     std::fs::write(annotations.join(format!("{id}.xml")), to_xml(&a))
 }

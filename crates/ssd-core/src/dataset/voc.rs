@@ -67,26 +67,39 @@ pub enum VocError {
     },
 }
 
-/// Renders an annotation as VOC XML.
+/// Renders an annotation as VOC XML: names escaped, coordinates written
+/// exactly as held (whole pixels print as integers), so that whatever
+/// [`parse`] accepted reads back to the same annotation.
 pub fn to_xml(a: &VocAnnotation) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "<annotation>\n  <folder>JPEGImages</folder>\n  <filename>{}</filename>", a.filename);
+    let _ = writeln!(s, "<annotation>\n  <folder>JPEGImages</folder>\n  <filename>{}</filename>", escape(&a.filename));
     let _ = writeln!(s, "  <size><width>{}</width><height>{}</height><depth>3</depth></size>", a.width, a.height);
     for o in &a.objects {
         let _ = writeln!(
             s,
             "  <object><name>{}</name><difficult>{}</difficult><bndbox><xmin>{}</xmin><ymin>{}</ymin><xmax>{}</xmax><ymax>{}</ymax></bndbox></object>",
-            o.name,
+            escape(&o.name),
             u8::from(o.difficult),
-            o.bbox.x1.round() as i64 + 1,
-            o.bbox.y1.round() as i64 + 1,
-            o.bbox.x2.round() as i64,
-            o.bbox.y2.round() as i64
+            o.bbox.x1 + 1.0,
+            o.bbox.y1 + 1.0,
+            o.bbox.x2,
+            o.bbox.y2
         );
     }
     s.push_str("</annotation>\n");
     s
 }
+
+/// XML text escaping: markup characters, and carriage returns, which a
+/// reader would otherwise normalise to line feeds.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\r', "&#13;")
+}
+
+/// Largest image side accepted, in pixels. Far beyond any camera, and small
+/// enough that every coordinate up to it is a whole f32, so `xmin − 1` and
+/// back are exact.
+pub const MAX_IMAGE_SIDE: f32 = 1_048_576.0;
 
 /// Parses VOC XML; `path` is used in messages. Boxes must lie inside the
 /// image and have positive size.
@@ -123,6 +136,12 @@ pub fn parse(text: &str, path: &Path) -> Result<VocAnnotation, VocError> {
     let (width, height) = (number(size, "width")?, number(size, "height")?);
     if width < 1.0 || height < 1.0 {
         return Err(invalid(size, format!("image size {width}x{height} is empty")));
+    }
+    if width.fract() != 0.0 || height.fract() != 0.0 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(invalid(
+            size,
+            format!("image size {width}x{height} is not whole pixels up to {MAX_IMAGE_SIDE} per side"),
+        ));
     }
     let mut objects = Vec::new();
     for obj in root.children().filter(|c| c.has_tag_name("object")) {
@@ -200,6 +219,26 @@ mod tests {
         let xml = "<annotation><filename>x.jpg</filename><size><width>10</width><height>10</height></size>\n<object><name>star</name></object></annotation>";
         let msg = parse(xml, Path::new("e.xml")).unwrap_err().to_string();
         assert!(msg.contains("e.xml:2:") && msg.contains("has no <bndbox>"), "{msg}");
+    }
+
+    #[test]
+    fn names_with_markup_characters_and_fractional_boxes_read_back() {
+        let mut a = sample();
+        a.filename = "a&b<c>.jpg".into();
+        a.objects[0].name = "R&D <crate>\rx".into();
+        a.objects[0].bbox = BBox::new(0.6, 0.25, 1.7, 1.5);
+        assert_eq!(parse(&to_xml(&a), Path::new("g.xml")).unwrap(), a);
+    }
+
+    #[test]
+    fn image_sizes_must_be_whole_pixels() {
+        let xml =
+            "<annotation><filename>x.jpg</filename><size><width>10.5</width><height>10</height></size></annotation>";
+        let msg = parse(xml, Path::new("h.xml")).unwrap_err().to_string();
+        assert!(msg.contains("not whole pixels"), "{msg}");
+        let xml =
+            "<annotation><filename>x.jpg</filename><size><width>1e9</width><height>10</height></size></annotation>";
+        assert!(parse(xml, Path::new("i.xml")).is_err());
     }
 
     #[test]
