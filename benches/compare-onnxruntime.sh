@@ -13,7 +13,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 venv=target/tmp/ort-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q onnxruntime numpy
+    "$venv/bin/pip" install -q onnxruntime numpy onnx
 fi
 cargo build --release --bin ssd-cam
 "$venv/bin/python" benches/compare_onnxruntime.py --ssd-cam target/release/ssd-cam \

@@ -27,7 +27,8 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     check_options(args)?;
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), args.device.is_some());
     log::info!("model {model_arg} ({why})");
-    let Loaded { manifest, priors, model, .. } = load(&model_arg, args.threads, args.precision)?;
+    let Loaded { manifest, priors, model, workers, .. } =
+        load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
     let source = match &args.device {
         Some(device) => open_camera(device, args, Arc::clone(&stop))?,
         None => crate::source::open(&spec)?,
@@ -70,6 +71,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         model,
         sinks,
         max_frames: args.max_frames,
+        workers,
     };
     if windowed {
         return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);
@@ -95,6 +97,17 @@ fn check_options(args: &Args) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Some(t) = args.threads.filter(|&t| t as usize > cores) {
         log::warn!("--threads {t}: this machine has {cores} core(s); more threads than cores only add switching");
+    } else if let Some(w) = args.workers.filter(|&w| w as usize > cores) {
+        log::warn!("--workers {w}: this machine has {cores} core(s); more workers than cores only add latency");
+    } else {
+        let p = Parallelism::resolve(args.threads, args.workers);
+        if p.workers * p.threads > cores {
+            log::warn!(
+                "{} worker(s) x {} thread(s) on {cores} core(s): oversubscribed, measured slower than one thread per core",
+                p.workers,
+                p.threads
+            );
+        }
     }
     Ok(())
 }
@@ -131,30 +144,65 @@ pub struct Loaded {
     pub paths: crate::model_search::ModelPaths,
     /// Threads the matrix kernels use.
     pub threads: usize,
+    /// Inference workers the pipeline runs.
+    pub workers: usize,
     /// Model load + optimisation time, ms.
     pub load_ms: f64,
 }
 
-/// Resolves `--model`, sets the kernel thread count (all cores unless given)
-/// and loads the network in `precision`.
-pub fn load(model: &str, threads: Option<u32>, precision: crate::model::Precision) -> Result<Loaded> {
+/// How inference uses the cores: whole frames on several workers, each
+/// worker's matrix kernels on several threads, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallelism {
+    /// Threads for the matrix kernels (tract's executor, shared by workers).
+    pub threads: usize,
+    /// Inference workers.
+    pub workers: usize,
+}
+
+impl Parallelism {
+    /// `--threads` and `--workers` on this machine's cores.
+    pub fn resolve(threads: Option<u32>, workers: Option<u32>) -> Parallelism {
+        Self::on_cores(threads, workers, std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// The defaults, measured on the shipped models (BENCHMARKS.md, "Workers
+    /// and threads"): tract's kernels gain little from a second thread on
+    /// these graphs, whole frames side by side gain nearly twofold. So one
+    /// worker per core, each single-threaded; a given `--threads` takes the
+    /// cores it names from the workers.
+    pub fn on_cores(threads: Option<u32>, workers: Option<u32>, cores: usize) -> Parallelism {
+        let cores = cores.max(1);
+        let workers = match (workers, threads) {
+            (Some(w), _) => w as usize,
+            (None, Some(t)) => (cores / t as usize).max(1),
+            (None, None) => cores,
+        }
+        .max(1);
+        let threads = threads.map_or((cores / workers).max(1), |t| t as usize).max(1);
+        Parallelism { threads, workers }
+    }
+}
+
+/// Resolves `--model`, sets the kernel thread count and loads the network
+/// in `precision`.
+pub fn load(model: &str, parallel: Parallelism, precision: crate::model::Precision) -> Result<Loaded> {
     let paths = locate_model(model).map_err(anyhow::Error::msg)?;
     let manifest = Manifest::from_path(&paths.manifest)?;
     let priors = crate::baked_priors::priors_for(&manifest.priors)
         .with_context(|| format!("manifest {}", paths.manifest.display()))?;
-    let threads =
-        threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let Parallelism { threads, workers } = parallel;
     set_threads(threads);
     let started = std::time::Instant::now();
     log::debug!("loading {}", paths.onnx.display());
     let model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision)?;
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     log::info!(
-        "model {} ({}) loaded and optimised in {load_ms:.0} ms, {threads} thread(s)",
+        "model {} ({}) loaded and optimised in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
         manifest.name,
         paths.onnx.display(),
     );
-    Ok(Loaded { manifest, priors, model, paths, threads, load_ms })
+    Ok(Loaded { manifest, priors, model, paths, threads, workers, load_ms })
 }
 
 #[cfg(feature = "display")]
@@ -262,4 +310,25 @@ pub fn stop_on_signal(message: &'static str) -> std::sync::Arc<std::sync::atomic
         log::warn!("cannot install the Ctrl-C handler: {e}");
     }
     stop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Parallelism;
+
+    #[test]
+    fn by_default_every_core_runs_a_single_threaded_worker() {
+        assert_eq!(Parallelism::on_cores(None, None, 4), Parallelism { threads: 1, workers: 4 });
+        assert_eq!(Parallelism::on_cores(None, None, 1), Parallelism { threads: 1, workers: 1 });
+    }
+
+    #[test]
+    fn threads_given_take_their_cores_from_the_workers() {
+        assert_eq!(Parallelism::on_cores(Some(2), None, 4), Parallelism { threads: 2, workers: 2 });
+        assert_eq!(Parallelism::on_cores(Some(8), None, 4), Parallelism { threads: 8, workers: 1 });
+        assert_eq!(Parallelism::on_cores(None, Some(1), 4), Parallelism { threads: 4, workers: 1 });
+        assert_eq!(Parallelism::on_cores(None, Some(3), 4), Parallelism { threads: 1, workers: 3 });
+        // Both given: both kept, even past the cores (check_options warns).
+        assert_eq!(Parallelism::on_cores(Some(2), Some(2), 2), Parallelism { threads: 2, workers: 2 });
+    }
 }

@@ -3,7 +3,7 @@
 //! Two measurements with the same loaded model:
 //! 1. *isolated*: one frame from the source, preprocessed, inferred and
 //!    decoded over and over on this thread — what each stage costs alone;
-//! 2. *pipeline*: the real three-thread pipeline on the source, every frame's
+//! 2. *pipeline*: the real pipeline (its inference workers included) on the source, every frame's
 //!    stage timings recorded — what a run delivers.
 //!
 //! Their ratio says how much of the work besides inference the pipeline hides.
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::app::{load, Loaded};
+use crate::app::{load, Loaded, Parallelism};
 use crate::model::Precision;
 use crate::pipeline::Pipeline;
 use crate::sink::{FrameResult, Latency, Sink, SinkError};
@@ -31,8 +31,10 @@ pub struct BenchOptions {
     pub frames: u32,
     /// Frames run first and not measured (caches, allocator, thread pool).
     pub warmup: u32,
-    /// Kernel threads (all cores when `None`).
+    /// Kernel threads per worker (default when `None`).
     pub threads: Option<u32>,
+    /// Inference workers in the pipeline phase (default when `None`).
+    pub workers: Option<u32>,
     /// Network arithmetic.
     pub precision: Precision,
     /// Also time every node of the network (tract's plan, after optimisation).
@@ -131,6 +133,8 @@ pub struct BenchReport {
     pub frame_size: [u32; 2],
     /// Kernel threads.
     pub threads: usize,
+    /// Inference workers in the pipeline phase.
+    pub workers: usize,
     /// Precision asked for.
     pub precision: String,
     /// Model load + optimise, ms.
@@ -152,7 +156,7 @@ pub struct BenchReport {
     /// With `--profile`: time per operation kind, largest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ops: Vec<crate::model::OpTime>,
-    /// With `--profile`: the slowest nodes.
+    /// With `--profile`: every node, slowest first (the table shows 12).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slowest_nodes: Vec<crate::model::NodeTime>,
 }
@@ -184,8 +188,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     if options.frames < 2 {
         bail!("--frames must be at least 2");
     }
-    let Loaded { manifest, priors, mut model, threads, load_ms, .. } =
-        load(&options.model, options.threads, options.precision)?;
+    let Loaded { manifest, priors, mut model, threads, workers, load_ms, .. } =
+        load(&options.model, Parallelism::resolve(options.threads, options.workers), options.precision)?;
     let params = PostParams::from(manifest.defaults);
     let mut pre = Preprocessor::new(&manifest, false);
     let mut decoder = Decoder::new(&manifest, priors.clone(), params);
@@ -214,9 +218,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
             t_post.push(ms_since(inferred));
         }
     }
-    let (ops, mut slowest_nodes) =
+    let (ops, slowest_nodes) =
         if options.profile { model.profile(options.frames.min(50))? } else { (Vec::new(), Vec::new()) };
-    slowest_nodes.truncate(12);
     let inference = Percentiles::of(&t_inf);
     let isolated = Isolated {
         preprocess: Percentiles::of(&t_pre),
@@ -234,6 +237,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         decoder: Decoder::new(&manifest, priors, params),
         sinks: vec![Box::new(Recorder { times: Arc::clone(&times) })],
         max_frames: Some(total_frames as u64),
+        workers,
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     pipeline.run(stop).context("pipeline run")?;
@@ -259,6 +263,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         source: source_name,
         frame_size: [width, height],
         threads,
+        workers,
         precision: clap::ValueEnum::to_possible_value(&options.precision)
             .map_or_else(String::new, |v| v.get_name().to_owned()),
         load_ms,
@@ -288,7 +293,10 @@ impl BenchReport {
         s += &row("preprocess", &i.preprocess);
         s += &row("inference", &i.inference);
         s += &row("postprocess", &i.postprocess);
-        s += &format!("\npipeline (three threads, {} frames): {:.1} frames/s\n", p.frames, p.fps);
+        s += &format!(
+            "\npipeline ({} inference worker(s) x {} thread(s), {} frames): {:.1} frames/s\n",
+            self.workers, self.threads, p.frames, p.fps
+        );
         s += &head;
         s += &row("queue", &p.queue);
         s += &row("preprocess", &p.preprocess);
@@ -307,7 +315,7 @@ impl BenchReport {
                 s += &format!("  {:<28} {:>4} nodes {:>9.3} ms {:>5.1}%\n", o.op, o.nodes, o.ms, 100.0 * o.ms / all);
             }
             s += "slowest nodes\n";
-            for n in &self.slowest_nodes {
+            for n in self.slowest_nodes.iter().take(12) {
                 s += &format!("  {:<40} {:<20} {:>9.3} ms\n", n.name, n.op, n.ms);
             }
         }

@@ -9,6 +9,7 @@ Examples:
   ssd-cam --device 0 --resolution 1280x720 --fps 30 --format mjpeg --headless
   ssd-cam --list-devices
   ssd-cam inspect path/to/model.onnx
+  ssd-cam inspect person-ssdlite --plan
   ssd-cam bench --frames 300
   ssd-cam --source demo --headless --max-frames 100
   ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
@@ -88,9 +89,15 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub top_k: Option<u32>,
 
-    /// Threads for the network's matrix kernels [default: all cores].
+    /// Threads for the network's matrix kernels, per worker [default: the
+    /// cores left to each worker, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,
+
+    /// Inference workers, each running whole frames on its own copy of the
+    /// network's state; results stay in frame order [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub workers: Option<u32>,
 
     /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
     /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
@@ -135,6 +142,10 @@ pub enum Command {
         /// Model name under models/ or a path to an .onnx file [default: person-ssdlite].
         #[arg(value_name = "NAME|PATH")]
         model: Option<String>,
+        /// Also list how tract lowered the graph: each node of the optimised
+        /// plan with its operation, kernel and output shape.
+        #[arg(long)]
+        plan: bool,
     },
     /// Measure this machine: model load time, each stage alone on one frame,
     /// then the full pipeline (per-stage p50/p95/p99 ms, frames/s).
@@ -152,9 +163,13 @@ pub enum Command {
         /// Frames run before measuring.
         #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
         warmup: u32,
-        /// Threads for the network's matrix kernels [default: all cores].
+        /// Threads for the network's matrix kernels, per worker [default: the
+        /// cores left to each worker, at least 1].
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
         threads: Option<u32>,
+        /// Inference workers in the pipeline phase [default: one per core].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+        workers: Option<u32>,
         /// Arithmetic for the network.
         #[arg(long, value_enum, default_value_t = crate::model::Precision::F32)]
         precision: crate::model::Precision,

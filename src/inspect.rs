@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
-use crate::model::Model;
+use crate::model::{Model, PlanNode};
 use crate::model_search::locate_model;
 use ssd_core::manifest::{Manifest, OutputParts};
 
@@ -69,8 +69,9 @@ fn head(parts: &OutputParts, k: usize) -> String {
 }
 
 /// The report `ssd-cam inspect` prints, and whether the model fits its
-/// manifest (`false` when something does not).
-pub fn report(model_arg: &str) -> anyhow::Result<(String, bool)> {
+/// manifest (`false` when something does not). With `plan`, the optimised
+/// plan follows, one node per line.
+pub fn report(model_arg: &str, plan: bool) -> anyhow::Result<(String, bool)> {
     let paths = locate_model(model_arg).map_err(anyhow::Error::msg)?;
     let graph = graph_info(&paths.onnx)?;
     let mut out = String::new();
@@ -141,8 +142,11 @@ pub fn report(model_arg: &str) -> anyhow::Result<(String, bool)> {
         writeln!(out, "  note     graph output {} is not read", t.name)?;
     }
     let fits = match Model::load(&paths.onnx, m, &paths.manifest) {
-        Ok(_) => {
+        Ok(model) => {
             writeln!(out, "check     ok: the graph loads, its outputs match the manifest")?;
+            if plan {
+                write_plan(&mut out, &model.plan())?;
+            }
             true
         }
         Err(e) => {
@@ -151,4 +155,24 @@ pub fn report(model_arg: &str) -> anyhow::Result<(String, bool)> {
         }
     };
     Ok((out, fits))
+}
+
+/// The plan as `inspect --plan` prints it: nodes per operation, then every
+/// node in execution order.
+fn write_plan(out: &mut String, nodes: &[PlanNode]) -> std::fmt::Result {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for n in nodes {
+        match kinds.iter_mut().find(|(op, _)| *op == n.op) {
+            Some((_, count)) => *count += 1,
+            None => kinds.push((&n.op, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let summary: Vec<String> = kinds.iter().map(|(op, count)| format!("{count} {op}")).collect();
+    writeln!(out, "plan      {} nodes after tract's optimisation: {}", nodes.len(), summary.join(", "))?;
+    for n in nodes {
+        let info = if n.info.is_empty() { String::new() } else { format!(" [{}]", n.info.join("; ")) };
+        writeln!(out, "  {:<22} {} -> {}{info}", n.op, n.name, n.output)?;
+    }
+    Ok(())
 }

@@ -7,11 +7,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
-    if let Some(ssd_cam::cli::Command::Inspect { model }) = &args.command {
+    if let Some(ssd_cam::cli::Command::Inspect { model, plan }) = &args.command {
         // inspect has no source: it describes the model real sources get.
         let (model, why) = ssd_cam::default_model(model.as_deref(), None, true);
         log::info!("model {model} ({why})");
-        return match ssd_cam::inspect::report(&model) {
+        return match ssd_cam::inspect::report(&model, *plan) {
             Ok((text, fits)) => {
                 print!("{text}");
                 if fits {
@@ -26,8 +26,17 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Some(ssd_cam::cli::Command::Bench { model, source, frames, warmup, threads, precision, json, profile }) =
-        &args.command
+    if let Some(ssd_cam::cli::Command::Bench {
+        model,
+        source,
+        frames,
+        warmup,
+        threads,
+        workers,
+        precision,
+        json,
+        profile,
+    }) = &args.command
     {
         let (model, why) = ssd_cam::default_model(model.as_deref(), Some(source), false);
         log::info!("model {model} ({why})");
@@ -37,6 +46,7 @@ fn main() -> ExitCode {
             frames: *frames,
             warmup: *warmup,
             threads: *threads,
+            workers: *workers,
             precision: *precision,
             profile: *profile,
         };

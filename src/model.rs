@@ -275,6 +275,22 @@ impl Model {
         Ok(Model { state, f16, input, input_shape, input_node, fresh_inputs: 0 })
     }
 
+    /// Another state of the same optimised network, for a second inference
+    /// worker: plan and weights are shared, inputs and intermediate values
+    /// are its own.
+    pub fn fork(&self) -> Result<Model, ModelError> {
+        let state = self.state.plan().spawn().map_err(|e| ModelError::Run(first_line(&e)))?;
+        let input = Arc::new(Tensor::zero::<f32>(&self.input_shape).map_err(|e| ModelError::Run(first_line(&e)))?);
+        Ok(Model {
+            state,
+            f16: self.f16,
+            input,
+            input_shape: self.input_shape,
+            input_node: self.input_node,
+            fresh_inputs: 0,
+        })
+    }
+
     /// Shape of the input tensor.
     pub fn input_shape(&self) -> [usize; 4] {
         self.input_shape
@@ -360,7 +376,38 @@ pub struct NodeTime {
     pub ms: f64,
 }
 
+/// One node of the optimised plan: how tract lowered a part of the graph.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlanNode {
+    /// The node's name (from the ONNX graph, with tract's suffixes).
+    pub name: String,
+    /// tract's operation after optimisation, e.g. `OptMatMul`, `DepthWiseConv`.
+    pub op: String,
+    /// What tract reports about it: kernel choice, shapes, fused steps.
+    pub info: Vec<String>,
+    /// The output's shape and type.
+    pub output: String,
+}
+
 impl Model {
+    /// The optimised plan in execution order, for `ssd-cam inspect --plan`.
+    pub fn plan(&self) -> Vec<PlanNode> {
+        let plan = self.state.plan();
+        let model = plan.model();
+        plan.order_without_consts()
+            .iter()
+            .map(|&id| {
+                let node = model.node(id);
+                PlanNode {
+                    name: node.name.clone(),
+                    op: node.op().name().to_string(),
+                    info: node.op().info().unwrap_or_default(),
+                    output: node.outputs.first().map(|o| format!("{:?}", o.fact)).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
     /// Runs the network `runs` times on the current input, timing every
     /// node; returns the time per operation kind and per node, largest first.
     pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<NodeTime>), ModelError> {

@@ -1,5 +1,11 @@
 //! The three-stage pipeline: capture → preprocess + inference → decode, NMS
-//! and sinks, on three threads joined by two bounded channels.
+//! and sinks, on threads joined by two bounded channels.
+//!
+//! The middle stage may run several inference workers, each with its own
+//! copy of the network's state, taking frames in turn: a graph that gains
+//! little from more kernel threads still fills every core. Each frame is
+//! numbered as a worker takes it, and the output stage writes them in that
+//! order, so results never come out of order.
 //!
 //! A live source never waits for inference: when the first channel is full,
 //! the waiting (stale) frame is replaced by the new one and counted as dropped.
@@ -126,6 +132,8 @@ pub struct Pipeline {
     pub sinks: Vec<Box<dyn Sink>>,
     /// Stop after this many frames have been written.
     pub max_frames: Option<u64>,
+    /// Inference workers, each with its own state of `model` (at least 1).
+    pub workers: usize,
 }
 
 /// A frame and its input-size copy, made on the capture thread so that
@@ -137,6 +145,8 @@ struct Captured {
 }
 
 struct Inferred {
+    /// Position in the order frames were taken for inference.
+    seq: u64,
     frame: Frame,
     outputs: RawOutputs,
     mapping: InputMapping,
@@ -158,14 +168,22 @@ impl Pipeline {
     /// Runs until the source ends, `stop` is set, `max_frames` are written or
     /// the output is closed.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
-        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames } = self;
+        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames, workers } = self;
         let live = source.is_live();
+        let workers = workers.max(1);
         // Live: one slot, newest wins. Files: a little slack, never dropped.
         let (frame_tx, frame_rx) = bounded::<Captured>(if live { 1 } else { 2 });
-        let (result_tx, result_rx) = bounded::<Inferred>(2);
-        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(4);
-        let (inputs_tx, inputs_rx) = bounded::<Resized>(4);
+        let (result_tx, result_rx) = bounded::<Inferred>(2 * workers);
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(4 + 2 * workers);
+        let (inputs_tx, inputs_rx) = bounded::<Resized>(4 + 2 * workers);
         let dropped = Arc::new(AtomicU64::new(0));
+        // Every worker's model is forked before any thread starts, so that a
+        // failure to make one is an error of the run, not of a thread.
+        let mut models = Vec::with_capacity(workers);
+        for _ in 1..workers {
+            models.push(model.fork().map_err(|source| PipelineError::Inference { frame: 0, source })?);
+        }
+        models.push(model);
 
         // Raised once the downstream stages are done, so that a capture
         // thread waiting to hand over a frame gives up.
@@ -180,13 +198,27 @@ impl Pipeline {
                 .spawn(move || capture_stage(source, resizer, frame_tx, evict, pools, &[&stop, &halt], &dropped))
                 .map_err(|source| PipelineError::Spawn { stage: "capture", source })?
         };
-        let inference = {
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("inference".into())
-                .spawn(move || inference_stage(model, preprocessor, frame_rx, result_tx, inputs_tx, &stop))
-                .map_err(|source| PipelineError::Spawn { stage: "inference", source })?
-        };
+        let queue = Arc::new(Dispatch { rx: frame_rx, next: std::sync::Mutex::new(0) });
+        let mut inference = Vec::with_capacity(workers);
+        for (worker, model) in models.into_iter().enumerate() {
+            let (halt_all, queue, tx, inputs) =
+                (Arc::clone(&stop), Arc::clone(&queue), result_tx.clone(), inputs_tx.clone());
+            let pre = preprocessor.clone();
+            let name = if workers == 1 { "inference".to_owned() } else { format!("inference-{worker}") };
+            let handle = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || inference_stage(model, pre, &queue, tx, inputs, &halt_all))
+                .map_err(|source| PipelineError::Spawn { stage: "inference", source });
+            match handle {
+                Ok(h) => inference.push(h),
+                Err(e) => {
+                    // The workers already started end once the stop is seen.
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        drop((result_tx, inputs_tx, queue));
         let output = {
             let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
             std::thread::Builder::new()
@@ -200,7 +232,7 @@ impl Pipeline {
         // no flag can interrupt (stdin that stays open, a stalled device).
         // Everything inferred has been written by now, so after a short
         // grace period it is left behind rather than hanging the exit.
-        let inferred = inference.join();
+        let inferred: Vec<_> = inference.into_iter().map(|w| w.join()).collect();
         let written = output.join();
         halt.store(true, Ordering::Relaxed);
         let grace = Instant::now() + CAPTURE_GRACE;
@@ -214,7 +246,12 @@ impl Pipeline {
             Ok((0, Ok(())))
         };
         let (skipped, source_result) = captured.map_err(|_| PipelineError::Panic("capture"))?;
-        let infer_result = inferred.map_err(|_| PipelineError::Panic("inference"))?;
+        let infer_result = inferred
+            .into_iter()
+            .map(|w| w.map_err(|_| PipelineError::Panic("inference")))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>();
         let mut stats = written.map_err(|_| PipelineError::Panic("output"))??;
         stats.skipped = skipped;
         stats.dropped = dropped.load(Ordering::Relaxed);
@@ -331,11 +368,46 @@ fn capture_stage(
     (source.skipped(), result)
 }
 
-/// Stage 2: normalization into the input tensor, and the network.
+/// The captured frames, handed to the inference workers one at a time and
+/// numbered as they are taken.
+struct Dispatch {
+    rx: Receiver<Captured>,
+    next: std::sync::Mutex<u64>,
+}
+
+impl Dispatch {
+    /// The next frame and its number. Taking and numbering happen under one
+    /// lock, so numbers follow the queue's order whichever worker wins.
+    fn take(&self) -> Result<(u64, Captured), RecvTimeoutError> {
+        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let captured = self.rx.recv_timeout(POLL)?;
+        let seq = *next;
+        *next += 1;
+        Ok((seq, captured))
+    }
+}
+
+/// Stage 2 (one per worker): normalization into the input tensor, and the
+/// network. An error stops the run; the other workers finish what they took.
 fn inference_stage(
+    model: Model,
+    pre: Preprocessor,
+    queue: &Dispatch,
+    tx: Sender<Inferred>,
+    inputs: Sender<Resized>,
+    stop: &AtomicBool,
+) -> Result<(), PipelineError> {
+    let result = infer_frames(model, pre, queue, tx, inputs, stop);
+    if result.is_err() {
+        stop.store(true, Ordering::Relaxed);
+    }
+    result
+}
+
+fn infer_frames(
     mut model: Model,
     pre: Preprocessor,
-    rx: Receiver<Captured>,
+    queue: &Dispatch,
     tx: Sender<Inferred>,
     inputs: Sender<Resized>,
     stop: &AtomicBool,
@@ -343,7 +415,7 @@ fn inference_stage(
     loop {
         // Frames already captured are still inferred after a stop; an empty
         // queue after a stop ends the stage even if capture is stuck.
-        let Captured { frame, input: resized, resize_ms } = match rx.recv_timeout(POLL) {
+        let (seq, Captured { frame, input: resized, resize_ms }) = match queue.take() {
             Ok(c) => c,
             Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Relaxed) => break,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -361,6 +433,7 @@ fn inference_stage(
         let outputs = model.run().map_err(inference)?;
         let done = Instant::now();
         let msg = Inferred {
+            seq,
             frame,
             outputs,
             mapping,
@@ -393,11 +466,11 @@ fn output_stage(
     let mut first_capture: Option<Instant> = None;
     let (mut latency_sum, mut inference_sum) = (0.0, 0.0);
     let mut error = None;
-    for msg in &rx {
+    let mut write = |msg: Inferred| {
         // After the output closed or failed, only drain.
         if stats.output_closed || error.is_some() || max_frames.is_some_and(|n| stats.frames >= n) {
             let _ = pool.try_send(msg.frame.rgb);
-            continue;
+            return;
         }
         let started = Instant::now();
         let frame = msg.frame.index;
@@ -410,7 +483,7 @@ fn output_stage(
         if let Err(e) = decoded {
             error = Some(e);
             stop.store(true, Ordering::Relaxed);
-            continue;
+            return;
         }
         let finished = Instant::now();
         let latency = Latency {
@@ -436,7 +509,7 @@ fn output_stage(
         if stats.output_closed || error.is_some() {
             stop.store(true, Ordering::Relaxed);
             let _ = pool.try_send(msg.frame.rgb);
-            continue;
+            return;
         }
         stats.frames += 1;
         latency_sum += latency.total;
@@ -447,6 +520,15 @@ fn output_stage(
             stop.store(true, Ordering::Relaxed);
         }
         let _ = pool.try_send(msg.frame.rgb);
+    };
+    let mut in_order = Reorder::default();
+    for msg in &rx {
+        for due in in_order.push(msg.seq, msg) {
+            write(due);
+        }
+    }
+    while let Some(msg) = in_order.drain_next() {
+        write(msg);
     }
     for sink in &mut sinks {
         match sink.finish() {
@@ -462,4 +544,62 @@ fn output_stage(
         stats.mean_inference_ms = inference_sum / stats.frames as f64;
     }
     Ok(stats)
+}
+
+/// Puts the workers' results back in the order the frames were taken.
+struct Reorder<T> {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, T>,
+}
+
+impl<T> Default for Reorder<T> {
+    fn default() -> Self {
+        Reorder { next: 0, waiting: Default::default() }
+    }
+}
+
+impl<T> Reorder<T> {
+    /// Takes result number `seq`; returns the ones now due, in order.
+    fn push(&mut self, seq: u64, item: T) -> Vec<T> {
+        self.waiting.insert(seq, item);
+        let mut due = Vec::new();
+        while let Some(m) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            due.push(m);
+        }
+        due
+    }
+
+    /// After the workers ended: what is left, in order. A number that never
+    /// came (its worker failed) is passed over.
+    fn drain_next(&mut self) -> Option<T> {
+        let (seq, m) = self.waiting.pop_first()?;
+        self.next = seq + 1;
+        Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reorder;
+
+    #[test]
+    fn results_arriving_out_of_order_come_out_in_order() {
+        let mut r = Reorder::default();
+        assert!(r.push(1, 'b').is_empty());
+        assert!(r.push(2, 'c').is_empty());
+        assert_eq!(r.push(0, 'a'), vec!['a', 'b', 'c']);
+        assert_eq!(r.push(3, 'd'), vec!['d']);
+        assert!(r.drain_next().is_none());
+    }
+
+    #[test]
+    fn a_number_that_never_comes_holds_later_ones_until_the_drain() {
+        let mut r = Reorder::default();
+        assert_eq!(r.push(0, 0), vec![0]);
+        // 1 was taken by a worker that failed.
+        assert!(r.push(3, 3).is_empty());
+        assert!(r.push(2, 2).is_empty());
+        assert_eq!((r.drain_next(), r.drain_next(), r.drain_next()), (Some(2), Some(3), None));
+    }
 }

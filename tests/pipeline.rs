@@ -76,6 +76,20 @@ struct Run {
 }
 
 fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_at: Option<u64>) -> Run {
+    run_on(1, live, total, delay_ms, stop_after, panic_at)
+}
+
+/// Inference worker counts every ordering and drop policy is checked with.
+const WORKERS: [usize; 2] = [1, 3];
+
+fn run_on(
+    workers: usize,
+    live: bool,
+    total: u64,
+    delay_ms: u64,
+    stop_after: Option<usize>,
+    panic_at: Option<u64>,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let manifest = common::oracle_manifest();
     let model = common::load_oracle(dir.path());
@@ -99,6 +113,7 @@ fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_a
         model,
         sinks: vec![Box::new(sink)],
         max_frames: None,
+        workers,
     };
     let result = pipeline.run(stop);
     let seen = seen.lock().unwrap().clone();
@@ -107,37 +122,43 @@ fn run(live: bool, total: u64, delay_ms: u64, stop_after: Option<usize>, panic_a
 
 #[test]
 fn live_source_drops_stale_frames_and_counts_every_drop() {
-    let r = run(true, 300, 2, None, None);
-    let stats = r.result.unwrap();
-    assert!(stats.dropped > 0, "a fast live source over a slow sink must drop");
-    // Every frame the source produced was either written or counted as dropped.
-    assert_eq!(stats.frames + stats.dropped, r.produced);
-    assert_eq!(stats.frames as usize, r.seen.len());
-    // Output stays in capture order and the reported counter never goes down.
-    assert!(r.seen.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{:?}", r.seen);
-    // Gaps in the indices are exactly the drops seen so far.
-    let (last_index, last_dropped) = *r.seen.last().unwrap();
-    assert!(last_index + 1 - r.seen.len() as u64 <= last_dropped);
+    for workers in WORKERS {
+        let r = run_on(workers, true, 300, 2, None, None);
+        let stats = r.result.unwrap();
+        assert!(stats.dropped > 0, "{workers} workers: a fast live source over a slow sink must drop");
+        // Every frame the source produced was either written or counted as dropped.
+        assert_eq!(stats.frames + stats.dropped, r.produced, "{workers} workers");
+        assert_eq!(stats.frames as usize, r.seen.len());
+        // Output stays in capture order and the reported counter never goes down.
+        assert!(r.seen.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{workers} workers: {:?}", r.seen);
+        // Gaps in the indices are exactly the drops seen so far.
+        let (last_index, last_dropped) = *r.seen.last().unwrap();
+        assert!(last_index + 1 - r.seen.len() as u64 <= last_dropped);
+    }
 }
 
 #[test]
 fn file_source_never_drops_and_keeps_order() {
-    let r = run(false, 60, 2, None, None);
-    let stats = r.result.unwrap();
-    assert_eq!(stats.dropped, 0);
-    assert_eq!(stats.frames, 60);
-    let indices: Vec<u64> = r.seen.iter().map(|s| s.0).collect();
-    assert_eq!(indices, (0..60).collect::<Vec<_>>());
+    for workers in WORKERS {
+        let r = run_on(workers, false, 60, 2, None, None);
+        let stats = r.result.unwrap();
+        assert_eq!(stats.dropped, 0, "{workers} workers");
+        assert_eq!(stats.frames, 60, "{workers} workers");
+        let indices: Vec<u64> = r.seen.iter().map(|s| s.0).collect();
+        assert_eq!(indices, (0..60).collect::<Vec<_>>(), "{workers} workers");
+    }
 }
 
 #[test]
 fn stopping_drains_every_frame_already_captured() {
-    let r = run(false, 10_000, 1, Some(5), None);
-    let stats = r.result.unwrap();
-    assert!(stats.frames >= 5 && r.produced < 10_000);
-    // Nothing captured is lost: every produced frame reached the sink, in order.
-    let indices: Vec<u64> = r.seen.iter().map(|s| s.0).collect();
-    assert_eq!(indices, (0..r.produced).collect::<Vec<_>>());
+    for workers in WORKERS {
+        let r = run_on(workers, false, 10_000, 1, Some(5), None);
+        let stats = r.result.unwrap();
+        assert!(stats.frames >= 5 && r.produced < 10_000, "{workers} workers");
+        // Nothing captured is lost: every produced frame reached the sink, in order.
+        let indices: Vec<u64> = r.seen.iter().map(|s| s.0).collect();
+        assert_eq!(indices, (0..r.produced).collect::<Vec<_>>(), "{workers} workers");
+    }
 }
 
 #[test]
@@ -196,6 +217,7 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
         model: common::load_oracle(dir.path()),
         sinks: vec![Box::new(sink)],
         max_frames: None,
+        workers: 2,
     };
     let stats = pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
     assert_eq!(stats.frames, 6);

@@ -159,6 +159,15 @@ def main():
     ap.add_argument("--description", default="")
     ap.add_argument("--out", required=True, help="the .onnx to write; the manifest goes beside it")
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument(
+        "--layout",
+        choices=["nchw", "nhwc"],
+        default="nchw",
+        help="the ONNX input's layout. nchw (default): tf2onnx folds TensorFlow's NHWC into the "
+        "convolutions, no Transpose is left at the input and tract runs the first convolution "
+        "directly (1.5 ms less per frame on person-ssdlite, BENCHMARKS.md); nhwc keeps "
+        "TensorFlow's input as it is",
+    )
     args = ap.parse_args()
 
     gd = load_graph(args.graph)
@@ -190,7 +199,11 @@ def main():
     import tf2onnx
 
     proto, _ = tf2onnx.convert.from_graph_def(
-        gd, input_names=[INPUT], output_names=[BOXES, SCORES], opset=args.opset
+        gd,
+        input_names=[INPUT],
+        output_names=[BOXES, SCORES],
+        opset=args.opset,
+        inputs_as_nchw=[INPUT] if args.layout == "nchw" else None,
     )
     with open(args.out, "wb") as f:
         f.write(proto.SerializeToString())
@@ -203,7 +216,7 @@ def main():
             "name": INPUT,
             "width": size,
             "height": settings["height"],
-            "layout": "nhwc",
+            "layout": args.layout,
             "color": "rgb",
             "normalize": {"scale": float(c["Preprocessor/mul/x"]), "offset": -float(c["Preprocessor/sub/y"])},
             # The graph's own resize (ResizeBilinear, align_corners=false).

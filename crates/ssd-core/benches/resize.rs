@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use ssd_core::manifest::ResizeFilter;
 use ssd_core::resize::Resizer;
 use ssd_core::rng::SplitMix;
 
@@ -53,6 +54,14 @@ fn resize(c: &mut Criterion) {
         eprintln!("allocations per call, {w}x{h} -> 300x300: {allocations}");
         c.bench_function(&format!("resize/{w}x{h}_to_300x300"), |b| b.iter(&mut run));
     }
+    // TF 1's legacy bilinear (manifest `input.resize: tf_legacy_bilinear`,
+    // the person detector's), a scalar loop.
+    let src = frame(640, 480);
+    let mut out = vec![0u8; 300 * 300 * 3];
+    let mut tf = Resizer::with_filter(ResizeFilter::TfLegacyBilinear);
+    c.bench_function("resize/tf_legacy_640x480_to_300x300", |b| {
+        b.iter(|| tf.resize(black_box(&src), 640, 480, &mut out, 300, 300).expect("valid sizes"))
+    });
     // The same number of small vectors (4 to 64 bytes, like its per-row
     // weight tables) made and dropped, alone.
     c.bench_function("resize/per_call_allocations_alone", |b| {

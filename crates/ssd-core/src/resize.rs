@@ -34,6 +34,9 @@ pub struct Resizer {
     inner: fr::Resizer,
     options: fr::ResizeOptions,
     filter: ResizeFilter,
+    /// TF legacy resize: each output column's source offsets and weight,
+    /// refilled per call into the same buffer.
+    columns: Vec<(usize, usize, f32)>,
 }
 
 impl std::fmt::Debug for Resizer {
@@ -67,6 +70,7 @@ impl Resizer {
             inner: fr::Resizer::new(),
             options: fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
             filter,
+            columns: Vec::new(),
         }
     }
 
@@ -91,7 +95,7 @@ impl Resizer {
             if sw == 0 || sh == 0 || dw == 0 || dh == 0 {
                 return Err(fail("empty image".into()));
             }
-            tf_legacy_bilinear(src, sw as usize, sh as usize, dst, dw as usize, dh as usize);
+            tf_legacy_bilinear(src, sw as usize, sh as usize, dst, dw as usize, dh as usize, &mut self.columns);
             return Ok(());
         }
         let s = fr::images::ImageRef::new(sw, sh, src, fr::PixelType::U8x3).map_err(|e| fail(e.to_string()))?;
@@ -105,23 +109,36 @@ impl Resizer {
 /// the source at `(x·sw/dw, y·sh/dh)` between its two nearest samples on
 /// each axis, rounded to the nearest level at the end. No antialias: a
 /// shrink skips source pixels, as TF did for the models trained with it.
-fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
+fn tf_legacy_bilinear(
+    src: &[u8],
+    sw: usize,
+    sh: usize,
+    dst: &mut [u8],
+    dw: usize,
+    dh: usize,
+    columns: &mut Vec<(usize, usize, f32)>,
+) {
     let (sx, sy) = (sw as f32 / dw as f32, sh as f32 / dh as f32);
-    for y in 0..dh {
+    // Each column's source pixels and weight, computed once per call rather
+    // than once per row: the same f32 steps, so the output is unchanged.
+    columns.clear();
+    columns.extend((0..dw).map(|x| {
+        let fx = x as f32 * sx;
+        let x0 = (fx.floor() as usize).min(sw - 1);
+        (x0 * 3, (x0 + 1).min(sw - 1) * 3, fx - x0 as f32)
+    }));
+    for (y, out_row) in dst.chunks_exact_mut(dw * 3).take(dh).enumerate() {
         let fy = y as f32 * sy;
         let y0 = (fy.floor() as usize).min(sh - 1);
         let y1 = (y0 + 1).min(sh - 1);
         let wy = fy - y0 as f32;
         let (row0, row1) = (&src[y0 * sw * 3..(y0 + 1) * sw * 3], &src[y1 * sw * 3..(y1 + 1) * sw * 3]);
-        for (x, out) in dst[y * dw * 3..(y + 1) * dw * 3].chunks_exact_mut(3).enumerate() {
-            let fx = x as f32 * sx;
-            let x0 = (fx.floor() as usize).min(sw - 1);
-            let x1 = (x0 + 1).min(sw - 1);
-            let wx = fx - x0 as f32;
-            for (c, o) in out.iter_mut().enumerate() {
-                let top = f32::from(row0[x0 * 3 + c]) * (1.0 - wx) + f32::from(row0[x1 * 3 + c]) * wx;
-                let bottom = f32::from(row1[x0 * 3 + c]) * (1.0 - wx) + f32::from(row1[x1 * 3 + c]) * wx;
-                *o = (top * (1.0 - wy) + bottom * wy).round().clamp(0.0, 255.0) as u8;
+        for (out, &(x0, x1, wx)) in out_row.chunks_exact_mut(3).zip(columns.iter()) {
+            let (a0, a1, b0, b1) = (&row0[x0..x0 + 3], &row0[x1..x1 + 3], &row1[x0..x0 + 3], &row1[x1..x1 + 3]);
+            for c in 0..3 {
+                let top = f32::from(a0[c]) * (1.0 - wx) + f32::from(a1[c]) * wx;
+                let bottom = f32::from(b0[c]) * (1.0 - wx) + f32::from(b1[c]) * wx;
+                out[c] = (top * (1.0 - wy) + bottom * wy).round().clamp(0.0, 255.0) as u8;
             }
         }
     }
