@@ -3,14 +3,18 @@
 # toolchain, pkg-config, libclang (nokhwa's V4L2 bindings are generated at
 # build time), the X11 client libraries the window loads at run time, Xvfb
 # and xwd (the window test), npm and pip (the real-weights tests fetch
-# with them), and Rust (via rustup when cargo is missing)
+# with them), ffmpeg (video files and network streams) with GStreamer's
+# RTSP server under Debian's python3 (the RTSP tests start one on
+# 127.0.0.1), and Rust (via rustup when cargo is missing)
 # with rustfmt and clippy. Safe to run again; does nothing already done.
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps python3-venv)
+packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps python3-venv
+  ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,6 +13,7 @@ use crate::pipeline::{Pipeline, Stats};
 use crate::sink::json::JsonSink;
 use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
 use crate::sink::Sink;
+use crate::source::ffmpeg;
 use ssd_core::manifest::Manifest;
 use ssd_core::postprocess::{Decoder, DetectionFilter, PostParams};
 use ssd_core::preprocess::Preprocessor;
@@ -31,7 +32,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
     let source = match &args.device {
         Some(device) => open_camera(device, args, Arc::clone(&stop))?,
-        None => crate::source::open(&spec)?,
+        None => crate::source::open_with(&spec, ffmpeg_options(args), Arc::clone(&stop))?,
     };
     let live = source.is_live();
     log::info!("source {} ({})", source.name(), if live { "live" } else { "file" });
@@ -83,15 +84,27 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
 /// options without a camera) or warned about (more threads than cores)
 /// instead of passing in silence.
 fn check_options(args: &Args) -> Result<()> {
+    let spec = args.source.as_deref().unwrap_or_default();
+    let (network, video) = (ffmpeg::is_network(spec), ffmpeg::is_video_file(spec));
     if args.device.is_none() {
         let camera_only = [
-            ("--resolution", args.resolution.is_some()),
-            ("--fps", args.fps.is_some()),
-            ("--format", args.format.is_some()),
-            ("--reconnect-timeout", args.reconnect_timeout.is_some()),
+            ("--resolution", args.resolution.is_some() && !network && !video, "cameras, video files and streams"),
+            ("--fps", args.fps.is_some(), "cameras"),
+            ("--format", args.format.is_some(), "cameras"),
+            ("--reconnect-timeout", args.reconnect_timeout.is_some() && !network, "cameras and network streams"),
         ];
-        if let Some((flag, _)) = camera_only.iter().find(|(_, set)| *set) {
-            bail!("{flag} applies to cameras only: add --device /dev/videoN, or leave {flag} out for other sources");
+        if let Some((flag, _, to)) = camera_only.iter().find(|(_, set, _)| *set) {
+            bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
+        }
+    }
+    if !network && !video {
+        let ffmpeg_only = [
+            ("--hwaccel", args.hwaccel.is_some()),
+            ("--ffmpeg-input-args", args.ffmpeg_input_args.is_some()),
+            ("--rtsp-transport", args.rtsp_transport != "tcp"),
+        ];
+        if let Some((flag, _)) = ffmpeg_only.iter().find(|(_, set)| *set) {
+            bail!("{flag} applies to video files and network streams (read through ffmpeg) only");
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -110,6 +123,28 @@ fn check_options(args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How ffmpeg reads video files and streams, from the command line.
+fn ffmpeg_options(args: &Args) -> ffmpeg::FfmpegOptions {
+    let defaults = ffmpeg::FfmpegOptions::default();
+    ffmpeg::FfmpegOptions {
+        hwaccel: args.hwaccel.clone(),
+        input_args: args
+            .ffmpeg_input_args
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        rtsp_transport: args.rtsp_transport.clone(),
+        size: args.resolution,
+        reconnect: crate::source::camera::Reconnect {
+            timeout: args.reconnect_timeout.map_or(defaults.reconnect.timeout, std::time::Duration::from_secs_f64),
+            ..defaults.reconnect
+        },
+        ..defaults
+    }
 }
 
 /// `--classes` as class indices: each entry a label (any case) or an index

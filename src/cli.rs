@@ -13,6 +13,8 @@ Examples:
   ssd-cam bench --frames 300
   ssd-cam --source demo --headless --max-frames 100
   ssd-cam --source 'photos/*.jpg' --headless > detections.jsonl
+  ssd-cam --source clip.mp4 --headless > detections.jsonl
+  ssd-cam --source 'rtsp://user:password@192.168.1.20:554/stream1' --headless
   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
   ssd-cam --model path/to/model.onnx --source frames/ --headless --threshold 0.5
   ssd-cam --source demo --headless --max-frames 90 --save shots/ --save-every 30
@@ -34,8 +36,9 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["source", "device"])]
     pub list_devices: bool,
 
-    /// Camera frame size [default: the size nearest 640x480].
-    #[arg(long, value_name = "WxH", value_parser = parse_size, requires = "device")]
+    /// Camera frame size [default: the size nearest 640x480]; for video files
+    /// and streams, the size ffmpeg scales to [default: the stream's].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
     pub resolution: Option<(u32, u32)>,
 
     /// Camera frame rate [default: the highest at the chosen size].
@@ -46,14 +49,32 @@ pub struct Args {
     #[arg(long, value_name = "FORMAT", value_parser = ["mjpeg", "yuyv", "nv12", "rgb"], requires = "device")]
     pub format: Option<String>,
 
-    /// Seconds to keep trying when the camera fails or is unplugged mid-run [default: 30].
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds, requires = "device")]
+    /// Seconds to keep trying when the camera or network stream fails or is
+    /// unplugged mid-run [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     pub reconnect_timeout: Option<f64>,
 
-    /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N]`, a .y4m file, `-` for Y4M
-    /// on stdin, an image, a directory of images, or a quoted glob.
+    /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N]`, a video file (.mp4,
+    /// .mkv, .mov, .avi, .ts, …), a network URL (rtsp://, rtsps://, rtmp://,
+    /// http(s)://, udp://, srt://), a .y4m file, `-` for Y4M on stdin, an
+    /// image, a directory of images, or a quoted glob. Video files and URLs
+    /// are decoded by ffmpeg.
     #[arg(long, value_name = "SPEC")]
     pub source: Option<String>,
+
+    /// ffmpeg hardware decoder for video files and streams (`-hwaccel`), e.g.
+    /// v4l2m2m (Raspberry Pi), cuda (Jetson with an ffmpeg built for it), vaapi.
+    #[arg(long, value_name = "NAME")]
+    pub hwaccel: Option<String>,
+
+    /// More ffmpeg input options, split at spaces, placed before `-i`
+    /// (e.g. "-stream_loop -1" to loop a file).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub ffmpeg_input_args: Option<String>,
+
+    /// RTSP transport for rtsp:// sources.
+    #[arg(long, value_name = "PROTOCOL", value_parser = ["tcp", "udp"], default_value = "tcp")]
+    pub rtsp_transport: String,
 
     /// Model name under models/ or a path to an .onnx file (manifest beside it)
     /// [default: ssd300-shapes for the demo source, person-ssdlite for real ones].

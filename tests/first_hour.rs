@@ -14,21 +14,24 @@ fn error_of(args: &[&str]) -> (Option<i32>, String) {
 }
 
 #[test]
-fn issue20_network_urls_point_to_ffmpeg_and_hide_the_password() {
+fn issue20_network_urls_that_fail_hide_the_password() {
+    // Read through ffmpeg since issue 21; a host that does not resolve is
+    // one line, and the password never shows (nor without ffmpeg, whose
+    // absence is its own one line).
     let (code, line) = error_of(&["--source", "rtsp://admin:s3cret@camera.invalid/stream", "--headless"]);
     assert_eq!(code, Some(1), "{line}");
-    assert!(line.contains("ffmpeg -i") && line.contains("--source -"), "{line}");
+    assert!(line.contains("cannot be reached") || line.contains("sudo apt install ffmpeg"), "{line}");
     assert!(line.contains("admin:***@") && !line.contains("s3cret"), "{line}");
-    assert!(!line.contains("no such file"), "{line}");
-    let (_, line) = error_of(&["--source", "http://cam.local/video.mjpg", "--headless"]);
-    assert!(line.contains("network streams"), "{line}");
+    let (code, line) = error_of(&["--source", "http://cam.invalid/video.mjpg", "--headless"]);
+    assert_eq!(code, Some(1), "{line}");
+    assert!(line.starts_with("error: http://cam.invalid/video.mjpg: "), "{line}");
 }
 
 #[test]
-fn issue20_a_video_file_points_to_the_ffmpeg_pipe() {
+fn issue20_a_missing_video_file_is_named() {
     let (code, line) = error_of(&["--source", "clip.mp4", "--headless"]);
     assert_eq!(code, Some(1));
-    assert!(line.contains("ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source -"), "{line}");
+    assert!(line.starts_with("error: clip.mp4: ") && line.to_lowercase().contains("no such file"), "{line}");
 }
 
 #[test]
@@ -71,7 +74,7 @@ fn issue20_camera_options_without_a_camera_are_refused() {
         let args = [flag, &["--source", "demo:fps=0,frames=1", "--headless"]].concat();
         let (code, line) = error_of(&args);
         assert_eq!(code, Some(1), "{flag:?}");
-        assert!(line.contains("applies to cameras only") && line.contains(flag[0]), "{line}");
+        assert!(line.contains("applies to cameras") && line.contains(flag[0]), "{line}");
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod camera;
 pub mod convert;
 pub mod demo;
+pub mod ffmpeg;
 pub mod images;
 #[cfg(feature = "camera")]
 pub mod v4l;
@@ -23,7 +24,7 @@ pub enum SourceError {
         hint: String,
     },
     /// The `--source` text matches no kind of source.
-    #[error("unknown source '{0}': expected demo[:options], a .y4m file, '-' (Y4M on stdin), an image, a directory of images or a glob")]
+    #[error("unknown source '{0}': expected demo[:options], a video file (.mp4, .mkv, …), a network URL (rtsp://, http://, …), a .y4m file, '-' (Y4M on stdin), an image, a directory of images or a glob")]
     Unknown(String),
     /// The source names something that cannot be used.
     #[error("{what}: {message}")]
@@ -111,36 +112,39 @@ fn has_glob_chars(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Video container extensions: readable through an ffmpeg pipe (a source of
-/// its own is the video issue's work).
-const VIDEO_EXTENSIONS: &[&str] =
-    &["mp4", "mkv", "mov", "avi", "ts", "webm", "m4v", "mpg", "mpeg", "flv", "h264", "h265"];
-
-/// Inputs that are not files ssd-cam reads, with a one-line way to feed them.
+/// Inputs that are not sources at all, with a one-line way to the right one.
 fn unsupported(spec: &str) -> Option<String> {
     let lower = spec.to_ascii_lowercase();
-    let pipe = |input: &str| {
-        format!("decode it with ffmpeg and pipe it in: ffmpeg -i {input} -f yuv4mpegpipe - | ssd-cam --source -")
-    };
-    if let Some((scheme, _)) = lower.split_once("://") {
-        if ["rtsp", "rtsps", "rtmp", "http", "https", "udp", "srt", "tcp"].contains(&scheme) {
-            return Some(format!("network streams are not read directly yet; {}", pipe("'URL'")));
-        }
-    }
     if lower.starts_with("/dev/video") || lower.starts_with("/dev/v4l/") {
         return Some(format!("this is a camera: use --device {spec}"));
-    }
-    let ext = Path::new(&lower).extension().and_then(|e| e.to_str()).unwrap_or_default().to_owned();
-    if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
-        return Some(format!("video files are not read directly yet; {}", pipe(spec)));
     }
     None
 }
 
-/// Opens a `--source` specification.
+/// Opens a `--source` specification, video files and network streams with
+/// ffmpeg's default options.
 pub fn open(spec: &str) -> Result<Box<dyn Source>, SourceError> {
+    open_with(spec, ffmpeg::FfmpegOptions::default(), std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+}
+
+/// Opens a `--source` specification; video files and network streams run
+/// through ffmpeg with `options`, and `stop` interrupts their reconnects.
+pub fn open_with(
+    spec: &str,
+    options: ffmpeg::FfmpegOptions,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<Box<dyn Source>, SourceError> {
     if let Some(hint) = unsupported(spec) {
         return Err(SourceError::Unsupported { what: crate::source::redact(spec), hint });
+    }
+    if ffmpeg::is_network(spec) {
+        return Ok(Box::new(ffmpeg::FfmpegSource::open(spec, options, stop)?));
+    }
+    if ffmpeg::is_video_file(spec) {
+        if !Path::new(spec).is_file() {
+            return Err(SourceError::Open { what: spec.into(), message: "no such file".into() });
+        }
+        return Ok(Box::new(ffmpeg::FfmpegSource::open(spec, options, stop)?));
     }
     if spec == "-" {
         return Ok(Box::new(y4m::Y4mSource::new(std::io::BufReader::new(std::io::stdin()), "stdin".into())?));

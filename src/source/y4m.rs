@@ -108,6 +108,16 @@ impl<R: BufRead> Y4mSource<R> {
         Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0, rate })
     }
 
+    /// Frame width and height from the header.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Frames per second from the header's `F` field, when it has one.
+    pub fn frame_rate(&self) -> Option<f64> {
+        self.rate.map(|(n, d)| n as f64 / d as f64)
+    }
+
     fn frame_bytes(&self) -> usize {
         self.chroma.frame_bytes(self.width, self.height)
     }

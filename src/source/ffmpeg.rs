@@ -1,0 +1,530 @@
+//! Video files and network streams, decoded by an `ffmpeg` child process
+//! that writes Y4M on a pipe: ffmpeg is what boards already have, with their
+//! hardware decoders, and Y4M carries the frame size and rate, so the
+//! (fuzzed) Y4M reader does the rest.
+//!
+//! Files are file sources: nothing dropped, media time from the frame rate.
+//! Network URLs are live: when the stream fails or stops sending (ffmpeg's
+//! own I/O timeout ends it), the source warns, starts ffmpeg again with a
+//! doubling back-off, counts the frames the gap cost and gives up after the
+//! reconnect timeout. The child never outlives the source: it is killed when
+//! the source is dropped, and on Linux the kernel kills it if ssd-cam dies.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::camera::Reconnect;
+use super::y4m::Y4mSource;
+use super::{redact, Source, SourceError};
+
+/// URL schemes read as live network streams.
+pub const NETWORK_SCHEMES: &[&str] = &["rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "srt", "tcp"];
+
+/// Video container extensions read as files.
+pub const VIDEO_EXTENSIONS: &[&str] =
+    &["mp4", "mkv", "mov", "avi", "ts", "webm", "m4v", "mpg", "mpeg", "flv", "h264", "h265", "mjpeg", "mts", "m2ts"];
+
+/// How ssd-cam runs ffmpeg for a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FfmpegOptions {
+    /// The ffmpeg program (`ffmpeg` on the PATH unless `$SSD_CAM_FFMPEG`).
+    pub program: String,
+    /// `-hwaccel NAME` before the input (e.g. `v4l2m2m`, `cuda`, `vaapi`).
+    pub hwaccel: Option<String>,
+    /// Further input options, placed before `-i`.
+    pub input_args: Vec<String>,
+    /// RTSP over `tcp` (default) or `udp`.
+    pub rtsp_transport: String,
+    /// Scale to this size in ffmpeg.
+    pub size: Option<(u32, u32)>,
+    /// A network stream that sends nothing this long is ended by ffmpeg and
+    /// reconnected.
+    pub read_timeout: Duration,
+    /// Back-off and give-up time for network streams.
+    pub reconnect: Reconnect,
+}
+
+impl Default for FfmpegOptions {
+    fn default() -> Self {
+        Self {
+            program: std::env::var("SSD_CAM_FFMPEG").unwrap_or_else(|_| "ffmpeg".into()),
+            hwaccel: None,
+            input_args: Vec::new(),
+            rtsp_transport: "tcp".into(),
+            size: None,
+            read_timeout: Duration::from_secs(5),
+            reconnect: Reconnect::default(),
+        }
+    }
+}
+
+/// Whether `spec` is a network URL ffmpeg reads.
+pub fn is_network(spec: &str) -> bool {
+    spec.split_once("://").is_some_and(|(scheme, _)| NETWORK_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()))
+}
+
+/// Whether `spec` names a video file by its extension.
+pub fn is_video_file(spec: &str) -> bool {
+    std::path::Path::new(spec)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The last lines ffmpeg wrote on stderr, collected by a thread.
+type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
+/// How many of ffmpeg's last stderr lines are kept for the error message.
+const TAIL_LINES: usize = 8;
+
+/// One running ffmpeg and the Y4M stream it writes.
+struct Running {
+    child: Child,
+    y4m: Y4mSource<BufReader<ChildStdout>>,
+    stderr: StderrTail,
+}
+
+impl Running {
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A video file or network stream read through ffmpeg.
+pub struct FfmpegSource {
+    url: String,
+    name: String,
+    live: bool,
+    options: FfmpegOptions,
+    stop: Arc<AtomicBool>,
+    running: Option<Running>,
+    /// Frames given so far (files: for the media time).
+    frames: u64,
+    /// Frames per second the stream declares.
+    rate: Option<f64>,
+    last_frame: Option<Instant>,
+    lost: u64,
+}
+
+impl std::fmt::Debug for FfmpegSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FfmpegSource").field("name", &self.name).field("live", &self.live).finish_non_exhaustive()
+    }
+}
+
+impl FfmpegSource {
+    /// Starts ffmpeg on `url` (a file path or a network URL) and reads the
+    /// stream header, so that a wrong path, a refused connection or a file
+    /// ffmpeg cannot read is an error now, not after the pipeline started.
+    /// `stop` interrupts reconnect waits.
+    pub fn open(url: &str, options: FfmpegOptions, stop: Arc<AtomicBool>) -> Result<Self, SourceError> {
+        let live = is_network(url);
+        let mut source = Self {
+            url: url.to_owned(),
+            name: redact(url),
+            live,
+            options,
+            stop,
+            running: None,
+            frames: 0,
+            rate: None,
+            last_frame: None,
+            lost: 0,
+        };
+        let running = source.start()?;
+        source.rate = running.y4m.frame_rate();
+        log::info!(
+            "{}: {}x{}{} through ffmpeg",
+            source.name,
+            running.y4m.size().0,
+            running.y4m.size().1,
+            source.rate.map_or(String::new(), |r| format!(" at {r:.2} frames/s"))
+        );
+        source.running = Some(running);
+        Ok(source)
+    }
+
+    /// The ffmpeg command line for this source.
+    pub fn command(&self) -> Command {
+        let o = &self.options;
+        let mut cmd = Command::new(&o.program);
+        cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
+        if let Some(hw) = &o.hwaccel {
+            cmd.args(["-hwaccel", hw]);
+        }
+        if self.live {
+            let micros = o.read_timeout.as_micros().to_string();
+            let scheme = self.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+            if scheme.starts_with("rtsp") {
+                cmd.args(["-rtsp_transport", &o.rtsp_transport, "-timeout", &micros]);
+            } else {
+                cmd.args(["-rw_timeout", &micros]);
+            }
+        }
+        cmd.args(&o.input_args);
+        cmd.args(["-i", &self.url, "-map", "0:v:0", "-an", "-sn", "-dn"]);
+        // Y4M takes 8-bit 4:2:0, 4:2:2, 4:4:4 or grey; ffmpeg picks the one
+        // nearest the stream (a lossless 4:4:4 file stays 4:4:4).
+        let mut filters = Vec::new();
+        if let Some((w, h)) = o.size {
+            filters.push(format!("scale={w}:{h}"));
+        }
+        filters.push("format=pix_fmts=yuv420p|yuv422p|yuv444p|gray".into());
+        cmd.args(["-vf", &filters.join(",")]);
+        // Files keep every frame as decoded; a live stream too (the pipeline drops).
+        cmd.args(["-fps_mode", "passthrough", "-f", "yuv4mpegpipe", "-strict", "-1", "-"]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        die_with_parent(&mut cmd);
+        cmd
+    }
+
+    /// Spawns ffmpeg and reads the Y4M header.
+    fn start(&self) -> Result<Running, SourceError> {
+        let mut child = self.command().spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SourceError::Open {
+                what: self.name.clone(),
+                message: format!(
+                    "video files and network streams need ffmpeg, and '{}' is not installed: sudo apt install ffmpeg (Debian, Ubuntu, Raspberry Pi OS, Jetson)",
+                    self.options.program
+                ),
+            },
+            _ => SourceError::Open { what: self.name.clone(), message: format!("cannot start ffmpeg: {e}") },
+        })?;
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(pipe) = child.stderr.take() {
+            let tail = Arc::clone(&stderr);
+            let secret = self.url.clone();
+            let _ =
+                std::thread::Builder::new().name("ffmpeg-stderr".into()).spawn(move || collect(pipe, &tail, &secret));
+        }
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err(SourceError::Open { what: self.name.clone(), message: "ffmpeg gave no output pipe".into() });
+        };
+        match Y4mSource::new(BufReader::with_capacity(1 << 20, stdout), self.name.clone()) {
+            Ok(y4m) => Ok(Running { child, y4m, stderr }),
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                Err(self.failure(&stderr, status, Some(e)))
+            }
+        }
+    }
+
+    /// The one-line error for an ffmpeg that ended: what its last stderr
+    /// line says, with the fix for the failures users meet.
+    fn failure(
+        &self,
+        stderr: &StderrTail,
+        status: Option<std::process::ExitStatus>,
+        read: Option<SourceError>,
+    ) -> SourceError {
+        // The stderr thread may still be reading ffmpeg's last words.
+        std::thread::sleep(Duration::from_millis(50));
+        let lines: Vec<String> = stderr.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        let message = match explain(&lines, self.live) {
+            Some(message) => message,
+            None => match (status, read) {
+                (_, Some(SourceError::Y4m { message, .. })) => format!("ffmpeg produced no video ({message})"),
+                (Some(s), _) => format!("ffmpeg ended ({s}) without a message"),
+                (None, _) => "ffmpeg ended without a message".into(),
+            },
+        };
+        SourceError::Open { what: self.name.clone(), message }
+    }
+
+    /// Ends the running ffmpeg and starts it again until it gives a header,
+    /// waiting 0.1 s doubling to 2 s between attempts, for at most the
+    /// reconnect timeout. `Ok(false)` when stopped.
+    fn reconnect(&mut self, why: &str) -> Result<bool, SourceError> {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+        log::warn!("{}: {why}; reconnecting", self.name);
+        let gone = self.last_frame.unwrap_or_else(Instant::now);
+        let mut wait = self.options.reconnect.first_backoff;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            if gone.elapsed() > self.options.reconnect.timeout {
+                return Err(SourceError::Open {
+                    what: self.name.clone(),
+                    message: format!(
+                        "the stream has been gone for {:.0} s (--reconnect-timeout): {why}",
+                        self.options.reconnect.timeout.as_secs_f64()
+                    ),
+                });
+            }
+            match self.start() {
+                Ok(running) => {
+                    log::warn!("{}: stream back after {:.1} s", self.name, gone.elapsed().as_secs_f64());
+                    self.running = Some(running);
+                    return Ok(true);
+                }
+                Err(e) => log::debug!("{e}"),
+            }
+            let until = Instant::now() + wait;
+            while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            wait = (wait * 2).min(self.options.reconnect.max_backoff);
+        }
+    }
+}
+
+impl Drop for FfmpegSource {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
+}
+
+impl Source for FfmpegSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_live(&self) -> bool {
+        self.live
+    }
+
+    fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError> {
+        loop {
+            let Some(running) = self.running.as_mut() else { return Ok(None) };
+            let (why, status, read_error) = match running.y4m.next_frame(rgb) {
+                Ok(Some(size)) => {
+                    let now = Instant::now();
+                    if let (Some(last), Some(rate)) = (self.last_frame, self.rate) {
+                        // A gap well beyond a frame period (an outage) is
+                        // counted in frames, as a camera's is.
+                        let missed = (now.duration_since(last).as_secs_f64() * rate).round() as u64;
+                        if self.live && missed > 2 {
+                            self.lost += missed - 1;
+                        }
+                    }
+                    self.last_frame = Some(now);
+                    self.frames += 1;
+                    return Ok(Some(size));
+                }
+                Ok(None) => {
+                    let status = running.child.wait().ok();
+                    if !self.live && status.is_some_and(|s| s.success()) {
+                        return Ok(None);
+                    }
+                    (format!("ffmpeg ended ({})", status.map_or("?".into(), |s| s.to_string())), status, None)
+                }
+                Err(e) => {
+                    let _ = running.child.kill();
+                    let status = running.child.wait().ok();
+                    (e.to_string(), status, Some(e))
+                }
+            };
+            let Some(running) = self.running.take() else { return Ok(None) };
+            if !self.live {
+                let e = self.failure(&running.stderr, status, read_error);
+                running.stop();
+                return Err(e);
+            }
+            let last = running.stderr.lock().ok().and_then(|t| t.back().cloned());
+            running.stop();
+            let why = last.map_or(why.clone(), |l| format!("{why}: {l}"));
+            if !self.reconnect(&why)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn frame_pts_ms(&self) -> Option<f64> {
+        if self.live {
+            return None;
+        }
+        let rate = self.rate?;
+        Some((self.frames.checked_sub(1)? as f64) * 1000.0 / rate)
+    }
+
+    fn lost(&self) -> u64 {
+        self.lost
+    }
+}
+
+/// Keeps ffmpeg's last stderr lines, with the URL's credentials hidden.
+fn collect(pipe: impl Read, tail: &Mutex<VecDeque<String>>, url: &str) {
+    let redacted = redact(url);
+    for line in BufReader::new(pipe).lines() {
+        let Ok(line) = line else { break };
+        let line = line.replace(url, &redacted);
+        let line = hide_password(&line, url);
+        if line.trim().is_empty() {
+            continue;
+        }
+        log::debug!("ffmpeg: {line}");
+        if let Ok(mut t) = tail.lock() {
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line);
+        }
+    }
+}
+
+/// `line` with the password of `url` (if any) replaced by `***`, wherever
+/// ffmpeg printed it.
+fn hide_password(line: &str, url: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else { return line.to_owned() };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..host_end].rfind('@') else { return line.to_owned() };
+    match rest[..at].split_once(':') {
+        Some((_, password)) if !password.is_empty() => line.replace(password, "***"),
+        _ => line.to_owned(),
+    }
+}
+
+/// One line from ffmpeg's last words: the fix and the line that tells it
+/// (ffmpeg often ends with a bare "Input/output error" after the line that
+/// says why), or else its last line. `None` when it said nothing.
+fn explain(lines: &[String], live: bool) -> Option<String> {
+    let last = lines.last()?;
+    let told = lines.iter().rev().find_map(|l| hint(l, live).map(|h| (h, l)));
+    Some(match told {
+        Some((h, line)) => format!("{h} (ffmpeg: {})", strip_context(line)),
+        None => format!("ffmpeg: {}", strip_context(last)),
+    })
+}
+
+/// A line without ffmpeg's `[tcp @ 0x55c2…]` prefix, which names memory.
+fn strip_context(line: &str) -> &str {
+    match line.strip_prefix('[').and_then(|rest| rest.split_once("] ")) {
+        Some((_, message)) => message,
+        None => line,
+    }
+}
+
+/// The fix for what an ffmpeg error line says, for the failures users meet.
+pub fn hint(last: &str, live: bool) -> Option<&'static str> {
+    let l = last.to_ascii_lowercase();
+    let has = |s: &str| l.contains(s);
+    if has("401") || has("unauthorized") {
+        Some("the camera refused the credentials: put the right user and password in the URL (rtsp://user:password@host/path)")
+    } else if has("404") || has("not found") && live {
+        Some("the server has no stream at that path: check the URL's path in the camera's manual or web page")
+    } else if has("connection refused") {
+        Some("nothing answers on that host and port: check the address, the port and that the camera is on")
+    } else if has("no route to host")
+        || has("network is unreachable")
+        || has("name or service not known")
+        || has("timed out")
+        || has("resolve")
+    {
+        Some("the host cannot be reached: check the address and the network")
+    } else if has("no such file") {
+        Some("no such file")
+    } else if has("permission denied") {
+        Some("not readable by this user")
+    } else if has("invalid data found")
+        || has("could not find codec")
+        || has("decoder") && has("not found")
+        || has("unknown")
+    {
+        Some("ffmpeg cannot decode this input (not a video, or a codec this ffmpeg lacks): check it with ffprobe")
+    } else {
+        None
+    }
+}
+
+/// On Linux, asks the kernel to kill the child when ssd-cam dies, so that a
+/// crash or SIGKILL leaves no ffmpeg behind.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches only the child's own
+    // process attributes between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_urls_and_video_files_are_told_apart() {
+        assert!(is_network("rtsp://cam/stream") && is_network("HTTP://x/y.mjpg") && is_network("srt://h:9000"));
+        assert!(!is_network("clip.mp4") && !is_network("file:///x.mp4"));
+        assert!(is_video_file("a/b/Clip.MP4") && is_video_file("x.mkv") && !is_video_file("x.y4m"));
+    }
+
+    #[test]
+    fn passwords_never_reach_the_messages() {
+        let url = "rtsp://admin:s3cret@10.0.0.2:554/live";
+        assert_eq!(
+            hide_password("[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized s3cret", url),
+            "[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized ***"
+        );
+        assert_eq!(hide_password("nothing secret", "rtsp://cam/live"), "nothing secret");
+    }
+
+    #[test]
+    fn common_failures_get_their_fix() {
+        let h = |s: &str| hint(s, true).unwrap_or_default();
+        assert!(h("method DESCRIBE failed: 401 Unauthorized").contains("credentials"));
+        assert!(h("method DESCRIBE failed: 404 Not Found").contains("path"));
+        assert!(h("Connection to tcp://127.0.0.1:1 failed: Connection refused").contains("port"));
+        assert!(h("Failed to resolve hostname nowhere.invalid").contains("cannot be reached"));
+        assert!(hint("x.mp4: Invalid data found when processing input", false).unwrap().contains("cannot decode"));
+        assert!(hint("something new", true).is_none());
+    }
+
+    #[test]
+    fn the_line_that_says_why_is_chosen_over_a_bare_io_error() {
+        let lines = vec![
+            "[tcp @ 0x55c29dd1e800] Failed to resolve hostname camera.invalid: Name or service not known".to_owned(),
+            "rtsp://admin:***@camera.invalid/stream: Input/output error".to_owned(),
+        ];
+        let m = explain(&lines, true).unwrap();
+        assert!(m.starts_with("the host cannot be reached"), "{m}");
+        assert!(m.ends_with("(ffmpeg: Failed to resolve hostname camera.invalid: Name or service not known)"), "{m}");
+        assert_eq!(explain(&["odd".to_owned()], false).unwrap(), "ffmpeg: odd");
+        assert!(explain(&[], false).is_none());
+    }
+
+    #[test]
+    fn the_command_reads_rtsp_over_tcp_with_a_timeout_and_writes_y4m() {
+        let source = FfmpegSource {
+            url: "rtsp://u:p@cam/live".into(),
+            name: redact("rtsp://u:p@cam/live"),
+            live: true,
+            options: FfmpegOptions { size: Some((640, 360)), hwaccel: Some("v4l2m2m".into()), ..Default::default() },
+            stop: Arc::new(AtomicBool::new(false)),
+            running: None,
+            frames: 0,
+            rate: None,
+            last_frame: None,
+            lost: 0,
+        };
+        let cmd = source.command();
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let line = args.join(" ");
+        assert!(
+            line.contains("-hwaccel v4l2m2m -rtsp_transport tcp -timeout 5000000 -i rtsp://u:p@cam/live"),
+            "{line}"
+        );
+        assert!(line.contains("scale=640:360,format=") && line.ends_with("-f yuv4mpegpipe -strict -1 -"), "{line}");
+        assert_eq!(source.name, "rtsp://u:***@cam/live");
+    }
+}

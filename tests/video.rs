@@ -1,0 +1,315 @@
+//! Video files and network streams through ffmpeg, with real parts: ffmpeg
+//! itself, and GStreamer's RTSP server on 127.0.0.1 (tests/support/
+//! rtsp_server.py, under Debian's /usr/bin/python3 with python3-gi). Without
+//! them the tests say so and pass, unless SSD_CAM_REQUIRE_FFMPEG=1 (CI sets
+//! it).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{json_lines, ssd_cam};
+
+fn have(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Whether ffmpeg (and, with `rtsp`, the RTSP server) can run here; panics
+/// when they are required and missing.
+fn tools(rtsp: bool) -> bool {
+    let mut ok = have("ffmpeg", &["-version"]);
+    if rtsp {
+        ok &= have("/usr/bin/python3", &["-c", "import gi; gi.require_version('GstRtspServer', '1.0')"]);
+    }
+    if !ok {
+        assert!(
+            std::env::var("SSD_CAM_REQUIRE_FFMPEG").as_deref() != Ok("1"),
+            "ffmpeg and GStreamer's RTSP server are required here (scripts/setup.sh installs them)"
+        );
+        eprintln!("SKIPPED: ffmpeg or the RTSP server is missing (scripts/setup.sh installs them)");
+    }
+    ok
+}
+
+/// `frames` demo-scene frames as Y4M 4:4:4 (limited range, as the reader
+/// assumes without a range tag), 30 frames/s.
+fn demo_y4m(path: &Path, frames: usize) {
+    let mut demo = ssd_cam::source::open("demo:size=320x240,fps=0,seed=3").unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(f, "YUV4MPEG2 W320 H240 F30:1 Ip A1:1 C444").unwrap();
+    let mut rgb = Vec::new();
+    for _ in 0..frames {
+        demo.next_frame(&mut rgb).unwrap().unwrap();
+        let mut planes = vec![Vec::new(), Vec::new(), Vec::new()];
+        for p in rgb.chunks_exact(3) {
+            let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
+            let y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0;
+            let u = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0;
+            let v = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0;
+            for (plane, value) in planes.iter_mut().zip([y, u, v]) {
+                plane.push(value.round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        f.write_all(b"FRAME\n").unwrap();
+        for plane in &planes {
+            f.write_all(plane).unwrap();
+        }
+    }
+}
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-y", "-hide_banner", "-loglevel", "error"]).args(args).output().unwrap();
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_lossless_mp4_gives_the_detections_of_the_same_frames_as_y4m() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let y4m = dir.path().join("clip.y4m");
+    let mp4 = dir.path().join("clip.mp4");
+    demo_y4m(&y4m, 12);
+    ffmpeg(&["-i", y4m.to_str().unwrap(), "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", mp4.to_str().unwrap()]);
+    let run = |input: &Path| {
+        let out = ssd_cam(&["--source", input.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&out)
+    };
+    let (direct, decoded) = (run(&y4m), run(&mp4));
+    assert_eq!(decoded.len(), 12);
+    assert_eq!(direct.len(), decoded.len());
+    let mut seen = 0;
+    for (i, (a, b)) in direct.iter().zip(&decoded).enumerate() {
+        assert_eq!(b["frame"], i as u64);
+        assert_eq!(b["source"], mp4.to_str().unwrap());
+        let pts = b["pts_ms"].as_f64().unwrap();
+        assert!((pts - i as f64 * 1000.0 / 30.0).abs() < 0.01, "frame {i}: pts {pts}");
+        assert_eq!((b["width"].as_u64(), b["height"].as_u64()), (Some(320), Some(240)));
+        let (da, db) = (a["detections"].as_array().unwrap(), b["detections"].as_array().unwrap());
+        assert_eq!(da.len(), db.len(), "frame {i}");
+        for (x, y) in da.iter().zip(db) {
+            assert_eq!(x["label"], y["label"]);
+            let (bx, by) = (common::bbox(x), common::bbox(y));
+            assert!(bx.iter().zip(by).all(|(p, q)| (p - q).abs() <= 0.01), "frame {i}: {bx:?} vs {by:?}");
+        }
+        seen += db.len();
+    }
+    assert!(seen > 0, "the demo scene has shapes to find");
+}
+
+#[test]
+fn unreadable_and_missing_videos_and_a_missing_ffmpeg_are_one_line_errors() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.mp4");
+    std::fs::write(&junk, b"this is not a video").unwrap();
+    let out = ssd_cam(&["--source", junk.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: ") && last.contains("cannot decode"), "{err}");
+
+    let missing = dir.path().join("missing.mkv");
+    let out = ssd_cam(&["--source", missing.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"]);
+    assert!(stderr(&out).lines().last().unwrap_or_default().contains("no such file"), "{}", stderr(&out));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--source", junk.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"])
+        .env("SSD_CAM_FFMPEG", "/nonexistent/ffmpeg")
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("sudo apt install ffmpeg"), "{}", stderr(&out));
+}
+
+/// GStreamer's RTSP server on 127.0.0.1:`port`, serving `/cam`.
+struct RtspServer {
+    child: Child,
+}
+
+impl RtspServer {
+    fn start(port: u16) -> RtspServer {
+        let script = common::repo_root().join("tests/support/rtsp_server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .args([script.to_str().unwrap(), &port.to_string(), "/cam"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the RTSP server did not start");
+        RtspServer { child }
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// ssd-cam on `url`, its JSON lines arriving on a channel as they come.
+fn spawn_live(url: &str, extra: &[&str]) -> (Child, mpsc::Receiver<serde_json::Value>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--source", url, "--model", "ssd300-shapes", "--headless"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_lines(rx: &mpsc::Receiver<serde_json::Value>, n: usize, within: Duration) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + within;
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) => lines.push(v),
+            Err(_) => panic!("{} of {n} lines within {within:?}", lines.len()),
+        }
+    }
+    lines
+}
+
+/// The ffmpeg processes whose parent is `pid`.
+fn ffmpeg_children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...
+        let Some((comm, rest)) = stat.split_once(") ") else { continue };
+        let ppid = rest.split(' ').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) && comm.ends_with("(ffmpeg") {
+            found.push(child);
+        }
+    }
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn gone_within(pids: &[u32], within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if pids.iter().all(|&p| !alive(p)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn an_rtsp_stream_runs_live_and_rides_out_a_server_restart() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let server = RtspServer::start(port);
+    let url = format!("rtsp://viewer:s3cret@127.0.0.1:{port}/cam");
+    let (mut child, rx) = spawn_live(&url, &["--reconnect-timeout", "30"]);
+    let before = wait_lines(&rx, 10, Duration::from_secs(30));
+    drop(server);
+    std::thread::sleep(Duration::from_millis(1500));
+    let _server = RtspServer::start(port);
+    let after = wait_lines(&rx, 10, Duration::from_secs(30));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    let lines: Vec<_> = before.iter().chain(&after).collect();
+    for l in &lines {
+        assert_eq!(l["source"], format!("rtsp://viewer:***@127.0.0.1:{port}/cam"));
+        assert_eq!((l["width"].as_u64(), l["height"].as_u64()), (Some(320), Some(240)));
+        assert!(l.get("pts_ms").is_none_or(|p| p.is_null()), "live frames carry no media time: {l}");
+    }
+    let frames: Vec<u64> = lines.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    assert!(frames.windows(2).all(|w| w[0] < w[1]), "{frames:?}");
+    // The outage (1.5 s at 15 frames/s) is counted as dropped frames and
+    // leaves a gap in the frame numbers.
+    let dropped = after.last().unwrap()["dropped"].as_u64().unwrap();
+    let gap = frames.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    assert!(dropped >= 10 && gap >= 10, "dropped {dropped}, gap {gap}: {frames:?}\n{err}");
+    assert!(err.contains("reconnecting") && err.contains("stream back"), "{err}");
+    assert!(!err.contains("s3cret"), "the password leaked: {err}");
+}
+
+#[test]
+fn a_wrong_rtsp_path_is_a_one_line_error() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let _server = RtspServer::start(port);
+    let out =
+        ssd_cam(&["--source", &format!("rtsp://127.0.0.1:{port}/nope"), "--model", "ssd300-shapes", "--headless"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: ") && last.contains("no stream at that path"), "{err}");
+    let out = ssd_cam(&["--source", &format!("rtsp://127.0.0.1:{}/cam", free_port()), "--headless"]);
+    assert!(stderr(&out).lines().last().unwrap_or_default().contains("nothing answers"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_ffmpeg_outlives_ssd_cam_after_a_signal_a_closed_stdout_or_a_kill() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let _server = RtspServer::start(port);
+    let url = format!("rtsp://127.0.0.1:{port}/cam");
+    for how in ["SIGINT", "closed stdout", "SIGKILL"] {
+        let (mut child, rx) = spawn_live(&url, &[]);
+        wait_lines(&rx, 3, Duration::from_secs(30));
+        let ffmpegs = ffmpeg_children(child.id());
+        assert_eq!(ffmpegs.len(), 1, "{how}: one ffmpeg child");
+        match how {
+            "SIGINT" => drop(Command::new("kill").args(["-INT", &child.id().to_string()]).status()),
+            "closed stdout" => drop(rx),
+            _ => drop(child.kill()),
+        }
+        let waited = Instant::now();
+        while child.try_wait().unwrap().is_none() && waited.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(child.try_wait().unwrap().is_some(), "{how}: ssd-cam did not end");
+        assert!(gone_within(&ffmpegs, Duration::from_secs(5)), "{how}: ffmpeg {ffmpegs:?} outlived ssd-cam");
+    }
+}
