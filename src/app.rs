@@ -11,6 +11,7 @@ use crate::model::{set_threads, Model};
 use crate::model_search::locate_model;
 use crate::pipeline::{Pipeline, Stats};
 use crate::sink::json::JsonSink;
+use crate::sink::record::{RecordOptions, RecordSink};
 use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
 use crate::sink::Sink;
 use crate::source::ffmpeg;
@@ -64,6 +65,16 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             .with_context(|| format!("--save {}: cannot create the folder", dir.display()))?;
         sinks.push(Box::new(sink));
     }
+    if let Some(path) = &args.record {
+        let options = RecordOptions {
+            path: path.clone(),
+            raw: args.record_raw,
+            segment_seconds: args.record_segment,
+            fps: source.frame_rate().unwrap_or(30.0),
+            program: ffmpeg::FfmpegOptions::default().program,
+        };
+        sinks.push(Box::new(RecordSink::new(options, manifest.labels.clone()).map_err(anyhow::Error::msg)?));
+    }
     let title = format!("ssd-cam: {} on {}", manifest.name, source.name());
     let pipeline = Pipeline {
         preprocessor: Preprocessor::new(&manifest, args.letterbox),
@@ -95,6 +106,14 @@ fn check_options(args: &Args) -> Result<()> {
         ];
         if let Some((flag, _, to)) = camera_only.iter().find(|(_, set, _)| *set) {
             bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
+        }
+    }
+    if args.record.is_none() {
+        if let Some(flag) = [("--record-raw", args.record_raw), ("--record-segment", args.record_segment.is_some())]
+            .iter()
+            .find_map(|(flag, set)| set.then_some(flag))
+        {
+            bail!("{flag} goes with --record FILE");
         }
     }
     if !network && !video {

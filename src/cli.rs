@@ -76,6 +76,19 @@ pub struct Args {
     #[arg(long, value_name = "PROTOCOL", value_parser = ["tcp", "udp"], default_value = "tcp")]
     pub rtsp_transport: String,
 
+    /// Record the annotated video (what the window shows) to FILE (.mp4,
+    /// .mkv, .mov or .avi), encoded by ffmpeg at the source's frame rate.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+
+    /// Record the frames as they came, without the overlay.
+    #[arg(long, requires = "record")]
+    pub record_raw: bool,
+
+    /// Start a new file every SECONDS of video (FILE-000.mp4, FILE-001.mp4, …).
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds, requires = "record")]
+    pub record_segment: Option<f64>,
+
     /// Model name under models/ or a path to an .onnx file (manifest beside it)
     /// [default: ssd300-shapes for the demo source, person-ssdlite for real ones].
     #[arg(long, value_name = "NAME|PATH")]

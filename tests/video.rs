@@ -313,3 +313,148 @@ fn no_ffmpeg_outlives_ssd_cam_after_a_signal_a_closed_stdout_or_a_kill() {
         assert!(gone_within(&ffmpegs, Duration::from_secs(5)), "{how}: ffmpeg {ffmpegs:?} outlived ssd-cam");
     }
 }
+
+fn ffprobe_frames(path: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames"])
+        .args(["-of", "csv=p=0", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe {}: {out:?}", path.display()))
+}
+
+/// Frame `n` of a video, decoded to RGB.
+fn decoded_frame(path: &Path, n: u32, (w, h): (usize, usize)) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i", path.to_str().unwrap()])
+        .args(["-vf", &format!("select=eq(n\\,{n})"), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout.len(), w * h * 3, "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+const DEMO: &str = "demo:fps=0,frames=45,size=320x240,seed=3";
+
+#[test]
+fn a_recording_decodes_with_every_frame_and_the_boxes_where_the_json_says() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (annotated, raw) = (dir.path().join("annotated.mp4"), dir.path().join("raw.mp4"));
+    let run = |path: &Path, extra: &[&str]| {
+        let mut args =
+            vec!["--source", DEMO, "--model", "ssd300-shapes", "--headless", "--record", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = ssd_cam(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&out)
+    };
+    let lines = run(&annotated, &[]);
+    run(&raw, &["--record-raw"]);
+    assert_eq!(lines.len(), 45);
+    assert_eq!((ffprobe_frames(&annotated), ffprobe_frames(&raw)), (45, 45));
+    assert!(!dir.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".partial")));
+
+    // Frame 20: the overlay's outlines sit on the boxes of that frame's JSON
+    // (the annotated and raw recordings differ there), and elsewhere the two
+    // differ by little more than the codec's noise.
+    let n = 20;
+    let (a, r) = (decoded_frame(&annotated, n, (320, 240)), decoded_frame(&raw, n, (320, 240)));
+    let diff = |x: usize, y: usize| -> f64 {
+        let i = (y * 320 + x) * 3;
+        (0..3).map(|c| (f64::from(a[i + c]) - f64::from(r[i + c])).abs()).sum::<f64>() / 3.0
+    };
+    let boxes: Vec<[f32; 4]> = lines[n as usize]["detections"].as_array().unwrap().iter().map(common::bbox).collect();
+    assert!(!boxes.is_empty(), "the demo frame has shapes");
+    for b in &boxes {
+        let (x1, x2) = (b[0].max(0.0).round() as usize, (b[2].round() as usize).min(319));
+        let (y1, y2) = (b[1].max(0.0).round() as usize, (b[3].round() as usize).min(239));
+        // The outline's left and right sides, a pixel either way of where
+        // the JSON puts them (rounding, and the codec's blur).
+        let side = |x: usize| (y1..=y2).map(|y| diff(x, y)).sum::<f64>() / (y2 - y1 + 1) as f64;
+        let near = |x: usize| (x.saturating_sub(1)..=(x + 1).min(319)).map(side).fold(0.0, f64::max);
+        let (left, right) = (near(x1), near(x2));
+        assert!(left > 20.0 && right > 20.0, "box {b:?}: its sides differ by only {left:.1} / {right:.1}");
+    }
+    let near = |x: usize, y: usize| {
+        y < 40
+            || boxes.iter().any(|b| {
+                (x as f32) > b[0] - 12.0
+                    && (x as f32) < b[2] + 12.0
+                    && (y as f32) > b[1] - 40.0
+                    && (y as f32) < b[3] + 40.0
+            })
+    };
+    let far: Vec<f64> = (0..240)
+        .flat_map(|y| (0..320).map(move |x| (x, y)))
+        .filter(|&(x, y)| !near(x, y))
+        .map(|(x, y)| diff(x, y))
+        .collect();
+    if !far.is_empty() {
+        let mean = far.iter().sum::<f64>() / far.len() as f64;
+        assert!(mean < 6.0, "away from the boxes the recordings differ by {mean:.1} on average");
+    }
+}
+
+#[test]
+fn recordings_split_into_segments_and_survive_an_encoder_that_dies() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("door.mkv");
+    let out = ssd_cam(&[
+        "--source",
+        DEMO,
+        "--model",
+        "ssd300-shapes",
+        "--headless",
+        "--record",
+        path.to_str().unwrap(),
+        "--record-segment",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 45 frames at the demo's 30 frames/s: a full second, then the rest.
+    let counts: Vec<u64> =
+        ["door-000.mkv", "door-001.mkv"].iter().map(|f| ffprobe_frames(&dir.path().join(f))).collect();
+    assert_eq!(counts, vec![30, 15]);
+    assert!(!path.exists());
+
+    // The encoder killed mid-run (as a full disk ends it): one warning, and
+    // every frame's JSON still written.
+    let long = dir.path().join("long.mp4");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--source", "demo:fps=0,frames=300,size=320x240", "--model", "ssd300-shapes", "--headless"])
+        .args(["--record", long.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map(|l| l.unwrap()).collect::<Vec<_>>());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The encoder, not the short `ffmpeg -encoders` check at start: an
+    // ffmpeg child still there 300 ms after it was first seen.
+    let encoder = loop {
+        let first = ffmpeg_children(child.id());
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(&pid) = ffmpeg_children(child.id()).iter().find(|p| first.contains(p)) {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no ffmpeg encoder appeared");
+    };
+    let _ = Command::new("kill").args(["-KILL", &encoder.to_string()]).status();
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert_eq!(lines.len(), 300, "{err}");
+    assert_eq!(err.matches("stopped recording").count(), 1, "{err}");
+}

@@ -3,6 +3,7 @@
 #[cfg(feature = "display")]
 pub mod display;
 pub mod json;
+pub mod record;
 pub mod save;
 
 use crate::source::Frame;

@@ -144,6 +144,11 @@ impl Source for DemoSource {
         "demo"
     }
 
+    fn frame_rate(&self) -> Option<f64> {
+        // Unpaced (fps=0) it has no rate of its own; a recording plays it at 30.
+        (self.fps > 0.0).then_some(f64::from(self.fps))
+    }
+
     fn is_live(&self) -> bool {
         self.fps > 0.0
     }

@@ -137,7 +137,7 @@ impl FfmpegSource {
             lost: 0,
         };
         let running = source.start()?;
-        source.rate = running.y4m.frame_rate();
+        source.rate = running.y4m.header_rate();
         log::info!(
             "{}: {}x{}{} through ffmpeg",
             source.name,
@@ -199,8 +199,9 @@ impl FfmpegSource {
         if let Some(pipe) = child.stderr.take() {
             let tail = Arc::clone(&stderr);
             let secret = self.url.clone();
-            let _ =
-                std::thread::Builder::new().name("ffmpeg-stderr".into()).spawn(move || collect(pipe, &tail, &secret));
+            let _ = std::thread::Builder::new()
+                .name("ffmpeg-stderr".into())
+                .spawn(move || collect_stderr(pipe, &tail, &secret));
         }
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
@@ -341,6 +342,10 @@ impl Source for FfmpegSource {
         }
     }
 
+    fn frame_rate(&self) -> Option<f64> {
+        self.rate
+    }
+
     fn frame_pts_ms(&self) -> Option<f64> {
         if self.live {
             return None;
@@ -354,13 +359,13 @@ impl Source for FfmpegSource {
     }
 }
 
-/// Keeps ffmpeg's last stderr lines, with the URL's credentials hidden.
-fn collect(pipe: impl Read, tail: &Mutex<VecDeque<String>>, url: &str) {
+/// Keeps an ffmpeg's last stderr lines, with the credentials of `url` (when
+/// not empty) hidden.
+pub(crate) fn collect_stderr(pipe: impl Read, tail: &Mutex<VecDeque<String>>, url: &str) {
     let redacted = redact(url);
     for line in BufReader::new(pipe).lines() {
         let Ok(line) = line else { break };
-        let line = line.replace(url, &redacted);
-        let line = hide_password(&line, url);
+        let line = if url.is_empty() { line } else { hide_password(&line.replace(url, &redacted), url) };
         if line.trim().is_empty() {
             continue;
         }
@@ -441,7 +446,7 @@ pub fn hint(last: &str, live: bool) -> Option<&'static str> {
 /// On Linux, asks the kernel to kill the child when ssd-cam dies, so that a
 /// crash or SIGKILL leaves no ffmpeg behind.
 #[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
+pub(crate) fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches only the child's own
     // process attributes between fork and exec.
@@ -456,7 +461,7 @@ fn die_with_parent(cmd: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_: &mut Command) {}
+pub(crate) fn die_with_parent(_: &mut Command) {}
 
 #[cfg(test)]
 mod tests {

@@ -74,6 +74,11 @@ pub trait Source: Send {
     fn frame_origin(&self) -> Option<(u64, std::sync::Arc<str>)> {
         None
     }
+    /// Frames per second the source delivers, when it says (a video's
+    /// header, a camera's mode, the demo's pace).
+    fn frame_rate(&self) -> Option<f64> {
+        None
+    }
     /// The media time of the frame `next_frame` just gave, in milliseconds
     /// from the start of the file, for files that carry a frame rate.
     fn frame_pts_ms(&self) -> Option<f64> {

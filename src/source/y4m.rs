@@ -114,7 +114,7 @@ impl<R: BufRead> Y4mSource<R> {
     }
 
     /// Frames per second from the header's `F` field, when it has one.
-    pub fn frame_rate(&self) -> Option<f64> {
+    pub fn header_rate(&self) -> Option<f64> {
         self.rate.map(|(n, d)| n as f64 / d as f64)
     }
 
@@ -155,6 +155,10 @@ impl<R: BufRead + Send> Source for Y4mSource<R> {
             .map_err(|e| bad(self.frame, e.to_string()))?;
         self.frame += 1;
         Ok(Some((self.width, self.height)))
+    }
+
+    fn frame_rate(&self) -> Option<f64> {
+        self.header_rate()
     }
 
     fn frame_pts_ms(&self) -> Option<f64> {

@@ -169,6 +169,10 @@ impl<D: Device> Source for CameraSource<D> {
         self.device.name()
     }
 
+    fn frame_rate(&self) -> Option<f64> {
+        Some(f64::from(self.mode.fps))
+    }
+
     fn is_live(&self) -> bool {
         true
     }
