@@ -86,6 +86,20 @@ fn a_lossless_mp4_gives_the_detections_of_the_same_frames_as_y4m() {
         assert!(out.status.success(), "{}", stderr(&out));
         json_lines(&out)
     };
+    // --resolution scales in ffmpeg.
+    let out = ssd_cam(&[
+        "--source",
+        mp4.to_str().unwrap(),
+        "--model",
+        "ssd300-shapes",
+        "--headless",
+        "--resolution",
+        "160x120",
+        "--max-frames",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(json_lines(&out).iter().all(|l| l["width"] == 160 && l["height"] == 120));
     let (direct, decoded) = (run(&y4m), run(&mp4));
     assert_eq!(decoded.len(), 12);
     assert_eq!(direct.len(), decoded.len());
@@ -181,7 +195,9 @@ fn spawn_live(url: &str, extra: &[&str]) -> (Child, mpsc::Receiver<serde_json::V
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            // A line that is not JSON arrives as a string, for the test to
+            // fail on (a panic here would go unseen).
+            let value = serde_json::from_str(&line).unwrap_or(serde_json::Value::String(line));
             if tx.send(value).is_err() {
                 break;
             }
@@ -196,7 +212,10 @@ fn wait_lines(rx: &mpsc::Receiver<serde_json::Value>, n: usize, within: Duration
     while lines.len() < n {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(v) => lines.push(v),
+            Ok(v) => {
+                assert!(v.is_object(), "not a JSON object: {v}");
+                lines.push(v);
+            }
             Err(_) => panic!("{} of {n} lines within {within:?}", lines.len()),
         }
     }
@@ -268,6 +287,32 @@ fn an_rtsp_stream_runs_live_and_rides_out_a_server_restart() {
     assert!(dropped >= 10 && gap >= 10, "dropped {dropped}, gap {gap}: {frames:?}\n{err}");
     assert!(err.contains("reconnecting") && err.contains("stream back"), "{err}");
     assert!(!err.contains("s3cret"), "the password leaked: {err}");
+}
+
+#[test]
+fn a_stream_gone_longer_than_the_reconnect_timeout_ends_the_run_after_its_frames() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let server = RtspServer::start(port);
+    let (mut child, rx) = spawn_live(&format!("rtsp://127.0.0.1:{port}/cam"), &["--reconnect-timeout", "2"]);
+    let seen = wait_lines(&rx, 5, Duration::from_secs(30));
+    drop(server);
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15), "gave up after {:?}", started.elapsed());
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: rtsp://127.0.0.1") && last.contains("--reconnect-timeout"), "{err}");
+    // Every frame before the outage was written, each a whole JSON object,
+    // in order.
+    let all: Vec<_> = seen.into_iter().chain(rx.try_iter()).collect();
+    assert!(all.iter().all(serde_json::Value::is_object), "{all:?}");
+    let frames: Vec<u64> = all.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    assert!(frames.windows(2).all(|w| w[0] < w[1]), "{frames:?}");
 }
 
 #[test]
