@@ -18,6 +18,7 @@ use crate::source::ffmpeg;
 use ssd_core::manifest::Manifest;
 use ssd_core::postprocess::{Decoder, DetectionFilter, PostParams};
 use ssd_core::preprocess::Preprocessor;
+use ssd_core::{TrackParams, Tracker};
 
 /// Runs ssd-cam with parsed arguments until the input ends or `stop` is set.
 pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
@@ -41,6 +42,21 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
     params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
     params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
+    // Tracking: the user's threshold splits the first pass from the second,
+    // whose detections (down to --track-low) the decoder must then keep.
+    let tracker = (args.track == "on").then(|| {
+        Tracker::new(TrackParams {
+            iou: args.track_iou,
+            max_age: args.track_max_age,
+            min_hits: args.track_min_hits,
+            high_score: params.score_threshold,
+            second_pass: args.track_low < params.score_threshold,
+            ..TrackParams::default()
+        })
+    });
+    if tracker.as_ref().is_some_and(|t| t.params().second_pass) {
+        params.score_threshold = args.track_low;
+    }
     let filter = DetectionFilter {
         classes: class_ids(&args.classes, &manifest.labels)?,
         min_size: args.min_size.unwrap_or(0.0),
@@ -84,6 +100,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         sinks,
         max_frames: args.max_frames,
         workers,
+        tracker,
     };
     if windowed {
         return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);

@@ -238,6 +238,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         sinks: vec![Box::new(Recorder { times: Arc::clone(&times) })],
         max_frames: Some(total_frames as u64),
         workers,
+        // The stages ssd-cam always runs; the tracker has its own bench.
+        tracker: None,
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     pipeline.run(stop).context("pipeline run")?;

@@ -106,6 +106,29 @@ pub struct Args {
     #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
 
+    /// Track objects across frames: each detection gets a `track_id`
+    /// (SORT's Kalman prediction with ByteTrack's low-score second pass).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"], default_value = "on")]
+    pub track: String,
+
+    /// Detections before a track is confirmed.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub track_min_hits: u32,
+
+    /// Frames a track outlives its last detection (a hidden object keeps its id this long).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub track_max_age: u32,
+
+    /// Least IoU between a track's predicted box and a detection to join them.
+    #[arg(long, value_name = "F", default_value_t = 0.3, value_parser = unit_interval)]
+    pub track_iou: f32,
+
+    /// Lowest score the second pass gives to existing tracks; detections
+    /// between it and --threshold are written only when a track takes them
+    /// (at or above --threshold: no second pass).
+    #[arg(long, value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
+    pub track_low: f32,
+
     /// IoU above which NMS suppresses a box [default: from the manifest].
     #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub nms_iou: Option<f32>,

@@ -134,6 +134,10 @@ pub struct Pipeline {
     pub max_frames: Option<u64>,
     /// Inference workers, each with its own state of `model` (at least 1).
     pub workers: usize,
+    /// Gives detections ids across frames; `None` leaves them without.
+    /// Detections under its high-score threshold are written only when a
+    /// track took them (ByteTrack's second pass).
+    pub tracker: Option<ssd_core::Tracker>,
 }
 
 /// A frame and its input-size copy, made on the capture thread so that
@@ -168,7 +172,7 @@ impl Pipeline {
     /// Runs until the source ends, `stop` is set, `max_frames` are written or
     /// the output is closed.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
-        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames, workers } = self;
+        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames, workers, tracker } = self;
         let live = source.is_live();
         let workers = workers.max(1);
         // Live: one slot, newest wins. Files: a little slack, never dropped.
@@ -207,7 +211,11 @@ impl Pipeline {
             let name = if workers == 1 { "inference".to_owned() } else { format!("inference-{worker}") };
             let handle = std::thread::Builder::new()
                 .name(name)
-                .spawn(move || inference_stage(model, pre, &queue, tx, inputs, &halt_all))
+                .spawn(move || {
+                    // An error stops the run; the other workers finish what they took.
+                    inference_stage(model, pre, &queue, tx, inputs, &halt_all)
+                        .inspect_err(|_| halt_all.store(true, Ordering::Relaxed))
+                })
                 .map_err(|source| PipelineError::Spawn { stage: "inference", source });
             match handle {
                 Ok(h) => inference.push(h),
@@ -223,7 +231,7 @@ impl Pipeline {
             let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
             std::thread::Builder::new()
                 .name("output".into())
-                .spawn(move || output_stage(decoder, sinks, result_rx, pool_tx, &stop, &dropped, max_frames))
+                .spawn(move || output_stage(decoder, tracker, sinks, result_rx, pool_tx, &stop, &dropped, max_frames))
                 .map_err(|source| PipelineError::Spawn { stage: "output", source })?
         };
 
@@ -388,23 +396,8 @@ impl Dispatch {
 }
 
 /// Stage 2 (one per worker): normalization into the input tensor, and the
-/// network. An error stops the run; the other workers finish what they took.
+/// network.
 fn inference_stage(
-    model: Model,
-    pre: Preprocessor,
-    queue: &Dispatch,
-    tx: Sender<Inferred>,
-    inputs: Sender<Resized>,
-    stop: &AtomicBool,
-) -> Result<(), PipelineError> {
-    let result = infer_frames(model, pre, queue, tx, inputs, stop);
-    if result.is_err() {
-        stop.store(true, Ordering::Relaxed);
-    }
-    result
-}
-
-fn infer_frames(
     mut model: Model,
     pre: Preprocessor,
     queue: &Dispatch,
@@ -452,8 +445,10 @@ fn infer_frames(
 }
 
 /// Stage 3.
+#[allow(clippy::too_many_arguments)]
 fn output_stage(
     mut decoder: Decoder,
+    mut tracker: Option<ssd_core::Tracker>,
     mut sinks: Vec<Box<dyn Sink>>,
     rx: Receiver<Inferred>,
     pool: Sender<Vec<u8>>,
@@ -463,6 +458,7 @@ fn output_stage(
 ) -> Result<Stats, PipelineError> {
     let mut stats = Stats::default();
     let mut detections: Vec<Detection> = Vec::new();
+    let (mut track_ids, mut tracked, mut ended) = (Vec::new(), Vec::new(), Vec::new());
     let mut first_capture: Option<Instant> = None;
     let (mut latency_sum, mut inference_sum) = (0.0, 0.0);
     let mut error = None;
@@ -485,6 +481,14 @@ fn output_stage(
             stop.store(true, Ordering::Relaxed);
             return;
         }
+        track_ids.clear();
+        if let Some(t) = tracker.as_mut() {
+            tracked.clear();
+            tracked.extend(detections.iter().map(|d| (d.class_id, d.score, d.bbox)));
+            t.update(&tracked, &mut track_ids, &mut ended);
+            ended.clear();
+            keep_reported(&mut detections, &mut track_ids, t.params().high_score);
+        }
         let finished = Instant::now();
         let latency = Latency {
             queue: msg.queue_ms,
@@ -496,6 +500,7 @@ fn output_stage(
         let result = FrameResult {
             frame: &msg.frame,
             detections: &detections,
+            track_ids: &track_ids,
             latency,
             dropped: dropped.load(Ordering::Relaxed),
         };
@@ -544,6 +549,21 @@ fn output_stage(
         stats.mean_inference_ms = inference_sum / stats.frames as f64;
     }
     Ok(stats)
+}
+
+/// Keeps the detections at or above `high` and those under it that a track
+/// took, in order, with their ids.
+fn keep_reported(detections: &mut Vec<Detection>, ids: &mut Vec<Option<u64>>, high: f32) {
+    let mut k = 0;
+    for i in 0..detections.len() {
+        if detections[i].score >= high || ids[i].is_some() {
+            detections.swap(k, i);
+            ids.swap(k, i);
+            k += 1;
+        }
+    }
+    detections.truncate(k);
+    ids.truncate(k);
 }
 
 /// Puts the workers' results back in the order the frames were taken.

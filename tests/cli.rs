@@ -718,3 +718,54 @@ fn bench_reports_every_stage_for_the_frames_asked() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("bench needs 15"), "{}", stderr(&out));
 }
+
+#[test]
+fn every_detection_carries_a_stable_track_id_unless_tracking_is_off() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--source", "demo:fps=0,frames=40,size=320x240,seed=4", "--headless", "--workers", "2"];
+        args.extend_from_slice(extra);
+        let out = ssd_cam(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&out)
+    };
+    let lines = run(&[]);
+    let threshold = 0.3; // models/ssd300-shapes.json's default
+    let mut seen = std::collections::HashMap::<u64, usize>::new();
+    for (f, l) in lines.iter().enumerate() {
+        let mut ids = Vec::new();
+        for d in l["detections"].as_array().unwrap() {
+            let id = d["track_id"].as_u64().unwrap_or_else(|| panic!("frame {f}: no track_id in {d}"));
+            // Below the threshold only as the continuation of a known track
+            // (ByteTrack's second pass), never under --track-low.
+            let score = d["score"].as_f64().unwrap();
+            assert!(score >= 0.1, "{d}");
+            if score < threshold {
+                assert!(seen.contains_key(&id), "frame {f}: a low-score detection started track {id}");
+            }
+            ids.push(id);
+        }
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "frame {f}: one id twice");
+        for id in ids {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    // The demo's shapes glide: their tracks last.
+    assert!(seen.values().any(|&n| n >= 30), "{seen:?}");
+    // The same input gives the same ids, whatever the workers' timing.
+    let again = run(&[]);
+    let ids = |ls: &[serde_json::Value]| -> Vec<Vec<u64>> {
+        ls.iter()
+            .map(|l| l["detections"].as_array().unwrap().iter().map(|d| d["track_id"].as_u64().unwrap()).collect())
+            .collect()
+    };
+    assert_eq!(ids(&lines), ids(&again));
+    let off = run(&["--track", "off"]);
+    assert!(off.iter().flat_map(|l| l["detections"].as_array().unwrap()).all(|d| d.get("track_id").is_none()));
+    assert!(off
+        .iter()
+        .flat_map(|l| l["detections"].as_array().unwrap())
+        .all(|d| d["score"].as_f64().unwrap() >= threshold));
+}

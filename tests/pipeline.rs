@@ -114,6 +114,7 @@ fn run_on(
         sinks: vec![Box::new(sink)],
         max_frames: None,
         workers,
+        tracker: None,
     };
     let result = pipeline.run(stop);
     let seen = seen.lock().unwrap().clone();
@@ -218,6 +219,7 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
         sinks: vec![Box::new(sink)],
         max_frames: None,
         workers: 2,
+        tracker: None,
     };
     let stats = pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
     assert_eq!(stats.frames, 6);

@@ -234,7 +234,8 @@ mod tests {
                 file: None,
                 pts_ms: None,
             };
-            let r = FrameResult { frame: &frame, detections: &[], latency: Default::default(), dropped: 0 };
+            let r =
+                FrameResult { frame: &frame, detections: &[], track_ids: &[], latency: Default::default(), dropped: 0 };
             sink.write(&r).unwrap();
         }
         let shown = screen.frames.try_recv().unwrap();

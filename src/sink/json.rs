@@ -59,6 +59,9 @@ struct DetectionRecord<'a> {
     /// To 4 decimals.
     score: f64,
     bbox: BoxRecord,
+    /// The object's id across frames (with tracking on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    track_id: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     keypoints: Vec<[f64; 2]>,
 }
@@ -109,11 +112,13 @@ impl<W: Write + Send> Sink for JsonSink<W> {
         let dets: Vec<DetectionRecord<'_>> = r
             .detections
             .iter()
-            .map(|d| DetectionRecord {
+            .enumerate()
+            .map(|(i, d)| DetectionRecord {
                 class_id: d.class_id,
                 label: self.labels.get(d.class_id as usize).map_or("?", String::as_str),
                 score: round(d.score, 4),
                 bbox: BoxRecord::from(&d.bbox),
+                track_id: r.track_ids.get(i).copied().flatten(),
                 keypoints: d.keypoints.as_slice().iter().map(|p| [round(p[0], 1), round(p[1], 1)]).collect(),
             })
             .collect();

@@ -31,6 +31,9 @@ pub struct FrameResult<'a> {
     pub frame: &'a Frame,
     /// Detections in frame pixels, best first.
     pub detections: &'a [Detection],
+    /// Each detection's track id, in the same order; empty when tracking
+    /// is off.
+    pub track_ids: &'a [Option<u64>],
     /// Stage timings.
     pub latency: Latency,
     /// Frames dropped so far by the live-source policy.

@@ -184,7 +184,7 @@ mod tests {
     }
 
     fn write(sink: &mut SaveSink, f: &Frame, dets: &[Detection]) {
-        let r = FrameResult { frame: f, detections: dets, latency: Latency::default(), dropped: 0 };
+        let r = FrameResult { frame: f, detections: dets, track_ids: &[], latency: Latency::default(), dropped: 0 };
         sink.write(&r).unwrap();
     }
 

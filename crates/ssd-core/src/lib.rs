@@ -46,6 +46,7 @@ pub mod priors;
 pub mod resize;
 pub mod rng;
 pub mod scene;
+pub mod track;
 
 pub use boxes::{BBox, BoxCoder, InputMapping};
 pub use manifest::{Manifest, ManifestError, ScoreActivation};
@@ -53,3 +54,4 @@ pub use nms::{nms, NmsParams};
 pub use postprocess::{Decoder, Detection, DetectionFilter, PostParams};
 pub use preprocess::Preprocessor;
 pub use priors::{PriorSpec, PriorSpecError};
+pub use track::{TrackParams, Tracker};
