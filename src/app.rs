@@ -50,12 +50,12 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             max_age: args.track_max_age,
             min_hits: args.track_min_hits,
             high_score: params.score_threshold,
-            second_pass: args.track_low < params.score_threshold,
+            second_pass: args.track_low.is_some_and(|low| low < params.score_threshold),
             ..TrackParams::default()
         })
     });
-    if tracker.as_ref().is_some_and(|t| t.params().second_pass) {
-        params.score_threshold = args.track_low;
+    if let Some(low) = args.track_low.filter(|_| tracker.as_ref().is_some_and(|t| t.params().second_pass)) {
+        params.score_threshold = low;
     }
     let filter = DetectionFilter {
         classes: class_ids(&args.classes, &manifest.labels)?,

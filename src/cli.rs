@@ -123,11 +123,12 @@ pub struct Args {
     #[arg(long, value_name = "F", default_value_t = 0.3, value_parser = unit_interval)]
     pub track_iou: f32,
 
-    /// Lowest score the second pass gives to existing tracks; detections
-    /// between it and --threshold are written only when a track takes them
-    /// (at or above --threshold: no second pass).
-    #[arg(long, value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
-    pub track_low: f32,
+    /// Turn on ByteTrack's second pass: detections scoring between F (e.g.
+    /// 0.1) and --threshold continue existing tracks, and are written only
+    /// when they do. Off by default: on the demo scene it found more objects
+    /// but added more false ones (BENCHMARKS.md, "Tracking").
+    #[arg(long, value_name = "F", value_parser = unit_interval)]
+    pub track_low: Option<f32>,
 
     /// IoU above which NMS suppresses a box [default: from the manifest].
     #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]

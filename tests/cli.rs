@@ -723,6 +723,8 @@ fn bench_reports_every_stage_for_the_frames_asked() {
 fn every_detection_carries_a_stable_track_id_unless_tracking_is_off() {
     let run = |extra: &[&str]| {
         let mut args = vec!["--source", "demo:fps=0,frames=40,size=320x240,seed=4", "--headless", "--workers", "2"];
+        // The second pass on, to see its low-score detections too.
+        args.extend_from_slice(&["--track-low", "0.1"]);
         args.extend_from_slice(extra);
         let out = ssd_cam(&args);
         assert!(out.status.success(), "{}", stderr(&out));

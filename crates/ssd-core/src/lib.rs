@@ -39,6 +39,7 @@ pub mod boxes;
 pub mod dataset;
 pub mod manifest;
 pub mod metrics;
+pub mod mot;
 pub mod nms;
 pub mod postprocess;
 pub mod preprocess;

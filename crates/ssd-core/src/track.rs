@@ -38,7 +38,9 @@ pub struct TrackParams {
     /// Detections scoring at least this are first-pass and may start
     /// tracks; those below only continue tracks (second pass).
     pub high_score: f32,
-    /// The second, low-score pass (ByteTrack); off for plain SORT.
+    /// The second, low-score pass (ByteTrack); off (plain SORT) by default:
+    /// on the demo scene it found more objects but added more false ones
+    /// (BENCHMARKS.md, "Tracking").
     pub second_pass: bool,
     /// How tracks predict.
     pub motion: Motion,
@@ -52,7 +54,7 @@ impl Default for TrackParams {
             max_age: 30,
             min_hits: 3,
             high_score: 0.5,
-            second_pass: true,
+            second_pass: false,
             motion: Motion::Kalman,
         }
     }
@@ -138,12 +140,20 @@ pub struct Tracker {
     next_id: u64,
     pairs: Vec<(f32, usize, usize)>,
     matched_track: Vec<bool>,
+    shadowed: Vec<bool>,
 }
 
 impl Tracker {
     /// A tracker with no tracks yet.
     pub fn new(params: TrackParams) -> Self {
-        Self { params, tracks: Vec::new(), next_id: 1, pairs: Vec::new(), matched_track: Vec::new() }
+        Self {
+            params,
+            tracks: Vec::new(),
+            next_id: 1,
+            pairs: Vec::new(),
+            matched_track: Vec::new(),
+            shadowed: Vec::new(),
+        }
     }
 
     /// Its settings.
@@ -177,6 +187,14 @@ impl Tracker {
         self.matched_track.resize(self.tracks.len(), false);
         self.associate(detections, ids, true, p.iou);
         if p.second_pass {
+            // A low-score box lying on a first-pass one is that object's
+            // runner-up class (per-class NMS keeps both), not a hidden
+            // object: it must not keep another class's track alive.
+            self.shadowed.clear();
+            self.shadowed.extend(detections.iter().map(|&(_, score, bbox)| {
+                score < p.high_score
+                    && detections.iter().any(|&(_, s, b)| s >= p.high_score && b.iou(&bbox) >= p.low_iou)
+            }));
             self.associate(detections, ids, false, p.low_iou);
         }
         // Tracks not seen this frame age; unconfirmed ones end at once (a
@@ -228,8 +246,17 @@ impl Tracker {
             if self.matched_track[ti] {
                 continue;
             }
+            // Low-score detections only continue confirmed tracks: a flicker
+            // kept alive by them is a false positive that lasts.
+            if !high && !t.confirmed {
+                continue;
+            }
             for (di, &(class_id, score, bbox)) in detections.iter().enumerate() {
-                if class_id != t.class_id || (score >= self.params.high_score) != high || ids[di].is_some() {
+                if class_id != t.class_id
+                    || (score >= self.params.high_score) != high
+                    || ids[di].is_some()
+                    || (!high && self.shadowed[di])
+                {
                     continue;
                 }
                 let iou = t.bbox.iou(&bbox);
@@ -330,11 +357,27 @@ mod tests {
         // a few frames (occlusion), then recovers.
         let score = |i: usize| if (8..12).contains(&i) { 0.3 } else { 0.8 };
         let frames: Vec<_> = (0..16).map(|i| vec![(0, score(i), boxed(30.0 + 4.0 * i as f32, 50.0))]).collect();
-        let byte = run(TrackParams::default(), &frames);
+        let byte = run(TrackParams { second_pass: true, ..TrackParams::default() }, &frames);
         assert!(byte.iter().all(|f| f == &vec![Some(1)]), "{byte:?}");
-        let sort = run(TrackParams { second_pass: false, max_age: 2, ..TrackParams::default() }, &frames);
+        let sort = run(TrackParams { max_age: 2, ..TrackParams::default() }, &frames);
         assert_eq!(sort[9], vec![None], "SORT drops low scores");
         assert_eq!(sort[12], vec![Some(2)], "and, past max_age, the object gets a new id: {sort:?}");
+    }
+
+    #[test]
+    fn a_runner_up_class_under_a_confident_box_does_not_keep_its_track() {
+        // Class 1 confirmed, then the object reads as class 0 (high) with
+        // class 1 as a low-score runner-up on the same box: that is one
+        // object, so class 1's track must not be kept alive by it.
+        let params = TrackParams { second_pass: true, max_age: 0, ..TrackParams::default() };
+        let mut frames: Vec<Vec<(u32, f32, BBox)>> = (0..4).map(|_| vec![(1, 0.9, boxed(50.0, 50.0))]).collect();
+        frames.push(vec![(0, 0.9, boxed(50.0, 50.0)), (1, 0.3, boxed(51.0, 50.0))]);
+        let ids = run(params, &frames);
+        assert_eq!(ids[4], vec![Some(2), None], "{ids:?}");
+        // The same low-score box alone is a hidden object: the track goes on.
+        let mut frames: Vec<Vec<(u32, f32, BBox)>> = (0..4).map(|_| vec![(1, 0.9, boxed(50.0, 50.0))]).collect();
+        frames.push(vec![(1, 0.3, boxed(51.0, 50.0))]);
+        assert_eq!(run(params, &frames)[4], vec![Some(1)]);
     }
 
     #[test]
@@ -343,7 +386,7 @@ mod tests {
             vec![(0, 0.9, boxed(50.0, 50.0)), (1, 0.9, boxed(52.0, 50.0)), (2, 0.2, boxed(200.0, 50.0))],
             vec![(1, 0.9, boxed(50.0, 50.0)), (0, 0.9, boxed(52.0, 50.0))],
         ];
-        let ids = run(TrackParams::default(), &frames);
+        let ids = run(TrackParams { second_pass: true, ..TrackParams::default() }, &frames);
         assert_eq!(ids[0], vec![Some(1), Some(2), None]);
         assert_eq!(ids[1], vec![Some(2), Some(1)]);
     }
