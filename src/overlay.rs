@@ -76,10 +76,25 @@ pub fn place_tags(boxes: &[[i64; 4]], sizes: &[[i64; 2]], [width, height]: [i64;
     placed
 }
 
+/// A detection's tag: its class, its track id when it has one, its score.
+fn tag_text(d: &Detection, track_id: Option<u64>, labels: &[String]) -> String {
+    let name = labels.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
+    match track_id {
+        Some(id) => format!("{name} #{id} {:.2}", d.score),
+        None => format!("{name} {:.2}", d.score),
+    }
+}
+
 /// Draws `detections` (boxes in frame pixels, best first) and, if given, the
-/// HUD on `canvas`. `labels` names the class axis; unknown classes show their
-/// index.
-pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String], hud: Option<&Hud>) {
+/// HUD on `canvas`. `track_ids` (same order, or empty) go in the tags;
+/// `labels` names the class axis; unknown classes show their index.
+pub fn draw(
+    canvas: &mut Canvas<'_>,
+    detections: &[Detection],
+    track_ids: &[Option<u64>],
+    labels: &[String],
+    hud: Option<&Hud>,
+) {
     let t = thickness(canvas.width());
     let scale = text_scale(canvas.width(), canvas.height());
     let g = i64::from(GLYPH * scale);
@@ -90,13 +105,8 @@ pub fn draw(canvas: &mut Canvas<'_>, detections: &[Detection], labels: &[String]
             [b.x1.round() as i64, b.y1.round() as i64, b.x2.round() as i64, b.y2.round() as i64]
         })
         .collect();
-    let texts: Vec<String> = detections
-        .iter()
-        .map(|d| {
-            let name = labels.get(d.class_id as usize).cloned().unwrap_or_else(|| d.class_id.to_string());
-            format!("{name} {:.2}", d.score)
-        })
-        .collect();
+    let texts: Vec<String> =
+        detections.iter().enumerate().map(|(i, d)| tag_text(d, track_ids.get(i).copied().flatten(), labels)).collect();
     let sizes: Vec<[i64; 2]> = texts.iter().map(|s| [i64::from(text_width(s, scale)) + 4, g + 2]).collect();
     let tags = place_tags(&boxes, &sizes, [i64::from(canvas.width()), i64::from(canvas.height())]);
     // Worst first, each box with its tag, so a better detection's box and tag
@@ -148,13 +158,22 @@ pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[S
     out.extend_from_slice(&r.frame.rgb);
     if let Some(mut canvas) = Canvas::new(out, r.frame.width, r.frame.height) {
         let hud = Hud { fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
-        draw(&mut canvas, r.detections, labels, Some(&hud));
+        draw(&mut canvas, r.detections, r.track_ids, labels, Some(&hud));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_name_the_track_when_there_is_one() {
+        let labels = vec!["background".to_string(), "person".to_string()];
+        let d = det(1, 0.914, [0.0, 0.0, 10.0, 10.0]);
+        assert_eq!(tag_text(&d, Some(12), &labels), "person #12 0.91");
+        assert_eq!(tag_text(&d, None, &labels), "person 0.91");
+        assert_eq!(tag_text(&det(7, 0.5, [0.0, 0.0, 1.0, 1.0]), None, &labels), "7 0.50");
+    }
 
     #[test]
     fn fps_meter_follows_the_frame_rate_smoothly() {
@@ -182,7 +201,7 @@ mod tests {
         let mut buf = frame(200, 150);
         let mut c = Canvas::new(&mut buf, 200, 150).unwrap();
         let labels = vec!["bg".to_string(), "circle".to_string()];
-        draw(&mut c, &[det(1, 0.9, [40.0, 50.0, 120.0, 130.0])], &labels, None);
+        draw(&mut c, &[det(1, 0.9, [40.0, 50.0, 120.0, 130.0])], &[], &labels, None);
         let color = class_color(1);
         // Outline: two pixels thick on every side, inside the box.
         for (x, y) in [(40, 90), (41, 90), (119, 90), (118, 90), (80, 129), (80, 128)] {
@@ -201,7 +220,7 @@ mod tests {
     fn a_box_at_the_top_gets_its_tag_inside() {
         let mut buf = frame(100, 100);
         let mut c = Canvas::new(&mut buf, 100, 100).unwrap();
-        draw(&mut c, &[det(3, 0.5, [10.0, 0.0, 90.0, 60.0])], &[], None);
+        draw(&mut c, &[det(3, 0.5, [10.0, 0.0, 90.0, 60.0])], &[], &[], None);
         // Unknown labels show the class index: "3 0.50".
         let color = class_color(3);
         assert_eq!(c.get(60, 5), Some(color), "tag bar inside the box, below its top edge");
@@ -213,7 +232,7 @@ mod tests {
         let mut buf = frame(400, 100);
         let mut c = Canvas::new(&mut buf, 400, 100).unwrap();
         let hud = Hud { fps: 29.97, inference_ms: 12.3, latency_ms: 20.1, dropped: 4 };
-        draw(&mut c, &[det(1, 0.7, [-50.0, 60.0, 1000.0, 300.0])], &[], Some(&hud));
+        draw(&mut c, &[det(1, 0.7, [-50.0, 60.0, 1000.0, 300.0])], &[], &[], Some(&hud));
         assert_eq!(c.get(1, 1), Some(HUD_BACK));
         let hud_row: Vec<_> = (0..380).map(|x| c.get(x, 6).unwrap()).collect();
         assert!(hud_row.contains(&HUD_TEXT));
@@ -260,7 +279,7 @@ mod tests {
         let mut d = det(1, 0.9, [10.0, 10.0, 90.0, 90.0]);
         d.keypoints.push([40.0, 50.0]);
         d.keypoints.push([60.0, 50.0]);
-        draw(&mut c, &[d], &[], None);
+        draw(&mut c, &[d], &[], &[], None);
         for (x, y) in [(40, 50), (38, 48), (41, 51), (60, 50)] {
             assert_eq!(c.get(x, y), Some(class_color(1)), "({x}, {y})");
         }
@@ -274,7 +293,7 @@ mod tests {
         let mut c = Canvas::new(&mut buf, 100, 100).unwrap();
         // Same box, two classes: the first (best) one's colour wins.
         let b = [20.0, 30.0, 80.0, 90.0];
-        draw(&mut c, &[det(2, 0.9, b), det(5, 0.4, b)], &[], None);
+        draw(&mut c, &[det(2, 0.9, b), det(5, 0.4, b)], &[], &[], None);
         assert_eq!(c.get(20, 60), Some(class_color(2)));
     }
 }
