@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::Args;
+use crate::events::{EventParams, Events};
 use crate::model::{set_threads, Model};
 use crate::model_search::locate_model;
 use crate::pipeline::{Pipeline, Stats};
@@ -62,12 +63,13 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         min_size: args.min_size.unwrap_or(0.0),
     };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if args.headless || args.json {
-        sinks.push(Box::new(JsonSink::new(
+    if args.headless || args.json || args.events {
+        let json = JsonSink::new(
             std::io::BufWriter::new(std::io::stdout()),
             source.name().to_owned(),
             manifest.labels.clone(),
-        )));
+        );
+        sinks.push(Box::new(json.events_only(args.events)));
     }
     if let Some(dir) = &args.save {
         let options = SaveOptions {
@@ -100,6 +102,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         sinks,
         max_frames: args.max_frames,
         workers,
+        events: args.events.then(|| Events::new(EventParams::default())),
         tracker,
     };
     if windowed {
@@ -124,6 +127,9 @@ fn check_options(args: &Args) -> Result<()> {
         if let Some((flag, _, to)) = camera_only.iter().find(|(_, set, _)| *set) {
             bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
         }
+    }
+    if args.events && args.track == "off" {
+        bail!("--events come from the tracker: leave out --track off");
     }
     if args.record.is_none() {
         if let Some(flag) = [("--record-raw", args.record_raw), ("--record-segment", args.record_segment.is_some())]

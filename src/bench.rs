@@ -240,6 +240,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         workers,
         // The stages ssd-cam always runs; the tracker has its own bench.
         tracker: None,
+        events: None,
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     pipeline.run(stop).context("pipeline run")?;

@@ -123,6 +123,11 @@ pub struct Args {
     #[arg(long, value_name = "F", default_value_t = 0.3, value_parser = unit_interval)]
     pub track_iou: f32,
 
+    /// Write object events (new, update, end; one JSON object each, schema
+    /// `ssd-cam.event/1`) on stdout instead of a line per frame. Needs tracking.
+    #[arg(long)]
+    pub events: bool,
+
     /// Turn on ByteTrack's second pass: detections scoring between F (e.g.
     /// 0.1) and --threshold continue existing tracks, and are written only
     /// when they do. Off by default: on the demo scene it found more objects

@@ -3,8 +3,9 @@
 //! Frames come from a [`source`], run through an SSD network with tract
 //! ([`model`]), are decoded against the default boxes baked in at build time
 //! ([`baked_priors`]) with [`ssd_core`]'s decoder and NMS, and written by a
-//! [`sink`]. The [`pipeline`] runs those stages on three threads; [`app`]
-//! wires them from the command line ([`cli`]).
+//! [`sink`]. The [`pipeline`] runs those stages on their threads (inference
+//! on several workers), gives detections track ids and turns tracks into
+//! [`events`]; [`app`] wires them from the command line ([`cli`]).
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -13,6 +14,7 @@ pub mod baked_priors;
 pub mod bench;
 pub mod cli;
 pub mod draw;
+pub mod events;
 pub mod inspect;
 pub mod model;
 pub mod model_search;

@@ -138,6 +138,9 @@ pub struct Pipeline {
     /// Detections under its high-score threshold are written only when a
     /// track took them (ByteTrack's second pass).
     pub tracker: Option<ssd_core::Tracker>,
+    /// Turns the tracker's tracks into object events for the sinks (needs
+    /// `tracker`).
+    pub events: Option<crate::events::Events>,
 }
 
 /// A frame and its input-size copy, made on the capture thread so that
@@ -172,7 +175,7 @@ impl Pipeline {
     /// Runs until the source ends, `stop` is set, `max_frames` are written or
     /// the output is closed.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
-        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames, workers, tracker } = self;
+        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames, workers, tracker, events } = self;
         let live = source.is_live();
         let workers = workers.max(1);
         // Live: one slot, newest wins. Files: a little slack, never dropped.
@@ -231,7 +234,10 @@ impl Pipeline {
             let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
             std::thread::Builder::new()
                 .name("output".into())
-                .spawn(move || output_stage(decoder, tracker, sinks, result_rx, pool_tx, &stop, &dropped, max_frames))
+                .spawn(move || {
+                    let tracking = Tracking { tracker, events };
+                    output_stage(decoder, tracking, sinks, result_rx, pool_tx, &stop, &dropped, max_frames)
+                })
                 .map_err(|source| PipelineError::Spawn { stage: "output", source })?
         };
 
@@ -445,10 +451,16 @@ fn inference_stage(
 }
 
 /// Stage 3.
+/// The output stage's tracker and the events made from it.
+struct Tracking {
+    tracker: Option<ssd_core::Tracker>,
+    events: Option<crate::events::Events>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn output_stage(
     mut decoder: Decoder,
-    mut tracker: Option<ssd_core::Tracker>,
+    Tracking { mut tracker, mut events }: Tracking,
     mut sinks: Vec<Box<dyn Sink>>,
     rx: Receiver<Inferred>,
     pool: Sender<Vec<u8>>,
@@ -459,6 +471,7 @@ fn output_stage(
     let mut stats = Stats::default();
     let mut detections: Vec<Detection> = Vec::new();
     let (mut track_ids, mut tracked, mut ended) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut frame_events, mut last_frame) = (Vec::new(), 0);
     let mut first_capture: Option<Instant> = None;
     let (mut latency_sum, mut inference_sum) = (0.0, 0.0);
     let mut error = None;
@@ -482,11 +495,16 @@ fn output_stage(
             return;
         }
         track_ids.clear();
+        frame_events.clear();
+        last_frame = frame;
         if let Some(t) = tracker.as_mut() {
             tracked.clear();
             tracked.extend(detections.iter().map(|d| (d.class_id, d.score, d.bbox)));
-            t.update(&tracked, &mut track_ids, &mut ended);
             ended.clear();
+            t.update(&tracked, &mut track_ids, &mut ended);
+            if let Some(ev) = events.as_mut() {
+                ev.frame(frame, msg.frame.timestamp_ms, t.tracks(), &ended, &mut frame_events);
+            }
             keep_reported(&mut detections, &mut track_ids, t.params().high_score);
         }
         let finished = Instant::now();
@@ -501,6 +519,7 @@ fn output_stage(
             frame: &msg.frame,
             detections: &detections,
             track_ids: &track_ids,
+            events: &frame_events,
             latency,
             dropped: dropped.load(Ordering::Relaxed),
         };
@@ -534,6 +553,20 @@ fn output_stage(
     }
     while let Some(msg) = in_order.drain_next() {
         write(msg);
+    }
+    // Objects still there when the run ends get their end too.
+    if let (Some(t), Some(ev)) = (tracker.as_ref(), events.as_mut()) {
+        frame_events.clear();
+        ev.finish(last_frame, t.tracks(), &mut frame_events);
+        if error.is_none() && !stats.output_closed {
+            for sink in &mut sinks {
+                match sink.write_events(&frame_events) {
+                    Ok(()) => {}
+                    Err(SinkError::Closed) => stats.output_closed = true,
+                    Err(e) => error = error.or(Some(PipelineError::Sink(e))),
+                }
+            }
+        }
     }
     for sink in &mut sinks {
         match sink.finish() {

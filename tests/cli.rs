@@ -771,3 +771,47 @@ fn every_detection_carries_a_stable_track_id_unless_tracking_is_off() {
         .flat_map(|l| l["detections"].as_array().unwrap())
         .all(|d| d["score"].as_f64().unwrap() >= threshold));
 }
+
+#[test]
+fn events_tell_each_object_new_once_and_end_once_in_place_of_frame_lines() {
+    let out =
+        ssd_cam(&["--source", "demo:fps=0,frames=60,size=320x240,seed=4", "--headless", "--events", "--workers", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&out);
+    assert!(!events.is_empty());
+    let mut born = std::collections::HashMap::<u64, u64>::new();
+    let mut ended = std::collections::HashSet::<u64>::new();
+    for e in &events {
+        assert_eq!(e["schema"], "ssd-cam.event/1", "{e}");
+        assert!(e.get("detections").is_none(), "a frame line among the events: {e}");
+        assert_eq!(e["source"], "demo");
+        let id = e["id"].as_u64().unwrap();
+        let frame = e["frame"].as_u64().unwrap();
+        assert!(e["first_ms"].as_f64().unwrap() <= e["last_ms"].as_f64().unwrap(), "{e}");
+        assert!(e["score"].as_f64().unwrap() <= e["top_score"].as_f64().unwrap(), "{e}");
+        match e["type"].as_str().unwrap() {
+            "new" => assert!(born.insert(id, frame).is_none(), "two news for {id}"),
+            "update" => assert!(born.contains_key(&id) && !ended.contains(&id), "{e}"),
+            "end" => {
+                assert!(born.get(&id).is_some_and(|&b| b <= frame), "end before new: {e}");
+                assert!(ended.insert(id), "two ends for {id}");
+                assert!(e["duration_ms"].as_f64().unwrap() >= 0.0, "{e}");
+            }
+            other => panic!("unknown event type {other}"),
+        }
+    }
+    // Every object told as new is closed by the end of the run.
+    assert_eq!(born.keys().copied().collect::<std::collections::HashSet<_>>(), ended, "{events:?}");
+    // The same input tells the same story, whatever the workers' timing.
+    let again =
+        json_lines(&ssd_cam(&["--source", "demo:fps=0,frames=60,size=320x240,seed=4", "--headless", "--events"]));
+    let story = |es: &[serde_json::Value]| -> Vec<(String, u64, u64)> {
+        es.iter()
+            .map(|e| (e["type"].as_str().unwrap().to_owned(), e["id"].as_u64().unwrap(), e["frame"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(story(&events), story(&again));
+    let out = ssd_cam(&["--source", "demo:fps=0,frames=5", "--headless", "--events", "--track", "off"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--events come from the tracker"), "{}", stderr(&out));
+}

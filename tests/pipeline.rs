@@ -115,6 +115,7 @@ fn run_on(
         max_frames: None,
         workers,
         tracker: None,
+        events: None,
     };
     let result = pipeline.run(stop);
     let seen = seen.lock().unwrap().clone();
@@ -220,6 +221,7 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
         max_frames: None,
         workers: 2,
         tracker: None,
+        events: None,
     };
     let stats = pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
     assert_eq!(stats.frames, 6);

@@ -234,8 +234,14 @@ mod tests {
                 file: None,
                 pts_ms: None,
             };
-            let r =
-                FrameResult { frame: &frame, detections: &[], track_ids: &[], latency: Default::default(), dropped: 0 };
+            let r = FrameResult {
+                frame: &frame,
+                detections: &[],
+                track_ids: &[],
+                events: &[],
+                latency: Default::default(),
+                dropped: 0,
+            };
             sink.write(&r).unwrap();
         }
         let shown = screen.frames.try_recv().unwrap();

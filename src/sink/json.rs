@@ -1,4 +1,5 @@
-//! `--headless`: one JSON object per frame per line.
+//! `--headless`: one JSON object per frame per line; with `--events`, one
+//! per object event instead (schema in [`crate::events`]).
 
 use std::io::Write;
 
@@ -84,18 +85,76 @@ struct FrameRecord<'a> {
     detections: &'a [DetectionRecord<'a>],
 }
 
+#[derive(Serialize)]
+struct EventRecord<'a> {
+    schema: &'static str,
+    #[serde(rename = "type")]
+    kind: crate::events::EventKind,
+    id: u64,
+    source: &'a str,
+    label: &'a str,
+    class_id: u32,
+    frame: u64,
+    first_ms: f64,
+    last_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<f64>,
+    score: f64,
+    top_score: f64,
+    bbox: BoxRecord,
+}
+
 /// Writes JSON lines to any writer (stdout in the binary), flushing every
 /// line so that a reader sees each frame as soon as it is done.
 pub struct JsonSink<W: Write + Send> {
     out: W,
     source: String,
     labels: Vec<String>,
+    events_only: bool,
 }
 
 impl<W: Write + Send> JsonSink<W> {
     /// A sink writing to `out`; `source` and `labels` name things in records.
     pub fn new(out: W, source: String, labels: Vec<String>) -> Self {
-        Self { out, source, labels }
+        Self { out, source, labels, events_only: false }
+    }
+
+    /// Object events only, instead of a line per frame (`--events`).
+    pub fn events_only(mut self, on: bool) -> Self {
+        self.events_only = on;
+        self
+    }
+
+    /// One record and its newline.
+    fn line<T: Serialize>(out: &mut W, record: &T) -> Result<(), SinkError> {
+        serde_json::to_writer(&mut *out, record).map_err(|e| match e.io_error_kind() {
+            Some(std::io::ErrorKind::BrokenPipe) => SinkError::Closed,
+            _ => SinkError::Io { what: "stdout".into(), source: std::io::Error::other(e) },
+        })?;
+        out.write_all(b"\n").map_err(Self::io)
+    }
+
+    fn events(&mut self, events: &[crate::events::Event]) -> Result<(), SinkError> {
+        let round_ms = |v: f64| (v * 10.0).round() / 10.0;
+        for e in events {
+            let record = EventRecord {
+                schema: crate::events::SCHEMA,
+                kind: e.kind,
+                id: e.id,
+                source: &self.source,
+                label: self.labels.get(e.class_id as usize).map_or("?", String::as_str),
+                class_id: e.class_id,
+                frame: e.frame,
+                first_ms: round_ms(e.first_ms),
+                last_ms: round_ms(e.last_ms),
+                duration_ms: (e.kind == crate::events::EventKind::End).then(|| round_ms(e.last_ms - e.first_ms)),
+                score: round(e.score, 4),
+                top_score: round(e.top_score, 4),
+                bbox: BoxRecord::from(&e.bbox),
+            };
+            Self::line(&mut self.out, &record)?;
+        }
+        self.out.flush().map_err(Self::io)
     }
 
     fn io(e: std::io::Error) -> SinkError {
@@ -109,6 +168,9 @@ impl<W: Write + Send> JsonSink<W> {
 
 impl<W: Write + Send> Sink for JsonSink<W> {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
+        if self.events_only {
+            return self.events(r.events);
+        }
         let dets: Vec<DetectionRecord<'_>> = r
             .detections
             .iter()
@@ -134,12 +196,15 @@ impl<W: Write + Send> Sink for JsonSink<W> {
             dropped: r.dropped,
             detections: &dets,
         };
-        serde_json::to_writer(&mut self.out, &record).map_err(|e| match e.io_error_kind() {
-            Some(std::io::ErrorKind::BrokenPipe) => SinkError::Closed,
-            _ => SinkError::Io { what: "stdout".into(), source: std::io::Error::other(e) },
-        })?;
-        self.out.write_all(b"\n").map_err(Self::io)?;
+        Self::line(&mut self.out, &record)?;
         self.out.flush().map_err(Self::io)
+    }
+
+    fn write_events(&mut self, events: &[crate::events::Event]) -> Result<(), SinkError> {
+        if self.events_only {
+            self.events(events)?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {

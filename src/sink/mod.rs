@@ -34,6 +34,8 @@ pub struct FrameResult<'a> {
     /// Each detection's track id, in the same order; empty when tracking
     /// is off.
     pub track_ids: &'a [Option<u64>],
+    /// Object events of this frame (with `--events`).
+    pub events: &'a [crate::events::Event],
     /// Stage timings.
     pub latency: Latency,
     /// Frames dropped so far by the live-source policy.
@@ -60,6 +62,11 @@ pub enum SinkError {
 pub trait Sink: Send {
     /// Handles one frame.
     fn write(&mut self, result: &FrameResult<'_>) -> Result<(), SinkError>;
+    /// Object events that belong to no frame: the `end` of every object
+    /// still there when the run ends. Called once, before `finish`.
+    fn write_events(&mut self, _events: &[crate::events::Event]) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Flushes what is buffered; called once at the end.
     fn finish(&mut self) -> Result<(), SinkError>;
 }

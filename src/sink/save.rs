@@ -184,7 +184,14 @@ mod tests {
     }
 
     fn write(sink: &mut SaveSink, f: &Frame, dets: &[Detection]) {
-        let r = FrameResult { frame: f, detections: dets, track_ids: &[], latency: Latency::default(), dropped: 0 };
+        let r = FrameResult {
+            frame: f,
+            detections: dets,
+            track_ids: &[],
+            events: &[],
+            latency: Latency::default(),
+            dropped: 0,
+        };
         sink.write(&r).unwrap();
     }
 

@@ -114,6 +114,8 @@ pub struct Track {
     /// The box the track holds now: the last detection's when it was
     /// detected this frame, else the prediction.
     pub bbox: BBox,
+    /// Its last detection's score.
+    pub score: f32,
     /// Best score seen.
     pub top_score: f32,
     /// Frames it was detected in.
@@ -229,6 +231,7 @@ impl Tracker {
                 id,
                 class_id,
                 bbox,
+                score,
                 top_score: score,
                 hits: 1,
                 missed: 0,
@@ -279,6 +282,7 @@ impl Tracker {
             t.hits += 1;
             t.missed = 0;
             t.confirmed |= t.hits >= self.params.min_hits;
+            t.score = score;
             t.top_score = t.top_score.max(score);
             t.bbox = bbox;
             let [cx, cy, w, h] = bbox.to_center();
