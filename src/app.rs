@@ -102,7 +102,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         sinks,
         max_frames: args.max_frames,
         workers,
-        events: args.events.then(|| Events::new(EventParams::default())),
+        events: args
+            .events
+            .then(|| Events::new(EventParams::default()).with_places(args.zone.clone(), args.line.clone())),
         tracker,
     };
     if windowed {
@@ -130,6 +132,12 @@ fn check_options(args: &Args) -> Result<()> {
     }
     if args.events && args.track == "off" {
         bail!("--events come from the tracker: leave out --track off");
+    }
+    if !args.events && (!args.zone.is_empty() || !args.line.is_empty()) {
+        bail!("--zone and --line are reported in events: add --events");
+    }
+    if args.zone.len() > crate::events::MAX_ZONES {
+        bail!("--zone: at most {} zones", crate::events::MAX_ZONES);
     }
     if args.record.is_none() {
         if let Some(flag) = [("--record-raw", args.record_raw), ("--record-segment", args.record_segment.is_some())]

@@ -128,6 +128,17 @@ pub struct Args {
     #[arg(long)]
     pub events: bool,
 
+    /// A named zone for events, a polygon in source pixels:
+    /// NAME=x1,y1,x2,y2,x3,y3[,…] (repeat for more zones). Events say which
+    /// zones an object is in (at its box's bottom centre) and has entered.
+    #[arg(long, value_name = "NAME=POLYGON", value_parser = crate::zones::Zone::parse)]
+    pub zone: Vec<crate::zones::Zone>,
+
+    /// A named counting line for events: NAME=x1,y1,x2,y2 (repeat for more).
+    /// Each crossing is an update event with the line's counts per direction.
+    #[arg(long, value_name = "NAME=x1,y1,x2,y2", value_parser = crate::zones::Line::parse)]
+    pub line: Vec<crate::zones::Line>,
+
     /// Turn on ByteTrack's second pass: detections scoring between F (e.g.
     /// 0.1) and --threshold continue existing tracks, and are written only
     /// when they do. Off by default: on the demo scene it found more objects

@@ -1,7 +1,9 @@
 //! Object events from the tracker: what a service wants instead of a line
 //! per frame. An object's life is `new` (its track is confirmed), `update`
-//! (its label's score moved by `score_step` or more, or `every_ms` passed
-//! since the last word on it) and `end` (its track ended, or the run did).
+//! (its label's score moved by `score_step` or more, it entered or left a
+//! zone, it crossed a counting line, or `every_ms` passed since the last
+//! word on it) and `end` (its track ended, or the run did). Zones and lines
+//! ([`crate::zones`]) see an object at its box's bottom centre.
 //!
 //! The JSON form, one object per line (`schema` names its version):
 //!
@@ -9,13 +11,18 @@
 //! {"schema":"ssd-cam.event/1","type":"end","id":7,"source":"door.mp4","label":"person",
 //!  "class_id":1,"frame":412,"first_ms":1795337900492.8,"last_ms":1795337913790.1,
 //!  "duration_ms":13297.3,"score":0.81,"top_score":0.93,
-//!  "bbox":{"x1":120.5,"y1":80.0,"x2":210.3,"y2":330.9}}
+//!  "bbox":{"x1":120.5,"y1":80.0,"x2":210.3,"y2":330.9},"zones":[],"entered_zones":["door"]}
 //! ```
+//!
+//! A crossing adds `"crossed":[{"line":"gate","direction":"left_to_right",
+//! "left_to_right":3,"right_to_left":1}]` (the line's totals so far).
 
 use std::collections::HashMap;
 
 use ssd_core::boxes::BBox;
 use ssd_core::track::Track;
+
+use crate::zones::{anchor, Direction, Line, Zone};
 
 /// The schema version written in every event.
 pub const SCHEMA: &str = "ssd-cam.event/1";
@@ -53,6 +60,25 @@ pub struct Event {
     pub top_score: f32,
     /// Its box (last detection or prediction), source pixels.
     pub bbox: BBox,
+    /// Zones it is in now.
+    pub zones: Vec<String>,
+    /// Zones it has been in.
+    pub entered_zones: Vec<String>,
+    /// Lines it crossed in this frame.
+    pub crossed: Vec<Crossing>,
+}
+
+/// An object crossing a counting line.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Crossing {
+    /// The line's name.
+    pub line: String,
+    /// Which way.
+    pub direction: Direction,
+    /// The line's count of left-to-right crossings so far, this one included.
+    pub left_to_right: u64,
+    /// Its count of right-to-left crossings so far.
+    pub right_to_left: u64,
 }
 
 /// When updates are told.
@@ -79,6 +105,11 @@ struct Life {
     /// Score and time of the last event.
     said_score: f32,
     said_ms: f64,
+    /// Which zones it is in (by index), and has been in.
+    inside: u64,
+    entered: u64,
+    /// Where it stood when last seen.
+    at: Option<[f32; 2]>,
 }
 
 /// Turns the tracker's state, frame by frame, into events.
@@ -86,12 +117,29 @@ struct Life {
 pub struct Events {
     params: EventParams,
     lives: HashMap<u64, Life>,
+    zones: Vec<Zone>,
+    lines: Vec<Line>,
+    /// Per line: left-to-right and right-to-left crossings.
+    counts: Vec<[u64; 2]>,
 }
+
+/// The most zones an event run takes (their membership is a bit set).
+pub const MAX_ZONES: usize = 64;
 
 impl Events {
     /// No objects yet.
     pub fn new(params: EventParams) -> Self {
-        Self { params, lives: HashMap::new() }
+        Self { params, ..Self::default() }
+    }
+
+    /// Zones (at most [`MAX_ZONES`]; the caller refuses more) and counting
+    /// lines to report.
+    pub fn with_places(mut self, mut zones: Vec<Zone>, lines: Vec<Line>) -> Self {
+        zones.truncate(MAX_ZONES);
+        self.counts = vec![[0, 0]; lines.len()];
+        self.zones = zones;
+        self.lines = lines;
+        self
     }
 
     /// One frame at `now_ms`: the live `tracks` and the tracks that `ended`
@@ -112,16 +160,43 @@ impl Events {
                 told: false,
                 said_score: t.score,
                 said_ms: now_ms,
+                inside: 0,
+                entered: 0,
+                at: None,
             });
+            let mut crossed = Vec::new();
+            let mut moved_zones = false;
             if seen {
                 life.last_ms = now_ms;
+                let at = anchor(&t.bbox);
+                let inside = self.zones.iter().enumerate().fold(0u64, |m, (i, z)| m | (u64::from(z.contains(at)) << i));
+                moved_zones = inside != life.inside;
+                life.inside = inside;
+                life.entered |= inside;
+                // Crossings count for real objects only, not flickers.
+                if let Some(from) = life.at.filter(|_| life.told || t.confirmed) {
+                    for (i, line) in self.lines.iter().enumerate() {
+                        if let Some(direction) = line.crossed(from, at) {
+                            self.counts[i][usize::from(direction == Direction::RightToLeft)] += 1;
+                            crossed.push(Crossing {
+                                line: line.name.clone(),
+                                direction,
+                                left_to_right: self.counts[i][0],
+                                right_to_left: self.counts[i][1],
+                            });
+                        }
+                    }
+                }
+                life.at = Some(at);
             }
             let kind = if t.confirmed && !life.told {
                 Some(EventKind::New)
             } else if life.told
                 && seen
                 && ((t.score - life.said_score).abs() >= self.params.score_step
-                    || now_ms - life.said_ms >= self.params.every_ms)
+                    || now_ms - life.said_ms >= self.params.every_ms
+                    || moved_zones
+                    || !crossed.is_empty())
             {
                 Some(EventKind::Update)
             } else {
@@ -132,7 +207,9 @@ impl Events {
                 life.said_score = t.score;
                 life.said_ms = now_ms;
                 let life = *life;
-                out.push(self.event(kind, t, frame, &life));
+                let mut event = self.event(kind, t, frame, &life);
+                event.crossed = crossed;
+                out.push(event);
             }
         }
     }
@@ -149,7 +226,13 @@ impl Events {
     }
 
     fn event(&self, kind: EventKind, t: &Track, frame: u64, life: &Life) -> Event {
+        let named = |set: u64| -> Vec<String> {
+            self.zones.iter().enumerate().filter(|(i, _)| set >> i & 1 == 1).map(|(_, z)| z.name.clone()).collect()
+        };
         Event {
+            zones: named(life.inside),
+            entered_zones: named(life.entered),
+            crossed: Vec::new(),
             kind,
             id: t.id,
             class_id: t.class_id,
@@ -197,6 +280,46 @@ mod tests {
         let got = life_of(&[Some(0.9), None, Some(0.9), Some(0.9), Some(0.9)], EventParams::default());
         // Track 1 flickered and ended unconfirmed; track 2 is new at its third hit.
         assert_eq!(got, vec![(4, EventKind::New, 2), (5, EventKind::End, 2)]);
+    }
+
+    #[test]
+    fn entering_a_zone_and_crossing_a_line_are_told() {
+        // One object walking right with its feet at y = 90, 10 px a frame,
+        // through a zone x 40..80 and across a vertical gate at x = 62.
+        let zone = Zone::parse("door=40,0,80,0,80,200,40,200").unwrap();
+        let gate = Line::parse("gate=62,0,62,200").unwrap();
+        let mut events = Events::new(EventParams::default()).with_places(vec![zone], vec![gate]);
+        let mut tracker = Tracker::new(TrackParams::default());
+        let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for f in 0..10u64 {
+            let x = 5.0 + 10.0 * f as f32;
+            tracker.update(&[(1, 0.9, BBox::new(x - 20.0, 10.0, x + 20.0, 90.0))], &mut ids, &mut ended);
+            events.frame(f, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
+        }
+        type Told = (u64, EventKind, Vec<String>, Vec<(String, u64)>);
+        let told: Vec<Told> = out
+            .iter()
+            .map(|e| {
+                (
+                    e.frame,
+                    e.kind,
+                    e.zones.clone(),
+                    e.crossed.iter().map(|c| (c.line.clone(), c.right_to_left)).collect(),
+                )
+            })
+            .collect();
+        let door = || vec!["door".to_string()];
+        assert_eq!(
+            told,
+            vec![
+                (2, EventKind::New, vec![], vec![]),                           // x = 25
+                (4, EventKind::Update, door(), vec![]),                        // x = 45: in
+                (6, EventKind::Update, door(), vec![("gate".to_string(), 1)]), // 55 -> 65: across
+                (8, EventKind::Update, vec![], vec![]),                        // x = 85: out
+            ],
+            "{out:?}"
+        );
+        assert_eq!(out[3].entered_zones, door());
     }
 
     #[test]

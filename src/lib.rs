@@ -22,5 +22,6 @@ pub mod overlay;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod zones;
 
 pub use model_search::{default_model, DEMO_MODEL, REAL_MODEL};

@@ -815,3 +815,37 @@ fn events_tell_each_object_new_once_and_end_once_in_place_of_frame_lines() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--events come from the tracker"), "{}", stderr(&out));
 }
+
+#[test]
+fn events_name_the_zones_objects_are_in_and_count_line_crossings() {
+    let out = ssd_cam(&[
+        "--source",
+        "demo:fps=0,frames=150,size=320x240,seed=4",
+        "--headless",
+        "--events",
+        "--zone",
+        "left=0,0,160,0,160,240,0,240",
+        "--line",
+        "middle=160,0,160,240",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&out);
+    assert!(events.iter().all(|e| e["zones"].is_array() && e["entered_zones"].is_array()));
+    assert!(events.iter().any(|e| e["zones"] == serde_json::json!(["left"])), "nobody in the left half?");
+    // The shapes bounce across the middle: crossings are told, with totals
+    // that only grow.
+    let crossings: Vec<&serde_json::Value> =
+        events.iter().filter_map(|e| e.get("crossed")).flat_map(|c| c.as_array().unwrap()).collect();
+    assert!(!crossings.is_empty(), "no crossing in 150 frames");
+    let totals: Vec<u64> =
+        crossings.iter().map(|c| c["left_to_right"].as_u64().unwrap() + c["right_to_left"].as_u64().unwrap()).collect();
+    assert!(totals.windows(2).all(|w| w[1] == w[0] + 1), "{totals:?}");
+    assert_eq!(totals[0], 1);
+
+    let bad = ssd_cam(&["--source", "demo", "--headless", "--events", "--zone", "door=1,2,3,4"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("a zone needs 3 or more"), "{}", stderr(&bad));
+    let alone = ssd_cam(&["--source", "demo:fps=0,frames=3", "--headless", "--line", "g=0,0,10,10"]);
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(stderr(&alone).contains("add --events"), "{}", stderr(&alone));
+}

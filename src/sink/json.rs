@@ -102,6 +102,10 @@ struct EventRecord<'a> {
     score: f64,
     top_score: f64,
     bbox: BoxRecord,
+    zones: &'a [String],
+    entered_zones: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    crossed: &'a [crate::events::Crossing],
 }
 
 /// Writes JSON lines to any writer (stdout in the binary), flushing every
@@ -151,6 +155,9 @@ impl<W: Write + Send> JsonSink<W> {
                 score: round(e.score, 4),
                 top_score: round(e.top_score, 4),
                 bbox: BoxRecord::from(&e.bbox),
+                zones: &e.zones,
+                entered_zones: &e.entered_zones,
+                crossed: &e.crossed,
             };
             Self::line(&mut self.out, &record)?;
         }

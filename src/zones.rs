@@ -1,0 +1,155 @@
+//! Named zones (polygons) and counting lines in source pixels, for events:
+//! `--zone door=100,200,300,200,300,400,100,400`, `--line gate=0,300,640,300`.
+//! An object is where its box's bottom centre is (its feet, for a person
+//! seen from the side or above).
+
+use ssd_core::boxes::BBox;
+
+/// A named polygon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// Its name, as events report it.
+    pub name: String,
+    /// Corners in source pixels, at least three.
+    pub polygon: Vec<[f32; 2]>,
+}
+
+/// A named counting line from `a` to `b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Its name, as events report it.
+    pub name: String,
+    /// Start, source pixels.
+    pub a: [f32; 2],
+    /// End, source pixels.
+    pub b: [f32; 2],
+}
+
+/// Which way an object crossed a line, seen from `a` looking at `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From its left side to its right.
+    LeftToRight,
+    /// From its right side to its left.
+    RightToLeft,
+}
+
+/// Where an object is: its box's bottom centre.
+pub fn anchor(b: &BBox) -> [f32; 2] {
+    [(b.x1 + b.x2) / 2.0, b.y2]
+}
+
+/// `name=n1,n2,…` into the name and its numbers.
+fn parse_named(spec: &str, what: &str) -> Result<(String, Vec<f32>), String> {
+    let (name, numbers) =
+        spec.split_once('=').ok_or_else(|| format!("{what} '{spec}': expected NAME=x1,y1,x2,y2,…"))?;
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("{what} '{spec}': the name must be 1 to 64 letters, digits, '_' or '-'"));
+    }
+    let numbers = numbers
+        .split(',')
+        .map(|v| v.trim().parse::<f32>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<Vec<f32>>>()
+        .ok_or_else(|| format!("{what} '{spec}': the coordinates must be numbers, x1,y1,x2,y2,…"))?;
+    Ok((name.to_owned(), numbers))
+}
+
+impl Zone {
+    /// Parses `NAME=x1,y1,x2,y2,x3,y3[,…]`.
+    pub fn parse(spec: &str) -> Result<Zone, String> {
+        let (name, n) = parse_named(spec, "--zone")?;
+        if n.len() < 6 || n.len() % 2 != 0 {
+            return Err(format!("--zone '{spec}': a zone needs 3 or more x,y corners"));
+        }
+        Ok(Zone { name, polygon: n.chunks_exact(2).map(|p| [p[0], p[1]]).collect() })
+    }
+
+    /// Whether `p` is inside (even-odd rule).
+    pub fn contains(&self, p: [f32; 2]) -> bool {
+        let mut inside = false;
+        let n = self.polygon.len();
+        for i in 0..n {
+            let (a, b) = (self.polygon[i], self.polygon[(i + n - 1) % n]);
+            if (a[1] > p[1]) != (b[1] > p[1]) {
+                let x = a[0] + (p[1] - a[1]) * (b[0] - a[0]) / (b[1] - a[1]);
+                if p[0] < x {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+}
+
+impl Line {
+    /// Parses `NAME=x1,y1,x2,y2`.
+    pub fn parse(spec: &str) -> Result<Line, String> {
+        let (name, n) = parse_named(spec, "--line")?;
+        if n.len() != 4 {
+            return Err(format!("--line '{spec}': a line is x1,y1,x2,y2"));
+        }
+        let (a, b) = ([n[0], n[1]], [n[2], n[3]]);
+        if a == b {
+            return Err(format!("--line '{spec}': the two ends are the same point"));
+        }
+        Ok(Line { name, a, b })
+    }
+
+    /// Positive on the line's right (seen from `a` towards `b`, y down).
+    fn side(&self, p: [f32; 2]) -> f32 {
+        (self.b[0] - self.a[0]) * (p[1] - self.a[1]) - (self.b[1] - self.a[1]) * (p[0] - self.a[0])
+    }
+
+    /// The way a move from `from` to `to` crossed the segment, if it did.
+    pub fn crossed(&self, from: [f32; 2], to: [f32; 2]) -> Option<Direction> {
+        let (s0, s1) = (self.side(from), self.side(to));
+        if s0 == 0.0 || (s0 > 0.0) == (s1 > 0.0) || s1 == 0.0 {
+            return None;
+        }
+        // The segment's ends must lie on either side of the move, too.
+        let along = |p: [f32; 2]| (to[0] - from[0]) * (p[1] - from[1]) - (to[1] - from[1]) * (p[0] - from[0]);
+        if (along(self.a) > 0.0) == (along(self.b) > 0.0) {
+            return None;
+        }
+        Some(if s0 < 0.0 { Direction::LeftToRight } else { Direction::RightToLeft })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_parse_and_contain_their_inside_only() {
+        let z = Zone::parse("door=100,200,300,200,300,400,100,400").unwrap();
+        assert_eq!((z.name.as_str(), z.polygon.len()), ("door", 4));
+        assert!(z.contains([200.0, 300.0]));
+        assert!(!z.contains([50.0, 300.0]) && !z.contains([200.0, 450.0]));
+        // A concave L: the notch is outside.
+        let l = Zone::parse("l=0,0,100,0,100,40,40,40,40,100,0,100").unwrap();
+        assert!(l.contains([20.0, 80.0]) && !l.contains([80.0, 80.0]));
+        for bad in
+            ["door", "=1,2,3,4,5,6", "a b=1,2,3,4,5,6", "d=1,2,3,4", "d=1,2,3,4,5", "d=1,2,x,4,5,6", "d=1,2,3,4,5,inf"]
+        {
+            assert!(Zone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lines_count_crossings_by_direction_within_their_ends() {
+        // A horizontal gate from x=0 to x=100 at y=50; "right" of a->b is below (y down).
+        let g = Line::parse("gate=0,50,100,50").unwrap();
+        assert_eq!(g.crossed([50.0, 40.0], [50.0, 60.0]), Some(Direction::LeftToRight));
+        assert_eq!(g.crossed([50.0, 60.0], [50.0, 40.0]), Some(Direction::RightToLeft));
+        assert_eq!(g.crossed([150.0, 40.0], [150.0, 60.0]), None, "past the line's end");
+        assert_eq!(g.crossed([50.0, 40.0], [60.0, 45.0]), None, "no crossing");
+        assert!(Line::parse("g=1,1,1,1").is_err() && Line::parse("g=1,2,3").is_err());
+    }
+
+    #[test]
+    fn an_object_stands_at_its_bottom_centre() {
+        assert_eq!(anchor(&BBox::new(10.0, 20.0, 30.0, 80.0)), [20.0, 80.0]);
+    }
+}
