@@ -100,7 +100,7 @@ pub struct Isolated {
     pub inference_fps: f64,
 }
 
-/// Per-frame stage timings through the three-thread pipeline.
+/// Per-frame stage timings through the pipeline.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PipelineTimes {
     /// Frames measured.
