@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{FrameResult, Sink, SinkError};
 use crate::overlay::{annotate, FpsMeter};
-use crate::source::ffmpeg::{collect_stderr, die_with_parent};
+use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, last_line};
 
 /// What and how to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +63,6 @@ pub struct RecordSink {
     last_index: Option<u64>,
     broken: bool,
     fps: FpsMeter,
-    files: Vec<PathBuf>,
 }
 
 /// ffmpeg's muxer for a file name's extension.
@@ -116,13 +115,7 @@ impl RecordSink {
             last_index: None,
             broken: false,
             fps: FpsMeter::default(),
-            files: Vec::new(),
         })
-    }
-
-    /// The files completed so far.
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
     }
 
     /// The name of the current file: the path itself, or with segments
@@ -176,13 +169,12 @@ impl RecordSink {
         if !status.success() {
             return Err(format!(
                 "ffmpeg failed ({status}): {}; what it wrote is in {}",
-                last_line(&stderr),
+                said(&stderr),
                 partial.display()
             ));
         }
         std::fs::rename(&partial, &path).map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;
         log::info!("recorded {frames} frames to {}", path.display());
-        self.files.push(path);
         Ok(())
     }
 
@@ -204,7 +196,7 @@ impl RecordSink {
                 if let Err(err) = e.stdin.write_all(&self.canvas) {
                     // ffmpeg ended: its own words say why (a full disk).
                     std::thread::sleep(std::time::Duration::from_millis(50));
-                    return Err(format!("{err}: {}", last_line(&e.stderr)));
+                    return Err(format!("{err}: {}", said(&e.stderr)));
                 }
                 e.frames += 1;
             }
@@ -216,14 +208,13 @@ impl RecordSink {
         log::warn!("--record: stopped recording ({why}); the detections go on");
         self.broken = true;
         if let Some(mut e) = self.encoder.take() {
-            let _ = e.child.kill();
-            let _ = e.child.wait();
+            end(&mut e.child);
         }
     }
 }
 
-fn last_line(tail: &Mutex<VecDeque<String>>) -> String {
-    tail.lock().ok().and_then(|t| t.back().cloned()).unwrap_or_else(|| "no message".into())
+fn said(tail: &Mutex<VecDeque<String>>) -> String {
+    last_line(tail).unwrap_or_else(|| "no message".into())
 }
 
 impl Sink for RecordSink {
@@ -274,8 +265,7 @@ impl Sink for RecordSink {
 impl Drop for RecordSink {
     fn drop(&mut self) {
         if let Some(mut e) = self.encoder.take() {
-            let _ = e.child.kill();
-            let _ = e.child.wait();
+            end(&mut e.child);
         }
     }
 }
@@ -324,7 +314,6 @@ mod tests {
             last_index: None,
             broken: false,
             fps: FpsMeter::default(),
-            files: vec![],
         };
         assert_eq!(sink.segment_path(), PathBuf::from("/tmp/cam/door-007.mp4"));
     }

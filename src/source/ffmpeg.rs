@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::camera::Reconnect;
 use super::y4m::Y4mSource;
-use super::{redact, Source, SourceError};
+use super::{redact, userinfo, Source, SourceError};
 
 /// URL schemes read as live network streams.
 pub const NETWORK_SCHEMES: &[&str] = &["rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "srt", "tcp"];
@@ -90,8 +90,7 @@ struct Running {
 
 impl Running {
     fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end(&mut self.child);
     }
 }
 
@@ -103,8 +102,6 @@ pub struct FfmpegSource {
     options: FfmpegOptions,
     stop: Arc<AtomicBool>,
     running: Option<Running>,
-    /// Frames given so far (files: for the media time).
-    frames: u64,
     /// Frames per second the stream declares.
     rate: Option<f64>,
     last_frame: Option<Instant>,
@@ -131,7 +128,6 @@ impl FfmpegSource {
             options,
             stop,
             running: None,
-            frames: 0,
             rate: None,
             last_frame: None,
             lost: 0,
@@ -311,7 +307,6 @@ impl Source for FfmpegSource {
                         }
                     }
                     self.last_frame = Some(now);
-                    self.frames += 1;
                     return Ok(Some(size));
                 }
                 Ok(None) => {
@@ -333,7 +328,7 @@ impl Source for FfmpegSource {
                 running.stop();
                 return Err(e);
             }
-            let last = running.stderr.lock().ok().and_then(|t| t.back().cloned());
+            let last = last_line(&running.stderr);
             running.stop();
             let why = last.map_or(why.clone(), |l| format!("{why}: {l}"));
             if !self.reconnect(&why)? {
@@ -350,8 +345,8 @@ impl Source for FfmpegSource {
         if self.live {
             return None;
         }
-        let rate = self.rate?;
-        Some((self.frames.checked_sub(1)? as f64) * 1000.0 / rate)
+        // A file is one ffmpeg run: its Y4M stream counts the frames.
+        self.running.as_ref().and_then(|r| r.y4m.frame_pts_ms())
     }
 
     fn lost(&self) -> u64 {
@@ -382,13 +377,21 @@ pub(crate) fn collect_stderr(pipe: impl Read, tail: &Mutex<VecDeque<String>>, ur
 /// `line` with the password of `url` (if any) replaced by `***`, wherever
 /// ffmpeg printed it.
 fn hide_password(line: &str, url: &str) -> String {
-    let Some((_, rest)) = url.split_once("://") else { return line.to_owned() };
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..host_end].rfind('@') else { return line.to_owned() };
-    match rest[..at].split_once(':') {
+    match userinfo(url).and_then(|(_, info, _)| info.split_once(':')) {
         Some((_, password)) if !password.is_empty() => line.replace(password, "***"),
         _ => line.to_owned(),
     }
+}
+
+/// The newest line of an ffmpeg's stderr tail, if it wrote any.
+pub(crate) fn last_line(tail: &Mutex<VecDeque<String>>) -> Option<String> {
+    tail.lock().ok().and_then(|t| t.back().cloned())
+}
+
+/// Ends an ffmpeg child and reaps it.
+pub(crate) fn end(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// One line from ffmpeg's last words: the fix and the line that tells it
@@ -517,7 +520,6 @@ mod tests {
             options: FfmpegOptions { size: Some((640, 360)), hwaccel: Some("v4l2m2m".into()), ..Default::default() },
             stop: Arc::new(AtomicBool::new(false)),
             running: None,
-            frames: 0,
             rate: None,
             last_frame: None,
             lost: 0,

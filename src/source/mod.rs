@@ -180,13 +180,20 @@ pub fn open_with(
 
 /// `spec` with any password in a URL replaced by `***`, for messages.
 pub fn redact(spec: &str) -> String {
-    let Some((scheme, rest)) = spec.split_once("://") else { return spec.to_owned() };
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+    match userinfo(spec) {
+        Some((scheme, info, after)) => {
+            let user = info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{after}")
         }
         None => spec.to_owned(),
     }
+}
+
+/// A URL cut around its `user[:password]@` part: the scheme, that part
+/// (without the `@`) and what follows it. `None` when it has none.
+pub(crate) fn userinfo(spec: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = spec.split_once("://")?;
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..host_end].rfind('@')?;
+    Some((scheme, &rest[..at], &rest[at + 1..]))
 }
