@@ -10,10 +10,12 @@ use crate::cli::Args;
 use crate::events::{EventParams, Events};
 use crate::model::{set_threads, Model};
 use crate::model_search::locate_model;
+use crate::mqtt::{MqttSink, MqttSinkOptions};
 use crate::pipeline::{Pipeline, Stats};
 use crate::sink::json::JsonSink;
 use crate::sink::record::{RecordOptions, RecordSink};
 use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
+use crate::sink::snapshot::SnapshotSink;
 use crate::sink::Sink;
 use crate::source::ffmpeg;
 use ssd_core::manifest::Manifest;
@@ -69,7 +71,22 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             source.name().to_owned(),
             manifest.labels.clone(),
         );
-        sinks.push(Box::new(json.events_only(args.events)));
+        sinks.push(Box::new(json.events_only(args.events).with_snapshots(args.snapshots.is_some())));
+    }
+    if let Some(dir) = &args.snapshots {
+        let sink = SnapshotSink::new(dir.clone(), manifest.labels.clone(), args.track_max_age)
+            .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
+        sinks.push(Box::new(sink));
+    }
+    if let Some(url) = &args.mqtt {
+        let options = MqttSinkOptions {
+            ca: args.mqtt_ca.clone(),
+            detections_hz: args.mqtt_detections_hz,
+            snapshots: args.snapshots.is_some(),
+        };
+        let sink = MqttSink::start(url.clone(), options, source.name(), manifest.labels.clone(), MQTT_WAIT)
+            .map_err(anyhow::Error::msg)?;
+        sinks.push(Box::new(sink));
     }
     if let Some(dir) = &args.save {
         let options = SaveOptions {
@@ -102,15 +119,25 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         sinks,
         max_frames: args.max_frames,
         workers,
-        events: args
-            .events
-            .then(|| Events::new(EventParams::default()).with_places(args.zone.clone(), args.line.clone())),
+        events: wants_events(args).then(|| {
+            let params = EventParams { score_step: args.event_score_step, every_ms: args.event_every * 1000.0 };
+            Events::new(params).with_places(args.zone.clone(), args.line.clone())
+        }),
         tracker,
     };
     if windowed {
         return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);
     }
     Ok(pipeline.run(stop)?)
+}
+
+/// How long the start waits for the MQTT broker's first answer: a refused
+/// login is an error before any frame; a slower broker is connected later.
+const MQTT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Object events are made for stdout, snapshots or MQTT.
+fn wants_events(args: &Args) -> bool {
+    args.events || args.snapshots.is_some() || args.mqtt.is_some()
 }
 
 /// Options that would change nothing in this run are refused (camera
@@ -130,11 +157,11 @@ fn check_options(args: &Args) -> Result<()> {
             bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
         }
     }
-    if args.events && args.track == "off" {
-        bail!("--events come from the tracker: leave out --track off");
+    if wants_events(args) && args.track == "off" {
+        bail!("--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
     }
-    if !args.events && (!args.zone.is_empty() || !args.line.is_empty()) {
-        bail!("--zone and --line are reported in events: add --events");
+    if !wants_events(args) && (!args.zone.is_empty() || !args.line.is_empty()) {
+        bail!("--zone and --line are reported in events: add --events or --mqtt");
     }
     if args.zone.len() > crate::events::MAX_ZONES {
         bail!("--zone: at most {} zones", crate::events::MAX_ZONES);

@@ -128,6 +128,36 @@ pub struct Args {
     #[arg(long)]
     pub events: bool,
 
+    /// An update event while an object stays, at least this often (seconds).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub event_every: f64,
+
+    /// An update event when an object's score moves by this much.
+    #[arg(long, value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
+    pub event_score_step: f32,
+
+    /// Save each object's best-scoring frame, its box drawn, as
+    /// DIR/<first ms>-<id>.jpg (events name it in "snapshot"). Needs tracking.
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<std::path::PathBuf>,
+
+    /// Publish events to an MQTT broker: mqtt://[user:pass@]host[:port]/prefix
+    /// (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
+    /// PREFIX/SOURCE/LABEL (retained count of objects now in view),
+    /// PREFIX/SOURCE/state (retained online/offline). Needs tracking.
+    #[arg(long, value_name = "URL", value_parser = crate::mqtt::MqttUrl::parse)]
+    pub mqtt: Option<crate::mqtt::MqttUrl>,
+
+    /// The CA certificate (PEM) that signed the broker's, for mqtts://
+    /// (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "mqtt")]
+    pub mqtt_ca: Option<std::path::PathBuf>,
+
+    /// Also publish each frame's detections on PREFIX/SOURCE/detections,
+    /// at most F times a second (QoS 0, while connected).
+    #[arg(long, value_name = "F", requires = "mqtt", value_parser = positive_hz)]
+    pub mqtt_detections_hz: Option<f64>,
+
     /// A named zone for events, a polygon in source pixels:
     /// NAME=x1,y1,x2,y2,x3,y3[,…] (repeat for more zones). Events say which
     /// zones an object is in (at its box's bottom centre) and has entered.
@@ -296,6 +326,13 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds above 0")),
+    }
+}
+
+fn positive_hz(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a rate above 0 and up to 1000 per second")),
     }
 }
 

@@ -5,7 +5,7 @@
 //! ([`baked_priors`]) with [`ssd_core`]'s decoder and NMS, and written by a
 //! [`sink`]. The [`pipeline`] runs those stages on their threads (inference
 //! on several workers), gives detections track ids and turns tracks into
-//! [`events`]; [`app`] wires them from the command line ([`cli`]).
+//! [`events`] (written on stdout, as snapshots or over [`mqtt`]); [`app`] wires them from the command line ([`cli`]).
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -18,6 +18,7 @@ pub mod events;
 pub mod inspect;
 pub mod model;
 pub mod model_search;
+pub mod mqtt;
 pub mod overlay;
 pub mod pipeline;
 pub mod sink;

@@ -813,7 +813,45 @@ fn events_tell_each_object_new_once_and_end_once_in_place_of_frame_lines() {
     assert_eq!(story(&events), story(&again));
     let out = ssd_cam(&["--source", "demo:fps=0,frames=5", "--headless", "--events", "--track", "off"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--events come from the tracker"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("follow tracked objects"), "{}", stderr(&out));
+}
+
+#[test]
+fn snapshots_keep_one_picture_per_object_named_in_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snaps");
+    let out = ssd_cam(&[
+        "--source",
+        "demo:fps=0,frames=60,size=320x240,seed=4",
+        "--headless",
+        "--events",
+        "--snapshots",
+        snaps.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&out);
+    let mut named = std::collections::BTreeMap::new();
+    for e in &events {
+        let file = e["snapshot"].as_str().unwrap_or_else(|| panic!("no snapshot in {e}"));
+        assert!(file.ends_with(&format!("-{}.jpg", e["id"])), "{file} for {e}");
+        assert_eq!(*named.entry(e["id"].as_u64().unwrap()).or_insert(file), file, "one file per object");
+    }
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&snaps).unwrap().map(|f| f.unwrap().file_name().into_string().unwrap()).collect();
+    on_disk.sort();
+    let mut want: Vec<String> = named.values().map(|f| f.to_string()).collect();
+    want.sort();
+    assert_eq!(on_disk, want, "a picture for every object told, nothing else");
+    for f in &on_disk {
+        let img = image::open(snaps.join(f)).unwrap();
+        assert_eq!((img.width(), img.height()), (320, 240), "{f}");
+    }
+    // Without --events, stdout keeps its frame lines and the pictures still come.
+    let frames_dir = dir.path().join("frames");
+    let out = ssd_cam(&["--source", "demo:fps=0,frames=30", "--headless", "--snapshots", frames_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(json_lines(&out).iter().all(|l| l.get("detections").is_some()));
+    assert!(std::fs::read_dir(&frames_dir).unwrap().count() > 0);
 }
 
 #[test]

@@ -106,6 +106,83 @@ struct EventRecord<'a> {
     entered_zones: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     crossed: &'a [crate::events::Crossing],
+    /// The object's picture in `--snapshots` DIR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<String>,
+}
+
+/// The JSON of one frame, as `--headless` writes it.
+pub fn frame_json(r: &FrameResult<'_>, source: &str, labels: &[String]) -> String {
+    frame_record(r, source, labels, |record| serde_json::to_string(record)).unwrap_or_default()
+}
+
+/// Builds the frame's record (borrowing from `r`) and hands it to `use_it`.
+fn frame_record<T, E>(
+    r: &FrameResult<'_>,
+    source: &str,
+    labels: &[String],
+    use_it: impl FnOnce(&FrameRecord<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let dets: Vec<DetectionRecord<'_>> = r
+        .detections
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DetectionRecord {
+            class_id: d.class_id,
+            label: labels.get(d.class_id as usize).map_or("?", String::as_str),
+            score: round(d.score, 4),
+            bbox: BoxRecord::from(&d.bbox),
+            track_id: r.track_ids.get(i).copied().flatten(),
+            keypoints: d.keypoints.as_slice().iter().map(|p| [round(p[0], 1), round(p[1], 1)]).collect(),
+        })
+        .collect();
+    let record = FrameRecord {
+        source,
+        file: r.frame.file.as_deref(),
+        frame: r.frame.index,
+        timestamp_ms: (r.frame.timestamp_ms * 100.0).round() / 100.0,
+        pts_ms: r.frame.pts_ms.map(|p| (p * 100.0).round() / 100.0),
+        width: r.frame.width,
+        height: r.frame.height,
+        latency_ms: LatencyRecord::from(&r.latency),
+        dropped: r.dropped,
+        detections: &dets,
+    };
+    use_it(&record)
+}
+
+/// The JSON of one event, as `--events` writes it and MQTT publishes it.
+pub fn event_json(e: &crate::events::Event, source: &str, labels: &[String], snapshots: bool) -> String {
+    // Only numbers, strings and lists of them: serialising cannot fail.
+    serde_json::to_string(&event_record(e, source, labels, snapshots)).unwrap_or_default()
+}
+
+fn event_record<'a>(
+    e: &'a crate::events::Event,
+    source: &'a str,
+    labels: &'a [String],
+    snapshots: bool,
+) -> EventRecord<'a> {
+    let round_ms = |v: f64| (v * 10.0).round() / 10.0;
+    EventRecord {
+        schema: crate::events::SCHEMA,
+        kind: e.kind,
+        id: e.id,
+        source,
+        label: labels.get(e.class_id as usize).map_or("?", String::as_str),
+        class_id: e.class_id,
+        frame: e.frame,
+        first_ms: round_ms(e.first_ms),
+        last_ms: round_ms(e.last_ms),
+        duration_ms: (e.kind == crate::events::EventKind::End).then(|| round_ms(e.last_ms - e.first_ms)),
+        score: round(e.score, 4),
+        top_score: round(e.top_score, 4),
+        bbox: BoxRecord::from(&e.bbox),
+        zones: &e.zones,
+        entered_zones: &e.entered_zones,
+        crossed: &e.crossed,
+        snapshot: snapshots.then(|| super::snapshot::file_name(e)),
+    }
 }
 
 /// Writes JSON lines to any writer (stdout in the binary), flushing every
@@ -115,17 +192,24 @@ pub struct JsonSink<W: Write + Send> {
     source: String,
     labels: Vec<String>,
     events_only: bool,
+    snapshots: bool,
 }
 
 impl<W: Write + Send> JsonSink<W> {
     /// A sink writing to `out`; `source` and `labels` name things in records.
     pub fn new(out: W, source: String, labels: Vec<String>) -> Self {
-        Self { out, source, labels, events_only: false }
+        Self { out, source, labels, events_only: false, snapshots: false }
     }
 
     /// Object events only, instead of a line per frame (`--events`).
     pub fn events_only(mut self, on: bool) -> Self {
         self.events_only = on;
+        self
+    }
+
+    /// Events name their snapshot file (`--snapshots`).
+    pub fn with_snapshots(mut self, on: bool) -> Self {
+        self.snapshots = on;
         self
     }
 
@@ -139,26 +223,8 @@ impl<W: Write + Send> JsonSink<W> {
     }
 
     fn events(&mut self, events: &[crate::events::Event]) -> Result<(), SinkError> {
-        let round_ms = |v: f64| (v * 10.0).round() / 10.0;
         for e in events {
-            let record = EventRecord {
-                schema: crate::events::SCHEMA,
-                kind: e.kind,
-                id: e.id,
-                source: &self.source,
-                label: self.labels.get(e.class_id as usize).map_or("?", String::as_str),
-                class_id: e.class_id,
-                frame: e.frame,
-                first_ms: round_ms(e.first_ms),
-                last_ms: round_ms(e.last_ms),
-                duration_ms: (e.kind == crate::events::EventKind::End).then(|| round_ms(e.last_ms - e.first_ms)),
-                score: round(e.score, 4),
-                top_score: round(e.top_score, 4),
-                bbox: BoxRecord::from(&e.bbox),
-                zones: &e.zones,
-                entered_zones: &e.entered_zones,
-                crossed: &e.crossed,
-            };
+            let record = event_record(e, &self.source, &self.labels, self.snapshots);
             Self::line(&mut self.out, &record)?;
         }
         self.out.flush().map_err(Self::io)
@@ -178,32 +244,7 @@ impl<W: Write + Send> Sink for JsonSink<W> {
         if self.events_only {
             return self.events(r.events);
         }
-        let dets: Vec<DetectionRecord<'_>> = r
-            .detections
-            .iter()
-            .enumerate()
-            .map(|(i, d)| DetectionRecord {
-                class_id: d.class_id,
-                label: self.labels.get(d.class_id as usize).map_or("?", String::as_str),
-                score: round(d.score, 4),
-                bbox: BoxRecord::from(&d.bbox),
-                track_id: r.track_ids.get(i).copied().flatten(),
-                keypoints: d.keypoints.as_slice().iter().map(|p| [round(p[0], 1), round(p[1], 1)]).collect(),
-            })
-            .collect();
-        let record = FrameRecord {
-            source: &self.source,
-            file: r.frame.file.as_deref(),
-            frame: r.frame.index,
-            timestamp_ms: (r.frame.timestamp_ms * 100.0).round() / 100.0,
-            pts_ms: r.frame.pts_ms.map(|p| (p * 100.0).round() / 100.0),
-            width: r.frame.width,
-            height: r.frame.height,
-            latency_ms: LatencyRecord::from(&r.latency),
-            dropped: r.dropped,
-            detections: &dets,
-        };
-        Self::line(&mut self.out, &record)?;
+        frame_record(r, &self.source, &self.labels, |record| Self::line(&mut self.out, record))?;
         self.out.flush().map_err(Self::io)
     }
 

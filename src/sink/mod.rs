@@ -5,6 +5,7 @@ pub mod display;
 pub mod json;
 pub mod record;
 pub mod save;
+pub mod snapshot;
 
 use crate::source::Frame;
 use ssd_core::postprocess::Detection;

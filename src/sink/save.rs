@@ -19,7 +19,7 @@ pub enum SaveFormat {
 }
 
 impl SaveFormat {
-    fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             SaveFormat::Png => "png",
             SaveFormat::Jpeg => "jpg",
@@ -98,20 +98,26 @@ impl SaveSink {
         } else {
             annotate(&mut self.canvas, r, &self.labels, fps);
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
-        let format = match self.options.format {
-            SaveFormat::Png => image::ImageFormat::Png,
-            SaveFormat::Jpeg => image::ImageFormat::Jpeg,
-        };
-        let written = image::save_buffer_with_format(&tmp, &self.canvas, w, h, image::ExtendedColorType::Rgb8, format)
-            .map_err(|e| e.to_string())
-            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        write_image(path, &self.canvas, w, h, self.options.format)
     }
+}
+
+/// Writes an RGB image to a temporary name next to `path` and renames it,
+/// so that a reader never sees half a file.
+pub(crate) fn write_image(path: &Path, rgb: &[u8], w: u32, h: u32, format: SaveFormat) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let format = match format {
+        SaveFormat::Png => image::ImageFormat::Png,
+        SaveFormat::Jpeg => image::ImageFormat::Jpeg,
+    };
+    let written = image::save_buffer_with_format(&tmp, rgb, w, h, image::ExtendedColorType::Rgb8, format)
+        .map_err(|e| e.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 impl Sink for SaveSink {

@@ -1,0 +1,36 @@
+//! Parsers of command-line values on arbitrary text: `--zone` and `--line`
+//! (what parses is put to work: containment and crossing tests never
+//! panic) and `--mqtt` (what parses prints as a URL that parses the same,
+//! without the password).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ssd_cam::mqtt::MqttUrl;
+use ssd_cam::zones::{Line, Zone};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let probe = [[0.0, 0.0], [1e30, -1e30], [-5.5, 7.25], [f32::MAX, f32::MIN]];
+    if let Ok(z) = Zone::parse(text) {
+        assert!(z.polygon.len() >= 3 && !z.name.is_empty());
+        for p in probe {
+            let _ = z.contains(p);
+        }
+    }
+    if let Ok(l) = Line::parse(text) {
+        assert!(l.a != l.b);
+        for w in probe.windows(2) {
+            let _ = l.crossed(w[0], w[1]);
+        }
+    }
+    if let Ok(url) = MqttUrl::parse(text) {
+        let shown = url.to_string();
+        let again = MqttUrl::parse(&shown).unwrap_or_else(|e| panic!("{shown:?} does not parse again: {e}"));
+        let user = |u: &MqttUrl| u.login.as_ref().map(|(user, _)| user.clone());
+        assert_eq!((&again.host, again.port, again.tls, &again.prefix), (&url.host, url.port, url.tls, &url.prefix));
+        assert_eq!(user(&again), user(&url));
+        if let Some((_, pw)) = url.login.as_ref().filter(|(_, pw)| pw != "***") {
+            assert!(!shown.contains(&format!(":{pw}@")), "{shown:?} shows the password");
+        }
+    }
+});

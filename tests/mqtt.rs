@@ -1,0 +1,349 @@
+//! `--mqtt` against a real broker: Debian's mosquitto, started by each test
+//! on a free port of 127.0.0.1 and stopped by PID, with mosquitto_sub as the
+//! subscriber. Without them the tests say so and pass, unless
+//! SSD_CAM_REQUIRE_MQTT=1 (CI sets it; scripts/setup.sh installs them).
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::ssd_cam_bin;
+
+fn tools() -> bool {
+    let ok = ["mosquitto", "mosquitto_sub", "mosquitto_passwd", "openssl"].iter().all(|p| {
+        Command::new("sh").args(["-c", &format!("command -v {p}")]).output().is_ok_and(|o| o.status.success())
+    });
+    if !ok {
+        assert!(
+            std::env::var("SSD_CAM_REQUIRE_MQTT").as_deref() != Ok("1"),
+            "mosquitto, mosquitto-clients and openssl are required here (scripts/setup.sh installs them)"
+        );
+        eprintln!("SKIPPED: mosquitto, mosquitto_sub or openssl is missing (scripts/setup.sh installs them)");
+    }
+    ok
+}
+
+/// This user's name: mosquitto started as root drops to user `mosquitto`,
+/// who could not read the test's files, unless told to stay.
+fn whoami() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// stderr's log lines at warn level or above (the run's summary is not one).
+fn warnings(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.starts_with("ssd-cam: ")).map(str::to_owned).collect()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed (by PID) when dropped.
+struct Killed(Option<Child>);
+
+impl Killed {
+    fn pid(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// Waits for it to end by itself.
+    fn output(mut self) -> Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A mosquitto broker on 127.0.0.1 with its config, data and log in `dir`.
+struct Broker {
+    dir: PathBuf,
+    port: u16,
+    /// Extra config lines (TLS listener, passwords).
+    extra: String,
+    child: Option<Killed>,
+}
+
+impl Broker {
+    fn start(dir: &Path, extra: &str) -> Self {
+        let mut broker = Broker { dir: dir.to_path_buf(), port: free_port(), extra: extra.to_owned(), child: None };
+        broker.resume();
+        broker
+    }
+
+    /// (Re)starts it on the same port, with its persisted state.
+    fn resume(&mut self) {
+        let conf = self.dir.join("mosquitto.conf");
+        let anonymous = if self.extra.contains("password_file") { "false" } else { "true" };
+        std::fs::write(
+            &conf,
+            format!(
+                "user {}\nlistener {} 127.0.0.1\nallow_anonymous {anonymous}\npersistence true\npersistence_location {}/\n{}\n",
+                whoami(),
+                self.port,
+                self.dir.display(),
+                self.extra
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(self.dir.join("broker.log")).unwrap();
+        let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+        self.child = Some(Killed(Some(child)));
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "mosquitto did not start: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops it the polite way (SIGTERM: it saves its state and queues).
+    fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            signal(child.pid(), "TERM");
+            child.output();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default()
+    }
+
+    fn url(&self, prefix: &str) -> String {
+        format!("mqtt://127.0.0.1:{}/{prefix}", self.port)
+    }
+
+    /// mosquitto_sub with `args` against this broker.
+    fn sub(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("mosquitto_sub");
+        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]).args(args);
+        c
+    }
+
+    /// A persistent QoS 1 subscription to `topic` as client `id`: from now
+    /// on the broker keeps what is published there for that client.
+    fn subscribe(&self, id: &str, topic: &str) {
+        let out = self.sub(&["-c", "-i", id, "-q", "1", "-t", topic, "-E"]).output().unwrap();
+        assert!(out.status.success(), "mosquitto_sub -E: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Collects, in order, what the broker kept for client `id`'s
+    /// subscription, listening for `seconds`.
+    fn collect(&self, id: &str, topic: &str, seconds: u32) -> Vec<String> {
+        let out = self
+            .sub(&["-c", "-i", id, "-q", "1", "-t", topic, "-W", &seconds.to_string()])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    }
+
+    /// The retained message of `topic`, if any within 2 s.
+    fn retained(&self, topic: &str) -> Option<String> {
+        let out = self.sub(&["-t", topic, "-C", "1", "-W", "2", "--retained-only"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned)
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status();
+}
+
+/// Runs ssd-cam on the demo scene, events on stdout and to `mqtt`.
+fn detect(frames: u32, fps: u32, mqtt: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(ssd_cam_bin());
+    c.args(["--source", &format!("demo:fps={fps},frames={frames},size=320x240,seed=4")])
+        .args(["--headless", "--events", "--workers", "1", "--mqtt", mqtt])
+        .args(extra)
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn stdout_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// The received messages in order of first arrival (QoS 1 is at least
+/// once: a resend after a lost acknowledgement may repeat one).
+fn first_arrivals(lines: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    lines.into_iter().filter(|l| seen.insert(l.clone())).collect()
+}
+
+#[test]
+fn the_broker_gets_the_events_of_stdout_in_order_and_the_counts_and_state_retained() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "");
+    broker.subscribe("events", "cams/demo/events");
+    let out = detect(60, 0, &broker.url("cams"), &[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(warnings(&out), Vec::<String>::new(), "a clean run warns of nothing");
+    let printed = stdout_lines(&out);
+    assert!(printed.len() > 10, "few events: {printed:?}");
+    let received = first_arrivals(broker.collect("events", "cams/demo/events", 2));
+    assert_eq!(received, printed, "MQTT events differ from stdout's");
+    // Everything ended with the run: the counts are back to 0 and the state
+    // says offline, all retained.
+    for label in ["circle", "square", "triangle", "star"] {
+        assert_eq!(broker.retained(&format!("cams/demo/{label}")).as_deref(), Some("0"), "{label}");
+    }
+    assert_eq!(broker.retained("cams/demo/state").as_deref(), Some("offline"));
+}
+
+#[test]
+fn a_broker_down_at_start_and_restarted_mid_run_loses_no_event() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(dir.path(), "");
+    broker.subscribe("events", "cams/demo/events");
+    broker.stop();
+    // About 15 s of events; the broker is away for 0-2 s and again for
+    // 5-8 s of it.
+    let run = detect(150, 10, &broker.url("cams"), &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let run = Killed(Some(run));
+    std::thread::sleep(Duration::from_secs(2));
+    broker.resume();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.resume();
+    let out = run.output();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("unreachable"), "no warning about the broker at start: {err}");
+    assert!(err.contains("lost"), "no warning when the broker went away: {err}");
+    let printed = stdout_lines(&out);
+    let received = first_arrivals(broker.collect("events", "cams/demo/events", 2));
+    assert_eq!(received.len(), printed.len(), "{} of {} events arrived", received.len(), printed.len());
+    assert_eq!(received, printed);
+}
+
+#[test]
+fn a_killed_detector_leaves_offline_by_its_last_will() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "");
+    let run = Killed(Some(detect(100_000, 10, &broker.url("site/cams"), &[]).stdout(Stdio::null()).spawn().unwrap()));
+    let until = Instant::now() + Duration::from_secs(20);
+    while broker.retained("site/cams/demo/state").as_deref() != Some("online") {
+        assert!(Instant::now() < until, "never online");
+    }
+    signal(run.pid(), "KILL");
+    drop(run);
+    let until = Instant::now() + Duration::from_secs(10);
+    while broker.retained("site/cams/demo/state").as_deref() != Some("offline") {
+        assert!(Instant::now() < until, "the last will did not say offline");
+    }
+}
+
+#[test]
+fn a_wrong_password_is_one_error_line_and_the_right_one_connects() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("passwords");
+    let made =
+        Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwords).args(["cam", "right-pw"]).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let broker = Broker::start(dir.path(), &format!("password_file {}", passwords.display()));
+    let url = |pw: &str| format!("mqtt://cam:{pw}@127.0.0.1:{}/cams", broker.port);
+    let out = detect(5, 0, &url("wrong-pw"), &[]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("refused the login") && !err.contains("wrong-pw"), "{err}");
+    assert!(out.stdout.is_empty(), "frames ran after a refused login");
+    let out = detect(30, 0, &url("right-pw"), &[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(warnings(&out), Vec::<String>::new());
+}
+
+/// A test CA and a certificate for 127.0.0.1 signed by it, made with
+/// openssl in `dir`; returns (ca, cert, key).
+fn test_ca(dir: &Path) -> [PathBuf; 3] {
+    let p = |n: &str| dir.join(n);
+    let ssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    ssl(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ssd-cam test CA"],
+        &["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    ]
+    .concat());
+    ssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(p("ext.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    [p("ca.pem"), p("server.pem"), p("server.key")]
+}
+
+#[test]
+fn mqtts_with_the_test_ca_delivers_and_an_unknown_ca_does_not() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let [ca, cert, key] = test_ca(dir.path());
+    let tls_port = free_port();
+    let broker = Broker::start(
+        dir.path(),
+        &format!(
+            "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}",
+            ca.display(),
+            cert.display(),
+            key.display()
+        ),
+    );
+    broker.subscribe("events", "tls/demo/events");
+    let url = format!("mqtts://127.0.0.1:{tls_port}/tls");
+    let out = detect(40, 0, &url, &["--mqtt-ca", ca.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(warnings(&out), Vec::<String>::new());
+    let printed = stdout_lines(&out);
+    assert!(!printed.is_empty());
+    assert_eq!(first_arrivals(broker.collect("events", "tls/demo/events", 2)), printed);
+
+    // The system's roots do not know the test CA: the run goes on, warns,
+    // and gives up on the queued events at the end.
+    let out = detect(10, 0, &url, &[]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(err.contains("not delivered"), "{err}");
+}
