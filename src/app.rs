@@ -31,6 +31,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     }
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
     check_options(args)?;
+    let (zones, lines) = places(args)?;
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), args.device.is_some());
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
@@ -83,6 +84,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             ca: args.mqtt_ca.clone(),
             detections_hz: args.mqtt_detections_hz,
             snapshots: args.snapshots.is_some(),
+            ..MqttSinkOptions::default()
         };
         let sink = MqttSink::start(url.clone(), options, source.name(), manifest.labels.clone(), MQTT_WAIT)
             .map_err(anyhow::Error::msg)?;
@@ -121,7 +123,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         workers,
         events: wants_events(args).then(|| {
             let params = EventParams { score_step: args.event_score_step, every_ms: args.event_every * 1000.0 };
-            Events::new(params).with_places(args.zone.clone(), args.line.clone())
+            Events::new(params).with_places(zones, lines)
         }),
         tracker,
     };
@@ -134,6 +136,22 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
 /// How long the start waits for the MQTT broker's first answer: a refused
 /// login is an error before any frame; a slower broker is connected later.
 const MQTT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `--zone`, `--line` and those of `--zones-file`.
+fn places(args: &Args) -> Result<(Vec<crate::zones::Zone>, Vec<crate::zones::Line>)> {
+    let (mut zones, mut lines) = (args.zone.clone(), args.line.clone());
+    if let Some(path) = &args.zones_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--zones-file {}", path.display()))?;
+        let (z, l) =
+            crate::zones::parse_places(&text).map_err(|e| anyhow::anyhow!("--zones-file {}: {e}", path.display()))?;
+        zones.extend(z);
+        lines.extend(l);
+    }
+    if zones.len() > crate::events::MAX_ZONES {
+        bail!("--zone: at most {} zones", crate::events::MAX_ZONES);
+    }
+    Ok((zones, lines))
+}
 
 /// Object events are made for stdout, snapshots or MQTT.
 fn wants_events(args: &Args) -> bool {
@@ -160,11 +178,8 @@ fn check_options(args: &Args) -> Result<()> {
     if wants_events(args) && args.track == "off" {
         bail!("--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
     }
-    if !wants_events(args) && (!args.zone.is_empty() || !args.line.is_empty()) {
+    if !wants_events(args) && (!args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some()) {
         bail!("--zone and --line are reported in events: add --events or --mqtt");
-    }
-    if args.zone.len() > crate::events::MAX_ZONES {
-        bail!("--zone: at most {} zones", crate::events::MAX_ZONES);
     }
     if args.record.is_none() {
         if let Some(flag) = [("--record-raw", args.record_raw), ("--record-segment", args.record_segment.is_some())]

@@ -169,6 +169,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME=x1,y1,x2,y2", value_parser = crate::zones::Line::parse)]
     pub line: Vec<crate::zones::Line>,
 
+    /// Zones and lines from a file: one per line, `zone NAME=x1,y1,…` or
+    /// `line NAME=x1,y1,x2,y2` (`#` comments), besides --zone and --line.
+    #[arg(long, value_name = "FILE")]
+    pub zones_file: Option<std::path::PathBuf>,
+
     /// Turn on ByteTrack's second pass: detections scoring between F (e.g.
     /// 0.1) and --threshold continue existing tracks, and are written only
     /// when they do. Off by default: on the demo scene it found more objects

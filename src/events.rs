@@ -15,7 +15,9 @@
 //! ```
 //!
 //! A crossing adds `"crossed":[{"line":"gate","direction":"left_to_right",
-//! "left_to_right":3,"right_to_left":1}]` (the line's totals so far).
+//! "left_to_right":3,"right_to_left":1}]` (the line's totals so far), and
+//! `--snapshots` adds `"snapshot":"1795337900492-7.jpg"` (the object's
+//! picture, [`crate::sink::snapshot`]). Version 1 only ever gains fields.
 
 use std::collections::HashMap;
 

@@ -128,7 +128,13 @@ pub const QUEUE: usize = 10_000;
 /// The most QoS 1 messages sent and not yet acknowledged.
 const WINDOW: usize = 100;
 /// How long the end of a run waits for the broker to take what is queued.
-const FLUSH: Duration = Duration::from_secs(5);
+pub const FLUSH: Duration = Duration::from_secs(5);
+
+impl Default for MqttSinkOptions {
+    fn default() -> Self {
+        Self { queue: QUEUE, flush: FLUSH, ca: None, detections_hz: None, snapshots: false }
+    }
+}
 
 /// One message for the broker.
 #[derive(Debug, Clone)]
@@ -198,8 +204,12 @@ impl Topics {
 }
 
 /// Options of the MQTT sink besides the URL.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MqttSinkOptions {
+    /// The most messages waiting for the broker ([`QUEUE`]).
+    pub queue: usize,
+    /// How long the end of a run waits for the broker ([`FLUSH`]).
+    pub flush: Duration,
     /// CA certificate (PEM) for mqtts; the system's roots when `None`.
     pub ca: Option<std::path::PathBuf>,
     /// Per-frame detections at most this often (per second).
@@ -237,12 +247,13 @@ impl MqttSink {
         }
         let shared = Arc::new(Shared::default());
         let (start_tx, start_rx) = crossbeam_channel::bounded(1);
-        let (queue_tx, queue_rx) = crossbeam_channel::bounded(QUEUE);
+        let (queue_tx, queue_rx) = crossbeam_channel::bounded(options.queue.max(1));
         let publisher_shared = Arc::clone(&shared);
+        let flush = options.flush;
         let (state_topic, who) = (topics.state(), url.to_string());
         let publisher = std::thread::Builder::new()
             .name("mqtt".into())
-            .spawn(move || Publisher::new(mqtt, state_topic, who, publisher_shared).run(&queue_rx, &start_tx))
+            .spawn(move || Publisher::new(mqtt, state_topic, who, publisher_shared).run(&queue_rx, &start_tx, flush))
             .map_err(|e| format!("--mqtt: cannot start a thread: {e}"))?;
         match start_rx.recv_timeout(wait) {
             Ok(Start::Connected) => log::info!("mqtt: connected to {url}, topics {}/…", topics.base),
@@ -276,7 +287,7 @@ impl MqttSink {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 if self.shared.overflow.fetch_add(1, Ordering::Relaxed) == 0 {
-                    log::warn!("mqtt: the queue is full ({QUEUE} messages); dropping until the broker takes them");
+                    log::warn!("mqtt: the queue is full; dropping messages until the broker takes them");
                 }
             }
             Err(TrySendError::Disconnected(_)) => {}
@@ -529,7 +540,7 @@ impl Publisher {
         self.again.len() + self.flight.iter().filter(|f| f.message.keep).count()
     }
 
-    fn run(mut self, queue: &Receiver<Message>, start: &Sender<Start>) {
+    fn run(mut self, queue: &Receiver<Message>, start: &Sender<Start>, flush: Duration) {
         let (net_tx, net) = crossbeam_channel::unbounded();
         let mut queue_closed = false;
         let mut closing: Option<Instant> = None;
@@ -562,7 +573,7 @@ impl Publisher {
                 return;
             }
             if queue_closed || self.shared.finished.load(Ordering::Relaxed) {
-                closing.get_or_insert_with(|| Instant::now() + FLUSH);
+                closing.get_or_insert_with(|| Instant::now() + flush);
             }
             let Some(end) = closing else { continue };
             // The run ended. Once everything is delivered, say offline (a
@@ -581,9 +592,9 @@ impl Publisher {
                 let held = self.held() + queue.len();
                 if held > 0 {
                     log::warn!(
-                        "mqtt: {held} event(s) not delivered: {} did not take them within {} s of the end",
+                        "mqtt: {held} event(s) not delivered: {} did not take them within {:.1} s of the end",
                         self.who,
-                        FLUSH.as_secs()
+                        flush.as_secs_f64()
                     );
                 }
                 return;
@@ -711,6 +722,42 @@ mod tests {
         }
         let e = MqttUrl::parse("mqtt://u:hunter2@host:x/p").unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    fn event(kind: EventKind, id: u64) -> ObjectEvent {
+        ObjectEvent {
+            kind,
+            id,
+            class_id: 1,
+            frame: 0,
+            first_ms: 0.0,
+            last_ms: 0.0,
+            score: 0.9,
+            top_score: 0.9,
+            bbox: ssd_core::boxes::BBox::new(0.0, 0.0, 1.0, 1.0),
+            zones: vec![],
+            entered_zones: vec![],
+            crossed: vec![],
+        }
+    }
+
+    #[test]
+    fn with_no_broker_the_run_goes_on_the_queue_overflow_is_counted_and_the_end_waits_only_so_long() {
+        // A port nobody listens on: connecting is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}/t")).unwrap();
+        let options = MqttSinkOptions { queue: 4, flush: Duration::from_millis(300), ..MqttSinkOptions::default() };
+        let mut sink = MqttSink::start(url, options, "cam", vec!["bg".into(), "person".into()], Duration::from_secs(3))
+            .expect("an unreachable broker is no error");
+        // Each new event is two messages: the event and the count.
+        let news: Vec<ObjectEvent> = (1..=5).map(|id| event(EventKind::New, id)).collect();
+        sink.write_events(&news).unwrap();
+        assert_eq!(sink.shared.overflow.load(Ordering::Relaxed), 6);
+        let started = Instant::now();
+        sink.finish().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3), "finish waited {:?}", started.elapsed());
+        assert_eq!(sink.shared.delivered.load(Ordering::Relaxed), 0);
+        assert_eq!(sink.counts.get(&1), Some(&5), "five persons in view");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Named zones (polygons) and counting lines in source pixels, for events:
 //! `--zone door=100,200,300,200,300,400,100,400`, `--line gate=0,300,640,300`.
 //! An object is where its box's bottom centre is (its feet, for a person
-//! seen from the side or above).
+//! seen from the side or above). Many places can come from a file
+//! (`--zones-file`, [`parse_places`]).
 
 use ssd_core::boxes::BBox;
 
@@ -54,6 +55,26 @@ fn parse_named(spec: &str, what: &str) -> Result<(String, Vec<f32>), String> {
         .collect::<Option<Vec<f32>>>()
         .ok_or_else(|| format!("{what} '{spec}': the coordinates must be numbers, x1,y1,x2,y2,…"))?;
     Ok((name.to_owned(), numbers))
+}
+
+/// Zones and lines from a file's text: one per line, `zone NAME=x1,y1,…`
+/// or `line NAME=x1,y1,x2,y2`; blank lines and `#` comments are skipped.
+/// Errors name the line.
+pub fn parse_places(text: &str) -> Result<(Vec<Zone>, Vec<Line>), String> {
+    let (mut zones, mut lines) = (Vec::new(), Vec::new());
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |e: String| format!("line {}: {e}", i + 1);
+        match line.split_once(char::is_whitespace) {
+            Some(("zone", spec)) => zones.push(Zone::parse(spec.trim()).map_err(at)?),
+            Some(("line", spec)) => lines.push(Line::parse(spec.trim()).map_err(at)?),
+            _ => return Err(at(format!("'{line}': expected 'zone NAME=x1,y1,…' or 'line NAME=x1,y1,x2,y2'"))),
+        }
+    }
+    Ok((zones, lines))
 }
 
 impl Zone {
@@ -151,5 +172,19 @@ mod tests {
     #[test]
     fn an_object_stands_at_its_bottom_centre() {
         assert_eq!(anchor(&BBox::new(10.0, 20.0, 30.0, 80.0)), [20.0, 80.0]);
+    }
+
+    #[test]
+    fn a_places_file_holds_zones_and_lines_and_errors_name_the_line() {
+        let (zones, lines) =
+            parse_places("# the porch\nzone door=0,0,10,0,10,10\n\nline gate=0,5,10,5  # across\nzone b=1,1,2,1,2,2\n")
+                .unwrap();
+        assert_eq!(zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>(), ["door", "b"]);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].b, [10.0, 5.0]);
+        let e = parse_places("zone a=0,0,1,0,1,1\nzone b=1,2\n").unwrap_err();
+        assert!(e.starts_with("line 2: ") && e.contains("3 or more"), "{e}");
+        let e = parse_places("polygon a=0,0,1,0,1,1").unwrap_err();
+        assert!(e.starts_with("line 1: "), "{e}");
     }
 }

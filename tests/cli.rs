@@ -883,6 +883,39 @@ fn events_name_the_zones_objects_are_in_and_count_line_crossings() {
     let bad = ssd_cam(&["--source", "demo", "--headless", "--events", "--zone", "door=1,2,3,4"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("a zone needs 3 or more"), "{}", stderr(&bad));
+    // The same places from a file tell the same story.
+    let dir = tempfile::tempdir().unwrap();
+    let places = dir.path().join("places.txt");
+    std::fs::write(&places, "# halves\nzone left=0,0,160,0,160,240,0,240\nline middle=160,0,160,240\n").unwrap();
+    let from_file = ssd_cam(&[
+        "--source",
+        "demo:fps=0,frames=150,size=320x240,seed=4",
+        "--headless",
+        "--events",
+        "--zones-file",
+        places.to_str().unwrap(),
+    ]);
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    let places_story = |es: &[serde_json::Value]| -> Vec<String> {
+        es.iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {} {:?}",
+                    e["type"],
+                    e["id"],
+                    e["frame"],
+                    e["zones"],
+                    e["entered_zones"],
+                    e.get("crossed")
+                )
+            })
+            .collect()
+    };
+    assert!(places_story(&json_lines(&from_file)) == places_story(&events), "--zones-file tells another story");
+    std::fs::write(&places, "zone left=0,0,160,0,160,240,0,240\nzone oops=1,2\n").unwrap();
+    let bad = ssd_cam(&["--source", "demo", "--headless", "--events", "--zones-file", places.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("line 2:") && stderr(&bad).lines().count() == 1, "{}", stderr(&bad));
     let alone = ssd_cam(&["--source", "demo:fps=0,frames=3", "--headless", "--line", "g=0,0,10,10"]);
     assert_eq!(alone.status.code(), Some(1));
     assert!(stderr(&alone).contains("add --events"), "{}", stderr(&alone));

@@ -88,7 +88,7 @@ impl Broker {
         std::fs::write(
             &conf,
             format!(
-                "user {}\nlistener {} 127.0.0.1\nallow_anonymous {anonymous}\npersistence true\npersistence_location {}/\n{}\n",
+                "user {}\nlistener {} 127.0.0.1\nallow_anonymous {anonymous}\npersistence true\npersistence_location {}/\nqueue_qos0_messages true\n{}\n",
                 whoami(),
                 self.port,
                 self.dir.display(),
@@ -130,7 +130,8 @@ impl Broker {
     }
 
     /// A persistent QoS 1 subscription to `topic` as client `id`: from now
-    /// on the broker keeps what is published there for that client.
+    /// on the broker keeps what is published there for that client (QoS 0
+    /// messages too: the config says `queue_qos0_messages`).
     fn subscribe(&self, id: &str, topic: &str) {
         let out = self.sub(&["-c", "-i", id, "-q", "1", "-t", topic, "-E"]).output().unwrap();
         assert!(out.status.success(), "mosquitto_sub -E: {}", String::from_utf8_lossy(&out.stderr));
@@ -187,13 +188,23 @@ fn the_broker_gets_the_events_of_stdout_in_order_and_the_counts_and_state_retain
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path(), "");
     broker.subscribe("events", "cams/demo/events");
-    let out = detect(60, 0, &broker.url("cams"), &[]).output().unwrap();
+    broker.subscribe("detections", "cams/demo/detections");
+    let started = Instant::now();
+    let out = detect(60, 0, &broker.url("cams"), &["--mqtt-detections-hz", "4"]).output().unwrap();
+    let seconds = started.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(warnings(&out), Vec::<String>::new(), "a clean run warns of nothing");
     let printed = stdout_lines(&out);
     assert!(printed.len() > 10, "few events: {printed:?}");
     let received = first_arrivals(broker.collect("events", "cams/demo/events", 2));
     assert_eq!(received, printed, "MQTT events differ from stdout's");
+    // Frame lines, at most 4 a second of the run.
+    let frames = broker.collect("detections", "cams/demo/detections", 2);
+    assert!(!frames.is_empty() && frames.len() as f64 <= 4.0 * seconds + 1.0, "{} in {seconds} s", frames.len());
+    for f in &frames {
+        let v: serde_json::Value = serde_json::from_str(f).unwrap();
+        assert!(v["detections"].is_array() && v["source"] == "demo", "{f}");
+    }
     // Everything ended with the run: the counts are back to 0 and the state
     // says offline, all retained.
     for label in ["circle", "square", "triangle", "star"] {

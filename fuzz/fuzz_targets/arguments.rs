@@ -1,4 +1,4 @@
-//! Parsers of command-line values on arbitrary text: `--zone` and `--line`
+//! Parsers of command-line values on arbitrary text: `--zone`, `--line` and `--zones-file`
 //! (what parses is put to work: containment and crossing tests never
 //! panic) and `--mqtt` (what parses prints as a URL that parses the same,
 //! without the password).
@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssd_cam::mqtt::MqttUrl;
-use ssd_cam::zones::{Line, Zone};
+use ssd_cam::zones::{parse_places, Line, Zone};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -22,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
         for w in probe.windows(2) {
             let _ = l.crossed(w[0], w[1]);
         }
+    }
+    if let Ok((zones, lines)) = parse_places(text) {
+        assert!(zones.iter().all(|z| z.polygon.len() >= 3) && lines.iter().all(|l| l.a != l.b));
     }
     if let Ok(url) = MqttUrl::parse(text) {
         let shown = url.to_string();
