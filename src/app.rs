@@ -97,6 +97,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             format: if args.save_png { SaveFormat::Png } else { SaveFormat::Jpeg },
             raw: args.save_raw,
             overwrite: args.overwrite,
+            regions: args.show_regions,
         };
         let sink = SaveSink::new(options, manifest.labels.clone())
             .with_context(|| format!("--save {}: cannot create the folder", dir.display()))?;
@@ -109,9 +110,16 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             segment_seconds: args.record_segment,
             fps: source.frame_rate().unwrap_or(30.0),
             program: ffmpeg::FfmpegOptions::default().program,
+            regions: args.show_regions,
         };
         sinks.push(Box::new(RecordSink::new(options, manifest.labels.clone()).map_err(anyhow::Error::msg)?));
     }
+    let tracked = (args.detect == "motion").then(crate::gate::Tracked::default);
+    let gate = tracked.as_ref().map(|shared| {
+        let motion = crate::motion::MotionParams { threshold: args.motion_threshold, ..Default::default() };
+        let input = [manifest.input.width, manifest.input.height];
+        crate::gate::Gate::new(motion, args.motion_mask.clone(), input, args.full_frame_every, Arc::clone(shared))
+    });
     let title = format!("ssd-cam: {} on {}", manifest.name, source.name());
     let pipeline = Pipeline {
         preprocessor: Preprocessor::new(&manifest, args.letterbox),
@@ -126,9 +134,11 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             Events::new(params).with_places(zones, lines)
         }),
         tracker,
+        gate,
+        tracked,
     };
     if windowed {
-        return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live);
+        return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live, args.show_regions);
     }
     Ok(pipeline.run(stop)?)
 }
@@ -174,6 +184,9 @@ fn check_options(args: &Args) -> Result<()> {
         if let Some((flag, _, to)) = camera_only.iter().find(|(_, set, _)| *set) {
             bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
         }
+    }
+    if args.detect != "motion" && (!args.motion_mask.is_empty() || args.show_regions) {
+        bail!("--motion-mask and --show-regions go with --detect motion");
     }
     if wants_events(args) && args.track == "off" {
         bail!("--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
@@ -351,8 +364,9 @@ fn run_windowed(
     title: String,
     stop: Arc<AtomicBool>,
     hold: bool,
+    regions: bool,
 ) -> Result<Stats> {
-    let (sink, screen) = crate::sink::display::display(labels, title);
+    let (sink, screen) = crate::sink::display::display(labels, title, regions);
     pipeline.sinks.push(Box::new(sink));
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
     let flag = Arc::clone(&stop);
@@ -371,7 +385,7 @@ fn run_windowed(
 }
 
 #[cfg(not(feature = "display"))]
-fn run_windowed(_: Pipeline, _: Vec<String>, _: String, _: Arc<AtomicBool>, _: bool) -> Result<Stats> {
+fn run_windowed(_: Pipeline, _: Vec<String>, _: String, _: Arc<AtomicBool>, _: bool, _: bool) -> Result<Stats> {
     check_window().map(|()| Stats::default())
 }
 

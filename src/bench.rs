@@ -241,6 +241,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         // The stages ssd-cam always runs; the tracker has its own bench.
         tracker: None,
         events: None,
+        gate: None,
+        tracked: None,
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     pipeline.run(stop).context("pipeline run")?;

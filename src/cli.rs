@@ -213,6 +213,33 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = crate::model::Precision::F32)]
     pub precision: crate::model::Precision,
 
+    /// Where the model runs: on every frame (always), or only where
+    /// something moves or is tracked (motion: a cheap motion detector on
+    /// each frame, the model on crops around what it finds, the whole frame
+    /// now and then; see README).
+    #[arg(long, value_name = "always|motion", value_parser = ["always", "motion"], default_value = "always")]
+    pub detect: String,
+
+    /// With --detect motion: run the whole frame every N frames, or every
+    /// N seconds with an s (5s), to catch objects that stopped moving.
+    #[arg(long, value_name = "N|Ns", default_value = "5s", value_parser = crate::gate::FullEvery::parse)]
+    pub full_frame_every: crate::gate::FullEvery,
+
+    /// With --detect motion: an area where motion never counts (a clock
+    /// overlay, a tree), a polygon in source pixels x1,y1,x2,y2,x3,y3,…
+    /// (repeat for more).
+    #[arg(long, value_name = "POLYGON", value_parser = crate::zones::parse_mask)]
+    pub motion_mask: Vec<crate::zones::Zone>,
+
+    /// With --detect motion: grey levels (0-255) a pixel must change by to
+    /// count as moving.
+    #[arg(long, value_name = "N", default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..))]
+    pub motion_threshold: u8,
+
+    /// Draw the regions the model ran on (window, --save).
+    #[arg(long)]
+    pub show_regions: bool,
+
     /// Stop after writing N frames.
     #[arg(long, value_name = "N", value_parser = frame_count)]
     pub max_frames: Option<u64>,

@@ -151,12 +151,31 @@ impl FpsMeter {
     }
 }
 
+/// The crops a plan ran the model on, as `[x1, y1, x2, y2]` frame pixels:
+/// the whole frame, its regions, or none.
+pub fn region_boxes(plan: &crate::gate::Plan, width: u32, height: u32) -> Vec<[u32; 4]> {
+    if plan.full {
+        vec![[0, 0, width, height]]
+    } else {
+        plan.regions.iter().map(|&[x, y, w, h]| [x, y, x + w, y + h]).collect()
+    }
+}
+
+/// Colour of the regions' outlines (`--show-regions`).
+const REGION: crate::draw::Rgb = [255, 255, 255];
+
 /// Copies a frame into `out` and draws its detections and HUD on the copy:
-/// what the window shows and `--save` writes.
-pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[String], fps: f64) {
+/// what the window shows and `--save` writes; with `regions`, also where
+/// the model ran.
+pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[String], fps: f64, regions: bool) {
     out.clear();
     out.extend_from_slice(&r.frame.rgb);
     if let Some(mut canvas) = Canvas::new(out, r.frame.width, r.frame.height) {
+        if let Some(plan) = r.gate.filter(|_| regions) {
+            for [x1, y1, x2, y2] in region_boxes(plan, r.frame.width, r.frame.height) {
+                canvas.rect(i64::from(x1), i64::from(y1), i64::from(x2) - 1, i64::from(y2) - 1, 1, REGION);
+            }
+        }
         let hud = Hud { fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
         draw(&mut canvas, r.detections, r.track_ids, labels, Some(&hud));
     }

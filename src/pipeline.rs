@@ -141,13 +141,21 @@ pub struct Pipeline {
     /// Turns the tracker's tracks into object events for the sinks (needs
     /// `tracker`).
     pub events: Option<crate::events::Events>,
+    /// `--detect motion`: where the model runs on each frame. Its tracked
+    /// boxes are written by the output stage.
+    pub gate: Option<crate::gate::Gate>,
+    /// Where the output stage writes the tracked boxes for `gate`.
+    pub tracked: Option<crate::gate::Tracked>,
 }
 
 /// A frame and its input-size copy, made on the capture thread so that
 /// resizing stays off the inference thread.
 struct Captured {
     frame: Frame,
-    input: Resized,
+    /// The model's inputs: the whole frame, or its regions (none: the model
+    /// does not run on this frame).
+    inputs: Vec<Resized>,
+    plan: Option<crate::gate::Plan>,
     resize_ms: f64,
 }
 
@@ -155,8 +163,9 @@ struct Inferred {
     /// Position in the order frames were taken for inference.
     seq: u64,
     frame: Frame,
-    outputs: RawOutputs,
-    mapping: InputMapping,
+    plan: Option<crate::gate::Plan>,
+    /// Each input's outputs and how its boxes map to the frame.
+    outputs: Vec<(RawOutputs, InputMapping)>,
     queue_ms: f64,
     preprocess_ms: f64,
     inference_ms: f64,
@@ -175,7 +184,19 @@ impl Pipeline {
     /// Runs until the source ends, `stop` is set, `max_frames` are written or
     /// the output is closed.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
-        let Pipeline { source, model, preprocessor, decoder, sinks, max_frames, workers, tracker, events } = self;
+        let Pipeline {
+            source,
+            model,
+            preprocessor,
+            decoder,
+            sinks,
+            max_frames,
+            workers,
+            tracker,
+            events,
+            gate,
+            tracked,
+        } = self;
         let live = source.is_live();
         let workers = workers.max(1);
         // Live: one slot, newest wins. Files: a little slack, never dropped.
@@ -202,7 +223,7 @@ impl Pipeline {
             let resizer = preprocessor.clone();
             std::thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || capture_stage(source, resizer, frame_tx, evict, pools, &[&stop, &halt], &dropped))
+                .spawn(move || capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], &dropped))
                 .map_err(|source| PipelineError::Spawn { stage: "capture", source })?
         };
         let queue = Arc::new(Dispatch { rx: frame_rx, next: std::sync::Mutex::new(0) });
@@ -235,7 +256,7 @@ impl Pipeline {
             std::thread::Builder::new()
                 .name("output".into())
                 .spawn(move || {
-                    let tracking = Tracking { tracker, events };
+                    let tracking = Tracking { tracker, events, tracked };
                     output_stage(decoder, tracking, sinks, result_rx, pool_tx, &stop, &dropped, max_frames)
                 })
                 .map_err(|source| PipelineError::Spawn { stage: "output", source })?
@@ -295,15 +316,19 @@ struct Pools {
 impl Pools {
     fn recycle(&self, c: Captured) {
         let _ = self.rgb.0.try_send(c.frame.rgb);
-        let _ = self.inputs.0.try_send(c.input);
+        for input in c.inputs {
+            let _ = self.inputs.0.try_send(input);
+        }
     }
 }
 
 /// Stage 1: frames from the source, resized to the model input. Returns the
 /// source's skipped count and how it ended.
+#[allow(clippy::too_many_arguments)]
 fn capture_stage(
     mut source: Box<dyn Source>,
     mut resizer: Preprocessor,
+    mut gate: Option<crate::gate::Gate>,
     tx: Sender<Captured>,
     evict: Receiver<Captured>,
     pools: Pools,
@@ -313,6 +338,7 @@ fn capture_stage(
     let live = source.is_live();
     let stopped = || stop.iter().any(|s| s.load(Ordering::Relaxed));
     let (mut index, mut lost_before) = (0u64, 0u64);
+    let mut crop = Vec::new();
     let result = 'frames: loop {
         if stopped() {
             break Ok(());
@@ -339,11 +365,27 @@ fn capture_stage(
         let frame =
             Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb, file, pts_ms };
         index += 1;
-        let mut input = pools.inputs.1.try_recv().unwrap_or_default();
-        if let Err(e) = resizer.resize(&frame.rgb, width, height, &mut input) {
+        let plan = gate.as_mut().map(|g| g.plan(&frame.rgb, width, height, frame.timestamp_ms));
+        let regions: &[crate::regions::Region] = plan.as_ref().map_or(&[], |p| &p.regions);
+        let whole = plan.as_ref().is_none_or(|p| p.full);
+        let mut inputs = Vec::with_capacity(regions.len().max(1));
+        let resized = if whole {
+            let mut input = pools.inputs.1.try_recv().unwrap_or_default();
+            let r = resizer.resize(&frame.rgb, width, height, &mut input);
+            inputs.push(input);
+            r
+        } else {
+            regions.iter().try_for_each(|&region| {
+                let mut input = pools.inputs.1.try_recv().unwrap_or_default();
+                let r = resizer.resize_region(&frame.rgb, width, height, region, &mut crop, &mut input);
+                inputs.push(input);
+                r
+            })
+        };
+        if let Err(e) = resized {
             break Err(PipelineError::Preprocess { frame: frame.index, source: e });
         }
-        let frame = Captured { resize_ms: ms(frame.captured_at.elapsed()), frame, input };
+        let frame = Captured { resize_ms: ms(frame.captured_at.elapsed()), frame, inputs, plan };
         if !live {
             let mut frame = frame;
             loop {
@@ -414,7 +456,7 @@ fn inference_stage(
     loop {
         // Frames already captured are still inferred after a stop; an empty
         // queue after a stop ends the stage even if capture is stuck.
-        let (seq, Captured { frame, input: resized, resize_ms }) = match queue.take() {
+        let (seq, Captured { frame, inputs: resized, plan, resize_ms }) = match queue.take() {
             Ok(c) => c,
             Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Relaxed) => break,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -424,22 +466,20 @@ fn inference_stage(
         let queue_ms = (ms(started.duration_since(frame.captured_at)) - resize_ms).max(0.0);
         let index = frame.index;
         let inference = |source| PipelineError::Inference { frame: index, source };
-        let input = model.input_mut().map_err(inference)?;
-        let mapping =
-            pre.normalize(&resized, input).map_err(|source| PipelineError::Preprocess { frame: index, source })?;
-        let _ = inputs.try_send(resized);
-        let preprocessed = Instant::now();
-        let outputs = model.run().map_err(inference)?;
-        let done = Instant::now();
-        let msg = Inferred {
-            seq,
-            frame,
-            outputs,
-            mapping,
-            queue_ms,
-            preprocess_ms: resize_ms + ms(preprocessed - started),
-            inference_ms: ms(done - preprocessed),
-        };
+        // Regions run in turn: the shipped models take a batch of one.
+        let (mut outputs, mut preprocess_ms, mut inference_ms) = (Vec::with_capacity(resized.len()), resize_ms, 0.0);
+        for r in resized {
+            let t0 = Instant::now();
+            let input = model.input_mut().map_err(inference)?;
+            let mapping =
+                pre.normalize(&r, input).map_err(|source| PipelineError::Preprocess { frame: index, source })?;
+            let _ = inputs.try_send(r);
+            let t1 = Instant::now();
+            outputs.push((model.run().map_err(inference)?, mapping));
+            preprocess_ms += ms(t1 - t0);
+            inference_ms += ms(t1.elapsed());
+        }
+        let msg = Inferred { seq, frame, plan, outputs, queue_ms, preprocess_ms, inference_ms };
         if tx.send(msg).is_err() {
             break; // output stage ended
         }
@@ -450,17 +490,48 @@ fn inference_stage(
     Ok(())
 }
 
+/// Detections from overlapping regions, merged by NMS as if they came
+/// from one frame (the buffers are reused).
+#[derive(Default)]
+struct RegionMerge {
+    scored: Vec<ssd_core::nms::Scored>,
+    kept: Vec<ssd_core::nms::Scored>,
+    taken: Vec<Detection>,
+}
+
+impl RegionMerge {
+    fn run(&mut self, detections: &mut Vec<Detection>, params: &ssd_core::nms::NmsParams) {
+        self.scored.clear();
+        self.scored.extend(detections.iter().enumerate().map(|(i, d)| ssd_core::nms::Scored {
+            bbox: d.bbox,
+            score: d.score,
+            class: d.class_id,
+            prior: i as u32,
+        }));
+        let keep = params.keep_top_k;
+        let params = ssd_core::nms::NmsParams { top_k_per_class: usize::MAX, keep_top_k: usize::MAX, ..*params };
+        ssd_core::nms::nms(&mut self.scored, &params, &mut self.kept);
+        self.kept.sort_by(|a, b| b.score.total_cmp(&a.score));
+        self.taken.clear();
+        self.taken.extend(self.kept.iter().map(|k| detections[k.prior as usize]));
+        std::mem::swap(detections, &mut self.taken);
+        detections.truncate(keep);
+    }
+}
+
 /// Stage 3.
 /// The output stage's tracker and the events made from it.
 struct Tracking {
     tracker: Option<ssd_core::Tracker>,
     events: Option<crate::events::Events>,
+    /// The live tracks' boxes, for the motion gate.
+    tracked: Option<crate::gate::Tracked>,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn output_stage(
     mut decoder: Decoder,
-    Tracking { mut tracker, mut events }: Tracking,
+    Tracking { mut tracker, mut events, tracked: gate_boxes }: Tracking,
     mut sinks: Vec<Box<dyn Sink>>,
     rx: Receiver<Inferred>,
     pool: Sender<Vec<u8>>,
@@ -469,7 +540,8 @@ fn output_stage(
     max_frames: Option<u64>,
 ) -> Result<Stats, PipelineError> {
     let mut stats = Stats::default();
-    let mut detections: Vec<Detection> = Vec::new();
+    let (mut detections, mut part): (Vec<Detection>, Vec<Detection>) = (Vec::new(), Vec::new());
+    let mut merge = RegionMerge::default();
     let (mut track_ids, mut tracked, mut ended) = (Vec::new(), Vec::new(), Vec::new());
     let (mut frame_events, mut last_frame) = (Vec::new(), 0);
     let mut first_capture: Option<Instant> = None;
@@ -483,12 +555,16 @@ fn output_stage(
         }
         let started = Instant::now();
         let frame = msg.frame.index;
-        let decoded =
-            msg.outputs.slices().map_err(|source| PipelineError::Inference { frame, source }).and_then(|(b, s)| {
-                decoder
-                    .decode(b, s, &msg.mapping, &mut detections)
-                    .map_err(|source| PipelineError::Decode { frame, source })
-            });
+        detections.clear();
+        let decoded = msg.outputs.iter().try_for_each(|(outputs, mapping)| {
+            let (b, s) = outputs.slices().map_err(|source| PipelineError::Inference { frame, source })?;
+            decoder.decode(b, s, mapping, &mut part).map_err(|source| PipelineError::Decode { frame, source })?;
+            detections.append(&mut part);
+            Ok(())
+        });
+        if msg.outputs.len() > 1 {
+            merge.run(&mut detections, &decoder.params().nms);
+        }
         if let Err(e) = decoded {
             error = Some(e);
             stop.store(true, Ordering::Relaxed);
@@ -506,6 +582,12 @@ fn output_stage(
                 ev.frame(frame, msg.frame.timestamp_ms, t.tracks(), &ended, &mut frame_events);
             }
             keep_reported(&mut detections, &mut track_ids, t.params().high_score);
+            if let Some(shared) = &gate_boxes {
+                if let Ok(mut boxes) = shared.lock() {
+                    boxes.clear();
+                    boxes.extend(t.tracks().iter().map(|tr| tr.bbox));
+                }
+            }
         }
         let finished = Instant::now();
         let latency = Latency {
@@ -520,6 +602,7 @@ fn output_stage(
             detections: &detections,
             track_ids: &track_ids,
             events: &frame_events,
+            gate: msg.plan.as_ref(),
             latency,
             dropped: dropped.load(Ordering::Relaxed),
         };

@@ -77,6 +77,11 @@ pub fn parse_places(text: &str) -> Result<(Vec<Zone>, Vec<Line>), String> {
     Ok((zones, lines))
 }
 
+/// A `--motion-mask` polygon, `x1,y1,x2,y2,x3,y3[,…]` (no name).
+pub fn parse_mask(spec: &str) -> Result<Zone, String> {
+    Zone::parse(&format!("mask={spec}")).map_err(|e| e.replacen("--zone 'mask=", "--motion-mask '", 1))
+}
+
 impl Zone {
     /// Parses `NAME=x1,y1,x2,y2,x3,y3[,…]`.
     pub fn parse(spec: &str) -> Result<Zone, String> {

@@ -116,6 +116,8 @@ fn run_on(
         workers,
         tracker: None,
         events: None,
+        gate: None,
+        tracked: None,
     };
     let result = pipeline.run(stop);
     let seen = seen.lock().unwrap().clone();
@@ -222,6 +224,8 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
         workers: 2,
         tracker: None,
         events: None,
+        gate: None,
+        tracked: None,
     };
     let stats = pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
     assert_eq!(stats.frames, 6);

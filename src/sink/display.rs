@@ -61,6 +61,7 @@ pub struct DisplaySink {
     labels: Vec<String>,
     fps: FpsMeter,
     rgb: Vec<u8>,
+    regions: bool,
     tx: Sender<Shown>,
     evict: Receiver<Shown>,
     spare: Receiver<Vec<u32>>,
@@ -73,19 +74,26 @@ pub struct Screen {
     title: String,
 }
 
-/// A connected sink and screen.
-pub fn display(labels: Vec<String>, title: String) -> (DisplaySink, Screen) {
+/// A connected sink and screen; `regions` draws where the model ran.
+pub fn display(labels: Vec<String>, title: String, regions: bool) -> (DisplaySink, Screen) {
     let (tx, rx) = bounded(1);
     let (spare_tx, spare_rx) = bounded(2);
-    let sink =
-        DisplaySink { labels, fps: FpsMeter::default(), rgb: Vec::new(), tx, evict: rx.clone(), spare: spare_rx };
+    let sink = DisplaySink {
+        labels,
+        fps: FpsMeter::default(),
+        rgb: Vec::new(),
+        regions,
+        tx,
+        evict: rx.clone(),
+        spare: spare_rx,
+    };
     (sink, Screen { frames: rx, spare: spare_tx, title })
 }
 
 impl Sink for DisplaySink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         let fps = self.fps.tick(std::time::Instant::now());
-        annotate(&mut self.rgb, r, &self.labels, fps);
+        annotate(&mut self.rgb, r, &self.labels, fps, self.regions);
         let mut pixels = self.spare.try_recv().unwrap_or_default();
         pack_xrgb(&self.rgb, &mut pixels);
         let shown = Shown { width: r.frame.width, height: r.frame.height, pixels };
@@ -218,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_lagging_window_gets_the_newest_frame() {
-        let (mut sink, screen) = display(vec!["background".into()], "t".into());
+        let (mut sink, screen) = display(vec!["background".into()], "t".into(), false);
         let (w, h) = (64u32, 32u32);
         let last = (w * h * 3 - 3) as usize;
         for index in 0..3u8 {
@@ -236,6 +244,7 @@ mod tests {
             };
             let r = FrameResult {
                 frame: &frame,
+                gate: None,
                 detections: &[],
                 track_ids: &[],
                 events: &[],

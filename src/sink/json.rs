@@ -82,6 +82,12 @@ struct FrameRecord<'a> {
     height: u32,
     latency_ms: LatencyRecord,
     dropped: u64,
+    /// Under `--detect motion`: whether something moved, and the crops the
+    /// model ran on as boxes (the whole frame, or none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    motion: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regions: Option<Vec<[u32; 4]>>,
     detections: &'a [DetectionRecord<'a>],
 }
 
@@ -146,6 +152,8 @@ fn frame_record<T, E>(
         height: r.frame.height,
         latency_ms: LatencyRecord::from(&r.latency),
         dropped: r.dropped,
+        motion: r.gate.map(|g| g.motion),
+        regions: r.gate.map(|g| crate::overlay::region_boxes(g, r.frame.width, r.frame.height)),
         detections: &dets,
     };
     use_it(&record)

@@ -37,6 +37,8 @@ pub struct FrameResult<'a> {
     pub track_ids: &'a [Option<u64>],
     /// Object events of this frame (with `--events`).
     pub events: &'a [crate::events::Event],
+    /// Where the model ran, under `--detect motion`.
+    pub gate: Option<&'a crate::gate::Plan>,
     /// Stage timings.
     pub latency: Latency,
     /// Frames dropped so far by the live-source policy.

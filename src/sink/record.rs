@@ -34,6 +34,8 @@ pub struct RecordOptions {
     pub fps: f64,
     /// The ffmpeg program.
     pub program: String,
+    /// Draw where the model ran (`--show-regions`).
+    pub regions: bool,
 }
 
 /// The longest run of dropped frames filled with copies (2 s at 30 fps):
@@ -246,7 +248,7 @@ impl Sink for RecordSink {
             self.canvas.clear();
             self.canvas.extend_from_slice(&r.frame.rgb);
         } else {
-            annotate(&mut self.canvas, r, &self.labels, fps);
+            annotate(&mut self.canvas, r, &self.labels, fps, self.options.regions);
         }
         if let Err(e) = self.encode(size, 1) {
             self.fail(&e);
@@ -285,6 +287,7 @@ mod tests {
             segment_seconds: None,
             fps: 30.0,
             program: "ffmpeg".into(),
+            regions: false,
         };
         let e = RecordSink::new(options, vec![]).err().unwrap_or_default();
         assert!(e.contains(".mp4, .mkv, .mov or .avi"), "{e}");
@@ -298,6 +301,7 @@ mod tests {
             segment_seconds: Some(60.0),
             fps: 30.0,
             program: "/nonexistent/ffmpeg".into(),
+            regions: false,
         };
         // No ffmpeg: an error at start that says how to install it.
         let e = RecordSink::new(options.clone(), vec![]).err().unwrap_or_default();

@@ -40,6 +40,8 @@ pub struct SaveOptions {
     pub raw: bool,
     /// Replace files that already exist.
     pub overwrite: bool,
+    /// Draw where the model ran (`--show-regions`).
+    pub regions: bool,
 }
 
 /// Writes frames as images.
@@ -96,7 +98,7 @@ impl SaveSink {
             self.canvas.clear();
             self.canvas.extend_from_slice(&r.frame.rgb);
         } else {
-            annotate(&mut self.canvas, r, &self.labels, fps);
+            annotate(&mut self.canvas, r, &self.labels, fps, self.options.regions);
         }
         write_image(path, &self.canvas, w, h, self.options.format)
     }
@@ -186,12 +188,13 @@ mod tests {
     }
 
     fn options(dir: &Path, raw: bool, overwrite: bool) -> SaveOptions {
-        SaveOptions { dir: dir.join("out"), every: 2, format: SaveFormat::Png, raw, overwrite }
+        SaveOptions { dir: dir.join("out"), every: 2, format: SaveFormat::Png, raw, overwrite, regions: false }
     }
 
     fn write(sink: &mut SaveSink, f: &Frame, dets: &[Detection]) {
         let r = FrameResult {
             frame: f,
+            gate: None,
             detections: dets,
             track_ids: &[],
             events: &[],
@@ -243,8 +246,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, b"x").unwrap();
-        let opts =
-            SaveOptions { dir: file.join("sub"), every: 1, format: SaveFormat::Jpeg, raw: false, overwrite: false };
+        let opts = SaveOptions {
+            dir: file.join("sub"),
+            every: 1,
+            format: SaveFormat::Jpeg,
+            raw: false,
+            overwrite: false,
+            regions: false,
+        };
         assert!(SaveSink::new(opts, vec![]).is_err());
         assert!(!file.join("sub").exists());
     }

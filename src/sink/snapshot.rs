@@ -176,6 +176,7 @@ mod tests {
             events.frame(f as u64, frame.timestamp_ms, tracker.tracks(), &ended, &mut out);
             let r = FrameResult {
                 frame: &frame,
+                gate: None,
                 detections: &dets,
                 track_ids: &ids,
                 events: &out,

@@ -211,13 +211,23 @@ pub struct InputMapping {
     pub pad: [f32; 2],
     /// Source frame size, for clipping.
     pub source: [f32; 2],
+    /// Where the resized image starts in the source frame (a crop's corner;
+    /// zero for the whole frame).
+    pub offset: [f32; 2],
 }
 
 impl InputMapping {
     /// Stretch: the whole frame fills the whole input.
     pub fn stretch(src_w: u32, src_h: u32, in_w: u32, in_h: u32) -> Self {
         let (sw, sh, iw, ih) = (src_w as f32, src_h as f32, in_w as f32, in_h as f32);
-        Self { input_w: iw, input_h: ih, scale: [sw / iw, sh / ih], pad: [0.0, 0.0], source: [sw, sh] }
+        Self {
+            input_w: iw,
+            input_h: ih,
+            scale: [sw / iw, sh / ih],
+            pad: [0.0, 0.0],
+            source: [sw, sh],
+            offset: [0.0, 0.0],
+        }
     }
 
     /// Letterbox: the frame is scaled to fit, keeping its aspect ratio, and
@@ -228,14 +238,31 @@ impl InputMapping {
         let rw = ((sw * k).round() as u32).clamp(1, in_w);
         let rh = ((sh * k).round() as u32).clamp(1, in_h);
         let pad = [((in_w - rw) / 2) as f32, ((in_h - rh) / 2) as f32];
-        let mapping = Self { input_w: iw, input_h: ih, scale: [sw / rw as f32, sh / rh as f32], pad, source: [sw, sh] };
+        let mapping = Self {
+            input_w: iw,
+            input_h: ih,
+            scale: [sw / rw as f32, sh / rh as f32],
+            pad,
+            source: [sw, sh],
+            offset: [0.0, 0.0],
+        };
         (mapping, [rw, rh])
+    }
+
+    /// The mapping of a crop at `offset` in a `frame`-sized frame, given the
+    /// crop's own mapping: boxes come out in the frame's pixels, clipped to
+    /// the frame.
+    pub fn in_frame(self, offset: [f32; 2], frame: [f32; 2]) -> Self {
+        Self { offset, source: frame, ..self }
     }
 
     /// A normalized point in model-input space to source pixels (not clipped:
     /// a landmark may lie outside the frame).
     pub fn point_to_source(&self, x: f32, y: f32) -> [f32; 2] {
-        [(x * self.input_w - self.pad[0]) * self.scale[0], (y * self.input_h - self.pad[1]) * self.scale[1]]
+        [
+            (x * self.input_w - self.pad[0]) * self.scale[0] + self.offset[0],
+            (y * self.input_h - self.pad[1]) * self.scale[1] + self.offset[1],
+        ]
     }
 
     /// A normalized box in model-input space to source pixels, clipped to the frame.

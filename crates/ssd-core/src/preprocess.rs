@@ -133,6 +133,34 @@ impl Preprocessor {
         Ok(())
     }
 
+    /// Resizes the crop `[x, y, width, height]` of the frame to the model
+    /// input into `out`, with a mapping to the whole frame's pixels; `crop`
+    /// holds the cut-out pixels between calls.
+    pub fn resize_region(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        [x, y, w, h]: [u32; 4],
+        crop: &mut Vec<u8>,
+        out: &mut Resized,
+    ) -> Result<(), PreprocessError> {
+        let need = width as usize * height as usize * 3;
+        let inside = x.checked_add(w).is_some_and(|r| r <= width) && y.checked_add(h).is_some_and(|b| b <= height);
+        if rgb.len() < need || !inside || w == 0 || h == 0 {
+            return Err(PreprocessError::BadFrame { got: rgb.len(), need, width, height });
+        }
+        crop.clear();
+        let (x, w, stride) = (x as usize * 3, w as usize * 3, width as usize * 3);
+        for row in rgb[..need].chunks_exact(stride).skip(y as usize).take(h as usize) {
+            crop.extend_from_slice(&row[x..x + w]);
+        }
+        self.resize(crop, w as u32 / 3, h, out)?;
+        let offset = [(x / 3) as f32, y as f32];
+        out.mapping = out.mapping.in_frame(offset, [width as f32, height as f32]);
+        Ok(())
+    }
+
     /// Normalizes a resized frame into `out` (the input tensor's values) and
     /// returns how to map boxes back to frame pixels.
     pub fn normalize(&self, resized: &Resized, out: &mut [f32]) -> Result<InputMapping, PreprocessError> {
@@ -268,5 +296,22 @@ mod tests {
         let mut out = vec![0.0; 12];
         assert!(matches!(p.run(&[0; 5], 2, 2, &mut out), Err(PreprocessError::BadFrame { .. })));
         assert!(matches!(p.run(&[0; 12], 2, 2, &mut out[..4]), Err(PreprocessError::BadTensor { .. })));
+    }
+
+    #[test]
+    fn a_region_is_the_crop_resized_and_maps_back_to_frame_pixels() {
+        let mut p = Preprocessor::new(&manifest(4, 4, Layout::Nchw, ColorOrder::Rgb), false);
+        // An 8x6 frame whose pixel (x, y) holds x * 10 + y in every channel.
+        let rgb: Vec<u8> = (0..6).flat_map(|y| (0..8).flat_map(move |x| [x * 10 + y; 3])).collect();
+        let (mut crop, mut out) = (Vec::new(), Resized::default());
+        p.resize_region(&rgb, 8, 6, [2, 1, 4, 4], &mut crop, &mut out).unwrap();
+        let firsts: Vec<u8> = out.pixels.chunks_exact(3).map(|px| px[0]).collect();
+        assert_eq!(&firsts[..4], &[21, 31, 41, 51], "same size: the crop itself");
+        assert_eq!(firsts[12], 24);
+        let whole = out.mapping.to_source(&crate::boxes::BBox::new(0.0, 0.0, 1.0, 1.0));
+        assert_eq!([whole.x1, whole.y1, whole.x2, whole.y2], [2.0, 1.0, 6.0, 5.0]);
+        let half = out.mapping.to_source(&crate::boxes::BBox::new(0.5, 0.5, 2.0, 2.0));
+        assert_eq!([half.x1, half.y1, half.x2, half.y2], [4.0, 3.0, 8.0, 6.0], "clipped to the frame, not the crop");
+        assert!(p.resize_region(&rgb, 8, 6, [6, 0, 4, 4], &mut crop, &mut out).is_err(), "outside the frame");
     }
 }

@@ -1,0 +1,142 @@
+//! `--detect motion`: decides, frame by frame on the capture thread, where
+//! the model runs: nowhere (nothing moves, nothing tracked), on regions
+//! around what moves and what is tracked ([`crate::regions`]), or on the
+//! whole frame (the first frame, every `--full-frame-every`, or when the
+//! regions would cost more).
+
+use std::sync::{Arc, Mutex};
+
+use ssd_core::boxes::BBox;
+
+use crate::motion::{Motion, MotionDetector, MotionParams};
+use crate::regions::{plan, Region, RegionParams};
+
+/// How often the whole frame runs anyway, to catch objects that stopped
+/// moving before anything tracked them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FullEvery {
+    /// Every N frames.
+    Frames(u64),
+    /// Every so many seconds of the source's timestamps.
+    Seconds(f64),
+}
+
+impl FullEvery {
+    /// Parses `N` (frames) or `Ns` (seconds), N above zero.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a number of frames (30) or seconds (5s) above 0");
+        match s.strip_suffix('s') {
+            Some(secs) => {
+                let v: f64 = secs.trim().parse().map_err(|_| bad())?;
+                (v.is_finite() && v > 0.0 && v <= 1e6).then_some(FullEvery::Seconds(v)).ok_or_else(bad)
+            }
+            None => s.trim().parse::<u64>().ok().filter(|&n| n > 0).map(FullEvery::Frames).ok_or_else(bad),
+        }
+    }
+}
+
+/// Where the model runs on one frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// The whole frame.
+    pub full: bool,
+    /// Else these crops (none: the model does not run).
+    pub regions: Vec<Region>,
+    /// The motion detector saw something move.
+    pub motion: bool,
+}
+
+/// The boxes of the objects being tracked, written by the output stage and
+/// read by the gate: where the model must keep looking even if nothing moves.
+pub type Tracked = Arc<Mutex<Vec<BBox>>>;
+
+/// Motion, tracked objects and the full-frame schedule, turned into plans.
+#[derive(Debug)]
+pub struct Gate {
+    detector: MotionDetector,
+    motion: Motion,
+    regions: RegionParams,
+    every: FullEvery,
+    tracked: Tracked,
+    /// Frame count and timestamp of the last full-frame run.
+    last_full: Option<(u64, f64)>,
+    frames: u64,
+    boxes: Vec<BBox>,
+}
+
+impl Gate {
+    /// A gate for a model of the given input size.
+    pub fn new(
+        motion: MotionParams,
+        masks: Vec<crate::zones::Zone>,
+        input: [u32; 2],
+        every: FullEvery,
+        tracked: Tracked,
+    ) -> Self {
+        Self {
+            detector: MotionDetector::new(motion, masks),
+            motion: Motion::default(),
+            regions: RegionParams::for_input(input),
+            every,
+            tracked,
+            last_full: None,
+            frames: 0,
+            boxes: Vec::new(),
+        }
+    }
+
+    /// The plan for one RGB frame taken at `timestamp_ms`.
+    pub fn plan(&mut self, rgb: &[u8], width: u32, height: u32, timestamp_ms: f64) -> Plan {
+        self.detector.detect(rgb, width, height, &mut self.motion);
+        let frames = self.frames;
+        self.frames += 1;
+        let due = match (self.last_full, self.every) {
+            (None, _) => true,
+            (Some((n, _)), FullEvery::Frames(every)) => frames - n >= every,
+            (Some((_, t)), FullEvery::Seconds(every)) => timestamp_ms - t >= every * 1000.0,
+        };
+        let motion = !self.motion.boxes.is_empty();
+        self.boxes.clear();
+        self.boxes.extend_from_slice(&self.motion.boxes);
+        if let Ok(tracked) = self.tracked.lock() {
+            self.boxes.extend(tracked.iter().map(|b| b.clip(width as f32, height as f32)));
+        }
+        self.boxes.retain(|b| b.width() > 0.0 && b.height() > 0.0);
+        let mut regions = Vec::new();
+        let full = due || !plan(&self.boxes, [width, height], &self.regions, &mut regions);
+        if full {
+            regions.clear();
+            self.last_full = Some((frames, timestamp_ms));
+        }
+        Plan { full, regions, motion }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_frame_every_takes_frames_or_seconds() {
+        assert_eq!(FullEvery::parse("30"), Ok(FullEvery::Frames(30)));
+        assert_eq!(FullEvery::parse("2.5s"), Ok(FullEvery::Seconds(2.5)));
+        for bad in ["0", "0s", "-1", "s", "x", "1e9s", "inf s"] {
+            assert!(FullEvery::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_still_scene_runs_the_whole_frame_on_schedule_only_and_tracked_objects_keep_regions() {
+        let tracked = Tracked::default();
+        let mut gate =
+            Gate::new(MotionParams::default(), vec![], [300, 300], FullEvery::Frames(10), Arc::clone(&tracked));
+        let still = vec![80u8; 1280 * 720 * 3];
+        let runs: Vec<bool> = (0..25).map(|i| gate.plan(&still, 1280, 720, i as f64 * 33.0).full).collect();
+        let full_at: Vec<usize> = runs.iter().enumerate().filter(|(_, &f)| f).map(|(i, _)| i).collect();
+        assert_eq!(full_at, [0, 10, 20]);
+        // A tracked object gets its region though nothing moves.
+        *tracked.lock().unwrap() = vec![BBox::new(600.0, 300.0, 650.0, 400.0)];
+        let p = gate.plan(&still, 1280, 720, 25.0 * 33.0);
+        assert!(!p.full && !p.motion && p.regions.len() == 1, "{p:?}");
+    }
+}
