@@ -94,7 +94,11 @@ impl MqttUrl {
                 None => (hostport, None),
             }
         };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@') {
+        let bracketed = hostport.starts_with('[');
+        if host.is_empty()
+            || host.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '@' | '[' | ']'))
+            || (!bracketed && host.contains(':'))
+        {
             return Err(bad("no valid host"));
         }
         let port = match port {
@@ -716,6 +720,8 @@ mod tests {
             "mqtt://host/a/+/b",
             "mqtt://host/a//b",
             "mqtt://:pw@host",
+            "mqtt://a@b:]:1",
+            "mqtt://a:b:1",
         ] {
             let e = MqttUrl::parse(bad).expect_err(bad);
             assert!(!e.contains('\n') && e.contains("mqtt://"), "{e}");

@@ -237,3 +237,92 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
     // the gap may already see it; every frame after the gap must.
     assert!(seen[3..].iter().all(|&(_, d)| d == 5), "{seen:?}");
 }
+
+/// `total` identical grey 1280x720 frames: nothing ever moves.
+struct StillSource {
+    total: u64,
+}
+
+impl Source for StillSource {
+    fn name(&self) -> &str {
+        "still"
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+    fn next_frame(&mut self, rgb: &mut Vec<u8>) -> Result<Option<(u32, u32)>, SourceError> {
+        if self.total == 0 {
+            return Ok(None);
+        }
+        self.total -= 1;
+        rgb.clear();
+        rgb.resize(1280 * 720 * 3, 100);
+        Ok(Some((1280, 720)))
+    }
+}
+
+/// Each frame's detection boxes and whether the model ran on the whole frame.
+type Seen = Arc<Mutex<Vec<(Vec<[f32; 4]>, Option<bool>)>>>;
+
+struct BoxSink(Seen);
+
+impl Sink for BoxSink {
+    fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
+        let boxes = r.detections.iter().map(|d| [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2]).collect();
+        self.0.lock().unwrap().push((boxes, r.gate.map(|g| g.full)));
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn boxes_found_in_a_region_come_back_in_frame_pixels_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = common::oracle_manifest();
+    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
+    // A tracked object at (700, 300)-(760, 360): with its margin it is a
+    // 90 px box, so its region is the model's own 300x300 centred on it,
+    // [580, 180, 300, 300], run at scale 1.
+    let tracked = ssd_cam::gate::Tracked::default();
+    tracked.lock().unwrap().push(ssd_core::boxes::BBox::new(700.0, 300.0, 760.0, 360.0));
+    let gate = ssd_cam::gate::Gate::new(
+        ssd_cam::motion::MotionParams::default(),
+        vec![],
+        [300, 300],
+        ssd_cam::gate::FullEvery::Frames(1000),
+        Arc::clone(&tracked),
+    );
+    let seen = Seen::default();
+    let pipeline = Pipeline {
+        source: Box::new(StillSource { total: 3 }),
+        preprocessor: Preprocessor::new(&manifest, false),
+        decoder: Decoder::new(&manifest, priors, PostParams::from(manifest.defaults)),
+        model: common::load_oracle(dir.path()),
+        sinks: vec![Box::new(BoxSink(Arc::clone(&seen)))],
+        max_frames: None,
+        workers: 1,
+        tracker: None,
+        events: None,
+        gate: Some(gate),
+        tracked: None,
+    };
+    pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    // Frame 0 runs whole (stretched); then only the region.
+    assert_eq!(seen.iter().map(|(_, full)| *full).collect::<Vec<_>>(), [Some(true), Some(false), Some(false)]);
+    for (got, want) in seen[0].0.iter().zip([common::BOX_A, common::BOX_B]) {
+        common::assert_box(*got, common::scaled(want, 1280.0, 720.0));
+    }
+    for (boxes, _) in &seen[1..] {
+        assert_eq!(boxes.len(), 2);
+        for (got, want) in boxes.iter().zip([common::BOX_A, common::BOX_B]) {
+            let moved = [want[0] + 580.0, want[1] + 180.0, want[2] + 580.0, want[3] + 180.0];
+            for (g, w) in got.iter().zip(moved) {
+                assert!((g - w).abs() < 1e-3, "{got:?} vs {moved:?}");
+            }
+        }
+    }
+}

@@ -3,9 +3,15 @@
 //! textured background, rendered deterministically from a seed, for demos,
 //! tests and benchmarks.
 //!
-//! `demo[:size=WxH,fps=N,seed=N,frames=N]`. With `fps` above zero it behaves
-//! as a live camera (paced, stale frames dropped); `fps=0` renders as fast as
-//! the pipeline consumes, like a file, nothing dropped.
+//! `demo[:size=WxH,fps=N,seed=N,frames=N,scene=S,light=N]`. With `fps` above
+//! zero it behaves as a live camera (paced, stale frames dropped); `fps=0`
+//! renders as fast as the pipeline consumes, like a file, nothing dropped.
+//!
+//! Scenes: `bounce` (the default: five shapes always moving), `visits` (a
+//! still scene that one shape crosses now and then, big, medium or small
+//! and distant: what a camera over a door sees) and `shake` (bounce on a
+//! background that jitters: motion everywhere). `light=N` makes the whole
+//! frame brighter from frame N on (a lamp, the camera's exposure).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +19,23 @@ use super::{Source, SourceError};
 use ssd_core::boxes::BBox;
 use ssd_core::rng::SplitMix;
 use ssd_core::scene::{background, distinct_color, Shape, CLASSES};
+
+/// How the shapes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scene {
+    /// Five shapes bouncing around, always moving.
+    Bounce,
+    /// A still scene; every [`VISIT_PERIOD`] frames one shape crosses it
+    /// in [`VISIT_FRAMES`] frames.
+    Visits,
+    /// Bounce, with the background jittering by a few pixels.
+    Shake,
+}
+
+/// Frames between the starts of two visits.
+pub const VISIT_PERIOD: u64 = 300;
+/// Frames a visit takes to cross the frame.
+pub const VISIT_FRAMES: u64 = 30;
 
 #[derive(Debug, Clone)]
 struct Mover {
@@ -32,6 +55,9 @@ pub struct DemoSource {
     frames: Option<u64>,
     movers: Vec<Mover>,
     background: Vec<u8>,
+    scene: Scene,
+    seed: u64,
+    light: Option<u64>,
     produced: u64,
     started: Option<Instant>,
 }
@@ -41,6 +67,7 @@ impl DemoSource {
     pub fn from_spec(spec: &str) -> Result<Self, SourceError> {
         let bad = |message: String| SourceError::Open { what: spec.into(), message };
         let (mut width, mut height, mut fps, mut seed, mut frames) = (640u32, 480u32, 30f32, 1u64, None);
+        let (mut scene, mut light) = (Scene::Bounce, None);
         let opts = spec.strip_prefix("demo").unwrap_or_default().trim_start_matches(':');
         for opt in opts.split(',').filter(|o| !o.is_empty()) {
             let (key, value) = opt.split_once('=').ok_or_else(|| bad(format!("option '{opt}' is not key=value")))?;
@@ -53,7 +80,16 @@ impl DemoSource {
                 "fps" => fps = value.parse().map_err(|_| bad(format!("bad fps '{value}'")))?,
                 "seed" => seed = value.parse().map_err(|_| bad(format!("bad seed '{value}'")))?,
                 "frames" => frames = Some(value.parse().map_err(|_| bad(format!("bad frame count '{value}'")))?),
-                _ => return Err(bad(format!("unknown option '{key}' (size, fps, seed, frames)"))),
+                "scene" => {
+                    scene = match value {
+                        "bounce" => Scene::Bounce,
+                        "visits" => Scene::Visits,
+                        "shake" => Scene::Shake,
+                        _ => return Err(bad(format!("scene '{value}' is not bounce, visits or shake"))),
+                    }
+                }
+                "light" => light = Some(value.parse().map_err(|_| bad(format!("bad light frame '{value}'")))?),
+                _ => return Err(bad(format!("unknown option '{key}' (size, fps, seed, frames, scene, light)"))),
             }
         }
         if !(16..=8192).contains(&width) || !(16..=8192).contains(&height) {
@@ -62,7 +98,9 @@ impl DemoSource {
         if !(fps.is_finite() && (0.0..=1000.0).contains(&fps)) {
             return Err(bad(format!("fps {fps} is outside 0..=1000")));
         }
-        Ok(Self::new(width, height, fps, seed, frames))
+        let mut demo = Self::new(width, height, fps, seed, frames);
+        (demo.scene, demo.light) = (scene, light);
+        Ok(demo)
     }
 
     /// A scene of the given size; `fps = 0` means unpaced.
@@ -89,7 +127,19 @@ impl DemoSource {
                 Mover { shape: Shape { center, ..shape }, vel, spin, radius }
             })
             .collect();
-        Self { width, height, fps, frames, movers, background, produced: 0, started: None }
+        Self {
+            width,
+            height,
+            fps,
+            frames,
+            movers,
+            background,
+            scene: Scene::Bounce,
+            seed,
+            light: None,
+            produced: 0,
+            started: None,
+        }
     }
 
     /// The shapes as drawn in frame `t`: they bounce off the frame edges and
@@ -99,28 +149,67 @@ impl DemoSource {
     }
 
     fn shapes_at(&self, t: u64) -> impl Iterator<Item = Shape> + '_ {
-        self.movers.iter().map(move |m| {
+        let visits = (self.scene == Scene::Visits).then(|| self.visitor(t)).into_iter().flatten();
+        let bouncing = if self.scene == Scene::Visits { &self.movers[..0] } else { &self.movers[..] };
+        visits.chain(bouncing.iter().map(move |m| {
             let dims = [self.width as f32, self.height as f32];
             let center = [0, 1].map(|a| {
                 let span = dims[a] - 2.0 * m.radius;
                 m.radius + bounce(m.shape.center[a] + m.vel[a] * t as f32, span)
             });
             Shape { center, angle: m.shape.angle + m.spin * t as f32, ..m.shape.clone() }
-        })
+        }))
+    }
+
+    /// The shape crossing a `visits` scene in frame `t`, if any: visit k
+    /// crosses left to right (even k) or back, at a height and size of its
+    /// own; every third is small (a distant object).
+    fn visitor(&self, t: u64) -> Option<Shape> {
+        let (k, phase) = (t / VISIT_PERIOD, t % VISIT_PERIOD);
+        if phase >= VISIT_FRAMES {
+            return None;
+        }
+        let mut rng = SplitMix::new(self.seed ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let side = self.width.min(self.height) as f32;
+        let size = side * if k % 3 == 2 { rng.range(0.06, 0.08) } else { rng.range(0.15, 0.3) };
+        let class = (k as usize) % CLASSES.len();
+        let y = rng.range(size, self.height as f32 - size);
+        let color = distinct_color(&mut rng);
+        // From just outside one edge to just outside the other.
+        let f = (phase as f32 + 0.5) / VISIT_FRAMES as f32;
+        let span = self.width as f32 + 2.0 * size;
+        let x = if k % 2 == 0 { -size + f * span } else { self.width as f32 + size - f * span };
+        Some(Shape { class, center: [x, y], size: [size, size], angle: 0.0, color })
     }
 
     /// Class index ([`CLASSES`]) and box of every shape in frame `t`, in
     /// drawing order (later shapes cover earlier ones).
     pub fn layout(&self, t: u64) -> Vec<(usize, BBox)> {
-        self.shapes(t).iter().map(|s| (s.class, s.extent().clip(self.width as f32, self.height as f32))).collect()
+        self.shapes(t)
+            .iter()
+            .map(|s| (s.class, s.extent().clip(self.width as f32, self.height as f32)))
+            .filter(|(_, b)| b.width() > 0.0 && b.height() > 0.0)
+            .collect()
     }
 
     fn render(&self, t: u64, rgb: &mut Vec<u8>) {
         rgb.clear();
-        rgb.extend_from_slice(&self.background);
+        if self.scene == Scene::Shake {
+            // The background moved by up to 3 pixels (a shaking camera).
+            let dx = [0, 2, 3, 1][(t % 4) as usize] * 3;
+            rgb.extend_from_slice(&self.background[dx..]);
+            rgb.extend_from_slice(&self.background[..dx]);
+        } else {
+            rgb.extend_from_slice(&self.background);
+        }
         // Shape by shape, without collecting: a frame allocates nothing.
         for s in self.shapes_at(t) {
             s.paint(rgb, self.width as usize, self.height as usize, |_| {});
+        }
+        if self.light.is_some_and(|from| t >= from) {
+            for v in rgb.iter_mut() {
+                *v = v.saturating_add(60);
+            }
         }
     }
 }
@@ -242,5 +331,35 @@ mod tests {
     fn paced_demo_is_live_and_unpaced_is_not() {
         assert!(DemoSource::from_spec("demo").unwrap().is_live());
         assert!(!DemoSource::from_spec("demo:fps=0").unwrap().is_live());
+    }
+
+    #[test]
+    fn a_visits_scene_is_still_but_for_a_shape_crossing_now_and_then() {
+        let mut demo = DemoSource::from_spec("demo:fps=0,size=320x240,scene=visits,seed=2").unwrap();
+        let mut frames = Vec::new();
+        for _ in 0..(2 * VISIT_PERIOD) {
+            let mut rgb = Vec::new();
+            demo.next_frame(&mut rgb).unwrap();
+            frames.push(rgb);
+        }
+        let moving: Vec<u64> = (1..frames.len()).filter(|&t| frames[t] != frames[t - 1]).map(|t| t as u64).collect();
+        let visits = (1..VISIT_FRAMES + 1).chain(VISIT_PERIOD..VISIT_PERIOD + VISIT_FRAMES + 1);
+        assert!(moving.iter().all(|t| visits.clone().any(|v| v == *t)), "{moving:?}");
+        assert!(moving.len() as u64 >= 2 * (VISIT_FRAMES - 5), "{moving:?}");
+        // Visit 0 goes left to right, visit 1 right to left.
+        let x = |t| demo.layout(t)[0].1.x1;
+        assert!(x(5) < x(20) && x(VISIT_PERIOD + 5) > x(VISIT_PERIOD + 20));
+        assert!(demo.layout(VISIT_FRAMES + 1).is_empty());
+    }
+
+    #[test]
+    fn light_brightens_everything_from_its_frame_on() {
+        let mut demo = DemoSource::from_spec("demo:fps=0,size=64x48,scene=visits,light=2").unwrap();
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        demo.next_frame(&mut a).unwrap();
+        demo.next_frame(&mut b).unwrap();
+        demo.next_frame(&mut c).unwrap();
+        // Frames 0 and 1 have the visitor moving; compare a pixel it does not reach.
+        assert_eq!(c[0], b[0].saturating_add(60));
     }
 }
