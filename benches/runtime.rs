@@ -129,5 +129,31 @@ fn inference(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, inference);
+/// The motion stage of `--detect motion` on a moving demo scene: grey copy,
+/// background, threshold, dilation and regions, per frame.
+fn motion(c: &mut Criterion) {
+    use ssd_cam::motion::{Motion, MotionDetector, MotionParams};
+    use ssd_cam::source::Source;
+    for (w, h) in [(640u32, 480u32), (1920, 1080)] {
+        let mut demo = ssd_cam::source::demo::DemoSource::new(w, h, 0.0, 3, None);
+        let frames: Vec<Vec<u8>> = (0..8)
+            .map(|_| {
+                let mut rgb = Vec::new();
+                demo.next_frame(&mut rgb).unwrap();
+                rgb
+            })
+            .collect();
+        let mut detector = MotionDetector::new(MotionParams::default(), vec![]);
+        let mut out = Motion::default();
+        let mut i = 0;
+        c.bench_function(&format!("motion/detect_{w}x{h}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % frames.len();
+                detector.detect(black_box(&frames[i]), w, h, &mut out);
+            })
+        });
+    }
+}
+
+criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, inference, motion);
 criterion_main!(benches);

@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!((&again.host, again.port, again.tls, &again.prefix), (&url.host, url.port, url.tls, &url.prefix));
         assert_eq!(user(&again), user(&url));
         if let Some((_, pw)) = url.login.as_ref().filter(|(_, pw)| pw != "***") {
-            assert!(!shown.contains(&format!(":{pw}@")), "{shown:?} shows the password");
+            // The prefix may hold the same text; the login part must not.
+            let login = shown.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+            assert!(!login.contains(&format!(":{pw}@")), "{shown:?} shows the password");
         }
     }
 });
