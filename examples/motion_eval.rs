@@ -106,11 +106,8 @@ fn main() {
         let motion = run(&bin, &source, "motion");
         for (mode, o) in [("always", &always), ("motion", &motion)] {
             let total: usize = truth.iter().map(Vec::len).sum();
-            let found: usize = truth
-                .iter()
-                .enumerate()
-                .map(|(t, gt)| gt.iter().filter(|(c, b)| hit(o, t, *c, b)).count())
-                .sum();
+            let found: usize =
+                truth.iter().enumerate().map(|(t, gt)| gt.iter().filter(|(c, b)| hit(o, t, *c, b)).count()).sum();
             let (mut v_found, mut v_total, mut s_found, mut s_total, mut missed) = (0, 0, 0, 0, 0);
             if visits {
                 for k in 0..frames.div_ceil(VISIT_PERIOD) {

@@ -114,7 +114,12 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         };
         sinks.push(Box::new(RecordSink::new(options, manifest.labels.clone()).map_err(anyhow::Error::msg)?));
     }
-    let tracked = (args.detect == "motion").then(crate::gate::Tracked::default);
+    let motion = args.detect == "motion" || (args.detect == "auto" && live);
+    if !motion && (!args.motion_mask.is_empty() || args.show_regions) {
+        bail!("--motion-mask and --show-regions go with --detect motion (or auto, on a live source)");
+    }
+    log::info!("detect: {}", if motion { "where things move (--detect motion)" } else { "every frame, whole" });
+    let tracked = motion.then(crate::gate::Tracked::default);
     let gate = tracked.as_ref().map(|shared| {
         let motion = crate::motion::MotionParams { threshold: args.motion_threshold, ..Default::default() };
         let input = [manifest.input.width, manifest.input.height];
@@ -184,9 +189,6 @@ fn check_options(args: &Args) -> Result<()> {
         if let Some((flag, _, to)) = camera_only.iter().find(|(_, set, _)| *set) {
             bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
         }
-    }
-    if args.detect != "motion" && (!args.motion_mask.is_empty() || args.show_regions) {
-        bail!("--motion-mask and --show-regions go with --detect motion");
     }
     if wants_events(args) && args.track == "off" {
         bail!("--events, --snapshots and --mqtt follow tracked objects: leave out --track off");

@@ -216,8 +216,9 @@ pub struct Args {
     /// Where the model runs: on every frame (always), or only where
     /// something moves or is tracked (motion: a cheap motion detector on
     /// each frame, the model on crops around what it finds, the whole frame
-    /// now and then; see README).
-    #[arg(long, value_name = "always|motion", value_parser = ["always", "motion"], default_value = "always")]
+    /// now and then). auto: motion for live sources (cameras, streams),
+    /// always for files. See README.
+    #[arg(long, value_name = "auto|always|motion", value_parser = ["auto", "always", "motion"], default_value = "auto")]
     pub detect: String,
 
     /// With --detect motion: run the whole frame every N frames, or every

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    avoid_amx_int8();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
     if let Some(ssd_cam::cli::Command::Inspect { model, plan }) = &args.command {
@@ -90,5 +91,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// tract 0.23.9's AMX int8 kernel (`avx512amx_mmm_i32_8x8`, chosen on Intel
+/// CPUs with AMX, Sapphire Rapids and later) crashes with SIGSEGV when two
+/// inference workers run an INT8 model at once: seen on this project's CI
+/// machine in 4 of 6 runs of the INT8 shapes model on 33 images with the
+/// default 2 workers, and never with `TRACT_CPU_ISA=-amx-int8`. Until that
+/// is fixed upstream, INT8 runs on the VNNI kernels unless the user sets
+/// `TRACT_CPU_ISA` themselves. Called first thing, before any thread exists
+/// (tract reads the variable once, when it first dispatches a kernel).
+fn avoid_amx_int8() {
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var_os("TRACT_CPU_ISA").is_none() {
+        std::env::set_var("TRACT_CPU_ISA", "-amx-int8");
     }
 }

@@ -173,7 +173,7 @@ pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[S
     if let Some(mut canvas) = Canvas::new(out, r.frame.width, r.frame.height) {
         if let Some(plan) = r.gate.filter(|_| regions) {
             for [x1, y1, x2, y2] in region_boxes(plan, r.frame.width, r.frame.height) {
-                canvas.rect(i64::from(x1), i64::from(y1), i64::from(x2) - 1, i64::from(y2) - 1, 1, REGION);
+                canvas.rect(i64::from(x1), i64::from(y1), i64::from(x2), i64::from(y2), 1, REGION);
             }
         }
         let hud = Hud { fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
@@ -233,6 +233,41 @@ mod tests {
         let tag_row: Vec<_> = (40..132).map(|x| c.get(x, 45).unwrap()).collect();
         assert!(tag_row.contains(&TEXT) && tag_row.contains(&color));
         assert_eq!(c.get(133, 45), Some([128; 3]), "the tag ends after the text");
+    }
+
+    #[test]
+    fn regions_are_outlined_only_when_asked() {
+        let f = crate::source::Frame {
+            index: 0,
+            captured_at: std::time::Instant::now(),
+            timestamp_ms: 0.0,
+            width: 200,
+            height: 150,
+            rgb: frame(200, 150),
+            file: None,
+            pts_ms: None,
+        };
+        let plan = crate::gate::Plan { full: false, regions: vec![[20, 30, 100, 100]], motion: true };
+        let r = crate::sink::FrameResult {
+            frame: &f,
+            detections: &[],
+            track_ids: &[],
+            events: &[],
+            gate: Some(&plan),
+            latency: crate::sink::Latency::default(),
+            dropped: 0,
+        };
+        assert_eq!(region_boxes(&plan, 200, 150), vec![[20, 30, 120, 130]]);
+        let mut out = Vec::new();
+        annotate(&mut out, &r, &[], 0.0, true);
+        let px = |out: &[u8], x: usize, y: usize| {
+            [out[(y * 200 + x) * 3], out[(y * 200 + x) * 3 + 1], out[(y * 200 + x) * 3 + 2]]
+        };
+        assert_eq!(px(&out, 20, 80), REGION, "left edge");
+        assert_eq!(px(&out, 119, 80), REGION, "right edge");
+        assert_eq!(px(&out, 60, 80), [128; 3], "inside untouched");
+        annotate(&mut out, &r, &[], 0.0, false);
+        assert_eq!(px(&out, 20, 80), [128; 3], "not asked, not drawn");
     }
 
     #[test]

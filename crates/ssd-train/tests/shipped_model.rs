@@ -92,7 +92,7 @@ fn held_out_accuracy_through_the_binary() {
             "--threshold",
             "0.01",
         ]);
-        assert!(run.status.success(), "{}", common::stderr(&run));
+        assert!(run.status.success(), "{model}: {}: {}", run.status, common::stderr(&run));
         let jsonl = root.join(format!("{model}.jsonl"));
         std::fs::write(&jsonl, &run.stdout).unwrap();
         let acc = evaluate_jsonl(Path::new(&jsonl), &samples, &labels).unwrap();
