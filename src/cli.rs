@@ -54,7 +54,7 @@ pub struct Args {
     #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     pub reconnect_timeout: Option<f64>,
 
-    /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N]`, a video file (.mp4,
+    /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N,scene=S,light=N]`, a video file (.mp4,
     /// .mkv, .mov, .avi, .ts, …), a network URL (rtsp://, rtsps://, rtmp://,
     /// http(s)://, udp://, srt://), a .y4m file, `-` for Y4M on stdin, an
     /// image, a directory of images, or a quoted glob. Video files and URLs
@@ -137,12 +137,13 @@ pub struct Args {
     pub event_score_step: f32,
 
     /// Save each object's best-scoring frame, its box drawn, as
-    /// DIR/<first ms>-<id>.jpg (events name it in "snapshot"). Needs tracking.
+    /// DIR/FIRST-ID.jpg, FIRST the object's first time in ms (events name
+    /// the file in "snapshot"). Needs tracking.
     #[arg(long, value_name = "DIR")]
     pub snapshots: Option<std::path::PathBuf>,
 
-    /// Publish events to an MQTT broker: mqtt://[user:pass@]host[:port]/prefix
-    /// (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
+    /// Publish events to an MQTT broker: mqtt://user:pass@host:port/prefix,
+    /// login and port optional (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
     /// PREFIX/SOURCE/LABEL (retained count of objects now in view),
     /// PREFIX/SOURCE/state (retained online/offline). Needs tracking.
     #[arg(long, value_name = "URL", value_parser = crate::mqtt::MqttUrl::parse)]

@@ -283,8 +283,8 @@ fn boxes_found_in_a_region_come_back_in_frame_pixels_exactly() {
     let manifest = common::oracle_manifest();
     let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
     // A tracked object at (700, 300)-(760, 360): with its margin it is a
-    // 90 px box, so its region is the model's own 300x300 centred on it,
-    // [580, 180, 300, 300], run at scale 1.
+    // 90 px box, so its region is the least crop, 4/3 of the model's
+    // 300x300, centred on it: [530, 130, 400, 400], shrunk by 4/3.
     let tracked = ssd_cam::gate::Tracked::default();
     tracked.lock().unwrap().push(ssd_core::boxes::BBox::new(700.0, 300.0, 760.0, 360.0));
     let gate = ssd_cam::gate::Gate::new(
@@ -319,7 +319,8 @@ fn boxes_found_in_a_region_come_back_in_frame_pixels_exactly() {
     for (boxes, _) in &seen[1..] {
         assert_eq!(boxes.len(), 2);
         for (got, want) in boxes.iter().zip([common::BOX_A, common::BOX_B]) {
-            let moved = [want[0] + 580.0, want[1] + 180.0, want[2] + 580.0, want[3] + 180.0];
+            let k = 400.0 / 300.0;
+            let moved = [want[0] * k + 530.0, want[1] * k + 130.0, want[2] * k + 530.0, want[3] * k + 130.0];
             for (g, w) in got.iter().zip(moved) {
                 assert!((g - w).abs() < 1e-3, "{got:?} vs {moved:?}");
             }
