@@ -48,6 +48,9 @@ const CLIPS: [Clip; 5] = [
     Clip { name: "shaking 640x480 (motion everywhere)", spec: "scene=shake", size: [640, 480] },
 ];
 
+/// Per frame, the class and box of every object in view.
+type Truth = Vec<Vec<(usize, BBox)>>;
+
 /// What one run found and cost.
 struct Outcome {
     cpu_s: f64,
@@ -111,7 +114,7 @@ fn hit(o: &Outcome, t: usize, class: usize, b: &BBox) -> bool {
 
 /// Writes the people clip (see the module documentation) to `out` with
 /// ffmpeg and returns its ground truth per frame.
-fn people_clip(photos: &std::path::Path, frames: u64, out: &std::path::Path) -> Vec<Vec<(usize, BBox)>> {
+fn people_clip(photos: &std::path::Path, frames: u64, out: &std::path::Path) -> Truth {
     use std::io::Write;
     let (w, h) = (640u32, 480u32);
     let open = |name: &str| {
@@ -170,7 +173,7 @@ fn main() {
     let clip_dir = std::path::PathBuf::from("target/motion-eval");
     std::fs::create_dir_all(&clip_dir).expect("target/motion-eval");
     let mp4 = clip_dir.join("porch.mp4");
-    let mut runs: Vec<(String, String, &str, Vec<Vec<(usize, BBox)>>, bool, u64)> = CLIPS
+    let mut runs: Vec<(String, String, &str, Truth, bool, u64)> = CLIPS
         .iter()
         .map(|clip| {
             let [w, h] = clip.size;
