@@ -530,7 +530,7 @@ impl Publisher {
             .filter(|(t, _)| **t != self.state_topic)
             .map(|(t, p)| (t.clone(), p.clone()))
             .collect();
-        self.publish(online(&self.state_topic, b"online"));
+        self.publish(state_message(&self.state_topic, b"online"));
         for (topic, payload) in retained {
             self.publish(Message { topic, payload, qos: QoS::AtLeastOnce, retain: true, keep: false });
         }
@@ -590,7 +590,7 @@ impl Publisher {
                     return;
                 }
                 said_offline = true;
-                self.publish(Message { keep: true, ..online(&self.state_topic, b"offline") });
+                self.publish(Message { keep: true, ..state_message(&self.state_topic, b"offline") });
             }
             if Instant::now() >= end {
                 let held = self.held() + queue.len();
@@ -651,7 +651,7 @@ impl Publisher {
     }
 }
 
-fn online(topic: &str, payload: &[u8]) -> Message {
+fn state_message(topic: &str, payload: &[u8]) -> Message {
     Message { topic: topic.to_owned(), payload: payload.to_vec(), qos: QoS::AtLeastOnce, retain: true, keep: false }
 }
 
