@@ -32,6 +32,15 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
     check_options(args)?;
     let (zones, lines) = places(args)?;
+    // Web options are checked and the port bound before the model loads:
+    // a refused address or a port in use is the first thing said.
+    let web = match args.http {
+        Some(addr) => {
+            let options = web_options(args, addr).server_options().map_err(anyhow::Error::msg)?;
+            Some((crate::web::server::bind(addr).map_err(anyhow::Error::msg)?, options))
+        }
+        None => None,
+    };
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), args.device.is_some());
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
@@ -79,6 +88,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
         sinks.push(Box::new(sink));
     }
+    let mut mqtt_figures = None;
     if let Some(url) = &args.mqtt {
         let options = MqttSinkOptions {
             ca: args.mqtt_ca.clone(),
@@ -88,6 +98,27 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         };
         let sink = MqttSink::start(url.clone(), options, source.name(), manifest.labels.clone(), MQTT_WAIT)
             .map_err(anyhow::Error::msg)?;
+        mqtt_figures = Some(sink.figures());
+        sinks.push(Box::new(sink));
+    }
+    if let Some((bound, options)) = web {
+        let metrics =
+            crate::web::metrics::Metrics::new(&manifest.name, source.name(), manifest.labels.clone(), mqtt_figures);
+        let info = crate::web::hub::RunInfo {
+            model: manifest.name.clone(),
+            source: source.name().to_owned(),
+            labels: manifest.labels.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            events: makes_events(args),
+        };
+        let hub = crate::web::hub::Hub::new(info, metrics);
+        let scheme = if options.tls.is_some() { "https" } else { "http" };
+        let addr = bound.addr;
+        let server = crate::web::server::Server::start(bound, std::sync::Arc::clone(&hub), options)
+            .map_err(anyhow::Error::msg)?;
+        log::info!("http: the viewer is at {scheme}://{addr}/");
+        let sink = crate::web::hub::WebSink::new(hub, server, args.snapshots.is_some(), args.show_regions)
+            .context("--http: cannot start the JPEG encoder thread")?;
         sinks.push(Box::new(sink));
     }
     if let Some(dir) = &args.save {
@@ -134,7 +165,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         sinks,
         max_frames: args.max_frames,
         workers,
-        events: wants_events(args).then(|| {
+        events: makes_events(args).then(|| {
             let params = EventParams { score_step: args.event_score_step, every_ms: args.event_every * 1000.0 };
             Events::new(params).with_places(zones, lines)
         }),
@@ -173,6 +204,25 @@ fn wants_events(args: &Args) -> bool {
     args.events || args.snapshots.is_some() || args.mqtt.is_some()
 }
 
+/// Events are made when asked for, and for the web viewer's list when
+/// objects are tracked.
+fn makes_events(args: &Args) -> bool {
+    wants_events(args) || (args.http.is_some() && args.track == "on")
+}
+
+/// The web viewer's options from the command line.
+fn web_options(args: &Args, addr: std::net::SocketAddr) -> crate::web::WebOptions {
+    crate::web::WebOptions {
+        addr,
+        token: args.http_token.clone(),
+        token_file: args.http_token_file.clone(),
+        insecure: args.http_insecure,
+        max_clients: args.http_max_clients as usize,
+        tls: args.http_cert.clone().zip(args.http_key.clone()),
+        health_timeout: std::time::Duration::from_secs_f64(args.health_timeout),
+    }
+}
+
 /// Options that would change nothing in this run are refused (camera
 /// options without a camera) or warned about (more threads than cores)
 /// instead of passing in silence.
@@ -193,7 +243,7 @@ fn check_options(args: &Args) -> Result<()> {
     if wants_events(args) && args.track == "off" {
         bail!("--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
     }
-    if !wants_events(args) && (!args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some()) {
+    if !makes_events(args) && (!args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some()) {
         bail!("--zone and --line are reported in events: add --events or --mqtt");
     }
     if args.record.is_none() {

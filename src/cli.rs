@@ -18,6 +18,8 @@ Examples:
   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | ssd-cam --source - --headless
   ssd-cam --model path/to/model.onnx --source frames/ --headless --threshold 0.5
   ssd-cam --source demo --headless --max-frames 90 --save shots/ --save-every 30
+  ssd-cam --device /dev/video0 --headless --http 127.0.0.1:8080
+  ssd-cam --device /dev/video0 --headless --http 0.0.0.0:8080 --http-token-file /etc/ssd-cam/token
   RUST_LOG=debug ssd-cam --source demo --headless | head -3";
 
 /// Real-time SSD object detection for edge boards.
@@ -158,6 +160,45 @@ pub struct Args {
     /// at most F times a second (QoS 0, while connected).
     #[arg(long, value_name = "F", requires = "mqtt", value_parser = positive_hz)]
     pub mqtt_detections_hz: Option<f64>,
+
+    /// Serve a web viewer, metrics and a health check on ADDR:PORT (e.g.
+    /// 127.0.0.1:8080; 0.0.0.0:8080 for the whole network, which needs
+    /// --http-token-file). Pages: / (live video, detections, events),
+    /// /stream.mjpg, /snapshot.jpg, /api/detections, /api/events, /metrics,
+    /// /healthz.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = http_addr)]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// The token browsers and scripts must give (`Authorization: Bearer
+    /// TOKEN`, or the page's login form), at least 16 characters. Prefer
+    /// --http-token-file: a command line is visible to every user of the board.
+    #[arg(long, value_name = "TOKEN", requires = "http", conflicts_with = "http_token_file")]
+    pub http_token: Option<String>,
+
+    /// A file holding the --http-token.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub http_token_file: Option<std::path::PathBuf>,
+
+    /// Allow --http on an address other than the loopback one without a token.
+    #[arg(long, requires = "http")]
+    pub http_insecure: bool,
+
+    /// The most video and detection streams served at once.
+    #[arg(long, value_name = "N", default_value_t = 32, requires = "http",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub http_max_clients: u32,
+
+    /// Serve HTTPS with this certificate chain (PEM; needs --http-key).
+    #[arg(long, value_name = "FILE", requires_all = ["http", "http_key"])]
+    pub http_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --http-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["http", "http_cert"])]
+    pub http_key: Option<std::path::PathBuf>,
+
+    /// /healthz reports unhealthy after this many seconds without a frame.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, requires = "http", value_parser = positive_seconds)]
+    pub health_timeout: f64,
 
     /// A named zone for events, a polygon in source pixels:
     /// NAME=x1,y1,x2,y2,x3,y3[,…] (repeat for more zones). Events say which
@@ -361,6 +402,16 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds above 0")),
     }
+}
+
+fn http_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let port_only = s.strip_prefix(':').filter(|p| p.parse::<u16>().is_ok());
+    let spec = port_only.map_or_else(|| s.to_owned(), |p| format!("127.0.0.1:{p}"));
+    spec.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("'{s}' is not ADDR:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080 or :8080)"))
 }
 
 fn positive_hz(s: &str) -> Result<f64, String> {

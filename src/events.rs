@@ -41,6 +41,17 @@ pub enum EventKind {
     End,
 }
 
+impl EventKind {
+    /// The kind's name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::New => "new",
+            EventKind::Update => "update",
+            EventKind::End => "end",
+        }
+    }
+}
+
 /// One event about one tracked object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod regions;
 pub mod sink;
 pub mod source;
+pub mod web;
 pub mod zones;
 
 pub use model_search::{default_model, DEMO_MODEL, REAL_MODEL};

@@ -174,6 +174,7 @@ struct Shared {
 /// Publishes the run's events; see the module documentation.
 pub struct MqttSink {
     queue: Option<Sender<Message>>,
+    queue_reader: crossbeam_channel::Receiver<Message>,
     shared: Arc<Shared>,
     publisher: Option<std::thread::JoinHandle<()>>,
     topics: Topics,
@@ -222,7 +223,35 @@ pub struct MqttSinkOptions {
     pub snapshots: bool,
 }
 
+/// The MQTT queue's figures for `/metrics`, readable from any thread.
+#[derive(Clone)]
+pub struct MqttFigures {
+    shared: Arc<Shared>,
+    /// Read only for its length; the publisher's copy takes the messages.
+    queue: crossbeam_channel::Receiver<Message>,
+}
+
+impl MqttFigures {
+    /// Whether the broker is connected now.
+    pub fn connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+    /// Messages waiting for the broker.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+    /// Messages dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.overflow.load(Ordering::Relaxed)
+    }
+}
+
 impl MqttSink {
+    /// The queue's figures, for `/metrics`.
+    pub fn figures(&self) -> MqttFigures {
+        MqttFigures { shared: Arc::clone(&self.shared), queue: self.queue_reader.clone() }
+    }
+
     /// Connects in the background. Waits up to `wait` for the first
     /// attempt: a refused login is an error; an unreachable broker is a
     /// warning, and the sink connects when it can.
@@ -255,6 +284,7 @@ impl MqttSink {
         let publisher_shared = Arc::clone(&shared);
         let flush = options.flush;
         let (state_topic, who) = (topics.state(), url.to_string());
+        let queue_reader = queue_rx.clone();
         let publisher = std::thread::Builder::new()
             .name("mqtt".into())
             .spawn(move || Publisher::new(mqtt, state_topic, who, publisher_shared).run(&queue_rx, &start_tx, flush))
@@ -272,6 +302,7 @@ impl MqttSink {
         }
         Ok(Self {
             queue: Some(queue_tx),
+            queue_reader,
             shared,
             publisher: Some(publisher),
             topics,

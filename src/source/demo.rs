@@ -9,8 +9,9 @@
 //!
 //! Scenes: `bounce` (the default: five shapes always moving), `visits` (a
 //! still scene that one shape crosses now and then, big, medium or small
-//! and distant: what a camera over a door sees) and `shake` (bounce on a
-//! background that jitters: motion everywhere). `light=N` makes the whole
+//! and distant: what a camera over a door sees), `shake` (bounce on a
+//! background that jitters: motion everywhere) and `still` (bounce's first
+//! frame, unchanging: boxes that stay put for tests of what viewers see). `light=N` makes the whole
 //! frame brighter from frame N on (a lamp, the camera's exposure).
 
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub enum Scene {
     Visits,
     /// Bounce, with the background jittering by a few pixels.
     Shake,
+    /// Bounce's first frame, for ever: boxes that never move.
+    Still,
 }
 
 /// Frames between the starts of two visits.
@@ -85,7 +88,8 @@ impl DemoSource {
                         "bounce" => Scene::Bounce,
                         "visits" => Scene::Visits,
                         "shake" => Scene::Shake,
-                        _ => return Err(bad(format!("scene '{value}' is not bounce, visits or shake"))),
+                        "still" => Scene::Still,
+                        _ => return Err(bad(format!("scene '{value}' is not bounce, visits, shake or still"))),
                     }
                 }
                 "light" => light = Some(value.parse().map_err(|_| bad(format!("bad light frame '{value}'")))?),
@@ -151,6 +155,8 @@ impl DemoSource {
     fn shapes_at(&self, t: u64) -> impl Iterator<Item = Shape> + '_ {
         let visits = (self.scene == Scene::Visits).then(|| self.visitor(t)).into_iter().flatten();
         let bouncing = if self.scene == Scene::Visits { &self.movers[..0] } else { &self.movers[..] };
+        // A still scene shows the bounce scene's first frame for ever.
+        let t = if self.scene == Scene::Still { 0 } else { t };
         visits.chain(bouncing.iter().map(move |m| {
             let dims = [self.width as f32, self.height as f32];
             let center = [0, 1].map(|a| {
@@ -350,6 +356,22 @@ mod tests {
         let x = |t| demo.layout(t)[0].1.x1;
         assert!(x(5) < x(20) && x(VISIT_PERIOD + 5) > x(VISIT_PERIOD + 20));
         assert!(demo.layout(VISIT_FRAMES + 1).is_empty());
+    }
+
+    #[test]
+    fn a_still_scene_is_bounces_first_frame_for_ever() {
+        let mut still = DemoSource::from_spec("demo:fps=0,size=160x120,scene=still,seed=4").unwrap();
+        let mut bounce = DemoSource::from_spec("demo:fps=0,size=160x120,seed=4").unwrap();
+        let (mut first, mut later, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+        still.next_frame(&mut first).unwrap();
+        bounce.next_frame(&mut reference).unwrap();
+        for _ in 0..10 {
+            still.next_frame(&mut later).unwrap();
+        }
+        assert_eq!(first, reference);
+        assert_eq!(later, first);
+        assert_eq!(still.layout(50), bounce.layout(0));
+        assert_eq!(still.layout(0).len(), 5);
     }
 
     #[test]

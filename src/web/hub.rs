@@ -1,0 +1,288 @@
+//! What the output stage shares with the web server: the newest annotated
+//! JPEG, the detection and event streams, the figures for `/metrics` and
+//! `/healthz`. The output stage never waits on a viewer: JSON goes into
+//! broadcast channels that drop what a slow reader has not taken, and a
+//! frame is annotated and handed to the encoder thread only while someone
+//! watches and the encoder is free, so each frame is encoded at most once
+//! and all viewers share that one JPEG.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tokio::sync::{broadcast, watch};
+
+use super::metrics::Metrics;
+use crate::overlay::FpsMeter;
+use crate::sink::{FrameResult, Sink, SinkError};
+
+/// Events kept for a page that opens later.
+const RECENT_EVENTS: usize = 20;
+/// Frame and event lines a slow reader may fall behind by before it skips.
+const STREAM_SLACK: usize = 32;
+/// JPEG quality: small frames for a phone on Wi-Fi, boxes and tags still sharp.
+const JPEG_QUALITY: u8 = 80;
+
+/// One encoded frame, shared by every viewer.
+#[derive(Debug)]
+pub struct Jpeg {
+    /// The JPEG file.
+    pub bytes: Bytes,
+    /// The frame's index.
+    pub frame: u64,
+    /// When it was encoded.
+    pub at: Instant,
+}
+
+/// What `/api/info` tells the page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunInfo {
+    /// The model's name.
+    pub model: String,
+    /// The source's name.
+    pub source: String,
+    /// The model's labels.
+    pub labels: Vec<String>,
+    /// ssd-cam's version.
+    pub version: &'static str,
+    /// Whether object events are made.
+    pub events: bool,
+}
+
+/// State shared by the output stage and the server.
+pub struct Hub {
+    /// What the page shows as the run's name.
+    pub info: RunInfo,
+    /// The run's metrics.
+    pub metrics: Metrics,
+    /// Viewers that want JPEGs: open MJPEG streams and waiting snapshots.
+    watchers: AtomicUsize,
+    jpeg: watch::Sender<Option<Arc<Jpeg>>>,
+    detections: broadcast::Sender<Arc<str>>,
+    events: broadcast::Sender<Arc<str>>,
+    recent_events: Mutex<VecDeque<Arc<str>>>,
+    last_frame: Mutex<Instant>,
+    /// Raised when the run ends; streams close.
+    ended: watch::Sender<bool>,
+}
+
+impl Hub {
+    /// A hub for a run described by `info`.
+    pub fn new(info: RunInfo, metrics: Metrics) -> Arc<Self> {
+        Arc::new(Self {
+            info,
+            metrics,
+            watchers: AtomicUsize::new(0),
+            jpeg: watch::Sender::new(None),
+            detections: broadcast::Sender::new(STREAM_SLACK),
+            events: broadcast::Sender::new(STREAM_SLACK),
+            recent_events: Mutex::new(VecDeque::with_capacity(RECENT_EVENTS)),
+            last_frame: Mutex::new(Instant::now()),
+            ended: watch::Sender::new(false),
+        })
+    }
+
+    /// Registers a JPEG watcher until the guard drops.
+    pub fn watch_jpegs(self: &Arc<Self>) -> (WatchGuard, watch::Receiver<Option<Arc<Jpeg>>>) {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        (WatchGuard(Arc::clone(self)), self.jpeg.subscribe())
+    }
+
+    /// The newest JPEG, if any frame was encoded.
+    pub fn latest_jpeg(&self) -> Option<Arc<Jpeg>> {
+        self.jpeg.borrow().clone()
+    }
+
+    /// The frame JSON stream.
+    pub fn detections(&self) -> broadcast::Receiver<Arc<str>> {
+        self.detections.subscribe()
+    }
+
+    /// The recent events, then the event stream.
+    pub fn events(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
+        let recent = self.recent_events.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default();
+        (recent, self.events.subscribe())
+    }
+
+    /// Seconds since the last frame (since the start before the first).
+    pub fn last_frame_age(&self) -> f64 {
+        self.last_frame.lock().map_or(0.0, |t| t.elapsed().as_secs_f64())
+    }
+
+    /// A receiver that sees `true` once the run has ended.
+    pub fn ended(&self) -> watch::Receiver<bool> {
+        self.ended.subscribe()
+    }
+
+    /// Closes every stream: the run is over.
+    pub fn end(&self) {
+        self.ended.send_replace(true);
+    }
+
+    fn publish_event(&self, json: String) {
+        let json: Arc<str> = json.into();
+        if let Ok(mut recent) = self.recent_events.lock() {
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back(Arc::clone(&json));
+        }
+        // No subscriber is not an error: nobody is looking.
+        let _ = self.events.send(json);
+    }
+}
+
+/// Keeps a JPEG watcher counted while alive.
+pub struct WatchGuard(Arc<Hub>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An annotated frame on its way to the encoder.
+struct Job {
+    rgb: Vec<u8>,
+    width: u32,
+    height: u32,
+    frame: u64,
+}
+
+/// The sink that feeds the hub, on the output thread.
+pub struct WebSink {
+    hub: Arc<Hub>,
+    labels: Vec<String>,
+    snapshots: bool,
+    regions: bool,
+    fps: FpsMeter,
+    jobs: Option<Sender<Job>>,
+    /// Buffers back from the encoder: two in all, so memory stays flat.
+    spare: Receiver<Vec<u8>>,
+    buffers: usize,
+    encoder: Option<std::thread::JoinHandle<()>>,
+    server: Option<super::server::Server>,
+}
+
+/// Annotated frames in flight at most: one being encoded, one waiting.
+const BUFFERS: usize = 2;
+
+impl WebSink {
+    /// Starts the encoder thread. `snapshots`: events name their snapshot
+    /// file; `regions`: frames show where the model ran.
+    pub fn new(hub: Arc<Hub>, server: super::server::Server, snapshots: bool, regions: bool) -> std::io::Result<Self> {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(1);
+        let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(BUFFERS);
+        let encoder_hub = Arc::clone(&hub);
+        let encoder = std::thread::Builder::new()
+            .name("jpeg".into())
+            .spawn(move || encode_jobs(&encoder_hub, &jobs_rx, &spare_tx))?;
+        Ok(Self {
+            labels: hub.info.labels.clone(),
+            hub,
+            snapshots,
+            regions,
+            fps: FpsMeter::default(),
+            jobs: Some(jobs_tx),
+            spare: spare_rx,
+            buffers: 0,
+            encoder: Some(encoder),
+            server: Some(server),
+        })
+    }
+
+    /// A buffer for the next frame, if the encoder is not holding both.
+    fn buffer(&mut self) -> Option<Vec<u8>> {
+        if let Ok(b) = self.spare.try_recv() {
+            return Some(b);
+        }
+        (self.buffers < BUFFERS).then(|| {
+            self.buffers += 1;
+            Vec::new()
+        })
+    }
+
+    fn stop(&mut self) {
+        self.hub.end();
+        self.jobs = None;
+        if let Some(encoder) = self.encoder.take() {
+            let _ = encoder.join();
+        }
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}
+
+fn encode_jobs(hub: &Hub, jobs: &Receiver<Job>, spare: &Sender<Vec<u8>>) {
+    let mut out = Vec::new();
+    for job in jobs {
+        out.clear();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
+        match encoder.encode(&job.rgb, job.width, job.height, image::ExtendedColorType::Rgb8) {
+            Ok(()) => {
+                hub.metrics.jpeg_encoded();
+                let jpeg = Jpeg { bytes: Bytes::copy_from_slice(&out), frame: job.frame, at: Instant::now() };
+                hub.jpeg.send_replace(Some(Arc::new(jpeg)));
+            }
+            Err(e) => log::warn!("http: frame {}: cannot encode JPEG: {e}", job.frame),
+        }
+        let _ = spare.try_send(job.rgb);
+    }
+}
+
+impl Sink for WebSink {
+    fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
+        let fps = self.fps.tick(r.frame.captured_at);
+        self.hub.metrics.frame(r, fps);
+        if let Ok(mut t) = self.hub.last_frame.lock() {
+            *t = Instant::now();
+        }
+        let source = &self.hub.info.source;
+        if self.hub.detections.receiver_count() > 0 {
+            let _ = self.hub.detections.send(crate::sink::json::frame_json(r, source, &self.labels).into());
+        }
+        for e in r.events {
+            self.hub.publish_event(crate::sink::json::event_json(e, source, &self.labels, self.snapshots));
+        }
+        // The encoder still busy with an older frame: this one is skipped
+        // before it costs a copy.
+        let encoder_free = self.jobs.as_ref().is_some_and(|j| !j.is_full());
+        if encoder_free && self.hub.watchers.load(Ordering::SeqCst) > 0 {
+            if let Some(mut rgb) = self.buffer() {
+                crate::overlay::annotate(&mut rgb, r, &self.labels, fps, self.regions);
+                let job = Job { rgb, width: r.frame.width, height: r.frame.height, frame: r.frame.index };
+                if let Some(Err(TrySendError::Full(job) | TrySendError::Disconnected(job))) =
+                    self.jobs.as_ref().map(|j| j.try_send(job))
+                {
+                    self.buffers -= 1;
+                    drop(job);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_events(&mut self, events: &[crate::events::Event]) -> Result<(), SinkError> {
+        for e in events {
+            self.hub.metrics.event(e.kind);
+            let json = crate::sink::json::event_json(e, &self.hub.info.source, &self.labels, self.snapshots);
+            self.hub.publish_event(json);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.stop();
+        Ok(())
+    }
+}
+
+impl Drop for WebSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,534 @@
+//! The HTTP server: hyper's HTTP/1 on a single-threaded tokio runtime, on
+//! one thread of its own, so a board pays one thread however many viewers
+//! connect. Limits keep a bad client from holding it: headers must arrive
+//! within [`HEADER_TIMEOUT`] (an idle or slowloris connection is closed), a
+//! request's head and body are small, a viewer that stops reading is
+//! dropped after [`STALL`], and the number of connections and of streams
+//! is capped. Only the fixed routes exist; nothing is read from disk.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::{watch, Notify};
+
+use super::auth::{form_value, Access};
+use super::hub::Hub;
+
+/// A client must send a request's headers within this time, the first
+/// request and every later one on a kept-alive connection.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A viewer that has not taken a frame for this long is disconnected.
+pub const STALL: Duration = Duration::from_secs(20);
+/// How long a TLS handshake may take.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// The largest request body (the login form).
+const MAX_BODY: usize = 1024;
+/// Open connections beyond the viewers: page loads, scrapes, idle ones.
+const SPARE_CONNECTIONS: usize = 256;
+/// Streams with nothing to send say so this often, which also finds
+/// viewers that went away while the source was silent.
+const KEEPALIVE: Duration = Duration::from_secs(10);
+/// A wrong login waits this long, so guessing is slow.
+const LOGIN_DELAY: Duration = Duration::from_millis(500);
+/// `/snapshot.jpg` waits at most this long for a frame.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(3);
+/// The MJPEG part boundary.
+const BOUNDARY: &str = "ssdcamframe";
+
+const PAGE: &str = include_str!("page.html");
+const LOGIN: &str = include_str!("login.html");
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Who may use it.
+    pub access: Access,
+    /// TLS, when a certificate and key were given.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The most video and detection streams at once.
+    pub max_clients: usize,
+    /// `/healthz` fails when no frame came for this long.
+    pub health_timeout: Duration,
+}
+
+/// A bound listening socket: binding happens at start, so that a port in
+/// use is an error before any frame.
+pub struct Bound {
+    listener: std::net::TcpListener,
+    /// The address bound (the port the system chose for `:0`).
+    pub addr: SocketAddr,
+}
+
+/// Binds `addr`.
+pub fn bind(addr: SocketAddr) -> Result<Bound, String> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("--http {addr}: cannot listen: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| format!("--http {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| format!("--http {addr}: {e}"))?;
+    Ok(Bound { listener, addr })
+}
+
+/// The running server.
+pub struct Server {
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves `hub` on `bound` from a thread of its own.
+    pub fn start(bound: Bound, hub: Arc<Hub>, options: ServerOptions) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("--http: cannot start the server: {e}"))?;
+        let (stop, stop_rx) = watch::channel(false);
+        let ctx = Arc::new(Ctx {
+            hub,
+            connections: AtomicUsize::new(0),
+            streams: AtomicUsize::new(0),
+            tls: options.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+            options,
+            started: Instant::now(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(bound.listener) {
+                        Ok(listener) => accept_loop(listener, ctx, stop_rx).await,
+                        Err(e) => log::warn!("http: cannot serve: {e}"),
+                    }
+                });
+            })
+            .map_err(|e| format!("--http: cannot start a thread: {e}"))?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+
+    /// Closes every connection and ends the thread.
+    pub fn stop(mut self) {
+        self.stop.send_replace(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+struct Ctx {
+    hub: Arc<Hub>,
+    options: ServerOptions,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    connections: AtomicUsize,
+    streams: AtomicUsize,
+    started: Instant,
+}
+
+/// Counts something open until dropped.
+struct Counted {
+    ctx: Arc<Ctx>,
+    stream: bool,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if self.stream {
+            let n = self.ctx.streams.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.ctx.hub.metrics.set_viewers(n);
+        } else {
+            self.ctx.connections.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let mut warned = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((socket, peer)) => {
+                let limit = ctx.options.max_clients + SPARE_CONNECTIONS;
+                if ctx.connections.fetch_add(1, Ordering::SeqCst) >= limit {
+                    ctx.connections.fetch_sub(1, Ordering::SeqCst);
+                    ctx.hub.metrics.refused("too_many_connections");
+                    continue; // dropping the socket closes it
+                }
+                let guard = Counted { ctx: Arc::clone(&ctx), stream: false };
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    connection(socket, peer, guard, stop).await;
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors, mostly: wait for some to close.
+                if !warned {
+                    log::warn!("http: cannot accept a connection: {e}");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(socket: tokio::net::TcpStream, peer: SocketAddr, guard: Counted, mut stop: watch::Receiver<bool>) {
+    let _ = socket.set_nodelay(true);
+    let ctx = Arc::clone(&guard.ctx);
+    let stalled = Arc::new(Notify::new());
+    let mut ended = ctx.hub.ended();
+    let served = async {
+        match ctx.tls.clone() {
+            Some(acceptor) => match tokio::time::timeout(HANDSHAKE, acceptor.accept(socket)).await {
+                Ok(Ok(tls)) => serve_http(hyper_util::rt::TokioIo::new(tls), &ctx, &stalled, true).await,
+                Ok(Err(e)) => log::debug!("http: {peer}: TLS handshake failed: {e}"),
+                Err(_) => log::debug!("http: {peer}: TLS handshake timed out"),
+            },
+            None => serve_http(hyper_util::rt::TokioIo::new(socket), &ctx, &stalled, false).await,
+        }
+    };
+    tokio::select! {
+        () = served => {}
+        () = stalled.notified() => log::debug!("http: {peer}: stopped reading; disconnected"),
+        _ = stop.changed() => {}
+        _ = ended.wait_for(|e| *e) => {}
+    }
+}
+
+async fn serve_http<I>(io: I, ctx: &Arc<Ctx>, stalled: &Arc<Notify>, tls: bool)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(|req| {
+        let (ctx, stalled) = (Arc::clone(ctx), Arc::clone(stalled));
+        async move { Ok::<_, Infallible>(secured(route(req, &ctx, stalled, tls).await)) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(16 * 1024)
+        .max_headers(48)
+        .serve_connection(io, service)
+        .await;
+    if let Err(e) = served {
+        log::debug!("http: connection ended: {e}");
+    }
+}
+
+/// Headers every answer carries: nothing cached, sniffed, framed or referred.
+fn secured(mut response: Response<Body>) -> Response<Body> {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into()).boxed()
+}
+
+fn answer(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    answer(status, "text/plain; charset=utf-8", body)
+}
+
+const ROUTES: [&str; 9] = [
+    "/",
+    "/login",
+    "/stream.mjpg",
+    "/snapshot.jpg",
+    "/api/detections",
+    "/api/events",
+    "/api/info",
+    "/metrics",
+    "/healthz",
+];
+
+async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls: bool) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    if !ROUTES.contains(&path.as_str()) {
+        ctx.hub.metrics.refused("not_found");
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
+    let allowed = method == Method::GET || method == Method::HEAD || (method == Method::POST && path == "/login");
+    if !allowed {
+        ctx.hub.metrics.refused("method");
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    if path == "/healthz" {
+        return health(ctx);
+    }
+    if path == "/login" && method == Method::POST {
+        return login(req, ctx, tls).await;
+    }
+    let h = req.headers();
+    let authorized = ctx.options.access.allows(
+        h.get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
+        h.get(header::COOKIE).map(HeaderValue::as_bytes),
+    );
+    if !authorized {
+        ctx.hub.metrics.refused("unauthorized");
+        if path == "/" || path == "/login" {
+            return login_page(StatusCode::UNAUTHORIZED, "");
+        }
+        let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized: send Authorization: Bearer TOKEN\n");
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ssd-cam\""));
+        return r;
+    }
+    match path.as_str() {
+        "/" => page(),
+        "/login" => redirect_home(None),
+        "/stream.mjpg" => mjpeg(ctx, stalled),
+        "/snapshot.jpg" => snapshot(ctx).await,
+        "/api/detections" => {
+            let rx = ctx.hub.detections();
+            sse(ctx, stalled, Vec::new(), rx)
+        }
+        "/api/events" => {
+            let (recent, rx) = ctx.hub.events();
+            sse(ctx, stalled, recent, rx)
+        }
+        "/api/info" => {
+            let json = serde_json::to_string(&ctx.hub.info).unwrap_or_default();
+            answer(StatusCode::OK, "application/json", json)
+        }
+        _ => {
+            let age = ctx.hub.last_frame_age();
+            answer(StatusCode::OK, super::metrics::CONTENT_TYPE, ctx.hub.metrics.render(age))
+        }
+    }
+}
+
+fn page() -> Response<Body> {
+    let mut r = answer(StatusCode::OK, "text/html; charset=utf-8", PAGE);
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    r
+}
+
+fn login_page(status: StatusCode, message: &str) -> Response<Body> {
+    let html = LOGIN.replace("{{message}}", message);
+    let mut r = answer(status, "text/html; charset=utf-8", html);
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
+    );
+    r
+}
+
+fn redirect_home(cookie: Option<String>) -> Response<Body> {
+    let mut r = text(StatusCode::SEE_OTHER, "");
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    r
+}
+
+async fn login(req: Request<Incoming>, ctx: &Ctx, tls: bool) -> Response<Body> {
+    let body = tokio::time::timeout(HEADER_TIMEOUT, Limited::new(req.into_body(), MAX_BODY).collect()).await;
+    let Ok(Ok(body)) = body else {
+        ctx.hub.metrics.refused("bad_request");
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "the login form is too large or too slow\n");
+    };
+    let token = form_value(&body.to_bytes(), "token").unwrap_or_default();
+    if ctx.options.access.login(&token) {
+        return redirect_home(Some(ctx.options.access.cookie(tls)));
+    }
+    ctx.hub.metrics.refused("unauthorized");
+    tokio::time::sleep(LOGIN_DELAY).await;
+    login_page(StatusCode::UNAUTHORIZED, "That token is not right.")
+}
+
+fn health(ctx: &Ctx) -> Response<Body> {
+    let age = ctx.hub.last_frame_age();
+    let limit = ctx.options.health_timeout.as_secs_f64();
+    if age <= limit || ctx.started.elapsed().as_secs_f64() <= limit {
+        text(StatusCode::OK, "ok\n")
+    } else {
+        let body = format!("no frame for {age:.0} s (limit {limit:.0} s)\n");
+        answer(StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body)
+    }
+}
+
+/// Takes a stream slot, or gives the answer that says why not.
+fn open_stream(ctx: &Arc<Ctx>) -> Result<Counted, Box<Response<Body>>> {
+    let n = ctx.streams.fetch_add(1, Ordering::SeqCst);
+    if n >= ctx.options.max_clients {
+        ctx.streams.fetch_sub(1, Ordering::SeqCst);
+        ctx.hub.metrics.refused("too_many_viewers");
+        let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "too many viewers (--http-max-clients)\n");
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Err(Box::new(r));
+    }
+    ctx.hub.metrics.set_viewers(n + 1);
+    Ok(Counted { ctx: Arc::clone(ctx), stream: true })
+}
+
+fn mjpeg(ctx: &Arc<Ctx>, stalled: Arc<Notify>) -> Response<Body> {
+    let slot = match open_stream(ctx) {
+        Ok(slot) => slot,
+        Err(r) => return *r,
+    };
+    let (watch_guard, mut frames) = ctx.hub.watch_jpegs();
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(2);
+    let mut ended = ctx.hub.ended();
+    tokio::spawn(async move {
+        let _held = (slot, watch_guard);
+        // A fresh frame is shown at once; an old one waits for the next.
+        frames.mark_changed();
+        loop {
+            let changed = tokio::select! {
+                changed = frames.changed() => changed.is_ok(),
+                _ = tokio::time::sleep(KEEPALIVE) => true, // the same frame again
+                _ = ended.wait_for(|e| *e) => false,
+            };
+            if !changed {
+                break;
+            }
+            let Some(jpeg) = frames.borrow_and_update().clone() else { continue };
+            let head = format!(
+                "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nX-Frame: {}\r\n\r\n",
+                jpeg.bytes.len(),
+                jpeg.frame
+            );
+            let sent = async {
+                tx.send_data(Bytes::from(head)).await?;
+                tx.send_data(jpeg.bytes.clone()).await?;
+                tx.send_data(Bytes::from_static(b"\r\n")).await
+            };
+            match tokio::time::timeout(STALL, sent).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break, // the viewer left
+                Err(_) => {
+                    stalled.notify_one();
+                    break;
+                }
+            }
+        }
+    });
+    let mut r = Response::new(body.boxed());
+    let content_type = format!("multipart/x-mixed-replace; boundary={BOUNDARY}");
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+async fn snapshot(ctx: &Arc<Ctx>) -> Response<Body> {
+    let fresh = |j: &Option<Arc<super::hub::Jpeg>>| j.as_ref().is_some_and(|j| j.at.elapsed() < Duration::from_secs(1));
+    let latest = ctx.hub.latest_jpeg();
+    let jpeg = if fresh(&latest) {
+        latest
+    } else {
+        // Nobody was watching: ask for the next frame.
+        let (_guard, mut frames) = ctx.hub.watch_jpegs();
+        let waited = tokio::time::timeout(SNAPSHOT_WAIT, async { frames.wait_for(fresh).await.map(|j| j.clone()) });
+        match waited.await {
+            Ok(Ok(j)) => j,
+            _ => latest,
+        }
+    };
+    match jpeg {
+        Some(j) => answer(StatusCode::OK, "image/jpeg", j.bytes.clone()),
+        None => text(StatusCode::SERVICE_UNAVAILABLE, "no frame yet\n"),
+    }
+}
+
+fn sse(
+    ctx: &Arc<Ctx>,
+    stalled: Arc<Notify>,
+    first: Vec<Arc<str>>,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+) -> Response<Body> {
+    let slot = match open_stream(ctx) {
+        Ok(slot) => slot,
+        Err(r) => return *r,
+    };
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(8);
+    let mut ended = ctx.hub.ended();
+    tokio::spawn(async move {
+        let _held = slot;
+        let mut pending: std::collections::VecDeque<Arc<str>> = first.into();
+        loop {
+            let message = if let Some(line) = pending.pop_front() {
+                Bytes::from(format!("data: {line}\n\n"))
+            } else {
+                tokio::select! {
+                    line = rx.recv() => match line {
+                        Ok(line) => Bytes::from(format!("data: {line}\n\n")),
+                        // A slow reader skips what it missed.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = tokio::time::sleep(KEEPALIVE) => Bytes::from_static(b": keep-alive\n\n"),
+                    _ = ended.wait_for(|e| *e) => break,
+                }
+            };
+            match tokio::time::timeout(STALL, tx.send_data(message)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    stalled.notify_one();
+                    break;
+                }
+            }
+        }
+    });
+    let mut r = Response::new(body.boxed());
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    r
+}
+
+/// TLS from a PEM certificate chain and private key.
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("--http-cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("--http-cert {}: no certificate in the file", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("--http-key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("--http-cert: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("--http-cert {} / --http-key: {e}", cert.display()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,594 @@
+//! `--http`: the web viewer, metrics and health check, over real HTTP with
+//! a real client (ureq, and raw sockets for what clients refuse to send),
+//! against the binary serving the demo source on 127.0.0.1.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::ssd_cam_bin;
+
+/// A still scene: the boxes never move, so the JSON of any frame gives the
+/// boxes of every picture.
+const STILL: &str = "demo:fps=15,scene=still";
+
+/// ssd-cam serving `--http 127.0.0.1:0` (the system picks the port, read
+/// back from the log), killed when dropped.
+struct Served {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Served {
+        Self::start_at("127.0.0.1:0", args, "http")
+    }
+
+    fn start_at(addr: &str, args: &[&str], scheme: &str) -> Served {
+        let mut child = Command::new(ssd_cam_bin())
+            .args(["--headless", "--http", addr])
+            .args(args)
+            .env("RUST_LOG", "debug,hyper=info,rustls=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        let marker = format!("the viewer is at {scheme}://");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.split(&marker).nth(1) {
+                    let _ = tx.send(at.trim_end_matches('/').to_owned());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let Ok(host) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!("no 'the viewer is at' line: {}", log.lock().unwrap());
+        };
+        Served { child, base: format!("{scheme}://{host}"), log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn addr(&self) -> String {
+        self.base.split("://").nth(1).unwrap().to_owned()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Status, `Content-Type` and body of a GET.
+fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = resp.body_mut().with_config().limit(50 << 20).read_to_vec().unwrap();
+    (resp.status().as_u16(), ct, body)
+}
+
+/// The first `n` messages of a server-sent event stream, as JSON.
+fn sse(url: &str, n: usize, headers: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.call().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let reader = BufReader::new(resp.into_body().into_reader());
+    reader
+        .lines()
+        .map(Result::unwrap)
+        .filter_map(|l| l.strip_prefix("data: ").map(|d| serde_json::from_str(d).unwrap()))
+        .take(n)
+        .collect()
+}
+
+/// Reads multipart JPEG parts from an MJPEG stream: (frame index, JPEG).
+fn mjpeg_parts(reader: &mut impl BufRead, n: usize) -> Vec<(u64, Vec<u8>)> {
+    let mut parts = Vec::new();
+    let (mut len, mut frame) = (None, None);
+    while parts.len() < n {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended");
+        let line = line.trim_end();
+        if let Some(v) = line.strip_prefix("Content-Length: ") {
+            len = Some(v.parse::<usize>().unwrap());
+        } else if let Some(v) = line.strip_prefix("X-Frame: ") {
+            frame = Some(v.parse::<u64>().unwrap());
+        } else if line.is_empty() {
+            if let (Some(l), Some(f)) = (len.take(), frame.take()) {
+                let mut jpeg = vec![0; l];
+                reader.read_exact(&mut jpeg).unwrap();
+                parts.push((f, jpeg));
+            }
+        }
+    }
+    parts
+}
+
+fn mjpeg(url: &str, headers: &[(&str, &str)]) -> impl BufRead {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.call().unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(ct, "multipart/x-mixed-replace; boundary=ssdcamframe");
+    BufReader::new(resp.into_body().into_reader())
+}
+
+/// The fraction of points along a box's outline whose colour is near
+/// `color` (JPEG moves colours a little, and blurs thin lines).
+fn outline_share(img: &image::RgbImage, b: [f32; 4], scale: f32, origin: [f32; 2], color: [u8; 3]) -> f32 {
+    let at = |x: f32, y: f32| {
+        let (px, py) = ((origin[0] + x * scale).round() as u32, (origin[1] + y * scale).round() as u32);
+        img.get_pixel_checked(px, py).map(|p| p.0)
+    };
+    // One pixel inside the box's edge: the outline is drawn inward.
+    let [x1, y1, x2, y2] = [b[0] + 1.0, b[1] + 1.0, b[2] - 1.0, b[3] - 1.0];
+    let mut points = Vec::new();
+    for i in 1..20 {
+        let f = i as f32 / 20.0;
+        let (x, y) = (x1 + f * (x2 - x1), y1 + f * (y2 - y1));
+        points.extend([(x, y1), (x, y2), (x1, y), (x2, y)]);
+    }
+    let near = |p: [u8; 3]| p.iter().zip(color).all(|(a, b)| a.abs_diff(b) <= 70);
+    points.iter().filter(|&&(x, y)| at(x, y).is_some_and(near)).count() as f32 / points.len() as f32
+}
+
+fn bbox(d: &serde_json::Value) -> [f32; 4] {
+    common::bbox(d)
+}
+
+/// The detections a picture must show: confident ones, not covered by a
+/// better one (the overlay draws the best on top).
+fn shown(frame: &serde_json::Value) -> Vec<(u32, [f32; 4])> {
+    let dets = frame["detections"].as_array().unwrap();
+    let mut out: Vec<(u32, [f32; 4])> = Vec::new();
+    for d in dets.iter().filter(|d| d["score"].as_f64().unwrap() >= 0.8) {
+        let b = bbox(d);
+        let overlaps = out.iter().any(|(_, o)| b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]);
+        if !overlaps {
+            out.push((d["class_id"].as_u64().unwrap() as u32, b));
+        }
+    }
+    assert!(out.len() >= 2, "the still demo scene shows at least two clear shapes: {frame}");
+    out
+}
+
+#[test]
+fn every_endpoint_answers_with_its_content_type() {
+    let s = Served::start(&["--source", STILL, "--detect", "always"]);
+    let (status, ct, page) = get(&s.url("/"), &[]);
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("/stream.mjpg") && page.contains("/api/detections") && !page.contains("http://"));
+
+    let (status, ct, info) = get(&s.url("/api/info"), &[]);
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let info: serde_json::Value = serde_json::from_slice(&info).unwrap();
+    assert_eq!(info["model"], "ssd300-shapes");
+    assert_eq!(info["source"], "demo");
+    assert_eq!(info["events"], true);
+
+    // The detections stream is --headless's JSON.
+    let frames = sse(&s.url("/api/detections"), 3, &[]);
+    for f in &frames {
+        for key in ["source", "frame", "timestamp_ms", "width", "height", "latency_ms", "dropped", "detections"] {
+            assert!(f.get(key).is_some(), "{key} missing from {f}");
+        }
+    }
+    assert!(frames.windows(2).all(|w| w[1]["frame"].as_u64() > w[0]["frame"].as_u64()));
+    let events = sse(&s.url("/api/events"), 1, &[]);
+    assert_eq!(events[0]["schema"], "ssd-cam.event/1");
+    assert_eq!(events[0]["type"], "new");
+
+    let (status, ct, jpeg) = get(&s.url("/snapshot.jpg"), &[]);
+    assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
+    let img = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (640, 480));
+
+    let (status, ct, _) = get(&s.url("/healthz"), &[]);
+    assert_eq!((status, ct.as_str()), (200, "text/plain; charset=utf-8"));
+
+    let (status, ct, text) = get(&s.url("/metrics"), &[]);
+    assert_eq!((status, ct.as_str()), (200, "text/plain; version=0.0.4; charset=utf-8"));
+    let text = String::from_utf8(text).unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| s.value.clone())
+            .unwrap_or_else(|| panic!("{name} {labels:?} missing from\n{text}"))
+    };
+    let ours = [("model", "ssd300-shapes"), ("source", "demo")];
+    match value("ssd_cam_frames_total", &ours) {
+        prometheus_parse::Value::Counter(n) => assert!(n >= 3.0, "{n}"),
+        v => panic!("frames is {v:?}"),
+    }
+    match value("ssd_cam_stage_seconds", &[("stage", "inference"), ("model", "ssd300-shapes")]) {
+        prometheus_parse::Value::Histogram(buckets) => {
+            let all = buckets.iter().find(|b| b.less_than == f64::INFINITY).unwrap().count;
+            assert!(all >= 3.0, "{buckets:?}");
+        }
+        v => panic!("stage_seconds is {v:?}"),
+    }
+    for stage in ["queue", "preprocess", "postprocess", "total"] {
+        assert!(matches!(value("ssd_cam_stage_seconds", &[("stage", stage)]), prometheus_parse::Value::Histogram(_)));
+    }
+    assert!(matches!(value("ssd_cam_build_info", &ours), prometheus_parse::Value::Gauge(v) if v == 1.0));
+    assert!(
+        matches!(value("ssd_cam_events_total", &[("kind", "new")]), prometheus_parse::Value::Counter(v) if v >= 1.0)
+    );
+    assert!(matches!(value("ssd_cam_objects", &[("label", "circle")]), prometheus_parse::Value::Gauge(v) if v >= 1.0));
+    assert!(matches!(value("ssd_cam_http_jpeg_frames_total", &[]), prometheus_parse::Value::Counter(v) if v >= 1.0));
+
+    // Nothing else is served, and only GET (and the login form's POST).
+    assert_eq!(get(&s.url("/index.html"), &[]).0, 404);
+    let put = agent().put(&s.url("/metrics")).send("x").unwrap();
+    assert_eq!(put.status(), 405);
+    let post = agent().post(&s.url("/api/info")).send("x").unwrap();
+    assert_eq!(post.status(), 405);
+}
+
+#[test]
+fn mjpeg_frames_decode_as_jpeg_with_the_boxes_where_the_json_says() {
+    let s = Served::start(&["--source", STILL, "--detect", "always"]);
+    let frame = sse(&s.url("/api/detections"), 1, &[]).remove(0);
+    let boxes = shown(&frame);
+    let mut stream = mjpeg(&s.url("/stream.mjpg"), &[]);
+    let parts = mjpeg_parts(&mut stream, 4);
+    assert!(parts.windows(2).all(|w| w[1].0 > w[0].0), "frames come in order, each once");
+    for (index, jpeg) in &parts {
+        let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (640, 480));
+        for &(class, b) in &boxes {
+            let color = ssd_cam::draw::class_color(class as usize);
+            let on = outline_share(&img, b, 1.0, [0.0, 0.0], color);
+            // The same outline moved into the shape: not the box colour.
+            let inside =
+                outline_share(&img, [b[0] + 12.0, b[1] + 12.0, b[2] - 12.0, b[3] - 12.0], 1.0, [0.0; 2], color);
+            assert!(on >= 0.6 && inside < on - 0.3, "frame {index}: box {b:?} class {class}: {on} on, {inside} inside");
+        }
+    }
+}
+
+#[test]
+fn a_viewer_that_stops_reading_slows_neither_the_pipeline_nor_the_others() {
+    let s = Served::start(&["--source", "demo:fps=15", "--detect", "always"]);
+    // The stalled viewers ask and never read.
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = TcpStream::connect(s.addr()).unwrap();
+            write!(c, "GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            c
+        })
+        .collect();
+    let mut stream = mjpeg(&s.url("/stream.mjpg"), &[]);
+    let first = mjpeg_parts(&mut stream, 1)[0].0;
+    let started = Instant::now();
+    let parts = mjpeg_parts(&mut stream, 45);
+    let seconds = started.elapsed().as_secs_f64();
+    let last = parts.last().unwrap().0;
+    // The reader kept up with the source's 15 frames a second.
+    assert!(seconds < 45.0 / 15.0 * 1.6, "45 frames took {seconds:.1} s");
+    assert!(parts.windows(2).all(|w| w[1].0 > w[0].0));
+    assert!(last >= first + 45);
+    // And it sees what the pipeline does now, not a backlog.
+    let now = sse(&s.url("/api/detections"), 1, &[]).remove(0)["frame"].as_u64().unwrap();
+    let next = mjpeg_parts(&mut stream, 1)[0].0;
+    assert!(next + 15 >= now, "the stream is at {next}, the pipeline at {now}");
+    drop(stalled);
+}
+
+#[test]
+fn the_token_is_required_checked_and_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "c0ffee-0123456789abcdef";
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let s = Served::start(&["--source", STILL, "--http-token-file", file.to_str().unwrap()]);
+    let bearer = format!("Bearer {token}");
+    for path in ["/metrics", "/api/info", "/api/detections", "/api/events", "/stream.mjpg", "/snapshot.jpg"] {
+        let mut resp = agent().get(&s.url(path)).call().unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+        assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+        assert!(!resp.body_mut().read_to_string().unwrap().contains(token));
+        let wrong = agent().get(&s.url(path)).header("Authorization", "Bearer c0ffee-0123456789abcdeX").call().unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+    }
+    assert_eq!(get(&s.url("/metrics"), &[("Authorization", &bearer)]).0, 200);
+    assert_eq!(get(&s.url("/api/info"), &[("Authorization", &bearer)]).0, 200);
+    assert_eq!(get(&s.url("/snapshot.jpg"), &[("Authorization", &bearer)]).1, "image/jpeg");
+    assert_eq!(sse(&s.url("/api/detections"), 1, &[("Authorization", &bearer)]).len(), 1);
+    // Probes need no token.
+    assert_eq!(get(&s.url("/healthz"), &[]).0, 200);
+
+    // The browser's way: the page is a login form; a wrong token is refused,
+    // the right one sets a session cookie that opens everything.
+    let (status, ct, page) = get(&s.url("/"), &[]);
+    assert_eq!((status, ct.as_str()), (401, "text/html; charset=utf-8"));
+    assert!(String::from_utf8(page).unwrap().contains("<form method=\"post\" action=\"/login\""));
+    let form = |t: &str| {
+        agent()
+            .post(&s.url("/login"))
+            .content_type("application/x-www-form-urlencoded")
+            .send(format!("token={t}"))
+            .unwrap()
+    };
+    let started = Instant::now();
+    assert_eq!(form("guess-guess-guess-guess").status(), 401);
+    assert!(started.elapsed() >= Duration::from_millis(400), "a wrong login is slowed");
+    let ok = form(token);
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/");
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains(token), "{cookie}");
+    let session = cookie.split(';').next().unwrap();
+    let (status, _, page) = get(&s.url("/"), &[("Cookie", session)]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(page).unwrap().contains("/stream.mjpg"));
+    assert_eq!(get(&s.url("/metrics"), &[("Cookie", session)]).0, 200);
+    assert_eq!(get(&s.url("/metrics"), &[("Cookie", "ssd_cam_session=0000")]).0, 401);
+    // A body too big for a login form.
+    let big = agent().post(&s.url("/login")).send(vec![b'a'; 64 * 1024]).unwrap();
+    assert_eq!(big.status(), 413);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!s.log().contains(token), "the token appears in the log:\n{}", s.log());
+}
+
+#[test]
+fn a_network_address_needs_a_token_or_an_explicit_insecure() {
+    let out = common::ssd_cam(&["--source", STILL, "--headless", "--http", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--http-token-file") && err.contains("--http-insecure"), "{err}");
+    let out = common::ssd_cam(&["--source", STILL, "--headless", "--http", ":0", "--http-token", "short"]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("at least 16"), "{}", common::stderr(&out));
+    let out = common::ssd_cam(&["--source", STILL, "--headless", "--http", "nowhere"]);
+    assert!(common::stderr(&out).contains("is not ADDR:PORT"), "{}", common::stderr(&out));
+    let out = common::ssd_cam(&["--source", STILL, "--headless", "--http-token", "0123456789abcdef0"]);
+    assert!(!out.status.success(), "a token without --http is refused");
+    // A port in use is one line, before any frame.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = common::ssd_cam(&["--source", STILL, "--headless", "--http", &addr]);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(common::stderr(&out).contains("cannot listen"), "{}", common::stderr(&out));
+    // Insecure on all addresses starts (reached here through the loopback only).
+    let s = Served::start_at("0.0.0.0:0", &["--source", STILL, "--http-insecure"], "http");
+    let port = s.addr().rsplit(':').next().unwrap().to_owned();
+    assert_eq!(get(&format!("http://127.0.0.1:{port}/api/info"), &[]).0, 200);
+}
+
+/// Sends raw bytes and returns the whole answer (until the server closes or
+/// 5 s pass).
+fn raw(addr: &str, request: &[u8]) -> String {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = c.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.windows(4).any(|w| w == b"\r\n\r\n") && !out.starts_with(b"HTTP/1.1 200") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn paths_outside_the_routes_and_malformed_requests_are_refused() {
+    let s = Served::start(&["--source", STILL]);
+    let addr = s.addr();
+    for path in [
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "//etc/passwd",
+        "/api/../../Cargo.toml",
+        "/api/info/../../../etc/passwd",
+        "/stream.mjpg/../../etc/passwd",
+        "/%00",
+        "/models/ssd300-shapes.onnx",
+        "/src/web/page.html",
+    ] {
+        let answer = raw(&addr, format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 404") || answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(!answer.contains("root:") && !answer.contains("[package]"), "{path}: {answer}");
+    }
+    // Headers too many or too large: refused, not buffered.
+    let many: String = (0..200).map(|i| format!("X-{i}: 1\r\n")).collect();
+    let answer = raw(&addr, format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let huge = "a".repeat(64 * 1024);
+    let answer = raw(&addr, format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\n\r\n").as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431") || answer.is_empty(), "{}", &answer[..answer.len().min(200)]);
+    assert!(raw(&addr, b"NONSENSE\r\n\r\n").starts_with("HTTP/1.1 400"));
+    // The server is still fine.
+    assert_eq!(get(&s.url("/api/info"), &[]).0, 200);
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off_and_viewers_capped() {
+    let s = Served::start(&["--source", STILL, "--http-max-clients", "2"]);
+    let addr = s.addr();
+    // Slowloris: a header line every second, never finished.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    for i in 0..30 {
+        std::thread::sleep(Duration::from_secs(1));
+        if write!(slow, "X-{i}: y\r\n").and_then(|()| slow.flush()).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    // Cut off: the socket is closed (a write failed, or a read sees the
+    // end or a reset), not still waiting.
+    let cut = |c: &mut TcpStream| {
+        let mut buf = [0u8; 256];
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        match c.read(&mut buf) {
+            Ok(0) => true,
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        }
+    };
+    assert!(closed || cut(&mut slow), "the slow client is still connected");
+    assert!(started.elapsed() < Duration::from_secs(25), "cut off after {:?}", started.elapsed());
+    assert!(cut(&mut idle), "the idle connection is still open");
+
+    // Two streams at most; a third is told to come back; a slot frees when one leaves.
+    let one = mjpeg(&s.url("/stream.mjpg"), &[]);
+    let held = mjpeg(&s.url("/stream.mjpg"), &[]);
+    let third = agent().get(&s.url("/stream.mjpg")).call().unwrap();
+    assert_eq!(third.status(), 503);
+    assert_eq!(third.headers()["retry-after"], "5");
+    assert_eq!(get(&s.url("/api/info"), &[]).0, 200, "pages still load");
+    drop(one);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = agent().get(&s.url("/snapshot.jpg")).call().unwrap().status();
+        assert_eq!(status, 200);
+        let again = agent().get(&s.url("/stream.mjpg")).call().unwrap();
+        if again.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(held);
+}
+
+#[test]
+fn healthz_fails_once_the_source_has_been_silent_too_long() {
+    // Y4M on stdin: two frames, then silence with the pipe open.
+    let mut child = Command::new(ssd_cam_bin())
+        .args(["--source", "-", "--headless", "--http", "127.0.0.1:0", "--health-timeout", "2"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (w, h) = (64usize, 48usize);
+    let mut y4m = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C444\n").into_bytes();
+    for _ in 0..2 {
+        y4m.extend_from_slice(b"FRAME\n");
+        y4m.extend(std::iter::repeat_n(128u8, w * h * 3));
+    }
+    stdin.write_all(&y4m).unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut host = None;
+    for line in stderr.lines().map_while(Result::ok) {
+        if let Some(h) = line.split("the viewer is at http://").nth(1) {
+            host = Some(h.trim_end_matches('/').to_owned());
+            break;
+        }
+    }
+    let base = format!("http://{}", host.unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(get(&format!("{base}/healthz"), &[]).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (status, body) = loop {
+        let (status, _, body) = get(&format!("{base}/healthz"), &[]);
+        if status != 200 || Instant::now() > deadline {
+            break (status, String::from_utf8(body).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("no frame for"), "{body}");
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn https_with_a_certificate_serves_and_plain_http_does_not() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(std::env::var("SSD_CAM_REQUIRE_MQTT").as_deref() != Ok("1"), "openssl is required here");
+        eprintln!("SKIPPED: openssl is missing (scripts/setup.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        // A server certificate, not a CA: rustls refuses a CA as the server's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let s = Served::start_at("127.0.0.1:0", &["--source", STILL, "--http-cert", c, "--http-key", k], "https");
+    let pem = std::fs::read(&cert).unwrap();
+    let root = ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned();
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![root]))).build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().into();
+    let mut resp = agent.get(&s.url("/api/info")).call().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.body_mut().read_to_string().unwrap().contains("ssd300-shapes"));
+    // Plain HTTP on the TLS port gets no page.
+    let answer = raw(&s.addr(), b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(!answer.contains("ssd300-shapes"), "{answer}");
+    // Files that are not PEM: one line naming the file.
+    let out = common::ssd_cam(&["--source", STILL, "--headless", "--http", ":0", "--http-cert", k, "--http-key", k]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("--http-cert"), "{}", common::stderr(&out));
+}
