@@ -592,3 +592,181 @@ fn https_with_a_certificate_serves_and_plain_http_does_not() {
     assert!(!out.status.success());
     assert!(common::stderr(&out).contains("--http-cert"), "{}", common::stderr(&out));
 }
+
+/// Headless Chromium driven over its DevTools pipe (`--remote-debugging-pipe`:
+/// commands on fd 3, answers on fd 4, each a JSON text ended by a NUL).
+struct Browser {
+    child: Child,
+    commands: std::fs::File,
+    answers: BufReader<std::fs::File>,
+    next: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn find() -> Option<String> {
+        let found = ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|p| {
+            Command::new("sh").args(["-c", &format!("command -v {p}")]).output().is_ok_and(|o| o.status.success())
+        });
+        if found.is_none() {
+            assert!(
+                std::env::var("SSD_CAM_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "chromium is required here (scripts/setup.sh installs it)"
+            );
+            eprintln!("SKIPPED: no chromium (scripts/setup.sh installs it)");
+        }
+        found.map(str::to_owned)
+    }
+
+    fn start(program: &str, width: u32, height: u32) -> Browser {
+        use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+        let pipe = || {
+            let mut fds = [0; 2];
+            assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        };
+        let ((cmd_read, cmd_write), (ans_read, ans_write)) = (pipe(), pipe());
+        let profile = tempfile::tempdir().unwrap();
+        let (cmd_fd, ans_fd) = (cmd_read.into_raw_fd(), ans_write.into_raw_fd());
+        let mut command = Command::new(program);
+        command
+            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--remote-debugging-pipe"])
+            .args(["--no-first-run", "--disable-extensions", "--force-device-scale-factor=1"])
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: only fcntl and dup2, which are async-signal-safe, between
+        // fork and exec. Both ends are first copied above 10, so that
+        // neither is overwritten by the other's dup2 when the pipes got fds
+        // 3 or 4 (and dup2 onto itself would keep close-on-exec).
+        unsafe {
+            command.pre_exec(move || {
+                let (c, a) = (libc::fcntl(cmd_fd, libc::F_DUPFD, 10), libc::fcntl(ans_fd, libc::F_DUPFD, 10));
+                if c < 0 || a < 0 || libc::dup2(c, 3) < 0 || libc::dup2(a, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        // The child has its copies; ours of its ends must close, so that
+        // its death reads as the end of the answers.
+        unsafe {
+            libc::close(cmd_fd);
+            libc::close(ans_fd);
+        }
+        Browser {
+            child,
+            commands: std::fs::File::from(cmd_write),
+            answers: BufReader::new(std::fs::File::from(ans_read)),
+            next: 0,
+            _profile: profile,
+        }
+    }
+
+    /// Sends a command (to a page's session when given) and returns its result.
+    fn call(&mut self, session: Option<&str>, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next += 1;
+        let id = self.next;
+        let mut message = serde_json::json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = session {
+            message["sessionId"] = s.into();
+        }
+        let mut bytes = serde_json::to_vec(&message).unwrap();
+        bytes.push(0);
+        self.commands.write_all(&bytes).unwrap();
+        loop {
+            let mut raw = Vec::new();
+            let n = self.answers.read_until(0, &mut raw).unwrap();
+            assert!(n > 0, "chromium ended");
+            raw.pop();
+            let answer: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+            if answer["id"] == id {
+                assert!(answer.get("error").is_none(), "{method}: {answer}");
+                return answer["result"].clone();
+            }
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_browser_shows_the_video_with_its_boxes_and_the_detections_list() {
+    let Some(program) = Browser::find() else { return };
+    let s = Served::start(&["--source", STILL, "--detect", "always"]);
+    let frame = sse(&s.url("/api/detections"), 1, &[]).remove(0);
+    let mut browser = Browser::start(&program, 1280, 900);
+    let target = browser.call(None, "Target.createTarget", serde_json::json!({ "url": s.url("/") }));
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    // What the page shows: the video's place and size, and the list.
+    let probe = r#"JSON.stringify((() => {
+        const img = document.getElementById("video"), r = img.getBoundingClientRect();
+        return { playing: document.body.dataset.video === "playing", natural: [img.naturalWidth, img.naturalHeight],
+                 rect: [r.x, r.y, r.width, r.height], status: document.getElementById("status").textContent,
+                 run: document.getElementById("run").textContent,
+                 dets: [...document.querySelectorAll("li.det")].map((li) => ({ label: li.dataset.label,
+                        score: +li.dataset.score, box: li.dataset.box.split(",").map(Number) })) };
+    })())"#;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let result = browser.call(
+            Some(&session),
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": probe, "returnByValue": true }),
+        );
+        let seen: serde_json::Value = serde_json::from_str(result["result"]["value"].as_str().unwrap_or("{}")).unwrap();
+        let ready = seen["playing"] == true && seen["natural"][0] == 640 && !seen["dets"].as_array().unwrap().is_empty();
+        if ready {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "the page never showed video and detections: {seen}\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(seen["status"], "live");
+    assert_eq!(seen["run"], "ssd300-shapes on demo");
+    // The list (DOM) holds the stream's detections: same labels, same boxes.
+    let listed = seen["dets"].as_array().unwrap();
+    let json = frame["detections"].as_array().unwrap();
+    assert_eq!(listed.len(), json.len(), "{listed:?} vs {json:?}");
+    for (l, d) in listed.iter().zip(json) {
+        assert_eq!(l["label"], d["label"]);
+        let b = bbox(d);
+        for (got, want) in l["box"].as_array().unwrap().iter().zip(b) {
+            assert!((got.as_f64().unwrap() - f64::from(want)).abs() <= 1.0, "{l} vs {d}");
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = browser.call(Some(&session), "Page.captureScreenshot", serde_json::json!({ "format": "png" }));
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+    if let Ok(dir) = std::env::var("SSD_CAM_SCREENSHOT_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join("web-viewer.png"), &png).unwrap();
+    }
+    let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap().to_rgb8();
+    // The picture: each clear box's outline in its class colour, where the
+    // video element shows it (scaled to fit, centred).
+    let r: Vec<f32> = seen["rect"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let scale = (r[2] / 640.0).min(r[3] / 480.0);
+    let origin = [r[0] + (r[2] - 640.0 * scale) / 2.0, r[1] + (r[3] - 480.0 * scale) / 2.0];
+    for (class, b) in shown(&frame) {
+        let color = ssd_cam::draw::class_color(class as usize);
+        let on = outline_share(&img, b, scale, origin, color);
+        let inside = outline_share(&img, [b[0] + 12.0, b[1] + 12.0, b[2] - 12.0, b[3] - 12.0], scale, origin, color);
+        assert!(on >= 0.6 && inside < on - 0.3, "box {b:?} class {class}: {on} on the outline, {inside} inside");
+    }
+}
