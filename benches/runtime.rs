@@ -155,5 +155,18 @@ fn motion(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, inference, motion);
+/// What one watched frame costs the web viewer's encoder thread.
+fn web_jpeg(c: &mut Criterion) {
+    for (w, h) in [(640u32, 480u32), (1280, 720)] {
+        let mut demo = ssd_cam::source::demo::DemoSource::from_spec(&format!("demo:fps=0,size={w}x{h}")).unwrap();
+        let mut rgb = Vec::new();
+        ssd_cam::source::Source::next_frame(&mut demo, &mut rgb).unwrap();
+        let mut out = Vec::new();
+        c.bench_function(&format!("web/jpeg_{w}x{h}"), |b| {
+            b.iter(|| ssd_cam::web::hub::encode_jpeg(black_box(&rgb), w, h, &mut out).unwrap())
+        });
+    }
+}
+
+criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, inference, motion, web_jpeg);
 criterion_main!(benches);

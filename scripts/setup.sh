@@ -6,7 +6,8 @@
 # with them), ffmpeg (video files and network streams) with GStreamer's
 # RTSP server under Debian's python3 (the RTSP tests start one on
 # 127.0.0.1), mosquitto, its clients and openssl (the MQTT tests start a
-# broker, plain and TLS with a test CA, on 127.0.0.1), and Rust (via rustup when cargo is missing)
+# broker, plain and TLS with a test CA, on 127.0.0.1), chromium (the web
+# viewer's test opens the page in it, headless), and Rust (via rustup when cargo is missing)
 # with rustfmt and clippy. Safe to run again; does nothing already done.
 set -euo pipefail
 
@@ -15,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps python3-venv
   ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl)
+  gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

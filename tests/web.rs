@@ -730,7 +730,8 @@ fn a_real_browser_shows_the_video_with_its_boxes_and_the_detections_list() {
             serde_json::json!({ "expression": probe, "returnByValue": true }),
         );
         let seen: serde_json::Value = serde_json::from_str(result["result"]["value"].as_str().unwrap_or("{}")).unwrap();
-        let ready = seen["playing"] == true && seen["natural"][0] == 640 && !seen["dets"].as_array().unwrap().is_empty();
+        let ready =
+            seen["playing"] == true && seen["natural"][0] == 640 && !seen["dets"].as_array().unwrap().is_empty();
         if ready {
             break seen;
         }

@@ -217,12 +217,17 @@ impl WebSink {
     }
 }
 
+/// Encodes an RGB frame as the viewers' JPEG into `out` (cleared first).
+pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32, out: &mut Vec<u8>) -> image::ImageResult<()> {
+    out.clear();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(out, JPEG_QUALITY);
+    encoder.encode(rgb, width, height, image::ExtendedColorType::Rgb8)
+}
+
 fn encode_jobs(hub: &Hub, jobs: &Receiver<Job>, spare: &Sender<Vec<u8>>) {
     let mut out = Vec::new();
     for job in jobs {
-        out.clear();
-        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-        match encoder.encode(&job.rgb, job.width, job.height, image::ExtendedColorType::Rgb8) {
+        match encode_jpeg(&job.rgb, job.width, job.height, &mut out) {
             Ok(()) => {
                 hub.metrics.jpeg_encoded();
                 let jpeg = Jpeg { bytes: Bytes::copy_from_slice(&out), frame: job.frame, at: Instant::now() };
