@@ -14,7 +14,8 @@
 //! Memory is VmRSS from /proc, sampled every second after the warm-up.
 //! Two sources: `demo:fps=30` (a camera: the pipeline keeps up, so viewers
 //! may cost CPU without costing frames) and `demo:fps=200` (more than
-//! this machine can run: every cycle a viewer takes is a frame lost).
+//! this machine can run: every cycle a viewer takes is a frame lost); the
+//! viewers with the default `--http-fps 15` and with 1000 (every frame).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -72,9 +73,10 @@ fn view(addr: &str, stop: &AtomicBool, until: Instant, frames: &AtomicU64) -> Re
     Ok(())
 }
 
-fn run(binary: &std::path::Path, source: &str, seconds: u64, viewers: usize, idle: usize) -> Figures {
+fn run(binary: &std::path::Path, source: &str, http_fps: &str, seconds: u64, viewers: usize, idle: usize) -> Figures {
     let mut child = Command::new(binary)
         .args(["--source", source, "--headless", "--http", "127.0.0.1:0", "--detect", "always"])
+        .args(["--http-fps", http_fps])
         .args(["--http-max-clients", &(viewers + 8).to_string()])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -180,12 +182,13 @@ fn main() {
     assert!(binary.is_file(), "build it: cargo build --release --bin ssd-cam");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("ssd-cam --http under load: {seconds} s per run after 5 s warm-up, {cores} cores\n");
-    println!("| source | viewers | idle | pipeline fps | fps vs none | RSS start → end (max) | frames per viewer (min / mean) | viewer connects (failed) | idle sockets opened |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| source | `--http-fps` | viewers | idle | pipeline fps | fps vs none | RSS start → end (max) | frames per viewer (min / mean) | viewer connects (failed) | idle sockets opened |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for source in ["demo:fps=30", "demo:fps=200"] {
-        let quiet = run(&binary, source, seconds, 0, 0);
-        let busy = run(&binary, source, seconds, viewers, idle);
-        for (f, v, i) in [(&quiet, 0, 0), (&busy, viewers, idle)] {
+        let quiet = run(&binary, source, "15", seconds, 0, 0);
+        let capped = run(&binary, source, "15", seconds, viewers, idle);
+        let every = run(&binary, source, "1000", seconds, viewers, idle);
+        for (f, v, i, cap) in [(&quiet, 0, 0, "15"), (&capped, viewers, idle, "15"), (&every, viewers, idle, "1000")] {
             let min = f.viewer_frames.iter().min().copied().unwrap_or(0);
             let mean = if f.viewer_frames.is_empty() {
                 0.0
@@ -193,7 +196,7 @@ fn main() {
                 f.viewer_frames.iter().sum::<u64>() as f64 / f.viewer_frames.len() as f64
             };
             println!(
-                "| `{source}` | {v} | {i} | {:.1} | {:+.1} % | {:.1} → {:.1} MB ({:.1}) | {min} / {mean:.0} | {} ({}) | {} |",
+                "| `{source}` | {cap} | {v} | {i} | {:.1} | {:+.1} % | {:.1} → {:.1} MB ({:.1}) | {min} / {mean:.0} | {} ({}) | {} |",
                 f.fps,
                 (f.fps / quiet.fps - 1.0) * 100.0,
                 f.rss_start_kb as f64 / 1024.0,

@@ -117,8 +117,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         let server = crate::web::server::Server::start(bound, std::sync::Arc::clone(&hub), options)
             .map_err(anyhow::Error::msg)?;
         log::info!("http: the viewer is at {scheme}://{addr}/");
-        let sink = crate::web::hub::WebSink::new(hub, server, args.snapshots.is_some(), args.show_regions)
-            .context("--http: cannot start the JPEG encoder thread")?;
+        let sink =
+            crate::web::hub::WebSink::new(hub, server, args.snapshots.is_some(), args.show_regions, args.http_fps)
+                .context("--http: cannot start the JPEG encoder thread")?;
         sinks.push(Box::new(sink));
     }
     if let Some(dir) = &args.save {

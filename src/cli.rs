@@ -188,6 +188,11 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub http_max_clients: u32,
 
+    /// The most frames a second encoded for the video viewers (each frame
+    /// JPEG-encoded once, shared by all of them).
+    #[arg(long, value_name = "F", default_value_t = 15.0, requires = "http", value_parser = positive_hz)]
+    pub http_fps: f64,
+
     /// Serve HTTPS with this certificate chain (PEM; needs --http-key).
     #[arg(long, value_name = "FILE", requires_all = ["http", "http_key"])]
     pub http_cert: Option<std::path::PathBuf>,

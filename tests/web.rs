@@ -321,6 +321,22 @@ fn a_viewer_that_stops_reading_slows_neither_the_pipeline_nor_the_others() {
 }
 
 #[test]
+fn viewers_get_at_most_http_fps_while_the_pipeline_runs_at_the_sources_rate() {
+    let s = Served::start(&["--source", "demo:fps=30", "--detect", "always", "--http-fps", "5"]);
+    let mut stream = mjpeg(&s.url("/stream.mjpg"), &[]);
+    mjpeg_parts(&mut stream, 2);
+    let started = Instant::now();
+    let before = sse(&s.url("/api/detections"), 1, &[]).remove(0)["frame"].as_u64().unwrap();
+    let parts = mjpeg_parts(&mut stream, 10);
+    let seconds = started.elapsed().as_secs_f64();
+    let after = sse(&s.url("/api/detections"), 1, &[]).remove(0)["frame"].as_u64().unwrap();
+    assert!(seconds > 1.5, "10 frames at 5 a second took {seconds:.2} s");
+    assert!(parts.windows(2).all(|w| w[1].0 >= w[0].0 + 5), "{:?}", parts.iter().map(|p| p.0).collect::<Vec<_>>());
+    let pipeline_fps = (after - before) as f64 / seconds;
+    assert!(pipeline_fps > 20.0, "the pipeline ran at {pipeline_fps:.1} frames a second");
+}
+
+#[test]
 fn the_token_is_required_checked_and_never_logged() {
     let dir = tempfile::tempdir().unwrap();
     let token = "c0ffee-0123456789abcdef";

@@ -165,6 +165,9 @@ pub struct WebSink {
     buffers: usize,
     encoder: Option<std::thread::JoinHandle<()>>,
     server: Option<super::server::Server>,
+    /// The least time between two encoded frames (`--http-fps`).
+    every: std::time::Duration,
+    last_job: Option<Instant>,
 }
 
 /// Annotated frames in flight at most: one being encoded, one waiting.
@@ -172,8 +175,15 @@ const BUFFERS: usize = 2;
 
 impl WebSink {
     /// Starts the encoder thread. `snapshots`: events name their snapshot
-    /// file; `regions`: frames show where the model ran.
-    pub fn new(hub: Arc<Hub>, server: super::server::Server, snapshots: bool, regions: bool) -> std::io::Result<Self> {
+    /// file; `regions`: frames show where the model ran; `fps`: the most
+    /// frames a second encoded for viewers.
+    pub fn new(
+        hub: Arc<Hub>,
+        server: super::server::Server,
+        snapshots: bool,
+        regions: bool,
+        fps: f64,
+    ) -> std::io::Result<Self> {
         let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(1);
         let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(BUFFERS);
         let encoder_hub = Arc::clone(&hub);
@@ -191,6 +201,8 @@ impl WebSink {
             buffers: 0,
             encoder: Some(encoder),
             server: Some(server),
+            every: std::time::Duration::from_secs_f64(1.0 / fps.max(0.001)),
+            last_job: None,
         })
     }
 
@@ -218,10 +230,17 @@ impl WebSink {
 }
 
 /// Encodes an RGB frame as the viewers' JPEG into `out` (cleared first).
-pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32, out: &mut Vec<u8>) -> image::ImageResult<()> {
+/// jpeg-encoder, not the image crate's encoder: 2.4x faster on this
+/// machine's frames (BENCHMARKS.md, "Web viewer"), and the encoder thread
+/// shares the board's cores with inference.
+pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32, out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
-    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(out, JPEG_QUALITY);
-    encoder.encode(rgb, width, height, image::ExtendedColorType::Rgb8)
+    let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
+        return Err(format!("{width}x{height} is larger than JPEG allows"));
+    };
+    jpeg_encoder::Encoder::new(out, JPEG_QUALITY)
+        .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| e.to_string())
 }
 
 fn encode_jobs(hub: &Hub, jobs: &Receiver<Job>, spare: &Sender<Vec<u8>>) {
@@ -256,10 +275,15 @@ impl Sink for WebSink {
         // The encoder still busy with an older frame: this one is skipped
         // before it costs a copy.
         let encoder_free = self.jobs.as_ref().is_some_and(|j| !j.is_full());
-        if encoder_free && self.hub.watchers.load(Ordering::SeqCst) > 0 {
+        // Frames come at the source's pace; viewers get at most --http-fps,
+        // judged on capture times with a little slack so 30 fps capped at
+        // 15 takes every other frame rather than beating against jitter.
+        let due = self.last_job.is_none_or(|t| r.frame.captured_at.duration_since(t) >= self.every.mul_f64(0.9));
+        if encoder_free && due && self.hub.watchers.load(Ordering::SeqCst) > 0 {
             if let Some(mut rgb) = self.buffer() {
                 crate::overlay::annotate(&mut rgb, r, &self.labels, fps, self.regions);
                 let job = Job { rgb, width: r.frame.width, height: r.frame.height, frame: r.frame.index };
+                self.last_job = Some(r.frame.captured_at);
                 if let Some(Err(TrySendError::Full(job) | TrySendError::Disconnected(job))) =
                     self.jobs.as_ref().map(|j| j.try_send(job))
                 {
