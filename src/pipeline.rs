@@ -197,14 +197,67 @@ impl Pipeline {
             gate,
             tracked,
         } = self;
-        let live = source.is_live();
+        let camera = Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked };
+        let cameras = Cameras { cameras: vec![camera], model, preprocessor, workers };
+        cameras.run(stop)?.into_iter().next().unwrap_or_else(|| Err(PipelineError::NoFrames(String::new())))
+    }
+}
+
+/// One camera's part of a run: where its frames come from, and everything
+/// after the network (decoding, tracking, events, sinks), which is its own.
+pub struct Camera {
+    /// Where frames come from.
+    pub source: Box<dyn Source>,
+    /// Outputs → detections, with this camera's thresholds and classes.
+    pub decoder: Decoder,
+    /// Where results go.
+    pub sinks: Vec<Box<dyn Sink>>,
+    /// Stop after this many frames have been written.
+    pub max_frames: Option<u64>,
+    /// See [`Pipeline::tracker`].
+    pub tracker: Option<ssd_core::Tracker>,
+    /// See [`Pipeline::events`].
+    pub events: Option<crate::events::Events>,
+    /// See [`Pipeline::gate`].
+    pub gate: Option<crate::gate::Gate>,
+    /// See [`Pipeline::tracked`].
+    pub tracked: Option<crate::gate::Tracked>,
+}
+
+/// Several cameras sharing one network: a capture thread and an output
+/// thread per camera, and inference workers that serve the cameras in turn.
+pub struct Cameras {
+    /// The cameras (at least one).
+    pub cameras: Vec<Camera>,
+    /// The network, loaded once.
+    pub model: Model,
+    /// Frame → input tensor (the same for every camera: one network).
+    pub preprocessor: Preprocessor,
+    /// Inference workers, each with its own state of `model` (at least 1).
+    pub workers: usize,
+}
+
+/// A camera's threads' ends, as the run assembles its result.
+struct Lane {
+    rx: Receiver<Captured>,
+    /// The master of the camera's result channel: dropped once its frames
+    /// stop coming, so that its output thread ends when the last frame in
+    /// flight is written.
+    results: std::sync::Mutex<Option<Sender<Inferred>>>,
+    /// The camera stops: its output ended or failed, or a worker failed on
+    /// one of its frames.
+    halt: Arc<AtomicBool>,
+    /// The first error a worker met on this camera's frames.
+    error: std::sync::Mutex<Option<PipelineError>>,
+}
+
+impl Cameras {
+    /// Runs until every camera's source has ended (or its output closed,
+    /// failed, or wrote `max_frames`) or `stop` is set. One camera's error
+    /// ends that camera only; each camera's result comes back in order.
+    pub fn run(self, stop: Arc<AtomicBool>) -> Result<Vec<Result<Stats, PipelineError>>, PipelineError> {
+        let Cameras { cameras, model, preprocessor, workers } = self;
         let workers = workers.max(1);
-        // Live: one slot, newest wins. Files: a little slack, never dropped.
-        let (frame_tx, frame_rx) = bounded::<Captured>(if live { 1 } else { 2 });
-        let (result_tx, result_rx) = bounded::<Inferred>(2 * workers);
-        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(4 + 2 * workers);
-        let (inputs_tx, inputs_rx) = bounded::<Resized>(4 + 2 * workers);
-        let dropped = Arc::new(AtomicU64::new(0));
         // Every worker's model is forked before any thread starts, so that a
         // failure to make one is an error of the run, not of a thread.
         let mut models = Vec::with_capacity(workers);
@@ -212,91 +265,139 @@ impl Pipeline {
             models.push(model.fork().map_err(|source| PipelineError::Inference { frame: 0, source })?);
         }
         models.push(model);
-
-        // Raised once the downstream stages are done, so that a capture
-        // thread waiting to hand over a frame gives up.
-        let halt = Arc::new(AtomicBool::new(false));
-        let capture = {
-            let (stop, dropped, evict) = (Arc::clone(&stop), Arc::clone(&dropped), frame_rx.clone());
-            let halt = Arc::clone(&halt);
-            let pools = Pools { rgb: (pool_tx.clone(), pool_rx), inputs: (inputs_tx.clone(), inputs_rx) };
-            let resizer = preprocessor.clone();
-            std::thread::Builder::new()
-                .name("capture".into())
-                .spawn(move || capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], &dropped))
-                .map_err(|source| PipelineError::Spawn { stage: "capture", source })?
-        };
-        let queue = Arc::new(Dispatch { rx: frame_rx, next: std::sync::Mutex::new(0) });
+        let (inputs_tx, inputs_rx) = bounded::<Resized>(4 + 2 * workers + 2 * cameras.len());
+        let mut lanes = Vec::with_capacity(cameras.len());
+        let mut captures = Vec::with_capacity(cameras.len());
+        let mut outputs = Vec::with_capacity(cameras.len());
+        let mut started = Ok(());
+        for (k, camera) in cameras.into_iter().enumerate() {
+            let Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked } = camera;
+            let live = source.is_live();
+            // Live: one slot, newest wins. Files: a little slack, never dropped.
+            let (frame_tx, frame_rx) = bounded::<Captured>(if live { 1 } else { 2 });
+            let (result_tx, result_rx) = bounded::<Inferred>(2 * workers);
+            let (pool_tx, pool_rx) = bounded::<Vec<u8>>(4 + 2 * workers);
+            let dropped = Arc::new(AtomicU64::new(0));
+            let halt = Arc::new(AtomicBool::new(false));
+            let suffix = if k == 0 { String::new() } else { format!("-{k}") };
+            let capture = {
+                let (stop, dropped, evict, halt) =
+                    (Arc::clone(&stop), Arc::clone(&dropped), frame_rx.clone(), Arc::clone(&halt));
+                let pools = Pools { rgb: (pool_tx.clone(), pool_rx), inputs: (inputs_tx.clone(), inputs_rx.clone()) };
+                let resizer = preprocessor.clone();
+                std::thread::Builder::new().name(format!("capture{suffix}")).spawn(move || {
+                    capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], &dropped)
+                })
+            };
+            let output = {
+                let (stop, dropped, halt) = (Arc::clone(&stop), Arc::clone(&dropped), Arc::clone(&halt));
+                std::thread::Builder::new().name(format!("output{suffix}")).spawn(move || {
+                    let tracking = Tracking { tracker, events, tracked };
+                    let written =
+                        output_stage(decoder, tracking, sinks, result_rx, pool_tx, &halt, &dropped, max_frames);
+                    // Whatever ended it, this camera's capture has nobody to feed.
+                    halt.store(true, Ordering::Relaxed);
+                    (written, stop.load(Ordering::Relaxed))
+                })
+            };
+            lanes.push(Lane {
+                rx: frame_rx,
+                results: std::sync::Mutex::new(Some(result_tx)),
+                halt: Arc::clone(&halt),
+                error: std::sync::Mutex::new(None),
+            });
+            match (capture, output) {
+                (Ok(c), Ok(o)) => {
+                    captures.push((c, dropped));
+                    outputs.push(o);
+                }
+                (c, o) => {
+                    started = Err(PipelineError::Spawn {
+                        stage: if c.is_err() { "capture" } else { "output" },
+                        source: c.err().or(o.err()).unwrap_or_else(|| std::io::Error::other("spawn")),
+                    });
+                    break;
+                }
+            }
+        }
+        if let Err(e) = started {
+            // The threads already started end once the stop is seen.
+            stop.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
+        let queue = Arc::new(Dispatch::new(lanes));
         let mut inference = Vec::with_capacity(workers);
         for (worker, model) in models.into_iter().enumerate() {
-            let (halt_all, queue, tx, inputs) =
-                (Arc::clone(&stop), Arc::clone(&queue), result_tx.clone(), inputs_tx.clone());
+            let (stop_all, queue, inputs) = (Arc::clone(&stop), Arc::clone(&queue), inputs_tx.clone());
             let pre = preprocessor.clone();
             let name = if workers == 1 { "inference".to_owned() } else { format!("inference-{worker}") };
             let handle = std::thread::Builder::new()
                 .name(name)
-                .spawn(move || {
-                    // An error stops the run; the other workers finish what they took.
-                    inference_stage(model, pre, &queue, tx, inputs, &halt_all)
-                        .inspect_err(|_| halt_all.store(true, Ordering::Relaxed))
-                })
+                .spawn(move || inference_stage(model, pre, &queue, inputs, &stop_all))
                 .map_err(|source| PipelineError::Spawn { stage: "inference", source });
             match handle {
                 Ok(h) => inference.push(h),
                 Err(e) => {
-                    // The workers already started end once the stop is seen.
                     stop.store(true, Ordering::Relaxed);
                     return Err(e);
                 }
             }
         }
-        drop((result_tx, inputs_tx, queue));
-        let output = {
-            let (stop, dropped) = (Arc::clone(&stop), Arc::clone(&dropped));
-            std::thread::Builder::new()
-                .name("output".into())
-                .spawn(move || {
-                    let tracking = Tracking { tracker, events, tracked };
-                    output_stage(decoder, tracking, sinks, result_rx, pool_tx, &stop, &dropped, max_frames)
-                })
-                .map_err(|source| PipelineError::Spawn { stage: "output", source })?
-        };
+        drop(inputs_tx);
 
-        // Inference and output always end (the source ending, a stop, or an
-        // error); capture may be blocked inside its source, in a read that
-        // no flag can interrupt (stdin that stays open, a stalled device).
-        // Everything inferred has been written by now, so after a short
-        // grace period it is left behind rather than hanging the exit.
-        let inferred: Vec<_> = inference.into_iter().map(|w| w.join()).collect();
-        let written = output.join();
-        halt.store(true, Ordering::Relaxed);
+        // Inference and output always end (the sources ending, a stop, or
+        // an error); capture may be blocked inside its source, in a read
+        // that no flag can interrupt (stdin that stays open, a stalled
+        // device). Everything inferred has been written by now, so after a
+        // short grace period it is left behind rather than hanging the exit.
+        let panicked = inference.into_iter().map(|w| w.join()).any(|r| r.is_err());
+        // No frame will be inferred any more: the outputs end once they
+        // have written what is in their channels (a capture blocked in a
+        // read still holds its lane open).
+        for lane in &queue.lanes {
+            if let Ok(mut r) = lane.results.lock() {
+                r.take();
+            }
+        }
+        let written: Vec<_> = outputs.into_iter().map(|o| o.join()).collect();
+        for lane in &queue.lanes {
+            lane.halt.store(true, Ordering::Relaxed);
+        }
         let grace = Instant::now() + CAPTURE_GRACE;
-        while !capture.is_finished() && Instant::now() < grace {
-            std::thread::sleep(Duration::from_millis(5));
+        let mut results = Vec::with_capacity(written.len());
+        for ((written, (capture, dropped)), lane) in written.into_iter().zip(captures).zip(&queue.lanes) {
+            while !capture.is_finished() && Instant::now() < grace {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let captured = if capture.is_finished() {
+                capture.join()
+            } else {
+                log::warn!("the source is blocked in a read; not waiting for it");
+                Ok((0, Ok(())))
+            };
+            let worker_error = lane.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            results.push((|| {
+                let (skipped, source_result) = captured.map_err(|_| PipelineError::Panic("capture"))?;
+                let (written, stopped) = written.map_err(|_| PipelineError::Panic("output"))?;
+                if panicked {
+                    return Err(PipelineError::Panic("inference"));
+                }
+                let mut stats = written?;
+                stats.skipped = skipped;
+                stats.dropped = dropped.load(Ordering::Relaxed);
+                if let Some(e) = worker_error {
+                    return Err(e);
+                }
+                source_result?;
+                if stats.frames == 0 && !stopped && !stats.output_closed {
+                    let why =
+                        if skipped > 0 { format!(" ({skipped} inputs skipped as unreadable)") } else { String::new() };
+                    return Err(PipelineError::NoFrames(why));
+                }
+                Ok(stats)
+            })());
         }
-        let captured = if capture.is_finished() {
-            capture.join()
-        } else {
-            log::warn!("the source is blocked in a read; not waiting for it");
-            Ok((0, Ok(())))
-        };
-        let (skipped, source_result) = captured.map_err(|_| PipelineError::Panic("capture"))?;
-        let infer_result = inferred
-            .into_iter()
-            .map(|w| w.map_err(|_| PipelineError::Panic("inference")))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .collect::<Result<Vec<()>, _>>();
-        let mut stats = written.map_err(|_| PipelineError::Panic("output"))??;
-        stats.skipped = skipped;
-        stats.dropped = dropped.load(Ordering::Relaxed);
-        infer_result?;
-        source_result?;
-        if stats.frames == 0 && !stop.load(Ordering::Relaxed) {
-            let why = if skipped > 0 { format!(" ({skipped} inputs skipped as unreadable)") } else { String::new() };
-            return Err(PipelineError::NoFrames(why));
-        }
-        Ok(stats)
+        Ok(results)
     }
 }
 
@@ -424,51 +525,117 @@ fn capture_stage(
     (source.skipped(), result)
 }
 
-/// The captured frames, handed to the inference workers one at a time and
-/// numbered as they are taken.
+/// The cameras' captured frames, handed to the inference workers one at a
+/// time, the cameras in turn (round robin: a camera at 30 frames a second
+/// does not starve one at 5), each frame numbered in its camera's order as
+/// it is taken.
 struct Dispatch {
-    rx: Receiver<Captured>,
-    next: std::sync::Mutex<u64>,
+    lanes: Vec<Lane>,
+    state: std::sync::Mutex<DispatchState>,
+}
+
+struct DispatchState {
+    /// The camera asked first next time.
+    next_camera: usize,
+    /// Each camera's next frame number.
+    seq: Vec<u64>,
+    /// Cameras whose capture ended and whose frames are all taken.
+    closed: Vec<bool>,
+}
+
+/// A frame taken for inference.
+struct Taken {
+    camera: usize,
+    seq: u64,
+    captured: Captured,
+    /// Where its result goes.
+    results: Option<Sender<Inferred>>,
 }
 
 impl Dispatch {
-    /// The next frame and its number. Taking and numbering happen under one
-    /// lock, so numbers follow the queue's order whichever worker wins.
-    fn take(&self) -> Result<(u64, Captured), RecvTimeoutError> {
-        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let captured = self.rx.recv_timeout(POLL)?;
-        let seq = *next;
-        *next += 1;
-        Ok((seq, captured))
+    fn new(lanes: Vec<Lane>) -> Self {
+        let n = lanes.len();
+        let state = DispatchState { next_camera: 0, seq: vec![0; n], closed: vec![false; n] };
+        Dispatch { lanes, state: std::sync::Mutex::new(state) }
+    }
+
+    /// The next frame: from the first camera in turn that has one, else the
+    /// first to have one within [`POLL`]. Taking and numbering happen under
+    /// one lock, so numbers follow each camera's queue order whichever
+    /// worker wins. `Disconnected` once every camera is done.
+    fn take(&self) -> Result<Taken, RecvTimeoutError> {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = self.lanes.len();
+        for i in 0..n {
+            let k = (state.next_camera + i) % n;
+            if state.closed[k] {
+                continue;
+            }
+            match self.lanes[k].rx.try_recv() {
+                Ok(captured) => return Ok(self.hand_out(&mut state, k, captured)),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => self.close(&mut state, k),
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+        }
+        let open: Vec<usize> = (0..n).filter(|&k| !state.closed[k]).collect();
+        if open.is_empty() {
+            return Err(RecvTimeoutError::Disconnected);
+        }
+        let mut select = crossbeam_channel::Select::new();
+        for &k in &open {
+            select.recv(&self.lanes[k].rx);
+        }
+        let Ok(ready) = select.ready_timeout(POLL) else { return Err(RecvTimeoutError::Timeout) };
+        let k = open[ready];
+        match self.lanes[k].rx.try_recv() {
+            Ok(captured) => Ok(self.hand_out(&mut state, k, captured)),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                self.close(&mut state, k);
+                Err(RecvTimeoutError::Timeout)
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+        }
+    }
+
+    fn hand_out(&self, state: &mut DispatchState, k: usize, captured: Captured) -> Taken {
+        let seq = state.seq[k];
+        state.seq[k] += 1;
+        state.next_camera = (k + 1) % self.lanes.len();
+        let results = self.lanes[k].results.lock().ok().and_then(|r| r.clone());
+        Taken { camera: k, seq, captured, results }
+    }
+
+    fn close(&self, state: &mut DispatchState, k: usize) {
+        state.closed[k] = true;
+        if let Ok(mut r) = self.lanes[k].results.lock() {
+            r.take();
+        }
     }
 }
 
 /// Stage 2 (one per worker): normalization into the input tensor, and the
-/// network.
-fn inference_stage(
-    mut model: Model,
-    pre: Preprocessor,
-    queue: &Dispatch,
-    tx: Sender<Inferred>,
-    inputs: Sender<Resized>,
-    stop: &AtomicBool,
-) -> Result<(), PipelineError> {
+/// network. An error on a camera's frame ends that camera; the worker goes
+/// on serving the others.
+fn inference_stage(mut model: Model, pre: Preprocessor, queue: &Dispatch, inputs: Sender<Resized>, stop: &AtomicBool) {
     loop {
         // Frames already captured are still inferred after a stop; an empty
         // queue after a stop ends the stage even if capture is stuck.
-        let (seq, Captured { frame, inputs: resized, plan, resize_ms }) = match queue.take() {
-            Ok(c) => c,
+        let taken = match queue.take() {
+            Ok(t) => t,
             Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Relaxed) => break,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        let Taken { camera, seq, captured: Captured { frame, inputs: resized, plan, resize_ms }, results } = taken;
+        let lane = &queue.lanes[camera];
+        let Some(tx) = results.filter(|_| !lane.halt.load(Ordering::Relaxed)) else { continue };
         let started = Instant::now();
         let queue_ms = (ms(started.duration_since(frame.captured_at)) - resize_ms).max(0.0);
         let index = frame.index;
         let inference = |source| PipelineError::Inference { frame: index, source };
         // Regions run in turn: the shipped models take a batch of one.
         let (mut outputs, mut preprocess_ms, mut inference_ms) = (Vec::with_capacity(resized.len()), resize_ms, 0.0);
-        for r in resized {
+        let ran = resized.into_iter().try_for_each(|r| {
             let t0 = Instant::now();
             let input = model.input_mut().map_err(inference)?;
             let mapping =
@@ -478,16 +645,21 @@ fn inference_stage(
             outputs.push((model.run().map_err(inference)?, mapping));
             preprocess_ms += ms(t1 - t0);
             inference_ms += ms(t1.elapsed());
+            Ok(())
+        });
+        if let Err(e) = ran {
+            let mut error = lane.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            error.get_or_insert(e);
+            lane.halt.store(true, Ordering::Relaxed);
+            continue;
         }
         let msg = Inferred { seq, frame, plan, outputs, queue_ms, preprocess_ms, inference_ms };
-        if tx.send(msg).is_err() {
-            break; // output stage ended
-        }
+        // A send that fails: this camera's output ended; the others go on.
+        let _ = tx.send(msg);
     }
     if model.fresh_input_allocations() > 0 {
         log::debug!("input tensor was reallocated {} times", model.fresh_input_allocations());
     }
-    Ok(())
 }
 
 /// Detections from overlapping regions, merged by NMS as if they came
