@@ -29,7 +29,11 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     if windowed {
         check_window()?;
     }
-    let spec = args.source.clone().unwrap_or_else(|| "demo".to_owned());
+    let cameras = camera_specs(args)?;
+    if cameras.len() > 1 || args.config.is_some() {
+        return run_cameras(args, cameras, stop);
+    }
+    let spec = args.source.first().cloned().unwrap_or_else(|| "demo".to_owned());
     check_options(args)?;
     let (zones, lines) = places(args)?;
     // Web options are checked and the port bound before the model loads:
@@ -41,72 +45,25 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         }
         None => None,
     };
-    let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), args.device.is_some());
+    let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), !args.device.is_empty());
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
         load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
-    let source = match &args.device {
+    let source = match args.device.first() {
         Some(device) => open_camera(device, args, Arc::clone(&stop))?,
         None => crate::source::open_with(&spec, ffmpeg_options(args), Arc::clone(&stop))?,
     };
+    let name = cameras.first().and_then(|c| c.name.clone()).unwrap_or_else(|| source.name().to_owned());
     let live = source.is_live();
     log::info!("source {} ({})", source.name(), if live { "live" } else { "file" });
-    let mut params = PostParams::from(manifest.defaults);
-    params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
-    params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
-    params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
-    // Tracking: the user's threshold splits the first pass from the second,
-    // whose detections (down to --track-low) the decoder must then keep.
-    let tracker = (args.track == "on").then(|| {
-        Tracker::new(TrackParams {
-            iou: args.track_iou,
-            max_age: args.track_max_age,
-            min_hits: args.track_min_hits,
-            high_score: params.score_threshold,
-            second_pass: args.track_low.is_some_and(|low| low < params.score_threshold),
-            ..TrackParams::default()
-        })
-    });
-    if let Some(low) = args.track_low.filter(|_| tracker.as_ref().is_some_and(|t| t.params().second_pass)) {
-        params.score_threshold = low;
-    }
-    let filter = DetectionFilter {
-        classes: class_ids(&args.classes, &manifest.labels)?,
-        min_size: args.min_size.unwrap_or(0.0),
-    };
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if args.headless || args.json || args.events {
-        let json = JsonSink::new(
-            std::io::BufWriter::new(std::io::stdout()),
-            source.name().to_owned(),
-            manifest.labels.clone(),
-        );
-        sinks.push(Box::new(json.events_only(args.events).with_snapshots(args.snapshots.is_some())));
-    }
-    if let Some(dir) = &args.snapshots {
-        let sink = SnapshotSink::new(dir.clone(), manifest.labels.clone(), args.track_max_age)
-            .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
-        sinks.push(Box::new(sink));
-    }
-    let mut mqtt_figures = None;
-    if let Some(url) = &args.mqtt {
-        let options = MqttSinkOptions {
-            ca: args.mqtt_ca.clone(),
-            detections_hz: args.mqtt_detections_hz,
-            snapshots: args.snapshots.is_some(),
-            ..MqttSinkOptions::default()
-        };
-        let sink = MqttSink::start(url.clone(), options, source.name(), manifest.labels.clone(), MQTT_WAIT)
-            .map_err(anyhow::Error::msg)?;
-        mqtt_figures = Some(sink.figures());
-        sinks.push(Box::new(sink));
-    }
+    let (decoder, tracker) = decoding(args, &manifest, priors)?;
+    let json_out: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(std::io::stdout()));
+    let (mut sinks, mqtt_figures) = event_sinks(args, &name, args.snapshots.clone(), &manifest.labels, json_out)?;
     if let Some((bound, options)) = web {
-        let metrics =
-            crate::web::metrics::Metrics::new(&manifest.name, source.name(), manifest.labels.clone(), mqtt_figures);
+        let metrics = crate::web::metrics::Metrics::new(&manifest.name, &name, manifest.labels.clone(), mqtt_figures);
         let info = crate::web::hub::RunInfo {
             model: manifest.name.clone(),
-            source: source.name().to_owned(),
+            source: name.clone(),
             labels: manifest.labels.clone(),
             version: env!("CARGO_PKG_VERSION"),
             events: makes_events(args),
@@ -146,6 +103,280 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         };
         sinks.push(Box::new(RecordSink::new(options, manifest.labels.clone()).map_err(anyhow::Error::msg)?));
     }
+    let (gate, tracked) = gating(args, live, &manifest)?;
+    let title = format!("ssd-cam: {} on {name}", manifest.name);
+    let pipeline = Pipeline {
+        preprocessor: Preprocessor::new(&manifest, args.letterbox),
+        decoder,
+        source,
+        model,
+        sinks,
+        max_frames: args.max_frames,
+        workers,
+        events: events(args, zones, lines),
+        tracker,
+        gate,
+        tracked,
+    };
+    if windowed {
+        return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live, args.show_regions);
+    }
+    Ok(pipeline.run(stop)?)
+}
+
+/// One camera of the run, with the options that apply to it.
+#[derive(Debug, Clone)]
+struct CameraSpec {
+    /// Its name (`--name` or the file's); the source's own when `None`.
+    name: Option<String>,
+    /// `--device` (true) or `--source`.
+    device: bool,
+    /// The device path or source spec.
+    input: String,
+    /// The command line with this camera's own settings in place.
+    args: Args,
+}
+
+/// The cameras of the run: those of `--config`, or devices then sources
+/// of the command line (the demo when none), each with its `--name`.
+fn camera_specs(args: &Args) -> Result<Vec<CameraSpec>> {
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
+        let cameras = crate::config::parse_cameras(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok(cameras
+            .into_iter()
+            .map(|c| {
+                let mut own = args.clone();
+                own.threshold = c.threshold.or(args.threshold);
+                own.min_size = c.min_size.or(args.min_size);
+                if !c.classes.is_empty() {
+                    own.classes = c.classes;
+                }
+                own.detect = c.detect.unwrap_or_else(|| args.detect.clone());
+                own.zone = c.zones;
+                own.line = c.lines;
+                own.motion_mask = c.motion_mask;
+                CameraSpec { name: Some(c.name), device: c.device, input: c.input, args: own }
+            })
+            .collect());
+    }
+    let mut specs: Vec<CameraSpec> = args
+        .device
+        .iter()
+        .map(|d| (true, d.clone()))
+        .chain(args.source.iter().map(|s| (false, s.clone())))
+        .map(|(device, input)| CameraSpec { name: None, device, input, args: args.clone() })
+        .collect();
+    if specs.is_empty() {
+        specs.push(CameraSpec { name: None, device: false, input: "demo".into(), args: args.clone() });
+    }
+    if args.name.len() > specs.len() {
+        bail!("--name: {} names for {} camera(s)", args.name.len(), specs.len());
+    }
+    for (spec, name) in specs.iter_mut().zip(&args.name) {
+        spec.name = Some(name.clone());
+    }
+    Ok(specs)
+}
+
+/// `base`, or `base-2`, `base-3`, … when taken.
+fn unique_name(base: &str, taken: &[String]) -> String {
+    let base = if base.is_empty() { "camera" } else { base };
+    (1..)
+        .map(|i| if i == 1 { base.to_owned() } else { format!("{base}-{i}") })
+        .find(|n| !taken.contains(n))
+        .unwrap_or_else(|| base.to_owned())
+}
+
+/// Several cameras in one process, sharing one model: JSON lines of every
+/// camera on stdout (each names its camera in `source`), events, snapshots
+/// (a folder per camera) and MQTT (topics per camera) per camera. One
+/// failing camera ends alone; the run ends when every camera has.
+fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Result<Stats> {
+    let single_only = [
+        ("the window (add --headless)", !args.headless),
+        ("--http", args.http.is_some()),
+        ("--save", args.save.is_some()),
+        ("--record", args.record.is_some()),
+        (
+            "--zone, --line and --zones-file (give each camera its own in --config)",
+            !args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some(),
+        ),
+        ("--motion-mask (give each camera its own in --config)", !args.motion_mask.is_empty()),
+    ];
+    if let Some((what, _)) = single_only.iter().find(|(_, set)| *set) {
+        bail!("{what} works with one camera for now; with {} cameras, run one ssd-cam per camera for it", specs.len());
+    }
+    check_options(args)?;
+    let first = specs.first().map(|s| s.input.clone()).unwrap_or_default();
+    let any_device = specs.iter().any(|s| s.device);
+    let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
+    log::info!("model {model_arg} ({why})");
+    let Loaded { manifest, priors, model, workers, .. } =
+        load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
+    let stdout = crate::sink::json::SharedLines::stdout();
+    let mut names: Vec<String> = Vec::new();
+    let mut failed = Vec::new();
+    let mut cameras = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let args = &spec.args;
+        let opened = if spec.device {
+            open_camera(&spec.input, args, Arc::clone(&stop))
+        } else {
+            crate::source::open_with(&spec.input, ffmpeg_options(args), Arc::clone(&stop)).map_err(anyhow::Error::from)
+        };
+        let label = spec.name.clone().unwrap_or_else(|| spec.input.clone());
+        // A camera that cannot be opened is left out; the others run.
+        let source = match opened {
+            Ok(source) => source,
+            Err(e) => {
+                log::error!("camera {label}: {e:#}; running without it");
+                failed.push(format!("{label}: {e:#}"));
+                continue;
+            }
+        };
+        let name = spec.name.clone().unwrap_or_else(|| unique_name(source.name(), &names));
+        if names.contains(&name) {
+            bail!("--name {name}: two cameras have this name");
+        }
+        let live = source.is_live();
+        log::info!("camera {name}: {} ({})", source.name(), if live { "live" } else { "file" });
+        let in_camera = |e: anyhow::Error| anyhow::anyhow!("camera {name}: {e:#}");
+        let (decoder, tracker) = decoding(args, &manifest, priors.clone()).map_err(in_camera)?;
+        let snapshots = args.snapshots.as_ref().map(|dir| dir.join(&name));
+        let json = Box::new(stdout.writer());
+        let (sinks, _) = event_sinks(args, &name, snapshots, &manifest.labels, json).map_err(in_camera)?;
+        let (gate, tracked) = gating(args, live, &manifest).map_err(in_camera)?;
+        if !makes_events(args) && (!args.zone.is_empty() || !args.line.is_empty()) {
+            bail!("camera {name}: zones and lines are reported in events: add --events or --mqtt");
+        }
+        cameras.push(crate::pipeline::Camera {
+            source,
+            decoder,
+            sinks,
+            max_frames: args.max_frames,
+            tracker,
+            events: events(args, args.zone.clone(), args.line.clone()),
+            gate,
+            tracked,
+        });
+        names.push(name);
+    }
+    if cameras.is_empty() {
+        bail!("no camera could be opened: {}", failed.join("; "));
+    }
+    let all = crate::pipeline::Cameras {
+        cameras,
+        model,
+        preprocessor: Preprocessor::new(&manifest, args.letterbox),
+        workers,
+    };
+    let results = all.run(stop)?;
+    let mut total = Stats::default();
+    let cameras_count = names.len() + failed.len();
+    for (name, result) in names.iter().zip(results) {
+        match result {
+            Ok(stats) => {
+                eprintln!("{}", stats.summary().replacen("ssd-cam:", &format!("ssd-cam: {name}:"), 1));
+                total.frames += stats.frames;
+                total.dropped += stats.dropped;
+                total.skipped += stats.skipped;
+                total.seconds = total.seconds.max(stats.seconds);
+                total.mean_latency_ms += stats.mean_latency_ms * stats.frames as f64;
+                total.mean_inference_ms += stats.mean_inference_ms * stats.frames as f64;
+                total.output_closed |= stats.output_closed;
+            }
+            Err(e) => failed.push(format!("{name}: {e}")),
+        }
+    }
+    if total.frames > 0 {
+        total.mean_latency_ms /= total.frames as f64;
+        total.mean_inference_ms /= total.frames as f64;
+    }
+    if !failed.is_empty() {
+        bail!("{} of {cameras_count} cameras failed: {}", failed.len(), failed.join("; "));
+    }
+    Ok(total)
+}
+
+/// The decoder (thresholds, NMS, classes and sizes from the command line)
+/// and the tracker. The user's threshold splits the tracker's first pass
+/// from its second, whose detections (down to --track-low) the decoder
+/// must then keep.
+fn decoding(
+    args: &Args,
+    manifest: &Manifest,
+    priors: std::borrow::Cow<'static, [[f32; 4]]>,
+) -> Result<(Decoder, Option<Tracker>)> {
+    let mut params = PostParams::from(manifest.defaults);
+    params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
+    params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
+    params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
+    let tracker = (args.track == "on").then(|| {
+        Tracker::new(TrackParams {
+            iou: args.track_iou,
+            max_age: args.track_max_age,
+            min_hits: args.track_min_hits,
+            high_score: params.score_threshold,
+            second_pass: args.track_low.is_some_and(|low| low < params.score_threshold),
+            ..TrackParams::default()
+        })
+    });
+    if let Some(low) = args.track_low.filter(|_| tracker.as_ref().is_some_and(|t| t.params().second_pass)) {
+        params.score_threshold = low;
+    }
+    let filter = DetectionFilter {
+        classes: class_ids(&args.classes, &manifest.labels)?,
+        min_size: args.min_size.unwrap_or(0.0),
+    };
+    Ok((Decoder::new(manifest, priors, params).with_filter(filter), tracker))
+}
+
+/// A camera's sinks.
+type Sinks = Vec<Box<dyn Sink>>;
+
+/// The sinks every camera has its own of: JSON lines into `json_out`,
+/// snapshots into `snapshots`, MQTT under the camera's `name`.
+fn event_sinks(
+    args: &Args,
+    name: &str,
+    snapshots: Option<std::path::PathBuf>,
+    labels: &[String],
+    json_out: Box<dyn std::io::Write + Send>,
+) -> Result<(Sinks, Option<crate::mqtt::MqttFigures>)> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if args.headless || args.json || args.events {
+        let json = JsonSink::new(json_out, name.to_owned(), labels.to_vec());
+        sinks.push(Box::new(json.events_only(args.events).with_snapshots(snapshots.is_some())));
+    }
+    if let Some(dir) = &snapshots {
+        let sink = SnapshotSink::new(dir.clone(), labels.to_vec(), args.track_max_age)
+            .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
+        sinks.push(Box::new(sink));
+    }
+    let mut figures = None;
+    if let Some(url) = &args.mqtt {
+        let options = MqttSinkOptions {
+            ca: args.mqtt_ca.clone(),
+            detections_hz: args.mqtt_detections_hz,
+            snapshots: snapshots.is_some(),
+            ..MqttSinkOptions::default()
+        };
+        let sink =
+            MqttSink::start(url.clone(), options, name, labels.to_vec(), MQTT_WAIT).map_err(anyhow::Error::msg)?;
+        figures = Some(sink.figures());
+        sinks.push(Box::new(sink));
+    }
+    Ok((sinks, figures))
+}
+
+/// `--detect`: the motion gate and the tracked boxes it keeps crops for,
+/// when the model runs only where things move.
+fn gating(
+    args: &Args,
+    live: bool,
+    manifest: &Manifest,
+) -> Result<(Option<crate::gate::Gate>, Option<crate::gate::Tracked>)> {
     let motion = args.detect == "motion" || (args.detect == "auto" && live);
     if !motion && (!args.motion_mask.is_empty() || args.show_regions) {
         bail!("--motion-mask and --show-regions go with --detect motion (or auto, on a live source)");
@@ -157,27 +388,15 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         let input = [manifest.input.width, manifest.input.height];
         crate::gate::Gate::new(motion, args.motion_mask.clone(), input, args.full_frame_every, Arc::clone(shared))
     });
-    let title = format!("ssd-cam: {} on {}", manifest.name, source.name());
-    let pipeline = Pipeline {
-        preprocessor: Preprocessor::new(&manifest, args.letterbox),
-        decoder: Decoder::new(&manifest, priors, params).with_filter(filter),
-        source,
-        model,
-        sinks,
-        max_frames: args.max_frames,
-        workers,
-        events: makes_events(args).then(|| {
-            let params = EventParams { score_step: args.event_score_step, every_ms: args.event_every * 1000.0 };
-            Events::new(params).with_places(zones, lines)
-        }),
-        tracker,
-        gate,
-        tracked,
-    };
-    if windowed {
-        return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live, args.show_regions);
-    }
-    Ok(pipeline.run(stop)?)
+    Ok((gate, tracked))
+}
+
+/// Object events, when made.
+fn events(args: &Args, zones: Vec<crate::zones::Zone>, lines: Vec<crate::zones::Line>) -> Option<Events> {
+    makes_events(args).then(|| {
+        let params = EventParams { score_step: args.event_score_step, every_ms: args.event_every * 1000.0 };
+        Events::new(params).with_places(zones, lines)
+    })
 }
 
 /// How long the start waits for the MQTT broker's first answer: a refused
@@ -228,9 +447,9 @@ fn web_options(args: &Args, addr: std::net::SocketAddr) -> crate::web::WebOption
 /// options without a camera) or warned about (more threads than cores)
 /// instead of passing in silence.
 fn check_options(args: &Args) -> Result<()> {
-    let spec = args.source.as_deref().unwrap_or_default();
-    let (network, video) = (ffmpeg::is_network(spec), ffmpeg::is_video_file(spec));
-    if args.device.is_none() {
+    let network = args.source.iter().any(|s| ffmpeg::is_network(s));
+    let video = args.source.iter().any(|s| ffmpeg::is_video_file(s));
+    if args.device.is_empty() {
         let camera_only = [
             ("--resolution", args.resolution.is_some() && !network && !video, "cameras, video files and streams"),
             ("--fps", args.fps.is_some(), "cameras"),

@@ -30,9 +30,10 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index (0 is /dev/video0).
-    #[arg(long, value_name = "PATH|N", conflicts_with = "source", value_parser = device_path)]
-    pub device: Option<String>,
+    /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index (0 is
+    /// /dev/video0). Repeat for more cameras (devices come before sources).
+    #[arg(long, value_name = "PATH|N", value_parser = device_path)]
+    pub device: Vec<String>,
 
     /// List the cameras and the formats, sizes and frame rates they offer, then exit.
     #[arg(long, conflicts_with_all = ["source", "device"])]
@@ -60,9 +61,21 @@ pub struct Args {
     /// .mkv, .mov, .avi, .ts, …), a network URL (rtsp://, rtsps://, rtmp://,
     /// http(s)://, udp://, srt://), a .y4m file, `-` for Y4M on stdin, an
     /// image, a directory of images, or a quoted glob. Video files and URLs
-    /// are decoded by ffmpeg.
+    /// are decoded by ffmpeg. Repeat for more cameras: they share one model.
     #[arg(long, value_name = "SPEC")]
-    pub source: Option<String>,
+    pub source: Vec<String>,
+
+    /// The camera's name in outputs (JSON `source`, events, MQTT topics):
+    /// the first --name for the first camera (devices, then sources), and
+    /// so on [default: the source's own name, made unique].
+    #[arg(long, value_name = "NAME", value_parser = camera_name)]
+    pub name: Vec<String>,
+
+    /// Cameras from a file: `[[camera]]` tables with name, source or device,
+    /// and optionally threshold, classes, min_size, detect, zones, lines,
+    /// motion_mask (see README). The other options apply to every camera.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "device", "name"])]
+    pub config: Option<std::path::PathBuf>,
 
     /// ffmpeg hardware decoder for video files and streams (`-hwaccel`), e.g.
     /// v4l2m2m (Raspberry Pi), cuda (Jetson with an ffmpeg built for it), vaapi.
@@ -407,6 +420,10 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds above 0")),
     }
+}
+
+fn camera_name(s: &str) -> Result<String, String> {
+    crate::config::check_name(s).map(|()| s.to_owned())
 }
 
 fn http_addr(s: &str) -> Result<std::net::SocketAddr, String> {

@@ -13,6 +13,7 @@ pub mod app;
 pub mod baked_priors;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod draw;
 pub mod events;
 pub mod gate;

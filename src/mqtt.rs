@@ -263,7 +263,10 @@ impl MqttSink {
         wait: Duration,
     ) -> Result<Self, String> {
         let topics = Topics { base: format!("{}/{}", url.prefix, topic_safe(source)) };
-        let client_id = format!("ssd-cam-{}-{}", std::process::id(), now_ms() as u64 % 1_000_000);
+        // Unique per sink too: several cameras connect from one process at once.
+        static SINKS: AtomicU64 = AtomicU64::new(0);
+        let sink = SINKS.fetch_add(1, Ordering::Relaxed);
+        let client_id = format!("ssd-cam-{}-{}-{sink}", std::process::id(), now_ms() as u64 % 1_000_000);
         let mut mqtt = MqttOptions::new(client_id, url.host.clone(), url.port);
         mqtt.set_keep_alive(Duration::from_secs(15))
             .set_clean_session(true)

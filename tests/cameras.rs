@@ -98,12 +98,8 @@ fn run(sources: &[(f64, u64, Option<u64>, bool)]) -> Vec<Outcome> {
         });
         counters.push((produced, written));
     }
-    let all = Cameras {
-        cameras,
-        preprocessor: Preprocessor::new(&loaded.manifest, false),
-        model: loaded.model,
-        workers: 1,
-    };
+    let all =
+        Cameras { cameras, preprocessor: Preprocessor::new(&loaded.manifest, false), model: loaded.model, workers: 1 };
     let results = all.run(Arc::new(AtomicBool::new(false))).unwrap();
     results
         .into_iter()
@@ -162,4 +158,149 @@ fn a_failing_camera_ends_alone_and_the_others_go_on() {
     assert_eq!(r[1].written, (0..40).collect::<Vec<_>>());
     let live = r[2].result.as_ref().unwrap();
     assert_eq!(live.frames + live.dropped, 20);
+}
+
+// The binary with several cameras.
+
+fn lines_by_camera(out: &std::process::Output) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let mut by = std::collections::BTreeMap::<String, Vec<serde_json::Value>>::new();
+    for v in common::json_lines(out) {
+        by.entry(v["source"].as_str().unwrap().to_owned()).or_default().push(v);
+    }
+    by
+}
+
+#[test]
+fn every_output_names_its_camera_and_each_camera_keeps_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snaps");
+    let out = common::ssd_cam(&[
+        "--source",
+        "demo:fps=0,frames=12",
+        "--source",
+        "demo:fps=0,frames=18,seed=3",
+        "--source",
+        "demo:fps=0,frames=6,seed=4",
+        "--name",
+        "front",
+        "--name",
+        "back",
+        "--headless",
+        "--snapshots",
+        snaps.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let by = lines_by_camera(&out);
+    // Named by --name in order; the unnamed third by its source, made unique.
+    assert_eq!(by.keys().collect::<Vec<_>>(), ["back", "demo", "front"]);
+    for (name, n) in [("front", 12), ("back", 18), ("demo", 6)] {
+        let frames: Vec<u64> = by[name].iter().map(|v| v["frame"].as_u64().unwrap()).collect();
+        assert_eq!(frames, (0..n).collect::<Vec<_>>(), "{name}");
+    }
+    // Different scenes: the cameras' detections are their own.
+    assert_ne!(by["front"][0]["detections"], by["back"][0]["detections"]);
+    // Snapshots of each camera in its own folder.
+    for name in ["front", "back", "demo"] {
+        let pictures = std::fs::read_dir(snaps.join(name)).unwrap().count();
+        assert!(pictures > 0, "{name} has no snapshot");
+    }
+    let err = common::stderr(&out);
+    assert!(err.contains("ssd-cam: front: 12 frames") && err.contains("ssd-cam: back: 18 frames"), "{err}");
+    assert!(err.contains("ssd-cam: 36 frames"), "{err}");
+}
+
+#[test]
+fn a_camera_that_fails_ends_alone_and_the_run_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three good frames, then a truncated one.
+    let y4m = dir.path().join("cut.y4m");
+    let (w, h) = (64usize, 48usize);
+    let mut bytes = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C444\n").into_bytes();
+    for _ in 0..3 {
+        bytes.extend_from_slice(b"FRAME\n");
+        bytes.extend(std::iter::repeat_n(100u8, w * h * 3));
+    }
+    bytes.extend_from_slice(b"FRAME\n");
+    bytes.extend(std::iter::repeat_n(100u8, 100));
+    std::fs::write(&y4m, bytes).unwrap();
+    let missing = dir.path().join("missing.y4m");
+    let out = common::ssd_cam(&[
+        "--source",
+        y4m.to_str().unwrap(),
+        "--source",
+        "demo:fps=0,frames=25",
+        "--source",
+        missing.to_str().unwrap(),
+        "--name",
+        "cut",
+        "--name",
+        "steady",
+        "--name",
+        "gone",
+        "--headless",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let by = lines_by_camera(&out);
+    assert_eq!(by["cut"].len(), 3, "the frames before the failure are written");
+    assert_eq!(by["steady"].len(), 25, "the other camera runs to its end");
+    assert!(!by.contains_key("gone"));
+    let err = common::stderr(&out);
+    let last = err.trim().lines().last().unwrap();
+    assert!(last.starts_with("error: 2 of 3 cameras failed: "), "{err}");
+    assert!(last.contains("cut: ") && last.contains("gone: "), "{last}");
+    assert!(err.contains("ssd-cam: steady: 25 frames"), "{err}");
+}
+
+#[test]
+fn a_config_file_gives_each_camera_its_own_settings_and_bad_entries_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cameras.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[camera]]
+name = "all"
+source = "demo:fps=0,frames=8"
+
+[[camera]]
+name = "circles"
+source = "demo:fps=0,frames=8"
+classes = ["circle"]
+threshold = 0.6
+"#,
+    )
+    .unwrap();
+    let out = common::ssd_cam(&["--config", config.to_str().unwrap(), "--headless"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let by = lines_by_camera(&out);
+    let labels = |name: &str| -> std::collections::BTreeSet<String> {
+        by[name]
+            .iter()
+            .flat_map(|v| v["detections"].as_array().unwrap().iter().map(|d| d["label"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    assert!(labels("all").len() > 1, "{:?}", labels("all"));
+    assert_eq!(labels("circles").into_iter().collect::<Vec<_>>(), ["circle"]);
+    assert!(by["circles"]
+        .iter()
+        .flat_map(|v| v["detections"].as_array().unwrap())
+        .all(|d| d["score"].as_f64().unwrap() >= 0.6));
+
+    // A bad entry: one line, naming the camera and the field.
+    let text = std::fs::read_to_string(&config).unwrap().replace("threshold = 0.6", "threshold = 6");
+    std::fs::write(&config, text).unwrap();
+    let out = common::ssd_cam(&["--config", config.to_str().unwrap(), "--headless"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("camera 'circles': threshold: 6 is not between 0 and 1"), "{err}");
+    // A label the model does not have: named with its camera.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("threshold = 6", "threshold = 0.6")
+        .replace("\"circle\"", "\"cat\"");
+    std::fs::write(&config, text).unwrap();
+    let out = common::ssd_cam(&["--config", config.to_str().unwrap(), "--headless"]);
+    let err = common::stderr(&out);
+    assert!(err.contains("camera circles: --classes cat: not a label"), "{err}");
 }

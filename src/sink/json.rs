@@ -193,6 +193,50 @@ fn event_record<'a>(
     }
 }
 
+/// Standard output shared by several cameras' output threads: each
+/// writer collects what it is given and writes it in one piece when
+/// flushed (the JSON sink flushes after every line), so lines from
+/// different cameras never mix.
+#[derive(Clone)]
+pub struct SharedLines {
+    out: std::sync::Arc<std::sync::Mutex<std::io::Stdout>>,
+}
+
+impl SharedLines {
+    /// Shares stdout.
+    pub fn stdout() -> Self {
+        Self { out: std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout())) }
+    }
+
+    /// A writer for one camera.
+    pub fn writer(&self) -> SharedLinesWriter {
+        SharedLinesWriter { out: std::sync::Arc::clone(&self.out), buf: Vec::new() }
+    }
+}
+
+/// One camera's writer into [`SharedLines`].
+pub struct SharedLinesWriter {
+    out: std::sync::Arc<std::sync::Mutex<std::io::Stdout>>,
+    buf: Vec<u8>,
+}
+
+impl Write for SharedLinesWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = out.write_all(&self.buf).and_then(|()| out.flush());
+        self.buf.clear();
+        written
+    }
+}
+
 /// Writes JSON lines to any writer (stdout in the binary), flushing every
 /// line so that a reader sees each frame as soon as it is done.
 pub struct JsonSink<W: Write + Send> {
