@@ -1,7 +1,8 @@
 //! Parsers of command-line values on arbitrary text: `--zone`, `--line` and `--zones-file`
 //! (what parses is put to work: containment and crossing tests never
-//! panic) and `--mqtt` (what parses prints as a URL that parses the same,
-//! without the password).
+//! panic), `--mqtt` (what parses prints as a URL that parses the same,
+//! without the password) and `--config` cameras files (every camera that
+//! parses has a good name, one source, and a threshold in range).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -25,6 +26,14 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok((zones, lines)) = parse_places(text) {
         assert!(zones.iter().all(|z| z.polygon.len() >= 3) && lines.iter().all(|l| l.a != l.b));
+    }
+    if let Ok(cameras) = ssd_cam::config::parse_cameras(text) {
+        for c in &cameras {
+            assert!(ssd_cam::config::check_name(&c.name).is_ok() && !c.input.is_empty());
+            assert!(c.threshold.is_none_or(|t| (0.0..=1.0).contains(&t)));
+        }
+    } else if let Err(e) = ssd_cam::config::parse_cameras(text) {
+        assert!(!e.contains('\n'), "{e:?} is more than one line");
     }
     if let Ok(url) = MqttUrl::parse(text) {
         let shown = url.to_string();
