@@ -36,15 +36,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let spec = args.source.first().cloned().unwrap_or_else(|| "demo".to_owned());
     check_options(args)?;
     let (zones, lines) = places(args)?;
-    // Web options are checked and the port bound before the model loads:
-    // a refused address or a port in use is the first thing said.
-    let web = match args.http {
-        Some(addr) => {
-            let options = web_options(args, addr).server_options().map_err(anyhow::Error::msg)?;
-            Some((crate::web::server::bind(addr).map_err(anyhow::Error::msg)?, options))
-        }
-        None => None,
-    };
+    let web = bind_web(args)?;
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), !args.device.is_empty());
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
@@ -60,24 +52,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let json_out: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(std::io::stdout()));
     let (mut sinks, mqtt_figures) = event_sinks(args, &name, args.snapshots.clone(), &manifest.labels, json_out)?;
     if let Some((bound, options)) = web {
-        let metrics = crate::web::metrics::Metrics::new(&manifest.name, &name, manifest.labels.clone(), mqtt_figures);
-        let info = crate::web::hub::RunInfo {
-            model: manifest.name.clone(),
-            source: name.clone(),
-            labels: manifest.labels.clone(),
-            version: env!("CARGO_PKG_VERSION"),
-            events: makes_events(args),
-        };
-        let hub = crate::web::hub::Hub::new(info, metrics);
-        let scheme = if options.tls.is_some() { "https" } else { "http" };
-        let addr = bound.addr;
-        let server = crate::web::server::Server::start(bound, std::sync::Arc::clone(&hub), options)
-            .map_err(anyhow::Error::msg)?;
-        log::info!("http: the viewer is at {scheme}://{addr}/");
-        let sink =
-            crate::web::hub::WebSink::new(hub, server, args.snapshots.is_some(), args.show_regions, args.http_fps)
-                .context("--http: cannot start the JPEG encoder thread")?;
-        sinks.push(Box::new(sink));
+        sinks.extend(start_web(args, bound, options, &manifest, vec![(name.clone(), mqtt_figures)])?);
     }
     if let Some(dir) = &args.save {
         let options = SaveOptions {
@@ -195,7 +170,6 @@ fn unique_name(base: &str, taken: &[String]) -> String {
 fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Result<Stats> {
     let single_only = [
         ("the window (add --headless)", !args.headless),
-        ("--http", args.http.is_some()),
         ("--save", args.save.is_some()),
         ("--record", args.record.is_some()),
         (
@@ -208,6 +182,7 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
         bail!("{what} works with one camera for now; with {} cameras, run one ssd-cam per camera for it", specs.len());
     }
     check_options(args)?;
+    let web = bind_web(args)?;
     let first = specs.first().map(|s| s.input.clone()).unwrap_or_default();
     let any_device = specs.iter().any(|s| s.device);
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
@@ -217,6 +192,7 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
     let stdout = crate::sink::json::SharedLines::stdout();
     let mut names: Vec<String> = Vec::new();
     let mut failed = Vec::new();
+    let mut mqtt_figures = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
     for spec in &specs {
         let args = &spec.args;
@@ -245,7 +221,8 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
         let (decoder, tracker) = decoding(args, &manifest, priors.clone()).map_err(in_camera)?;
         let snapshots = args.snapshots.as_ref().map(|dir| dir.join(&name));
         let json = Box::new(stdout.writer());
-        let (sinks, _) = event_sinks(args, &name, snapshots, &manifest.labels, json).map_err(in_camera)?;
+        let (sinks, figures) = event_sinks(args, &name, snapshots, &manifest.labels, json).map_err(in_camera)?;
+        mqtt_figures.push(figures);
         let (gate, tracked) = gating(args, live, &manifest).map_err(in_camera)?;
         if !makes_events(args) && (!args.zone.is_empty() || !args.line.is_empty()) {
             bail!("camera {name}: zones and lines are reported in events: add --events or --mqtt");
@@ -264,6 +241,13 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
     }
     if cameras.is_empty() {
         bail!("no camera could be opened: {}", failed.join("; "));
+    }
+    if let Some((bound, options)) = web {
+        let named = names.iter().cloned().zip(mqtt_figures).collect();
+        let web_sinks = start_web(args, bound, options, &manifest, named)?;
+        for (camera, sink) in cameras.iter_mut().zip(web_sinks) {
+            camera.sinks.push(sink);
+        }
     }
     let all = crate::pipeline::Cameras {
         cameras,
@@ -297,6 +281,59 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
         bail!("{} of {cameras_count} cameras failed: {}", failed.len(), failed.join("; "));
     }
     Ok(total)
+}
+
+/// `--http`: the options checked and the port bound, before the model
+/// loads, so that a refused address or a port in use is the first thing
+/// said.
+fn bind_web(args: &Args) -> Result<Option<(crate::web::server::Bound, crate::web::server::ServerOptions)>> {
+    let Some(addr) = args.http else { return Ok(None) };
+    let options = web_options(args, addr).server_options().map_err(anyhow::Error::msg)?;
+    Ok(Some((crate::web::server::bind(addr).map_err(anyhow::Error::msg)?, options)))
+}
+
+/// Starts the web server for `cameras` (name, MQTT figures), the first
+/// being the page's default; returns each camera's sink, in order.
+fn start_web(
+    args: &Args,
+    bound: crate::web::server::Bound,
+    options: crate::web::server::ServerOptions,
+    manifest: &Manifest,
+    cameras: Vec<(String, Option<crate::mqtt::MqttFigures>)>,
+) -> Result<Sinks> {
+    let set = crate::web::metrics::MetricsSet::new(&manifest.name);
+    let hubs: Vec<_> = cameras
+        .into_iter()
+        .map(|(name, figures)| {
+            let metrics = set.camera(&name, manifest.labels.clone(), figures);
+            let info = crate::web::hub::RunInfo {
+                model: manifest.name.clone(),
+                source: name,
+                labels: manifest.labels.clone(),
+                version: env!("CARGO_PKG_VERSION"),
+                events: makes_events(args),
+            };
+            crate::web::hub::Hub::new(info, metrics)
+        })
+        .collect();
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let addr = bound.addr;
+    let server =
+        Arc::new(crate::web::server::Server::start(bound, hubs.clone(), set, options).map_err(anyhow::Error::msg)?);
+    log::info!("http: the viewer is at {scheme}://{addr}/");
+    hubs.into_iter()
+        .map(|hub| {
+            crate::web::hub::WebSink::new(
+                hub,
+                Arc::clone(&server),
+                args.snapshots.is_some(),
+                args.show_regions,
+                args.http_fps,
+            )
+            .map(|sink| Box::new(sink) as Box<dyn Sink>)
+            .context("--http: cannot start the JPEG encoder thread")
+        })
+        .collect()
 }
 
 /// The decoder (thresholds, NMS, classes and sizes from the command line)

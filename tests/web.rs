@@ -787,3 +787,80 @@ fn a_real_browser_shows_the_video_with_its_boxes_and_the_detections_list() {
         assert!(on >= 0.6 && inside < on - 0.3, "box {b:?} class {class}: {on} on the outline, {inside} inside");
     }
 }
+
+#[test]
+fn several_cameras_are_served_by_name_with_their_own_metrics() {
+    let s = Served::start(&[
+        "--source",
+        STILL,
+        "--source",
+        "demo:fps=15,seed=9",
+        "--name",
+        "hall",
+        "--name",
+        "porch",
+        "--detect",
+        "always",
+    ]);
+    let info = |q: &str| -> serde_json::Value {
+        serde_json::from_slice(&get(&s.url(&format!("/api/info{q}")), &[]).2).unwrap()
+    };
+    assert_eq!(info("")["source"], "hall", "the first camera is the default");
+    assert_eq!(info("")["cameras"], serde_json::json!(["hall", "porch"]));
+    assert_eq!(info("?camera=porch")["source"], "porch");
+    assert_eq!(get(&s.url("/api/info?camera=attic"), &[]).0, 404);
+    let frames = sse(&s.url("/api/detections?camera=porch"), 3, &[]);
+    assert!(frames.iter().all(|f| f["source"] == "porch"), "{frames:?}");
+    let hall = sse(&s.url("/api/detections?camera=hall"), 2, &[]);
+    assert!(hall.iter().all(|f| f["source"] == "hall"));
+    let mut stream = mjpeg(&s.url("/stream.mjpg?camera=porch"), &[]);
+    let (_, jpeg) = mjpeg_parts(&mut stream, 1).remove(0);
+    assert!(image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).is_ok());
+    let text = String::from_utf8(get(&s.url("/metrics"), &[]).2).unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    for camera in ["hall", "porch"] {
+        let frames = scrape
+            .samples
+            .iter()
+            .find(|x| x.metric == "ssd_cam_frames_total" && x.labels.get("source") == Some(camera))
+            .unwrap_or_else(|| panic!("no frames for {camera}:\n{text}"));
+        assert!(matches!(frames.value, prometheus_parse::Value::Counter(n) if n >= 1.0));
+        assert!(scrape
+            .samples
+            .iter()
+            .any(|x| x.metric == "ssd_cam_build_info" && x.labels.get("source") == Some(camera)));
+    }
+    assert_eq!(get(&s.url("/healthz"), &[]).0, 200);
+
+    // The page offers both cameras and shows the one asked for.
+    let Some(program) = Browser::find() else { return };
+    let mut browser = Browser::start(&program, 800, 600);
+    let target = browser.call(None, "Target.createTarget", serde_json::json!({ "url": s.url("/?camera=porch") }));
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let probe = r##"JSON.stringify({ run: document.getElementById("run").textContent,
+        options: [...document.querySelectorAll("#camera option")].map((o) => o.value),
+        chosen: document.getElementById("camera").value,
+        dets: document.querySelectorAll("li.det").length })"##;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = browser.call(
+            Some(&session),
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": probe, "returnByValue": true }),
+        );
+        let seen: serde_json::Value = serde_json::from_str(r["result"]["value"].as_str().unwrap_or("{}")).unwrap();
+        if seen["options"].as_array().is_some_and(|o| o.len() == 2) && seen["dets"].as_u64() > Some(0) {
+            assert_eq!(seen["run"], "ssd300-shapes on porch");
+            assert_eq!(seen["chosen"], "porch");
+            assert_eq!(seen["options"], serde_json::json!(["hall", "porch"]));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page never offered both cameras: {seen}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

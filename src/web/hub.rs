@@ -64,7 +64,6 @@ pub struct Hub {
     detections: broadcast::Sender<Arc<str>>,
     events: broadcast::Sender<Arc<str>>,
     recent_events: Mutex<VecDeque<Arc<str>>>,
-    last_frame: Mutex<Instant>,
     /// Raised when the run ends; streams close.
     ended: watch::Sender<bool>,
 }
@@ -80,7 +79,6 @@ impl Hub {
             detections: broadcast::Sender::new(STREAM_SLACK),
             events: broadcast::Sender::new(STREAM_SLACK),
             recent_events: Mutex::new(VecDeque::with_capacity(RECENT_EVENTS)),
-            last_frame: Mutex::new(Instant::now()),
             ended: watch::Sender::new(false),
         })
     }
@@ -109,7 +107,7 @@ impl Hub {
 
     /// Seconds since the last frame (since the start before the first).
     pub fn last_frame_age(&self) -> f64 {
-        self.last_frame.lock().map_or(0.0, |t| t.elapsed().as_secs_f64())
+        self.metrics.last_frame_age()
     }
 
     /// A receiver that sees `true` once the run has ended.
@@ -164,7 +162,8 @@ pub struct WebSink {
     spare: Receiver<Vec<u8>>,
     buffers: usize,
     encoder: Option<std::thread::JoinHandle<()>>,
-    server: Option<super::server::Server>,
+    /// Shared by every camera's sink; the last one to finish stops it.
+    server: Option<Arc<super::server::Server>>,
     /// The least time between two encoded frames (`--http-fps`).
     every: std::time::Duration,
     last_job: Option<Instant>,
@@ -179,7 +178,7 @@ impl WebSink {
     /// frames a second encoded for viewers.
     pub fn new(
         hub: Arc<Hub>,
-        server: super::server::Server,
+        server: Arc<super::server::Server>,
         snapshots: bool,
         regions: bool,
         fps: f64,
@@ -223,9 +222,8 @@ impl WebSink {
         if let Some(encoder) = self.encoder.take() {
             let _ = encoder.join();
         }
-        if let Some(server) = self.server.take() {
-            server.stop();
-        }
+        // The last camera's sink to finish stops the server (its Drop).
+        self.server = None;
     }
 }
 
@@ -262,9 +260,6 @@ impl Sink for WebSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         let fps = self.fps.tick(r.frame.captured_at);
         self.hub.metrics.frame(r, fps);
-        if let Ok(mut t) = self.hub.last_frame.lock() {
-            *t = Instant::now();
-        }
         let source = &self.hub.info.source;
         if self.hub.detections.receiver_count() > 0 {
             let _ = self.hub.detections.send(crate::sink::json::frame_json(r, source, &self.labels).into());

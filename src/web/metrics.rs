@@ -1,114 +1,105 @@
 //! `/metrics`: the run's figures in the Prometheus text format, every name
-//! prefixed `ssd_cam_`. Updated by the output stage frame by frame (atomic
-//! counters, no lock on the frame path); figures that change without
-//! frames (the age of the last frame, the MQTT queue) are read at scrape
-//! time.
+//! prefixed `ssd_cam_`, every camera's labelled with its name (`source`)
+//! and the model. Updated by each camera's output stage frame by frame
+//! (atomic counters, no lock on the frame path); figures that change
+//! without frames (the age of the last frame, the MQTT queue) are read at
+//! scrape time.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::sink::FrameResult;
 
 type Labels = Vec<(String, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
+type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// What a scrape reads of a camera: its labels, when its last frame came,
+/// its MQTT queue.
+type CameraFigures = (Labels, Arc<Mutex<std::time::Instant>>, Option<crate::mqtt::MqttFigures>);
 
 /// The stages of [`crate::sink::Latency`], as the `stage` label names them.
 const STAGES: [&str; 5] = ["queue", "preprocess", "inference", "postprocess", "total"];
 
-/// Every metric of a run, registered once.
-pub struct Metrics {
+/// Every metric of a run, registered once; each camera updates its own
+/// series through [`Metrics`].
+pub struct MetricsSet {
     registry: Registry,
-    frames: Counter,
-    dropped: Counter,
-    no_model: Counter,
-    stages: [Histogram; 5],
+    model: String,
+    frames: Family<Labels, Counter>,
+    dropped: Family<Labels, Counter>,
+    no_model: Family<Labels, Counter>,
+    stages: HistogramFamily,
     objects: Family<Labels, Gauge>,
     events: Family<Labels, Counter>,
-    fps: FloatGauge,
-    last_frame_age: FloatGauge,
+    fps: Family<Labels, FloatGauge>,
+    last_frame_age: Family<Labels, FloatGauge>,
+    jpeg_frames: Family<Labels, Counter>,
     viewers: Gauge,
-    jpeg_frames: Counter,
     refused: Family<Labels, Counter>,
-    mqtt: Option<(crate::mqtt::MqttFigures, [Gauge; 3])>,
-    labels: Vec<String>,
-    seen_dropped: AtomicU64,
+    mqtt: [Family<Labels, Gauge>; 3],
+    build: Family<Labels, Gauge>,
+    /// Per camera: its labels, the age of its last frame, its MQTT queue.
+    cameras: Mutex<Vec<CameraFigures>>,
 }
 
-impl Metrics {
-    /// Registers the metrics of a run of `model` on `source`; with `mqtt`,
-    /// also the MQTT queue's figures.
-    pub fn new(model: &str, source: &str, labels: Vec<String>, mqtt: Option<crate::mqtt::MqttFigures>) -> Self {
+impl MetricsSet {
+    /// Registers the metrics of a run of `model`.
+    pub fn new(model: &str) -> Arc<Self> {
         let mut registry = Registry::with_prefix("ssd_cam");
-        let ours: Labels = vec![("model".into(), model.into()), ("source".into(), source.into())];
-        registry.register(
-            "build",
-            "The running ssd-cam, its model and source",
-            Info::new(vec![
-                ("version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
-                ("model".to_owned(), model.to_owned()),
-                ("source".to_owned(), source.to_owned()),
-            ]),
-        );
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let family = Family::<Labels, Counter>::default();
-            registry.register(name, help, family.clone());
-            let c = family.get_or_create(&ours).clone();
-            c
+        let mut family = |name: &str, help: &str| {
+            let f = Family::<Labels, Counter>::default();
+            registry.register(name, help, f.clone());
+            f
         };
-        let frames = counter(&mut registry, "frames", "Frames processed and written");
-        let dropped = counter(&mut registry, "dropped_frames", "Frames dropped: stale live frames and source gaps");
-        let no_model = counter(&mut registry, "frames_without_model", "Frames the motion gate let skip the model");
-        let stage_family = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+        let frames = family("frames", "Frames processed and written");
+        let dropped = family("dropped_frames", "Frames dropped: stale live frames and source gaps");
+        let no_model = family("frames_without_model", "Frames the motion gate let skip the model");
+        let events = family("events", "Object events, per kind");
+        let jpeg_frames = family("http_jpeg_frames", "Frames encoded as JPEG for viewers");
+        let refused = family("http_refused", "HTTP requests refused, per reason");
+        let stages = HistogramFamily::new_with_constructor(|| {
             // 0.5 ms to about 4 s: a fast stage on a desktop to a slow frame on a Pi.
             Histogram::new(exponential_buckets(0.0005, 2.0, 14))
         });
         registry.register(
             "stage_seconds",
             "Time per frame in each pipeline stage (total: capture to output)",
-            stage_family.clone(),
+            stages.clone(),
         );
-        let stages = STAGES.map(|stage| {
-            let mut l = ours.clone();
-            l.push(("stage".into(), stage.into()));
-            stage_family.get_or_create(&l).clone()
-        });
         let objects = Family::<Labels, Gauge>::default();
         registry.register("objects", "Detections in the last frame, per label", objects.clone());
-        let events = Family::<Labels, Counter>::default();
-        registry.register("events", "Object events, per kind", events.clone());
-        let fps = FloatGauge::default();
+        let fps = Family::<Labels, FloatGauge>::default();
         registry.register("fps", "Frames per second over the recent past", fps.clone());
-        let last_frame_age = FloatGauge::default();
+        let last_frame_age = Family::<Labels, FloatGauge>::default();
         registry.register(
             "last_frame_age_seconds",
-            "Seconds since the last frame was written (since the start before the first)",
+            "Seconds since the camera's last frame was written (since the start before the first)",
             last_frame_age.clone(),
         );
         let viewers = Gauge::default();
         registry.register("http_viewers", "Open video and detection streams", viewers.clone());
-        let jpeg_frames = Counter::default();
-        registry.register("http_jpeg_frames", "Frames encoded as JPEG for viewers", jpeg_frames.clone());
-        let refused = Family::<Labels, Counter>::default();
-        registry.register("http_refused", "HTTP requests refused, per reason", refused.clone());
-        let mqtt = mqtt.map(|figures| {
-            let gauges = [Gauge::default(), Gauge::default(), Gauge::default()];
-            registry.register("mqtt_connected", "1 while connected to the MQTT broker", gauges[0].clone());
-            registry.register("mqtt_queued_messages", "Messages waiting for the MQTT broker", gauges[1].clone());
-            registry.register(
-                "mqtt_dropped_messages",
-                "Messages dropped because the MQTT queue was full (total)",
-                gauges[2].clone(),
-            );
-            (figures, gauges)
-        });
-        Self {
+        // An info metric with one series per camera (prometheus-client's
+        // Info holds a single label set).
+        let build = Family::<Labels, Gauge>::default();
+        registry.register("build_info", "The running ssd-cam, its model and each camera", build.clone());
+        let mqtt = [Family::default(), Family::default(), Family::default()];
+        registry.register("mqtt_connected", "1 while connected to the MQTT broker", mqtt[0].clone());
+        registry.register("mqtt_queued_messages", "Messages waiting for the MQTT broker", mqtt[1].clone());
+        registry.register(
+            "mqtt_dropped_messages",
+            "Messages dropped because the MQTT queue was full (total)",
+            mqtt[2].clone(),
+        );
+        Arc::new(Self {
             registry,
+            model: model.to_owned(),
             frames,
             dropped,
             no_model,
@@ -117,18 +108,103 @@ impl Metrics {
             events,
             fps,
             last_frame_age,
-            viewers,
             jpeg_frames,
+            viewers,
             refused,
             mqtt,
+            build,
+            cameras: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Registers a camera: its build info, and its series.
+    pub fn camera(
+        self: &Arc<Self>,
+        source: &str,
+        labels: Vec<String>,
+        mqtt: Option<crate::mqtt::MqttFigures>,
+    ) -> Metrics {
+        let ours: Labels = vec![("model".into(), self.model.clone()), ("source".into(), source.into())];
+        let last_frame = Arc::new(Mutex::new(std::time::Instant::now()));
+        let mut build = ours.clone();
+        build.push(("version".into(), env!("CARGO_PKG_VERSION").into()));
+        self.build.get_or_create(&build).set(1);
+        if let Ok(mut cameras) = self.cameras.lock() {
+            cameras.push((ours.clone(), Arc::clone(&last_frame), mqtt));
+        }
+        let stages = STAGES.map(|stage| {
+            let mut l = ours.clone();
+            l.push(("stage".into(), stage.into()));
+            self.stages.get_or_create(&l).clone()
+        });
+        Metrics {
+            set: Arc::clone(self),
+            frames: self.frames.get_or_create(&ours).clone(),
+            dropped: self.dropped.get_or_create(&ours).clone(),
+            no_model: self.no_model.get_or_create(&ours).clone(),
+            fps: self.fps.get_or_create(&ours).clone(),
+            jpeg_frames: self.jpeg_frames.get_or_create(&ours).clone(),
+            stages,
+            ours,
             labels,
+            last_frame,
             seen_dropped: AtomicU64::new(0),
         }
     }
 
+    /// Open streams, as the server counts them.
+    pub fn set_viewers(&self, n: usize) {
+        self.viewers.set(n as i64);
+    }
+
+    /// A refused request: `unauthorized`, `too_many_viewers`, `not_found`, ….
+    pub fn refused(&self, reason: &str) {
+        self.refused.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
+    }
+
+    /// The text exposition, with the scrape-time figures read now.
+    pub fn render(&self) -> String {
+        if let Ok(cameras) = self.cameras.lock() {
+            for (labels, last, mqtt) in cameras.iter() {
+                let age = last.lock().map_or(0.0, |t| t.elapsed().as_secs_f64());
+                self.last_frame_age.get_or_create(labels).set(age);
+                if let Some(figures) = mqtt {
+                    let [connected, queued, dropped] = &self.mqtt;
+                    connected.get_or_create(labels).set(i64::from(figures.connected()));
+                    queued.get_or_create(labels).set(figures.queued() as i64);
+                    dropped.get_or_create(labels).set(figures.dropped() as i64);
+                }
+            }
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// One camera's series.
+pub struct Metrics {
+    set: Arc<MetricsSet>,
+    ours: Labels,
+    frames: Counter,
+    dropped: Counter,
+    no_model: Counter,
+    fps: FloatGauge,
+    jpeg_frames: Counter,
+    stages: [Histogram; 5],
+    labels: Vec<String>,
+    last_frame: Arc<Mutex<std::time::Instant>>,
+    seen_dropped: AtomicU64,
+}
+
+impl Metrics {
     /// Counts a written frame.
     pub fn frame(&self, r: &FrameResult<'_>, fps: f64) {
         self.frames.inc();
+        if let Ok(mut t) = self.last_frame.lock() {
+            *t = std::time::Instant::now();
+        }
         let before = self.seen_dropped.swap(r.dropped, std::sync::atomic::Ordering::Relaxed);
         self.dropped.inc_by(r.dropped.saturating_sub(before));
         if r.gate.is_some_and(|p| !p.full && p.regions.is_empty()) {
@@ -146,10 +222,11 @@ impl Metrics {
         }
         // Labels seen once stay at 0 rather than vanish, so a graph shows the drop.
         for (label, n) in self.labels.iter().zip(counts) {
-            let key = vec![("label".to_owned(), label.clone())];
+            let mut key = self.ours.clone();
+            key.push(("label".to_owned(), label.clone()));
             if n > 0 {
-                self.objects.get_or_create(&key).set(n);
-            } else if let Some(g) = self.objects.get(&key) {
+                self.set.objects.get_or_create(&key).set(n);
+            } else if let Some(g) = self.set.objects.get(&key) {
                 g.set(0);
             }
         }
@@ -161,7 +238,9 @@ impl Metrics {
 
     /// Counts an object event.
     pub fn event(&self, kind: crate::events::EventKind) {
-        self.events.get_or_create(&vec![("kind".to_owned(), kind.as_str().to_owned())]).inc();
+        let mut key = self.ours.clone();
+        key.push(("kind".to_owned(), kind.as_str().to_owned()));
+        self.set.events.get_or_create(&key).inc();
     }
 
     /// A JPEG was encoded for viewers.
@@ -169,30 +248,16 @@ impl Metrics {
         self.jpeg_frames.inc();
     }
 
-    /// Open streams, as the server counts them.
-    pub fn set_viewers(&self, n: usize) {
-        self.viewers.set(n as i64);
+    /// Seconds since this camera's last frame (since the start before the first).
+    pub fn last_frame_age(&self) -> f64 {
+        self.last_frame.lock().map_or(0.0, |t| t.elapsed().as_secs_f64())
     }
 
-    /// A refused request: `unauthorized`, `too_many_viewers`, `not_found`, ….
-    pub fn refused(&self, reason: &str) {
-        self.refused.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
-    }
-
-    /// The text exposition, with the scrape-time figures read now.
-    pub fn render(&self, last_frame_age: f64) -> String {
-        self.last_frame_age.set(last_frame_age);
-        if let Some((figures, [connected, queued, dropped])) = &self.mqtt {
-            connected.set(i64::from(figures.connected()));
-            queued.set(figures.queued() as i64);
-            dropped.set(figures.dropped() as i64);
-        }
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
-        out
+    /// The set this camera's series belong to.
+    pub fn set(&self) -> &Arc<MetricsSet> {
+        &self.set
     }
 }
 
-/// The `Content-Type` of [`Metrics::render`].
+/// The `Content-Type` of [`MetricsSet::render`].
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;

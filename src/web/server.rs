@@ -84,15 +84,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `hub` on `bound` from a thread of its own.
-    pub fn start(bound: Bound, hub: Arc<Hub>, options: ServerOptions) -> Result<Self, String> {
+    /// Serves the cameras' `hubs` (the first is the default one) and their
+    /// `metrics` on `bound`, from a thread of its own.
+    pub fn start(
+        bound: Bound,
+        hubs: Vec<Arc<Hub>>,
+        metrics: Arc<super::metrics::MetricsSet>,
+        options: ServerOptions,
+    ) -> Result<Self, String> {
+        if hubs.is_empty() {
+            return Err("--http: no camera to show".into());
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("--http: cannot start the server: {e}"))?;
         let (stop, stop_rx) = watch::channel(false);
         let ctx = Arc::new(Ctx {
-            hub,
+            hubs,
+            metrics,
             connections: AtomicUsize::new(0),
             streams: AtomicUsize::new(0),
             tls: options.tls.clone().map(tokio_rustls::TlsAcceptor::from),
@@ -112,9 +122,11 @@ impl Server {
             .map_err(|e| format!("--http: cannot start a thread: {e}"))?;
         Ok(Self { stop, thread: Some(thread) })
     }
+}
 
+impl Drop for Server {
     /// Closes every connection and ends the thread.
-    pub fn stop(mut self) {
+    fn drop(&mut self) {
         self.stop.send_replace(true);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -122,14 +134,10 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-    }
-}
-
 struct Ctx {
-    hub: Arc<Hub>,
+    /// One per camera, the first the default.
+    hubs: Vec<Arc<Hub>>,
+    metrics: Arc<super::metrics::MetricsSet>,
     options: ServerOptions,
     tls: Option<tokio_rustls::TlsAcceptor>,
     connections: AtomicUsize,
@@ -147,7 +155,7 @@ impl Drop for Counted {
     fn drop(&mut self) {
         if self.stream {
             let n = self.ctx.streams.fetch_sub(1, Ordering::SeqCst) - 1;
-            self.ctx.hub.metrics.set_viewers(n);
+            self.ctx.metrics.set_viewers(n);
         } else {
             self.ctx.connections.fetch_sub(1, Ordering::SeqCst);
         }
@@ -166,7 +174,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, ctx: Arc<Ctx>, mut stop:
                 let limit = ctx.options.max_clients + SPARE_CONNECTIONS;
                 if ctx.connections.fetch_add(1, Ordering::SeqCst) >= limit {
                     ctx.connections.fetch_sub(1, Ordering::SeqCst);
-                    ctx.hub.metrics.refused("too_many_connections");
+                    ctx.metrics.refused("too_many_connections");
                     continue; // dropping the socket closes it
                 }
                 let guard = Counted { ctx: Arc::clone(&ctx), stream: false };
@@ -191,7 +199,6 @@ async fn connection(socket: tokio::net::TcpStream, peer: SocketAddr, guard: Coun
     let _ = socket.set_nodelay(true);
     let ctx = Arc::clone(&guard.ctx);
     let stalled = Arc::new(Notify::new());
-    let mut ended = ctx.hub.ended();
     let served = async {
         match ctx.tls.clone() {
             Some(acceptor) => match tokio::time::timeout(HANDSHAKE, acceptor.accept(socket)).await {
@@ -206,7 +213,6 @@ async fn connection(socket: tokio::net::TcpStream, peer: SocketAddr, guard: Coun
         () = served => {}
         () = stalled.notified() => log::debug!("http: {peer}: stopped reading; disconnected"),
         _ = stop.changed() => {}
-        _ = ended.wait_for(|e| *e) => {}
     }
 }
 
@@ -271,12 +277,12 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     if !ROUTES.contains(&path.as_str()) {
-        ctx.hub.metrics.refused("not_found");
+        ctx.metrics.refused("not_found");
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
     let allowed = method == Method::GET || method == Method::HEAD || (method == Method::POST && path == "/login");
     if !allowed {
-        ctx.hub.metrics.refused("method");
+        ctx.metrics.refused("method");
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
@@ -293,7 +299,7 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
         h.get(header::COOKIE).map(HeaderValue::as_bytes),
     );
     if !authorized {
-        ctx.hub.metrics.refused("unauthorized");
+        ctx.metrics.refused("unauthorized");
         if path == "/" || path == "/login" {
             return login_page(StatusCode::UNAUTHORIZED, "");
         }
@@ -301,27 +307,40 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ssd-cam\""));
         return r;
     }
+    // `?camera=NAME` picks a camera; without it, the first.
+    let wanted = req
+        .uri()
+        .query()
+        .and_then(|q| form_value(q.as_bytes(), "camera"))
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    let hub = match &wanted {
+        None => ctx.hubs.first(),
+        Some(name) => ctx.hubs.iter().find(|h| &h.info.source == name),
+    };
+    let Some(hub) = hub.cloned() else {
+        ctx.metrics.refused("not_found");
+        return text(StatusCode::NOT_FOUND, "no such camera\n");
+    };
     match path.as_str() {
         "/" => page(),
         "/login" => redirect_home(None),
-        "/stream.mjpg" => mjpeg(ctx, stalled),
-        "/snapshot.jpg" => snapshot(ctx).await,
+        "/stream.mjpg" => mjpeg(ctx, &hub, stalled),
+        "/snapshot.jpg" => snapshot(&hub).await,
         "/api/detections" => {
-            let rx = ctx.hub.detections();
-            sse(ctx, stalled, Vec::new(), rx)
+            let rx = hub.detections();
+            sse(ctx, &hub, stalled, Vec::new(), rx)
         }
         "/api/events" => {
-            let (recent, rx) = ctx.hub.events();
-            sse(ctx, stalled, recent, rx)
+            let (recent, rx) = hub.events();
+            sse(ctx, &hub, stalled, recent, rx)
         }
         "/api/info" => {
-            let json = serde_json::to_string(&ctx.hub.info).unwrap_or_default();
-            answer(StatusCode::OK, "application/json", json)
+            let mut info = serde_json::to_value(&hub.info).unwrap_or_default();
+            let names: Vec<&str> = ctx.hubs.iter().map(|h| h.info.source.as_str()).collect();
+            info["cameras"] = serde_json::json!(names);
+            answer(StatusCode::OK, "application/json", info.to_string())
         }
-        _ => {
-            let age = ctx.hub.last_frame_age();
-            answer(StatusCode::OK, super::metrics::CONTENT_TYPE, ctx.hub.metrics.render(age))
-        }
+        _ => answer(StatusCode::OK, super::metrics::CONTENT_TYPE, ctx.metrics.render()),
     }
 }
 
@@ -359,27 +378,42 @@ fn redirect_home(cookie: Option<String>) -> Response<Body> {
 async fn login(req: Request<Incoming>, ctx: &Ctx, tls: bool) -> Response<Body> {
     let body = tokio::time::timeout(HEADER_TIMEOUT, Limited::new(req.into_body(), MAX_BODY).collect()).await;
     let Ok(Ok(body)) = body else {
-        ctx.hub.metrics.refused("bad_request");
+        ctx.metrics.refused("bad_request");
         return text(StatusCode::PAYLOAD_TOO_LARGE, "the login form is too large or too slow\n");
     };
     let token = form_value(&body.to_bytes(), "token").unwrap_or_default();
     if ctx.options.access.login(&token) {
         return redirect_home(Some(ctx.options.access.cookie(tls)));
     }
-    ctx.hub.metrics.refused("unauthorized");
+    ctx.metrics.refused("unauthorized");
     tokio::time::sleep(LOGIN_DELAY).await;
     login_page(StatusCode::UNAUTHORIZED, "That token is not right.")
 }
 
+/// Healthy while some camera has given a frame within the limit (or the
+/// run is younger than it): one camera gone is in the body, but a restart
+/// would not bring it back, so it does not fail the probe.
 fn health(ctx: &Ctx) -> Response<Body> {
-    let age = ctx.hub.last_frame_age();
     let limit = ctx.options.health_timeout.as_secs_f64();
-    if age <= limit || ctx.started.elapsed().as_secs_f64() <= limit {
-        text(StatusCode::OK, "ok\n")
-    } else {
-        let body = format!("no frame for {age:.0} s (limit {limit:.0} s)\n");
-        answer(StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body)
+    let ages: Vec<(String, f64)> = ctx.hubs.iter().map(|h| (h.info.source.clone(), h.last_frame_age())).collect();
+    let silent: Vec<String> = ages
+        .iter()
+        .filter(|(_, age)| *age > limit)
+        .map(|(name, age)| format!("{name}: no frame for {age:.0} s"))
+        .collect();
+    let young = ctx.started.elapsed().as_secs_f64() <= limit;
+    if silent.len() < ages.len() || young {
+        if silent.is_empty() {
+            return text(StatusCode::OK, "ok\n");
+        }
+        return answer(StatusCode::OK, "text/plain; charset=utf-8", format!("ok; {}\n", silent.join("; ")));
     }
+    let body = if ages.len() == 1 {
+        format!("no frame for {:.0} s (limit {limit:.0} s)\n", ages[0].1)
+    } else {
+        format!("every camera is silent (limit {limit:.0} s): {}\n", silent.join("; "))
+    };
+    answer(StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body)
 }
 
 /// Takes a stream slot, or gives the answer that says why not.
@@ -387,23 +421,23 @@ fn open_stream(ctx: &Arc<Ctx>) -> Result<Counted, Box<Response<Body>>> {
     let n = ctx.streams.fetch_add(1, Ordering::SeqCst);
     if n >= ctx.options.max_clients {
         ctx.streams.fetch_sub(1, Ordering::SeqCst);
-        ctx.hub.metrics.refused("too_many_viewers");
+        ctx.metrics.refused("too_many_viewers");
         let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "too many viewers (--http-max-clients)\n");
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return Err(Box::new(r));
     }
-    ctx.hub.metrics.set_viewers(n + 1);
+    ctx.metrics.set_viewers(n + 1);
     Ok(Counted { ctx: Arc::clone(ctx), stream: true })
 }
 
-fn mjpeg(ctx: &Arc<Ctx>, stalled: Arc<Notify>) -> Response<Body> {
+fn mjpeg(ctx: &Arc<Ctx>, hub: &Arc<Hub>, stalled: Arc<Notify>) -> Response<Body> {
     let slot = match open_stream(ctx) {
         Ok(slot) => slot,
         Err(r) => return *r,
     };
-    let (watch_guard, mut frames) = ctx.hub.watch_jpegs();
+    let (watch_guard, mut frames) = hub.watch_jpegs();
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(2);
-    let mut ended = ctx.hub.ended();
+    let mut ended = hub.ended();
     tokio::spawn(async move {
         let _held = (slot, watch_guard);
         // A fresh frame is shown at once; an old one waits for the next.
@@ -446,14 +480,14 @@ fn mjpeg(ctx: &Arc<Ctx>, stalled: Arc<Notify>) -> Response<Body> {
     r
 }
 
-async fn snapshot(ctx: &Arc<Ctx>) -> Response<Body> {
+async fn snapshot(hub: &Arc<Hub>) -> Response<Body> {
     let fresh = |j: &Option<Arc<super::hub::Jpeg>>| j.as_ref().is_some_and(|j| j.at.elapsed() < Duration::from_secs(1));
-    let latest = ctx.hub.latest_jpeg();
+    let latest = hub.latest_jpeg();
     let jpeg = if fresh(&latest) {
         latest
     } else {
         // Nobody was watching: ask for the next frame.
-        let (_guard, mut frames) = ctx.hub.watch_jpegs();
+        let (_guard, mut frames) = hub.watch_jpegs();
         let waited = tokio::time::timeout(SNAPSHOT_WAIT, async { frames.wait_for(fresh).await.map(|j| j.clone()) });
         match waited.await {
             Ok(Ok(j)) => j,
@@ -468,6 +502,7 @@ async fn snapshot(ctx: &Arc<Ctx>) -> Response<Body> {
 
 fn sse(
     ctx: &Arc<Ctx>,
+    hub: &Hub,
     stalled: Arc<Notify>,
     first: Vec<Arc<str>>,
     mut rx: tokio::sync::broadcast::Receiver<Arc<str>>,
@@ -477,7 +512,7 @@ fn sse(
         Err(r) => return *r,
     };
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(8);
-    let mut ended = ctx.hub.ended();
+    let mut ended = hub.ended();
     tokio::spawn(async move {
         let _held = slot;
         let mut pending: std::collections::VecDeque<Arc<str>> = first.into();
