@@ -358,3 +358,34 @@ fn mqtts_with_the_test_ca_delivers_and_an_unknown_ca_does_not() {
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert!(err.contains("not delivered"), "{err}");
 }
+
+#[test]
+fn several_cameras_publish_under_their_own_names() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "");
+    broker.subscribe("front", "cams/front/events");
+    broker.subscribe("back", "cams/back/events");
+    let out = Command::new(ssd_cam_bin())
+        .args(["--source", "demo:fps=0,frames=40,size=320x240,seed=4", "--name", "front"])
+        .args(["--source", "demo:fps=0,frames=40,size=320x240,seed=7", "--name", "back"])
+        .args(["--headless", "--events", "--mqtt", &broker.url("cams")])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = stdout_lines(&out);
+    for camera in ["front", "back"] {
+        let mine: Vec<String> = printed
+            .iter()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["source"] == camera)
+            .cloned()
+            .collect();
+        assert!(!mine.is_empty(), "no events of {camera} on stdout");
+        let received = first_arrivals(broker.collect(camera, &format!("cams/{camera}/events"), 2));
+        assert_eq!(received, mine, "{camera}: MQTT events differ from its stdout events");
+        assert_eq!(broker.retained(&format!("cams/{camera}/state")).as_deref(), Some("offline"));
+    }
+}
