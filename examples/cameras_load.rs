@@ -15,6 +15,9 @@
 //! sharing. Memory is VmRSS, sampled every 200 ms; fairness is the slowest
 //! camera's rate over the fastest's.
 
+#[path = "support/proc_status.rs"]
+mod proc_status;
+use proc_status::rss_kb;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -25,14 +28,6 @@ struct Line {
     camera: String,
     at: Instant,
     latency_ms: f64,
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
 }
 
 /// Runs ssd-cam on `sources` until it ends or `limit` passes; returns every

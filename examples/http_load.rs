@@ -17,6 +17,9 @@
 //! this machine can run: every cycle a viewer takes is a frame lost); the
 //! viewers with the default `--http-fps 15` and with 1000 (every frame).
 
+#[path = "support/proc_status.rs"]
+mod proc_status;
+use proc_status::rss_kb;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -34,14 +37,6 @@ struct Figures {
     viewer_connects: u64,
     viewer_failures: u64,
     idle_opened: u64,
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
 }
 
 /// Reads an MJPEG stream, counting parts, until `stop` or `until`.
