@@ -463,10 +463,25 @@ mod tests {
             &["ssd-cam", "--threshold", "x"],
             &["ssd-cam", "--threads", "0"],
             &["ssd-cam", "--top-k", "0"],
-            &["ssd-cam", "--device", "/dev/video0", "--source", "demo"],
+            &["ssd-cam", "--config", "cameras.toml", "--source", "demo"],
+            &["ssd-cam", "--name", "a/b"],
         ] {
             assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
         }
+        // Several cameras: devices and sources mix, each may be named.
+        let many = Args::try_parse_from([
+            "ssd-cam",
+            "--device",
+            "/dev/video0",
+            "--source",
+            "demo",
+            "--source",
+            "x.mp4",
+            "--name",
+            "hall",
+        ])
+        .unwrap();
+        assert_eq!((many.device.len(), many.source.len(), many.name.len()), (1, 2, 1));
         let ok = Args::try_parse_from(["ssd-cam", "--threshold", "0.5", "--headless"]).unwrap();
         assert_eq!(ok.threshold, Some(0.5));
         assert_eq!(ok.model, None);
