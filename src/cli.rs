@@ -45,11 +45,11 @@ pub struct Args {
     pub resolution: Option<(u32, u32)>,
 
     /// Camera frame rate [default: the highest at the chosen size].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), requires = "device")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub fps: Option<u32>,
 
     /// Camera pixel format [default: the cheapest to convert among the best modes].
-    #[arg(long, value_name = "FORMAT", value_parser = ["mjpeg", "yuyv", "nv12", "rgb"], requires = "device")]
+    #[arg(long, value_name = "FORMAT", value_parser = ["mjpeg", "yuyv", "nv12", "rgb"])]
     pub format: Option<String>,
 
     /// Seconds to keep trying when the camera or network stream fails or is

@@ -474,7 +474,7 @@ fn unreadable_image_is_skipped_and_the_run_continues() {
 #[test]
 fn wrong_arguments_exit_2_with_usage() {
     for args in
-        [&["--threshold", "2"][..], &["--threads", "0"], &["--bogus"], &["--device", "/dev/video0", "--source", "demo"]]
+        [&["--threshold", "2"][..], &["--threads", "0"], &["--bogus"], &["--config", "c.toml", "--source", "demo"]]
     {
         let out = ssd_cam(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
