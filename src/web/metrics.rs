@@ -146,6 +146,7 @@ impl MetricsSet {
             jpeg_frames: self.jpeg_frames.get_or_create(&ours).clone(),
             stages,
             ours,
+            objects: Mutex::new(vec![None; labels.len()]),
             labels,
             last_frame,
             seen_dropped: AtomicU64::new(0),
@@ -194,6 +195,8 @@ pub struct Metrics {
     jpeg_frames: Counter,
     stages: [Histogram; 5],
     labels: Vec<String>,
+    /// Each label's gauge, from its first detection on.
+    objects: Mutex<Vec<Option<Gauge>>>,
     last_frame: Arc<Mutex<std::time::Instant>>,
     seen_dropped: AtomicU64,
 }
@@ -220,14 +223,19 @@ impl Metrics {
                 *c += 1;
             }
         }
-        // Labels seen once stay at 0 rather than vanish, so a graph shows the drop.
-        for (label, n) in self.labels.iter().zip(counts) {
-            let mut key = self.ours.clone();
-            key.push(("label".to_owned(), label.clone()));
-            if n > 0 {
-                self.set.objects.get_or_create(&key).set(n);
-            } else if let Some(g) = self.set.objects.get(&key) {
-                g.set(0);
+        // A label's series appears with its first detection and then stays
+        // (at 0 when none), so a graph shows the drop; the handles are kept,
+        // so the frame path builds no label set.
+        if let Ok(mut objects) = self.objects.lock() {
+            for ((label, n), gauge) in self.labels.iter().zip(counts).zip(objects.iter_mut()) {
+                if n > 0 && gauge.is_none() {
+                    let mut key = self.ours.clone();
+                    key.push(("label".to_owned(), label.clone()));
+                    *gauge = Some(self.set.objects.get_or_create(&key).clone());
+                }
+                if let Some(g) = gauge {
+                    g.set(n);
+                }
             }
         }
         for e in r.events {
