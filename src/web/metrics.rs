@@ -260,11 +260,6 @@ impl Metrics {
     pub fn last_frame_age(&self) -> f64 {
         self.last_frame.lock().map_or(0.0, |t| t.elapsed().as_secs_f64())
     }
-
-    /// The set this camera's series belong to.
-    pub fn set(&self) -> &Arc<MetricsSet> {
-        &self.set
-    }
 }
 
 /// The `Content-Type` of [`MetricsSet::render`].
