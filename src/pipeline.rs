@@ -251,6 +251,16 @@ struct Lane {
     error: std::sync::Mutex<Option<PipelineError>>,
 }
 
+impl Lane {
+    /// Drops the master of the result channel: the camera's output ends
+    /// once the frames in flight are written.
+    fn close_results(&self) {
+        if let Ok(mut r) = self.results.lock() {
+            r.take();
+        }
+    }
+}
+
 impl Cameras {
     /// Runs until every camera's source has ended (or its output closed,
     /// failed, or wrote `max_frames`) or `stop` is set. One camera's error
@@ -355,9 +365,7 @@ impl Cameras {
         // have written what is in their channels (a capture blocked in a
         // read still holds its lane open).
         for lane in &queue.lanes {
-            if let Ok(mut r) = lane.results.lock() {
-                r.take();
-            }
+            lane.close_results();
         }
         let written: Vec<_> = outputs.into_iter().map(|o| o.join()).collect();
         for lane in &queue.lanes {
@@ -607,9 +615,7 @@ impl Dispatch {
 
     fn close(&self, state: &mut DispatchState, k: usize) {
         state.closed[k] = true;
-        if let Ok(mut r) = self.lanes[k].results.lock() {
-            r.take();
-        }
+        self.lanes[k].close_results();
     }
 }
 
