@@ -503,6 +503,71 @@ pub fn ssd300_manifest(
     }
 }
 
+/// Graph input name of the SSDLite networks ssd-train writes.
+pub const SSDLITE_INPUT: &str = "images";
+/// Box-encoding output name, `[1, 1917, 4]` in (y, x, h, w) order.
+pub const SSDLITE_BOXES: &str = "box_encodings";
+/// Class-logit output name, `[1, 1917, C]`.
+pub const SSDLITE_SCORES: &str = "class_logits";
+
+/// The TF Object Detection API anchors of SSDLite-MobileNetV2 at 300×300:
+/// six layers (19, 10, 5, 3, 2, 1), scales 0.2 to 0.95, ratios 1, 2, 1/2,
+/// 3, 1/3 and the interpolated square, 3 boxes on the lowest layer; 1917.
+pub fn ssdlite_anchors() -> PriorSpec {
+    PriorSpec::SsdAnchors(crate::priors::SsdAnchorsSpec {
+        image_size: 300,
+        strides: vec![16, 30, 60, 100, 150, 300],
+        min_scale: 0.2,
+        max_scale: 0.95,
+        aspect_ratios: vec![1.0, 2.0, 0.5, 3.0, 0.3333],
+        interpolated_scale_aspect_ratio: 1.0,
+        reduce_boxes_in_lowest_layer: true,
+        anchor_offset: 0.5,
+        fixed_anchor_size: false,
+    })
+}
+
+/// The manifest of an SSDLite-MobileNetV2 as ssd-train writes it: the TF OD
+/// API conventions (300×300 RGB scaled to [-1, 1] with TF's resize, the
+/// 1917 [`ssdlite_anchors`], box coder scales 10, 10, 5, 5 in (y, x, h, w)
+/// order), scores as trained.
+pub fn ssdlite_manifest(name: &str, description: &str, labels: Vec<String>, activation: ScoreActivation) -> Manifest {
+    let priors = ssdlite_anchors();
+    let p = priors.count();
+    let c = labels.len();
+    Manifest {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        input: InputSpec {
+            name: Some(SSDLITE_INPUT.to_owned()),
+            width: 300,
+            height: 300,
+            layout: Layout::Nchw,
+            color: ColorOrder::Rgb,
+            normalize: Normalize::ScaleOffset { scale: 1.0 / 127.5, offset: -1.0 },
+            resize: ResizeFilter::TfLegacyBilinear,
+        },
+        labels,
+        background_index: Some(0),
+        priors,
+        box_coding: BoxCoder {
+            variances: [0.1, 0.1, 0.2, 0.2],
+            clamp_log_wh: None,
+            order: crate::boxes::OffsetOrder::Yxhw,
+            size: crate::boxes::SizeCoding::Exp,
+            clip: true,
+        },
+        score_activation: activation,
+        score_clip: None,
+        outputs: Outputs {
+            boxes: OutputSpec::new(SSDLITE_BOXES, vec![1, p, 4]).into(),
+            scores: OutputSpec::new(SSDLITE_SCORES, vec![1, p, c]).into(),
+            keypoints: 0,
+        },
+        defaults: Thresholds { score_threshold: 0.5, nms_iou: 0.6, ..Thresholds::default() },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod pretrained;
 pub mod ssd;
+pub mod ssdlite;
 
 use std::path::Path;
 

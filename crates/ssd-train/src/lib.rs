@@ -18,5 +18,6 @@ pub mod matching;
 pub mod net;
 pub mod plot;
 pub mod quantize;
+pub mod ssdlite;
 pub mod synth;
 pub mod trainer;

@@ -206,12 +206,12 @@ fn head<'a>(name: &str, prefix: &str, heads: &'a [Conv2d]) -> Option<&'a Conv2d>
     name.strip_prefix(prefix).and_then(|k| k.parse::<usize>().ok()).and_then(|k| heads.get(k))
 }
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
 /// A batch norm in inference form, `y = scale·x + shift` per channel.
-fn folded(n: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn folded(n: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
     let gamma = values(n.gamma.val());
     let beta = values(n.beta.val());
     let mean = values(n.running_mean.value());
