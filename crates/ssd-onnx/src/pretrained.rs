@@ -104,7 +104,8 @@ impl Pretrained {
             return Err(err("bias length differs from the output channels"));
         }
         let bn_prefix = format!("{scope}/BatchNorm/");
-        if let Some(bn) = self.nodes.iter().find(|n| n.op_type == "BatchNormalization" && n.name.starts_with(&bn_prefix))
+        if let Some(bn) =
+            self.nodes.iter().find(|n| n.op_type == "BatchNormalization" && n.name.starts_with(&bn_prefix))
         {
             let eps = bn.attribute.iter().find(|a| a.name == "epsilon").map_or(1e-5, |a| a.f);
             let get = |k: usize| -> Result<Vec<f32>, PretrainedError> {

@@ -120,7 +120,15 @@ struct Builder {
 }
 
 impl Builder {
-    fn layer(&mut self, name: String, cout: usize, kernel: usize, stride: usize, depthwise: bool, relu6: bool) -> usize {
+    fn layer(
+        &mut self,
+        name: String,
+        cout: usize,
+        kernel: usize,
+        stride: usize,
+        depthwise: bool,
+        relu6: bool,
+    ) -> usize {
         let (before, after) = same_padding(self.size, kernel, stride);
         let cout = if depthwise { self.channels } else { cout };
         self.layers.push(Layer {

@@ -12,6 +12,7 @@
 pub mod augment;
 pub mod calibrate;
 pub mod data;
+pub mod detector;
 pub mod evaluate;
 pub mod loss;
 pub mod matching;

@@ -1,11 +1,14 @@
-//! SSD's MultiBox loss: softmax cross-entropy over the positives and the
+//! SSD's MultiBox loss: softmax cross-entropy (or, for networks with sigmoid
+//! scores as in the TF Object Detection API, sigmoid cross-entropy against
+//! one-hot targets, background column included) over the positives and the
 //! hard negatives (3 per positive, chosen per image by confidence loss) plus
 //! smooth L1 on the positives' box offsets, both divided by the number of
 //! matched priors in the batch.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::TensorData;
+use ssd_core::manifest::ScoreActivation;
 
 use super::matching::hard_negatives;
 
@@ -43,13 +46,33 @@ pub struct Loss {
     pub conf: f32,
 }
 
-/// MultiBox loss of `loc` `[B, P, 4]` and class logits `conf` `[B, P, C]`.
-pub fn multibox_loss(loc: Tensor<3>, conf: Tensor<3>, targets: &BatchTargets) -> Loss {
+/// MultiBox loss of `loc` `[B, P, 4]` and class logits `conf` `[B, P, C]`
+/// for scores that go through `activation` (`None` is taken as softmax:
+/// probabilities cannot be trained through).
+pub fn multibox_loss(loc: Tensor<3>, conf: Tensor<3>, targets: &BatchTargets, activation: ScoreActivation) -> Loss {
     let dev = loc.device();
     let (b, p) = (targets.batch, targets.priors);
-    let labels: Vec<i64> = targets.labels.iter().map(|&l| i64::from(l)).collect();
-    let labels = Tensor::<3, Int>::from_data(TensorData::new(labels, [b, p, 1]), &dev);
-    let ce = log_softmax(conf, 2).gather(2, labels).neg().reshape([b, p]);
+    let ce = match activation {
+        ScoreActivation::Sigmoid => {
+            let c = conf.dims()[2];
+            let mut onehot = vec![0f32; b * p * c];
+            for (k, &l) in targets.labels.iter().enumerate() {
+                if let Some(v) = onehot.get_mut(k * c + l as usize) {
+                    *v = 1.0;
+                }
+            }
+            let t = Tensor::<3>::from_data(TensorData::new(onehot, [b, p, c]), &dev);
+            // −[t·log σ(x) + (1 − t)·log σ(−x)], summed over the classes.
+            let pos = log_sigmoid(conf.clone()).mul(t.clone());
+            let neg = log_sigmoid(conf.neg()).mul(t.neg().add_scalar(1.0));
+            pos.add(neg).sum_dim(2).neg().reshape([b, p])
+        }
+        ScoreActivation::Softmax | ScoreActivation::None => {
+            let labels: Vec<i64> = targets.labels.iter().map(|&l| i64::from(l)).collect();
+            let labels = Tensor::<3, Int>::from_data(TensorData::new(labels, [b, p, 1]), &dev);
+            log_softmax(conf, 2).gather(2, labels).neg().reshape([b, p])
+        }
+    };
 
     // Negatives are ranked on the current loss values, outside the graph.
     let ce_values = ce.clone().detach().into_data().try_to_vec::<f32>().unwrap_or_default();
@@ -126,7 +149,7 @@ mod tests {
         let conf = Tensor::<3>::zeros([2, 4, 3], &dev);
         // Offsets predicted as zero: smooth L1 of (2, 0, 0.5, 0) = 1.5 + 0.125.
         let loc = Tensor::<3>::zeros([2, 4, 4], &dev);
-        let loss = multibox_loss(loc, conf, &targets());
+        let loss = multibox_loss(loc, conf, &targets(), ScoreActivation::Softmax);
         // One positive: conf = (1 positive + 3 negatives)·ln 3 / 1; image 2
         // has no positive, so none of its negatives count.
         assert!((loss.conf - 4.0 * 3f32.ln()).abs() < 1e-5, "{}", loss.conf);
@@ -145,7 +168,7 @@ mod tests {
         let conf = Tensor::<3>::from_data(TensorData::new(logits, [2, 4, 3]), &dev);
         let offsets: Vec<f32> = targets().offsets.iter().flatten().copied().collect();
         let loc = Tensor::<3>::from_data(TensorData::new(offsets, [2, 4, 4]), &dev);
-        let loss = multibox_loss(loc, conf, &targets());
+        let loss = multibox_loss(loc, conf, &targets(), ScoreActivation::Softmax);
         assert!(loss.conf < 1e-6 && loss.loc < 1e-6, "{loss:?}");
     }
 
@@ -154,7 +177,7 @@ mod tests {
         let dev = Device::flex().autodiff();
         let conf = Tensor::<3>::zeros([2, 4, 3], &dev).require_grad();
         let loc = Tensor::<3>::zeros([2, 4, 4], &dev).require_grad();
-        let loss = multibox_loss(loc.clone(), conf.clone(), &targets());
+        let loss = multibox_loss(loc.clone(), conf.clone(), &targets(), ScoreActivation::Softmax);
         let grads = loss.total.backward();
         let g = values(conf.grad(&grads).unwrap());
         // Prior 1 of image 1 is class 2: its logit's gradient is negative
@@ -166,5 +189,29 @@ mod tests {
         let gl = values(loc.grad(&grads).unwrap());
         // d/dx smooth L1 at x − t = −2 is −1 (linear part), at −0.5 is −0.5.
         assert!((gl[4] + 1.0).abs() < 1e-6 && (gl[6] + 0.5).abs() < 1e-6, "{gl:?}");
+    }
+
+    #[test]
+    fn sigmoid_loss_sums_binary_cross_entropy_over_the_class_columns() {
+        let dev = Device::flex();
+        // Zero logits: every column costs ln 2, three columns per prior.
+        let conf = Tensor::<3>::zeros([2, 4, 3], &dev);
+        let loc = Tensor::<3>::zeros([2, 4, 4], &dev);
+        let loss = multibox_loss(loc, conf, &targets(), ScoreActivation::Sigmoid);
+        // One positive and its three negatives, three columns each.
+        assert!((loss.conf - 4.0 * 3.0 * 2f32.ln()).abs() < 1e-5, "{}", loss.conf);
+    }
+
+    #[test]
+    fn sigmoid_gradients_raise_the_true_column_and_lower_the_others() {
+        let dev = Device::flex().autodiff();
+        let conf = Tensor::<3>::zeros([2, 4, 3], &dev).require_grad();
+        let loc = Tensor::<3>::zeros([2, 4, 4], &dev).require_grad();
+        let loss = multibox_loss(loc, conf.clone(), &targets(), ScoreActivation::Sigmoid);
+        let g = values(conf.grad(&loss.total.backward()).unwrap());
+        // Prior 1 of image 1 is class 2: dL/dx = σ(0) − t = −0.5 there, +0.5 elsewhere.
+        assert!((g[5] + 0.5).abs() < 1e-6 && (g[3] - 0.5).abs() < 1e-6 && (g[4] - 0.5).abs() < 1e-6, "{g:?}");
+        // A hard negative: the background column is pushed up.
+        assert!(g[0] < 0.0 && g[1] > 0.0, "{g:?}");
     }
 }

@@ -12,11 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ssd_core::dataset::coco::load_dataset;
 use ssd_core::dataset::voc::OnBadAnnotation;
-use ssd_onnx::ssd::ssd300_vgg16;
+use ssd_core::manifest::ScoreActivation;
 use ssd_train::calibrate::{calibrate_and_quantize, CalibrationJob};
 use ssd_train::data::{labels_of, train_samples, BatchMaker};
+use ssd_train::detector::Arch;
 use ssd_train::evaluate::{evaluate_jsonl, evaluate_model, pr_chart, table};
-use ssd_train::net::{manifest_for, NetWeights, BOXES_PER_CELL};
 use ssd_train::plot::loss_chart;
 use ssd_train::quantize::{RangeMethod, WeightScales};
 use ssd_train::synth::{write_dataset, SynthParams};
@@ -45,6 +45,12 @@ enum OptimArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScoresArg {
+    Softmax,
+    Sigmoid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum DecayKind {
     Cosine,
     Step,
@@ -70,6 +76,26 @@ struct TrainArgs {
     /// settings win over the ones given here, except --iterations).
     #[arg(long)]
     resume: bool,
+    /// Network [default: ssdlite-mobilenetv2 with --init, else ssd300-vgg16].
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// Start from a pretrained SSDLite-MobileNetV2 (a name in models/ or an
+    /// .onnx path with its manifest), e.g. person-ssdlite. Classes it also
+    /// has keep their predictors; the others start fresh.
+    #[arg(long, value_name = "MODEL")]
+    init: Option<String>,
+    /// Keep the backbone fixed for the first ITERS iterations (the new
+    /// predictors settle before the pretrained features move).
+    #[arg(long, value_name = "ITERS", default_value_t = 0)]
+    freeze_backbone: u64,
+    /// The backbone's learning rate as a fraction of --lr [default: 0.1
+    /// with --init, else 1].
+    #[arg(long, value_name = "FRACTION")]
+    backbone_lr: Option<f64>,
+    /// Score activation trained and written to the manifest [default:
+    /// softmax for ssd300-vgg16, sigmoid for ssdlite-mobilenetv2].
+    #[arg(long, value_enum)]
+    scores: Option<ScoresArg>,
     /// Channel width multiplier of the SSD300 layout.
     #[arg(long, default_value_t = 0.25)]
     width: f32,
@@ -171,7 +197,8 @@ fn parse_percentile(s: &str) -> std::result::Result<f32, String> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Trains SSD300 on a VOC-layout dataset (fresh or --resume).
+    /// Trains SSD300-VGG16 or SSDLite-MobileNetV2 (from scratch or from a
+    /// pretrained detector) on a VOC or COCO dataset (fresh or --resume).
     Train(TrainArgs),
     /// Writes a run's network as ONNX with its manifest, ready for ssd-cam.
     Export {
@@ -313,6 +340,26 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
         if !(a.width > 0.0 && a.width <= 4.0) {
             bail!("--width must be in (0, 4], got {}", a.width);
         }
+        let arch = a.arch.unwrap_or(if a.init.is_some() { Arch::SsdliteMobilenetv2 } else { Arch::Ssd300Vgg16 });
+        let init = match &a.init {
+            Some(m) => {
+                if arch != Arch::SsdliteMobilenetv2 {
+                    bail!("--init needs --arch ssdlite-mobilenetv2");
+                }
+                if a.batch_norm {
+                    bail!("--init loads weights with batch norm folded in; drop --batch-norm");
+                }
+                Some(ssd_cam::model_search::locate_model(m).map_err(|e| anyhow::anyhow!("--init: {e}"))?.onnx)
+            }
+            None => None,
+        };
+        let backbone_lr = a.backbone_lr.unwrap_or(if init.is_some() { 0.1 } else { 1.0 });
+        if !(backbone_lr >= 0.0 && backbone_lr <= 10.0) {
+            bail!("--backbone-lr must be in [0, 10], got {backbone_lr}");
+        }
+        if a.freeze_backbone > 0 && arch != Arch::SsdliteMobilenetv2 {
+            bail!("--freeze-backbone needs --arch ssdlite-mobilenetv2");
+        }
         let iterations = a.iterations.unwrap_or(10_000);
         let decay = match a.decay {
             DecayKind::Cosine => Decay::Cosine,
@@ -322,6 +369,15 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
             },
         };
         let config = TrainConfig {
+            arch,
+            scores: match a.scores {
+                Some(ScoresArg::Softmax) => ScoreActivation::Softmax,
+                Some(ScoresArg::Sigmoid) => ScoreActivation::Sigmoid,
+                None => arch.default_scores(),
+            },
+            init,
+            freeze_backbone: a.freeze_backbone,
+            backbone_lr,
             width: a.width,
             batch: a.batch as usize,
             schedule: Schedule { base: a.lr, warmup: a.warmup, iterations, decay },
@@ -347,14 +403,16 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
             (s.config, s.labels, s.completed)
         }
     };
-    let manifest = manifest_for("training", "", labels.clone());
+    let manifest = config.arch.manifest("training", "", labels.clone(), config.scores);
     let priors = ssd_cam::baked_priors::priors_for(&manifest.priors)?.into_owned();
     let samples = train_samples(&voc, &labels)?;
     log::info!(
-        "{} images, {} classes, width {}, batch {}, {} iterations",
+        "{} images, {} classes, {:?} ({} priors, {:?} scores), batch {}, {} iterations",
         samples.len(),
         labels.len() - 1,
-        config.width,
+        config.arch,
+        priors.len(),
+        config.scores,
         config.batch,
         config.schedule.iterations
     );
@@ -381,12 +439,12 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
 fn export_command(run: &Path, out: &Path, description: &str) -> Result<()> {
     let (net, state) = Checkpoint::new(run).load_model(&Device::flex())?;
     let name = out.file_stem().and_then(|s| s.to_str()).context("--out needs a file name")?;
-    let proto = ssd300_vgg16(state.labels.len(), &BOXES_PER_CELL, state.config.width, &mut NetWeights(&net));
+    let proto = net.to_onnx(state.config.width);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     }
     ssd_onnx::write(&proto, out).with_context(|| format!("{}", out.display()))?;
-    let manifest = manifest_for(name, description, state.labels);
+    let manifest = state.config.arch.manifest(name, description, state.labels, state.config.scores);
     let json = out.with_extension("json");
     std::fs::write(&json, manifest.to_json()).with_context(|| format!("{}", json.display()))?;
     log::info!("wrote {} and {}", out.display(), json.display());

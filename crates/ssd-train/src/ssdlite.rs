@@ -218,7 +218,12 @@ impl SsdLite {
                 let anchors = layout.heads[h].anchors;
                 let per_row = l.cin;
                 if found.shape != [anchors * old_classes, l.cin, 1, 1] {
-                    bail!("{}: pretrained shape {:?} is not {} anchors × {old_classes} classes", l.name, found.shape, anchors);
+                    bail!(
+                        "{}: pretrained shape {:?} is not {} anchors × {old_classes} classes",
+                        l.name,
+                        found.shape,
+                        anchors
+                    );
                 }
                 let (mut w, mut b) = unit.folded();
                 let mut changed = false;

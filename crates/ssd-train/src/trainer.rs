@@ -17,8 +17,9 @@ use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Batch, BatchMaker};
+use super::detector::{Arch, Detector};
 use super::loss::multibox_loss;
-use super::net::Ssd300;
+use ssd_core::manifest::ScoreActivation;
 
 /// How the learning rate falls after the warm-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,9 +80,32 @@ pub enum OptimizerKind {
     Adam,
 }
 
+fn one() -> f64 {
+    1.0
+}
+
+fn softmax() -> ScoreActivation {
+    ScoreActivation::Softmax
+}
+
 /// Everything that defines a run (stored in the checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Network architecture (runs from before it existed are SSD300).
+    #[serde(default)]
+    pub arch: Arch,
+    /// How class scores are trained and read: softmax or sigmoid.
+    #[serde(default = "softmax")]
+    pub scores: ScoreActivation,
+    /// Pretrained network the run started from (`.onnx`, for the record).
+    #[serde(default)]
+    pub init: Option<PathBuf>,
+    /// Iterations at the start during which the backbone does not train.
+    #[serde(default)]
+    pub freeze_backbone: u64,
+    /// The backbone's learning rate as a fraction of the rest's.
+    #[serde(default = "one")]
+    pub backbone_lr: f64,
     /// Channel width multiplier of the SSD300 layout.
     pub width: f32,
     /// Images per batch.
@@ -174,9 +198,10 @@ impl Checkpoint {
     }
 
     /// The trained network stored here.
-    pub fn load_model(&self, dev: &Device) -> Result<(Ssd300, TrainState)> {
+    pub fn load_model(&self, dev: &Device) -> Result<(Detector, TrainState)> {
         let state = self.read_state()?;
-        let net = Ssd300::new(state.labels.len(), state.config.width, state.config.batch_norm, dev)
+        let c = &state.config;
+        let net = Detector::new(c.arch, state.labels.len(), c.width, c.batch_norm, dev)
             .try_load_file(self.model())
             .map_err(|e| anyhow::anyhow!("{}: {e:?}", self.model().display()))?;
         Ok((net, state))
@@ -184,7 +209,7 @@ impl Checkpoint {
 
     /// Writes model, optimiser and state; the state goes last and atomically,
     /// so a run killed mid-write resumes from the previous checkpoint.
-    fn save(&self, net: &Ssd300, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+    fn save(&self, net: &Detector, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("{}", self.dir.display()))?;
         let staged = self.dir.join("staged");
         std::fs::create_dir_all(&staged)?;
@@ -249,7 +274,19 @@ pub fn train(
         Start::Fresh(config, labels) => {
             // Seeded initial weights make a run reproducible from its config.
             dev.seed(config.seed);
-            let net = Ssd300::new(labels.len(), config.width, config.batch_norm, dev);
+            let mut net = Detector::new(config.arch, labels.len(), config.width, config.batch_norm, dev);
+            if let Some(init) = &config.init {
+                let (loaded, report) = net.init_from(init, &labels, dev)?;
+                log::info!(
+                    "{}: {} convolutions loaded, {} class predictors rebuilt, {} of {} classes kept",
+                    init.display(),
+                    report.loaded,
+                    report.class_heads_reset,
+                    report.kept_classes,
+                    labels.len()
+                );
+                net = loaded;
+            }
             let optim = optimizer(&config);
             (net, optim, TrainState { config, labels, completed: 0, history: Vec::new(), seconds: 0.0 })
         }
@@ -295,16 +332,22 @@ pub fn train(
             let batch = rx.recv().context("batch thread ended early")??;
             let b = batch.targets.batch;
             let images = Tensor::<4>::from_data(TensorData::new(batch.images, [b, 3, h, w]), dev);
-            let (loc, conf) = net.forward(images);
-            let loss = multibox_loss(loc, conf, &batch.targets);
+            let frozen = it < config.freeze_backbone;
+            let (loc, conf) = net.forward(images, frozen);
+            let loss = multibox_loss(loc, conf, &batch.targets, config.scores);
             let total_loss = loss.loc + loss.conf;
             if !total_loss.is_finite() {
                 bail!("loss became {total_loss} at iteration {it}; lower --lr or raise --warmup");
             }
             let lr = config.schedule.lr(it);
-            let grads = GradientsParams::from_grads(loss.total.backward(), &net);
+            let mut grads = loss.total.backward();
+            let backbone = net.take_backbone_grads(&mut grads);
+            let rest = GradientsParams::from_grads(grads, &net);
             // The optimiser takes the module by value; the clone shares tensors.
-            net = optim.step(lr, net.clone(), grads);
+            net = optim.step(lr, net.clone(), rest);
+            if let Some(backbone) = backbone.filter(|g| !g.is_empty()) {
+                net = optim.step(lr * config.backbone_lr, net.clone(), backbone);
+            }
             let point = HistoryPoint { iteration: it, lr, loss: total_loss, loc: loss.loc, conf: loss.conf };
             state.history.push(point);
             state.completed = it + 1;

@@ -1,6 +1,8 @@
-//! Training smoke test: a few iterations on a handful of synthetic images
-//! lower the loss, a resumed run takes exactly the step an uninterrupted one
-//! takes, and the trained network exports to a model ssd-cam runs.
+//! Training smoke tests, for SSD300 from scratch and SSDLite fine-tuned from
+//! the shipped person detector: a few iterations on a handful of synthetic
+//! images lower the loss, a resumed run takes exactly the step an
+//! uninterrupted one takes, and the trained network exports to a model
+//! ssd-cam runs.
 
 #[path = "../../../tests/common/mod.rs"]
 mod common;
@@ -12,9 +14,13 @@ use std::sync::atomic::AtomicBool;
 use burn::prelude::Device;
 use ssd_core::dataset::voc::{load_split, OnBadAnnotation};
 use ssd_train::data::{labels_of, train_samples, BatchMaker};
-use ssd_train::net::manifest_for;
+use ssd_train::detector::{Arch, Detector};
 use ssd_train::synth::{write_dataset, SynthParams};
 use ssd_train::trainer::{train, Checkpoint, Decay, HistoryPoint, Progress, Schedule, Start, TrainConfig};
+
+/// burn's device seed is process-wide: two runs initialising at once would
+/// draw from one stream and neither would be reproducible.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Quiet;
 impl Progress for Quiet {
@@ -27,6 +33,11 @@ fn dataset(root: &Path, count: u64) {
 
 fn config(iterations: u64, augment: bool) -> TrainConfig {
     TrainConfig {
+        arch: Arch::Ssd300Vgg16,
+        scores: ssd_core::manifest::ScoreActivation::Softmax,
+        init: None,
+        freeze_backbone: 0,
+        backbone_lr: 1.0,
         width: 0.125,
         batch: 2,
         schedule: Schedule { base: 0.01, warmup: 1, iterations, decay: Decay::Cosine },
@@ -44,7 +55,7 @@ fn config(iterations: u64, augment: bool) -> TrainConfig {
 fn batches(root: &Path, config: &TrainConfig) -> (BatchMaker, Vec<String>) {
     let voc = load_split(root, "train", OnBadAnnotation::Fail).unwrap();
     let labels = labels_of(&voc);
-    let manifest = manifest_for("t", "", labels.clone());
+    let manifest = config.arch.manifest("t", "", labels.clone(), config.scores);
     let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap().into_owned();
     let samples = train_samples(&voc, &labels).unwrap();
     (BatchMaker::new(samples, &manifest, priors, config.batch, config.seed, config.augment).unwrap(), labels)
@@ -52,6 +63,7 @@ fn batches(root: &Path, config: &TrainConfig) -> (BatchMaker, Vec<String>) {
 
 #[test]
 fn training_lowers_the_loss_resumes_exactly_and_exports() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // Two images and batch 2: every step sees the same images, so the loss
@@ -99,6 +111,84 @@ fn training_lowers_the_loss_resumes_exactly_and_exports() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = common::ssd_cam(&["--model", onnx.to_str().unwrap(), "--source", "demo:fps=0,frames=2", "--headless"]);
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    assert_eq!(common::json_lines(&run).len(), 2);
+}
+
+/// Fine-tuning as a user would: the shipped person detector's weights, the
+/// shapes' classes on fresh class predictors, the backbone frozen first.
+fn fine_tune_config(iterations: u64, augment: bool) -> TrainConfig {
+    let person = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/person-ssdlite.onnx");
+    TrainConfig {
+        arch: Arch::SsdliteMobilenetv2,
+        scores: ssd_core::manifest::ScoreActivation::Sigmoid,
+        init: Some(person),
+        freeze_backbone: 2,
+        backbone_lr: 0.1,
+        batch_norm: false,
+        schedule: Schedule { base: 0.02, warmup: 1, iterations, decay: Decay::Cosine },
+        ..config(iterations, augment)
+    }
+}
+
+/// The stem convolution's weights as exported (the graph's first initializer).
+fn backbone_weights(net: &Detector) -> Vec<u8> {
+    net.to_onnx(1.0).graph.unwrap().initializer[0].raw_data.clone()
+}
+
+#[test]
+fn ssdlite_fine_tunes_from_the_person_detector_resumes_exactly_and_exports() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 2);
+    let dev = Device::flex().autodiff();
+    let stop = AtomicBool::new(false);
+
+    let cfg = fine_tune_config(6, false);
+    let (maker, labels) = batches(&data, &cfg);
+    let fit_dir = dir.path().join("fit");
+    let fit = Checkpoint::new(&fit_dir);
+    let two = train(&fit, Start::Fresh(cfg.clone(), labels.clone()), maker, &dev, Some(2), &stop, &mut Quiet).unwrap();
+    let start = Detector::new(Arch::SsdliteMobilenetv2, labels.len(), 1.0, false, &dev)
+        .init_from(cfg.init.as_ref().unwrap(), &labels, &dev)
+        .unwrap()
+        .0;
+    let (frozen, _) = fit.load_model(&dev).unwrap();
+    assert_eq!(backbone_weights(&frozen), backbone_weights(&start), "the backbone stays put while frozen");
+    let (maker, _) = batches(&data, &cfg);
+    let state = train(&fit, Start::Resume { iterations: None }, maker, &dev, None, &stop, &mut Quiet).unwrap();
+    assert_eq!(two.completed, 2);
+    let (trained, _) = fit.load_model(&dev).unwrap();
+    assert_ne!(backbone_weights(&trained), backbone_weights(&start), "the backbone trains once unfrozen");
+    let losses: Vec<f32> = state.history.iter().map(|p| p.loss).collect();
+    assert_eq!(losses.len(), 6);
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert!(losses[5] < 0.7 * losses[0], "loss did not fall: {losses:?}");
+
+    // Resumed after 3 steps, step 4 equals an uninterrupted run's.
+    let cfg = fine_tune_config(4, true);
+    let (maker, _) = batches(&data, &cfg);
+    let whole = Checkpoint::new(&dir.path().join("whole"));
+    let a = train(&whole, Start::Fresh(cfg.clone(), labels.clone()), maker, &dev, None, &stop, &mut Quiet).unwrap();
+    let split = Checkpoint::new(&dir.path().join("split"));
+    let (maker, _) = batches(&data, &cfg);
+    train(&split, Start::Fresh(cfg.clone(), labels.clone()), maker, &dev, Some(3), &stop, &mut Quiet).unwrap();
+    let (maker, _) = batches(&data, &cfg);
+    let b = train(&split, Start::Resume { iterations: None }, maker, &dev, None, &stop, &mut Quiet).unwrap();
+    let (x, y) = (a.history[3].loss, b.history[3].loss);
+    assert!((x - y).abs() <= 1e-5 * x.abs(), "resumed step {y} vs uninterrupted {x}");
+
+    let onnx = dir.path().join("lite.onnx");
+    let out = Command::new(env!("CARGO_BIN_EXE_ssd-train"))
+        .args(["export", "--run", fit_dir.to_str().unwrap(), "--out", onnx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest = ssd_core::manifest::Manifest::from_path(&onnx.with_extension("json")).unwrap();
+    assert_eq!(manifest.score_activation, ssd_core::manifest::ScoreActivation::Sigmoid);
+    assert_eq!(manifest.priors.count(), 1917);
     let run = common::ssd_cam(&["--model", onnx.to_str().unwrap(), "--source", "demo:fps=0,frames=2", "--headless"]);
     assert!(run.status.success(), "{}", common::stderr(&run));
     assert_eq!(common::json_lines(&run).len(), 2);
