@@ -78,7 +78,7 @@ impl Pretrained {
         let t = self.tensors.get(name).ok_or_else(|| err(format!("{name} is not an initializer")))?;
         let shape: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
         let values = floats(t).ok_or_else(|| err(format!("{name} is not a float tensor")))?;
-        if values.len() != shape.iter().product::<usize>() {
+        if Some(values.len()) != shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
             return Err(err(format!("{name} holds {} values for shape {shape:?}", values.len())));
         }
         Ok((shape, values))

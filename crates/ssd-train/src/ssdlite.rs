@@ -148,16 +148,22 @@ impl SsdLite {
 
     /// Box encodings `[B, 1917, 4]` (TF's y, x, h, w order) and class logits
     /// `[B, 1917, C]` for images `[B, 3, 300, 300]` scaled to [-1, 1]. With
-    /// `frozen_backbone`, no gradient flows into MobileNetV2.
+    /// `frozen_backbone`, MobileNetV2 runs outside autodiff: no gradient
+    /// reaches it, and its graph is neither recorded nor kept (a detached
+    /// but recorded graph is never freed by burn's autodiff, which ran a
+    /// 24 GB machine out of memory in 45 iterations).
     pub fn forward(&self, images: Tensor<4>, frozen_backbone: bool) -> (Tensor<3>, Tensor<3>) {
         let layout = self.layout();
-        let mut x = images;
+        let frozen = frozen_backbone.then(|| self.backbone.valid());
+        let backbone: &[Unit] = frozen.as_deref().unwrap_or(&self.backbone);
+        let unit = |i: usize| if i < backbone.len() { backbone.get(i) } else { self.rest.get(i - backbone.len()) };
+        let mut x = if frozen_backbone { images.inner() } else { images };
         let mut kept = x.clone();
         let mut sources: Vec<Tensor<4>> = Vec::with_capacity(6);
         for step in &layout.steps {
             match *step {
                 Step::Conv(i) => {
-                    if let (Some(u), Some(l)) = (self.unit(i), layout.layers.get(i)) {
+                    if let (Some(u), Some(l)) = (unit(i), layout.layers.get(i)) {
                         x = u.forward(l, x);
                     }
                 }
@@ -165,8 +171,8 @@ impl SsdLite {
                 Step::AddKept => x = x.add(kept.clone()),
                 Step::Source => sources.push(x.clone()),
                 Step::EndBackbone if frozen_backbone => {
-                    x = x.detach();
-                    sources = sources.into_iter().map(Tensor::detach).collect();
+                    x = x.autodiff();
+                    sources = sources.into_iter().map(Tensor::autodiff).collect();
                 }
                 Step::EndBackbone => {}
             }
