@@ -12,7 +12,8 @@ OUT=${OUT:-data/eval-$MODEL}
 if [ "$PROFILE" = release ]; then
     cargo build --release --workspace --bins
 fi
-T=target/$PROFILE
+# T (the binaries' folder) may come from scripts/evaluate-run.sh.
+T=${T:-target/$PROFILE}
 TEST=data/shapes-test
 [ -f $TEST/ImageSets/Main/test.txt ] || $T/ssd-train synth --out $TEST --count 500 --seed 9000 --split test
 mkdir -p "$OUT"

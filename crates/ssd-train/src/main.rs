@@ -354,7 +354,7 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
             None => None,
         };
         let backbone_lr = a.backbone_lr.unwrap_or(if init.is_some() { 0.1 } else { 1.0 });
-        if !(backbone_lr >= 0.0 && backbone_lr <= 10.0) {
+        if !(0.0..=10.0).contains(&backbone_lr) {
             bail!("--backbone-lr must be in [0, 10], got {backbone_lr}");
         }
         if a.freeze_backbone > 0 && arch != Arch::SsdliteMobilenetv2 {
