@@ -17,4 +17,5 @@ mkdir -p "$OUT"
 done_iters=$(sed -n 's/.*"completed": \([0-9]*\).*/\1/p' "$RUN/state.json")
 target/$PROFILE/ssd-train export --run "$RUN" --out "$OUT/$NAME.onnx" \
     --description "$NAME: $(basename "$RUN") after $done_iters iterations, trained by ssd-train"
-MODEL="$OUT/$NAME.onnx" PROFILE=skip-build OUT="$OUT" T="target/$PROFILE" scripts/evaluate-shipped.sh
+BIN="target/$PROFILE"
+MODEL="$OUT/$NAME.onnx" T="$BIN" PROFILE=skip-build OUT="$OUT" scripts/evaluate-shipped.sh

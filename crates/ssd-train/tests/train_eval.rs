@@ -113,3 +113,35 @@ fn classes_unknown_to_the_model_and_bad_annotations_are_reported() {
     assert!(skipped.status.success(), "{}", stderr(&skipped));
     assert!(stderr(&skipped).contains("skipping"));
 }
+
+#[test]
+fn a_wrong_pretrained_model_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shapes");
+    let synth = ssd_train(&["synth", "--out", root.to_str().unwrap(), "--count", "2", "--size", "64"]);
+    assert!(synth.status.success(), "{}", stderr(&synth));
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let shapes = models.join("ssd300-shapes.onnx");
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"\xff\xffnot a model").unwrap();
+    std::fs::copy(models.join("person-ssdlite.json"), garbage.with_extension("json")).unwrap();
+    let train = |run: &str, extra: &[&str]| {
+        let out = dir.path().join(run);
+        let base = ["train", "--data", root.to_str().unwrap(), "--out", out.to_str().unwrap(), "--iterations", "1"];
+        ssd_train(&[&base[..], extra].concat())
+    };
+    let cases: [(&str, Vec<&str>, &str); 5] = [
+        ("a", vec!["--init", shapes.to_str().unwrap()], "not in the pretrained graph"),
+        ("b", vec!["--init", garbage.to_str().unwrap()], "not an ONNX model"),
+        ("c", vec!["--init", "person-ssdlite", "--arch", "ssd300-vgg16"], "--init needs --arch ssdlite-mobilenetv2"),
+        ("d", vec!["--init", "person-ssdlite", "--batch-norm"], "drop --batch-norm"),
+        ("e", vec!["--init", "nowhere/x.onnx"], "--init: "),
+    ];
+    for (run, extra, message) in cases {
+        let out = train(run, &extra);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(err.contains(message), "{extra:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{extra:?}: {err}");
+    }
+}
