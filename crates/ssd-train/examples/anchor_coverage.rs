@@ -17,10 +17,11 @@ fn main() -> anyhow::Result<()> {
     let split = args.get(1).map_or("test", String::as_str);
     let samples = load_split(std::path::Path::new(root), split, OnBadAnnotation::Fail)?;
     println!("{root} ({split}): {} images", samples.len());
-    println!("{:<22} {:<7} {:>7} {:>10} {:>13}", "architecture", "size", "objects", "IoU >= 0.5", "mean best IoU");
+    println!("{:<26} {:<7} {:>7} {:>10} {:>13}", "architecture", "size", "objects", "IoU >= 0.5", "mean best IoU");
     for arch in [Arch::Ssd300Vgg16, Arch::SsdliteMobilenetv2] {
         let manifest = arch.manifest("coverage", "", vec!["background".into()], arch.default_scores());
-        let priors: Vec<BBox> = manifest.priors.generate()?.iter().map(|p| BBox::from_center(p[0], p[1], p[2], p[3])).collect();
+        let priors: Vec<BBox> =
+            manifest.priors.generate()?.iter().map(|p| BBox::from_center(p[0], p[1], p[2], p[3])).collect();
         for &(size, lo, hi) in SIZES.iter() {
             let (mut n, mut reached, mut sum) = (0usize, 0usize, 0f64);
             for s in &samples {
@@ -39,7 +40,7 @@ fn main() -> anyhow::Result<()> {
             }
             let share = 100.0 * reached as f64 / n.max(1) as f64;
             let mean = sum / n.max(1) as f64;
-            println!("{:<22} {size:<7} {n:>7} {share:>9.1}% {mean:>13.3}", format!("{arch:?} ({})", priors.len()));
+            println!("{:<26} {size:<7} {n:>7} {share:>9.1}% {mean:>13.3}", format!("{arch:?} ({})", priors.len()));
         }
     }
     Ok(())
