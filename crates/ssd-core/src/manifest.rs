@@ -532,40 +532,22 @@ pub fn ssdlite_anchors() -> PriorSpec {
 /// 1917 [`ssdlite_anchors`], box coder scales 10, 10, 5, 5 in (y, x, h, w)
 /// order), scores as trained.
 pub fn ssdlite_manifest(name: &str, description: &str, labels: Vec<String>, activation: ScoreActivation) -> Manifest {
-    let priors = ssdlite_anchors();
-    let p = priors.count();
-    let c = labels.len();
-    Manifest {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        input: InputSpec {
-            name: Some(SSDLITE_INPUT.to_owned()),
-            width: 300,
-            height: 300,
-            layout: Layout::Nchw,
-            color: ColorOrder::Rgb,
-            normalize: Normalize::ScaleOffset { scale: 1.0 / 127.5, offset: -1.0 },
-            resize: ResizeFilter::TfLegacyBilinear,
-        },
-        labels,
-        background_index: Some(0),
-        priors,
-        box_coding: BoxCoder {
-            variances: [0.1, 0.1, 0.2, 0.2],
-            clamp_log_wh: None,
-            order: crate::boxes::OffsetOrder::Yxhw,
-            size: crate::boxes::SizeCoding::Exp,
-            clip: true,
-        },
-        score_activation: activation,
-        score_clip: None,
-        outputs: Outputs {
-            boxes: OutputSpec::new(SSDLITE_BOXES, vec![1, p, 4]).into(),
-            scores: OutputSpec::new(SSDLITE_SCORES, vec![1, p, c]).into(),
-            keypoints: 0,
-        },
-        defaults: Thresholds { score_threshold: 0.5, nms_iou: 0.6, ..Thresholds::default() },
-    }
+    let mut m = ssd300_manifest(name, description, labels, ssdlite_anchors(), activation);
+    m.input.name = Some(SSDLITE_INPUT.to_owned());
+    m.input.normalize = Normalize::ScaleOffset { scale: 1.0 / 127.5, offset: -1.0 };
+    m.input.resize = ResizeFilter::TfLegacyBilinear;
+    m.box_coding = BoxCoder {
+        variances: [0.1, 0.1, 0.2, 0.2],
+        clamp_log_wh: None,
+        order: crate::boxes::OffsetOrder::Yxhw,
+        size: crate::boxes::SizeCoding::Exp,
+        clip: true,
+    };
+    let (p, c) = (m.priors.count(), m.labels.len());
+    m.outputs.boxes = OutputSpec::new(SSDLITE_BOXES, vec![1, p, 4]).into();
+    m.outputs.scores = OutputSpec::new(SSDLITE_SCORES, vec![1, p, c]).into();
+    m.defaults = Thresholds { score_threshold: 0.5, nms_iou: 0.6, ..Thresholds::default() };
+    m
 }
 
 #[cfg(test)]
