@@ -39,6 +39,20 @@ pub struct ConvWeights {
     pub bias: Vec<f32>,
 }
 
+/// Folds a per-output-channel `y = scale·conv(x) + shift` (a batch norm in
+/// inference form) into the convolution's weights `[cout, …]` and bias.
+pub fn fold_scale_shift(weight: &mut [f32], bias: &mut [f32], scale: &[f32], shift: &[f32]) {
+    let per_out = weight.len() / scale.len().max(1);
+    for (o, (s, t)) in scale.iter().zip(shift).enumerate() {
+        if let Some(w) = weight.get_mut(o * per_out..(o + 1) * per_out) {
+            w.iter_mut().for_each(|v| *v *= s);
+        }
+        if let Some(b) = bias.get_mut(o) {
+            *b = *b * s + t;
+        }
+    }
+}
+
 /// The initializers and nodes of one ONNX graph.
 #[derive(Debug)]
 pub struct Pretrained {
@@ -118,12 +132,9 @@ impl Pretrained {
                 }
             };
             let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
-            let per_out = weight.len() / cout.max(1);
-            for o in 0..cout {
-                let s = gamma[o] / (var[o] + eps).sqrt();
-                weight[o * per_out..(o + 1) * per_out].iter_mut().for_each(|w| *w *= s);
-                bias[o] = (bias[o] - mean[o]) * s + beta[o];
-            }
+            let scale: Vec<f32> = gamma.iter().zip(&var).map(|(g, v)| g / (v + eps).sqrt()).collect();
+            let shift: Vec<f32> = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+            fold_scale_shift(&mut weight, &mut bias, &scale, &shift);
         }
         Ok(Some(ConvWeights { shape, weight, bias }))
     }

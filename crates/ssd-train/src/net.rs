@@ -15,6 +15,7 @@ use burn::tensor::activation::relu;
 
 use ssd_core::manifest::{Manifest, Normalize, ScoreActivation};
 use ssd_core::priors::ssd300_voc;
+use ssd_onnx::pretrained::fold_scale_shift;
 use ssd_onnx::ssd::{scaled, WeightSource, EXTRAS, FC_CHANNELS, VGG};
 
 /// Input normalization of networks trained here: the SSD mean, and a spread
@@ -221,6 +222,18 @@ pub(crate) fn folded(n: &BatchNorm) -> (Vec<f32>, Vec<f32>) {
     (scale, shift)
 }
 
+/// A convolution's weights and bias with the batch norm after it (if any)
+/// folded in, as export writes them.
+pub(crate) fn folded_conv(c: &Conv2d, norm: Option<&BatchNorm>) -> (Vec<f32>, Vec<f32>) {
+    let mut w = values(c.weight.val());
+    let out = c.weight.dims()[0];
+    let mut b = c.bias.as_ref().map_or_else(|| vec![0.0; out], |b| values(b.val()));
+    if let Some((scale, shift)) = norm.map(folded) {
+        fold_scale_shift(&mut w, &mut b, &scale, &shift);
+    }
+    (w, b)
+}
+
 /// Hands the network's parameters to the ONNX writer by layer name, so that
 /// [`ssd_onnx::ssd::ssd300_vgg16`] exports exactly this network (batch
 /// norms folded into their convolutions).
@@ -232,25 +245,9 @@ impl WeightSource for NetWeights<'_> {
         let found = if name == "l2norm.scale" {
             Some(values(self.0.l2norm_scale.val()))
         } else if let Some(layer) = name.strip_suffix(".weight") {
-            self.0.conv_named(layer).map(|(c, norm)| {
-                let mut w = values(c.weight.val());
-                if let Some((scale, _)) = norm.map(folded) {
-                    let per_out = w.len() / scale.len().max(1);
-                    for (chunk, s) in w.chunks_mut(per_out.max(1)).zip(&scale) {
-                        chunk.iter_mut().for_each(|v| *v *= s);
-                    }
-                }
-                w
-            })
+            self.0.conv_named(layer).map(|(c, norm)| folded_conv(c, norm).0)
         } else if let Some(layer) = name.strip_suffix(".bias") {
-            self.0.conv_named(layer).map(|(c, norm)| {
-                let out = c.weight.dims()[0];
-                let b = c.bias.as_ref().map_or_else(|| vec![0.0; out], |b| values(b.val()));
-                match norm.map(folded) {
-                    Some((scale, shift)) => b.iter().zip(scale).zip(shift).map(|((b, s), t)| b * s + t).collect(),
-                    None => b,
-                }
-            })
+            self.0.conv_named(layer).map(|(c, norm)| folded_conv(c, norm).1)
         } else {
             None
         };

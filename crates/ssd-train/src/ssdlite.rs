@@ -16,7 +16,7 @@ use ssd_onnx::pretrained::Pretrained;
 use ssd_onnx::ssd::WeightSource;
 use ssd_onnx::ssdlite::{layout, Layer, Layout, Step};
 
-use super::net::{folded, values};
+use super::net::folded_conv;
 
 /// One convolution and, when training from scratch with batch norm, the
 /// batch norm after it (folded into the convolution at export).
@@ -53,17 +53,7 @@ impl Unit {
 
     /// Weights and bias with the batch norm folded in.
     fn folded(&self) -> (Vec<f32>, Vec<f32>) {
-        let mut w = values(self.conv.weight.val());
-        let out = self.conv.weight.dims()[0];
-        let mut b = self.conv.bias.as_ref().map_or_else(|| vec![0.0; out], |b| values(b.val()));
-        if let Some((scale, shift)) = self.norm.as_ref().map(folded) {
-            let per_out = w.len() / out.max(1);
-            for (o, (s, t)) in scale.iter().zip(&shift).enumerate() {
-                w[o * per_out..(o + 1) * per_out].iter_mut().for_each(|v| *v *= s);
-                b[o] = b[o] * s + t;
-            }
-        }
-        (w, b)
+        folded_conv(&self.conv, self.norm.as_ref())
     }
 
     fn set(&mut self, weight: Vec<f32>, bias: Vec<f32>, dev: &Device) {
