@@ -2,7 +2,8 @@
 //!
 //! Prior matching and hard negative mining, the MultiBox loss, augmentation,
 //! batches, the training loop, synthetic scenes, evaluation of a model on a
-//! dataset, the SSD300 network in burn, ONNX export (through ssd-onnx) and
+//! dataset, the SSD300 and SSDLite networks in burn (SSDLite also from a
+//! pretrained TF graph), ONNX export (through ssd-onnx) and
 //! INT8 quantization. It runs the exported models with ssd-cam's own tract
 //! runtime (a dependency in this direction keeps burn and the ONNX writer
 //! out of the edge binary).

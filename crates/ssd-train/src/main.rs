@@ -1,5 +1,6 @@
 //! `ssd-train`: the host-side companion of ssd-cam. Generates synthetic
-//! datasets, trains SSD300 with burn, exports ONNX + manifest for ssd-cam,
+//! datasets, trains SSD300-VGG16 or SSDLite-MobileNetV2 (from scratch or from
+//! a pretrained detector) with burn, exports ONNX + manifest for ssd-cam,
 //! and evaluates models.
 
 use std::path::{Path, PathBuf};
