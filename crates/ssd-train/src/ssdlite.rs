@@ -64,6 +64,14 @@ impl Unit {
     }
 }
 
+/// Unit of layer `i` of the layout, split into `backbone` and `rest`.
+fn layer_unit<'a>(backbone: &'a [Unit], rest: &'a [Unit], i: usize) -> Option<&'a Unit> {
+    match i.checked_sub(backbone.len()) {
+        None => backbone.get(i),
+        Some(k) => rest.get(k),
+    }
+}
+
 /// The network: MobileNetV2 (`backbone`), then the extra layers and the
 /// predictors (`rest`), both in [`Layout::layers`] order.
 #[derive(Module, Debug)]
@@ -119,12 +127,7 @@ impl SsdLite {
     }
 
     fn unit(&self, i: usize) -> Option<&Unit> {
-        let n = self.backbone.len();
-        if i < n {
-            self.backbone.get(i)
-        } else {
-            self.rest.get(i - n)
-        }
+        layer_unit(&self.backbone, &self.rest, i)
     }
 
     fn unit_mut(&mut self, i: usize) -> Option<&mut Unit> {
@@ -146,7 +149,7 @@ impl SsdLite {
         let layout = self.layout();
         let frozen = frozen_backbone.then(|| self.backbone.valid());
         let backbone: &[Unit] = frozen.as_deref().unwrap_or(&self.backbone);
-        let unit = |i: usize| if i < backbone.len() { backbone.get(i) } else { self.rest.get(i - backbone.len()) };
+        let unit = |i: usize| layer_unit(backbone, &self.rest, i);
         let mut x = if frozen_backbone { images.inner() } else { images };
         let mut kept = x.clone();
         let mut sources: Vec<Tensor<4>> = Vec::with_capacity(6);
