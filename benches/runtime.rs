@@ -163,7 +163,7 @@ fn web_jpeg(c: &mut Criterion) {
         ssd_cam::source::Source::next_frame(&mut demo, &mut rgb).unwrap();
         let mut out = Vec::new();
         c.bench_function(&format!("web/jpeg_{w}x{h}"), |b| {
-            b.iter(|| ssd_cam::web::hub::encode_jpeg(black_box(&rgb), w, h, &mut out).unwrap())
+            b.iter(|| ssd_cam::jpeg::encode(black_box(&rgb), w, h, 80, &mut out).unwrap())
         });
     }
 }

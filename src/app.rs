@@ -1,5 +1,7 @@
-//! Wires the pieces together: resolves the model, checks everything, builds
-//! the pipeline and runs it. All checks happen before any thread starts.
+//! Wires the pieces together: builds every camera of the run from its
+//! [`Camera`] settings (one path, whether one camera or several), resolves
+//! the model, checks everything, starts the outputs and runs the pipeline.
+//! All checks happen before any thread starts.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -7,11 +9,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::Args;
+use crate::config::{Camera, Input, Track};
 use crate::events::{EventParams, Events};
 use crate::model::{set_threads, Model};
 use crate::model_search::locate_model;
 use crate::mqtt::{MqttSink, MqttSinkOptions};
-use crate::pipeline::{Pipeline, Stats};
+use crate::pipeline::{Pipeline, PipelineError, Stats};
 use crate::sink::json::JsonSink;
 use crate::sink::record::{RecordOptions, RecordSink};
 use crate::sink::save::{SaveFormat, SaveOptions, SaveSink};
@@ -24,167 +27,36 @@ use ssd_core::preprocess::Preprocessor;
 use ssd_core::{TrackParams, Tracker};
 
 /// Runs ssd-cam with parsed arguments until the input ends or `stop` is set.
+/// A one-camera run is the several-camera run with one camera.
 pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let windowed = !args.headless;
     if windowed {
         check_window()?;
     }
-    let cameras = camera_specs(args)?;
-    if cameras.len() > 1 || args.config.is_some() {
-        return run_cameras(args, cameras, stop);
+    let specs = crate::cli::cameras(args)?;
+    let several = specs.len() > 1;
+    if several {
+        let one_only = [
+            ("the window (add --headless)", windowed),
+            ("--save", args.save.is_some()),
+            ("--record", args.record.is_some()),
+            (
+                "--zone, --line and --zones-file (give each camera its own in --config)",
+                !args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some(),
+            ),
+            ("--motion-mask (give each camera its own in --config)", !args.motion_mask.is_empty()),
+        ];
+        if let Some((what, _)) = one_only.iter().find(|(_, set)| *set) {
+            bail!(
+                "{what} works with one camera for now; with {} cameras, run one ssd-cam per camera for it",
+                specs.len()
+            );
+        }
     }
-    let spec = args.source.first().cloned().unwrap_or_else(|| "demo".to_owned());
-    check_options(args)?;
-    let (zones, lines) = places(args)?;
+    check_options(args, &specs)?;
     let web = bind_web(args)?;
-    let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&spec), !args.device.is_empty());
-    log::info!("model {model_arg} ({why})");
-    let Loaded { manifest, priors, model, workers, .. } =
-        load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
-    let source = match args.device.first() {
-        Some(device) => open_camera(device, args, Arc::clone(&stop))?,
-        None => crate::source::open_with(&spec, ffmpeg_options(args), Arc::clone(&stop))?,
-    };
-    let name = cameras.first().and_then(|c| c.name.clone()).unwrap_or_else(|| source.name().to_owned());
-    let live = source.is_live();
-    log::info!("source {} ({})", source.name(), if live { "live" } else { "file" });
-    let (decoder, tracker) = decoding(args, &manifest, priors)?;
-    let json_out: Box<dyn std::io::Write + Send> = Box::new(std::io::BufWriter::new(std::io::stdout()));
-    let (mut sinks, mqtt_figures) = event_sinks(args, &name, args.snapshots.clone(), &manifest.labels, json_out)?;
-    if let Some((bound, options)) = web {
-        sinks.extend(start_web(args, bound, options, &manifest, vec![(name.clone(), mqtt_figures)])?);
-    }
-    if let Some(dir) = &args.save {
-        let options = SaveOptions {
-            dir: dir.clone(),
-            every: args.save_every,
-            format: if args.save_png { SaveFormat::Png } else { SaveFormat::Jpeg },
-            raw: args.save_raw,
-            overwrite: args.overwrite,
-            regions: args.show_regions,
-        };
-        let sink = SaveSink::new(options, manifest.labels.clone())
-            .with_context(|| format!("--save {}: cannot create the folder", dir.display()))?;
-        sinks.push(Box::new(sink));
-    }
-    if let Some(path) = &args.record {
-        let options = RecordOptions {
-            path: path.clone(),
-            raw: args.record_raw,
-            segment_seconds: args.record_segment,
-            fps: source.frame_rate().unwrap_or(30.0),
-            program: ffmpeg::FfmpegOptions::default().program,
-            regions: args.show_regions,
-        };
-        sinks.push(Box::new(RecordSink::new(options, manifest.labels.clone()).map_err(anyhow::Error::msg)?));
-    }
-    let (gate, tracked) = gating(args, live, &manifest)?;
-    let title = format!("ssd-cam: {} on {name}", manifest.name);
-    let pipeline = Pipeline {
-        preprocessor: Preprocessor::new(&manifest, args.letterbox),
-        decoder,
-        source,
-        model,
-        sinks,
-        max_frames: args.max_frames,
-        workers,
-        events: events(args, zones, lines),
-        tracker,
-        gate,
-        tracked,
-    };
-    if windowed {
-        return run_windowed(pipeline, manifest.labels.clone(), title, stop, !live, args.show_regions);
-    }
-    Ok(pipeline.run(stop)?)
-}
-
-/// One camera of the run, with the options that apply to it.
-#[derive(Debug, Clone)]
-struct CameraSpec {
-    /// Its name (`--name` or the file's); the source's own when `None`.
-    name: Option<String>,
-    /// `--device` (true) or `--source`.
-    device: bool,
-    /// The device path or source spec.
-    input: String,
-    /// The command line with this camera's own settings in place.
-    args: Args,
-}
-
-/// The cameras of the run: those of `--config`, or devices then sources
-/// of the command line (the demo when none), each with its `--name`.
-fn camera_specs(args: &Args) -> Result<Vec<CameraSpec>> {
-    if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
-        let cameras = crate::config::parse_cameras(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        return Ok(cameras
-            .into_iter()
-            .map(|c| {
-                let mut own = args.clone();
-                own.threshold = c.threshold.or(args.threshold);
-                own.min_size = c.min_size.or(args.min_size);
-                if !c.classes.is_empty() {
-                    own.classes = c.classes;
-                }
-                own.detect = c.detect.unwrap_or_else(|| args.detect.clone());
-                own.zone = c.zones;
-                own.line = c.lines;
-                own.motion_mask = c.motion_mask;
-                CameraSpec { name: Some(c.name), device: c.device, input: c.input, args: own }
-            })
-            .collect());
-    }
-    let mut specs: Vec<CameraSpec> = args
-        .device
-        .iter()
-        .map(|d| (true, d.clone()))
-        .chain(args.source.iter().map(|s| (false, s.clone())))
-        .map(|(device, input)| CameraSpec { name: None, device, input, args: args.clone() })
-        .collect();
-    if specs.is_empty() {
-        specs.push(CameraSpec { name: None, device: false, input: "demo".into(), args: args.clone() });
-    }
-    if args.name.len() > specs.len() {
-        bail!("--name: {} names for {} camera(s)", args.name.len(), specs.len());
-    }
-    for (spec, name) in specs.iter_mut().zip(&args.name) {
-        spec.name = Some(name.clone());
-    }
-    Ok(specs)
-}
-
-/// `base`, or `base-2`, `base-3`, … when taken.
-fn unique_name(base: &str, taken: &[String]) -> String {
-    let base = if base.is_empty() { "camera" } else { base };
-    (1..)
-        .map(|i| if i == 1 { base.to_owned() } else { format!("{base}-{i}") })
-        .find(|n| !taken.contains(n))
-        .unwrap_or_else(|| base.to_owned())
-}
-
-/// Several cameras in one process, sharing one model: JSON lines of every
-/// camera on stdout (each names its camera in `source`), events, snapshots
-/// (a folder per camera) and MQTT (topics per camera) per camera. One
-/// failing camera ends alone; the run ends when every camera has.
-fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Result<Stats> {
-    let single_only = [
-        ("the window (add --headless)", !args.headless),
-        ("--save", args.save.is_some()),
-        ("--record", args.record.is_some()),
-        (
-            "--zone, --line and --zones-file (give each camera its own in --config)",
-            !args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some(),
-        ),
-        ("--motion-mask (give each camera its own in --config)", !args.motion_mask.is_empty()),
-    ];
-    if let Some((what, _)) = single_only.iter().find(|(_, set)| *set) {
-        bail!("{what} works with one camera for now; with {} cameras, run one ssd-cam per camera for it", specs.len());
-    }
-    check_options(args)?;
-    let web = bind_web(args)?;
-    let first = specs.first().map(|s| s.input.clone()).unwrap_or_default();
-    let any_device = specs.iter().any(|s| s.device);
+    let first = specs.first().map(|s| s.input.spec().to_owned()).unwrap_or_default();
+    let any_device = specs.iter().any(|s| matches!(s.input, Input::Device(_)));
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
@@ -194,17 +66,20 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
     let mut failed = Vec::new();
     let mut mqtt_figures = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
+    let mut hold = false;
     for spec in &specs {
-        let args = &spec.args;
-        let opened = if spec.device {
-            open_camera(&spec.input, args, Arc::clone(&stop))
-        } else {
-            crate::source::open_with(&spec.input, ffmpeg_options(args), Arc::clone(&stop)).map_err(anyhow::Error::from)
+        let opened = match &spec.input {
+            Input::Device(device) => open_camera(device, spec, Arc::clone(&stop)),
+            Input::Source(source) => {
+                crate::source::open_with(source, ffmpeg_options(spec), Arc::clone(&stop)).map_err(anyhow::Error::from)
+            }
         };
-        let label = spec.name.clone().unwrap_or_else(|| spec.input.clone());
-        // A camera that cannot be opened is left out; the others run.
+        let label = spec.name.clone().unwrap_or_else(|| spec.input.spec().to_owned());
         let source = match opened {
             Ok(source) => source,
+            // One camera that cannot open ends the run; one of several is
+            // left out and the others run.
+            Err(e) if !several => return Err(e),
             Err(e) => {
                 log::error!("camera {label}: {e:#}; running without it");
                 failed.push(format!("{label}: {e:#}"));
@@ -216,24 +91,27 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
             bail!("--name {name}: two cameras have this name");
         }
         let live = source.is_live();
-        log::info!("camera {name}: {} ({})", source.name(), if live { "live" } else { "file" });
-        let in_camera = |e: anyhow::Error| anyhow::anyhow!("camera {name}: {e:#}");
-        let (decoder, tracker) = decoding(args, &manifest, priors.clone()).map_err(in_camera)?;
-        let snapshots = args.snapshots.as_ref().map(|dir| dir.join(&name));
-        let json = Box::new(stdout.writer());
-        let (sinks, figures) = event_sinks(args, &name, snapshots, &manifest.labels, json).map_err(in_camera)?;
-        mqtt_figures.push(figures);
-        let (gate, tracked) = gating(args, live, &manifest).map_err(in_camera)?;
-        if !makes_events(args) && (!args.zone.is_empty() || !args.line.is_empty()) {
-            bail!("camera {name}: zones and lines are reported in events: add --events or --mqtt");
+        hold |= !live;
+        if several {
+            log::info!("camera {name}: {} ({})", source.name(), if live { "live" } else { "file" });
+        } else {
+            log::info!("source {} ({})", source.name(), if live { "live" } else { "file" });
         }
+        let in_camera = |e: anyhow::Error| if several { anyhow::anyhow!("camera {name}: {e:#}") } else { e };
+        let (decoder, tracker) = decoding(spec, &manifest, priors.clone()).map_err(in_camera)?;
+        let snapshots = spec.outputs.snapshots.as_ref().map(|dir| if several { dir.join(&name) } else { dir.clone() });
+        let json = Box::new(stdout.writer());
+        let (mut sinks, figures) = event_sinks(spec, &name, snapshots, &manifest.labels, json).map_err(in_camera)?;
+        sinks.extend(file_sinks(spec, source.frame_rate(), &manifest.labels).map_err(in_camera)?);
+        mqtt_figures.push(figures);
+        let (gate, tracked) = gating(spec, live, &manifest).map_err(in_camera)?;
         cameras.push(crate::pipeline::Camera {
             source,
             decoder,
             sinks,
-            max_frames: args.max_frames,
+            max_frames: spec.outputs.max_frames,
             tracker,
-            events: events(args, args.zone.clone(), args.line.clone()),
+            events: events(spec, args),
             gate,
             tracked,
         });
@@ -244,18 +122,22 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
     }
     if let Some((bound, options)) = web {
         let named = names.iter().cloned().zip(mqtt_figures).collect();
-        let web_sinks = start_web(args, bound, options, &manifest, named)?;
+        let web_sinks = start_web(args, &specs, bound, options, &manifest, named)?;
         for (camera, sink) in cameras.iter_mut().zip(web_sinks) {
             camera.sinks.push(sink);
         }
     }
-    let all = crate::pipeline::Cameras {
-        cameras,
-        model,
-        preprocessor: Preprocessor::new(&manifest, args.letterbox),
-        workers,
+    let all = Pipeline { cameras, model, preprocessor: Preprocessor::new(&manifest, args.letterbox), workers };
+    let results = if windowed {
+        let title = format!("ssd-cam: {} on {}", manifest.name, names.join(", "));
+        let regions = specs.first().is_some_and(|s| s.motion.show_regions);
+        run_windowed(all, manifest.labels.clone(), title, stop, hold, regions)?
+    } else {
+        all.run(stop)?
     };
-    let results = all.run(stop)?;
+    if !several {
+        return Ok(results.into_iter().next().unwrap_or_else(|| Err(PipelineError::NoFrames(String::new())))?);
+    }
     let mut total = Stats::default();
     let cameras_count = names.len() + failed.len();
     for (name, result) in names.iter().zip(results) {
@@ -283,6 +165,15 @@ fn run_cameras(args: &Args, specs: Vec<CameraSpec>, stop: Arc<AtomicBool>) -> Re
     Ok(total)
 }
 
+/// `base`, or `base-2`, `base-3`, … when taken.
+fn unique_name(base: &str, taken: &[String]) -> String {
+    let base = if base.is_empty() { "camera" } else { base };
+    (1..)
+        .map(|i| if i == 1 { base.to_owned() } else { format!("{base}-{i}") })
+        .find(|n| !taken.contains(n))
+        .unwrap_or_else(|| base.to_owned())
+}
+
 /// `--http`: the options checked and the port bound, before the model
 /// loads, so that a refused address or a port in use is the first thing
 /// said.
@@ -296,6 +187,7 @@ fn bind_web(args: &Args) -> Result<Option<(crate::web::server::Bound, crate::web
 /// being the page's default; returns each camera's sink, in order.
 fn start_web(
     args: &Args,
+    specs: &[Camera],
     bound: crate::web::server::Bound,
     options: crate::web::server::ServerOptions,
     manifest: &Manifest,
@@ -304,14 +196,15 @@ fn start_web(
     let set = crate::web::metrics::MetricsSet::new(&manifest.name);
     let hubs: Vec<_> = cameras
         .into_iter()
-        .map(|(name, figures)| {
+        .zip(specs)
+        .map(|((name, figures), spec)| {
             let metrics = set.camera(&name, manifest.labels.clone(), figures);
             let info = crate::web::hub::RunInfo {
                 model: manifest.name.clone(),
                 source: name,
                 labels: manifest.labels.clone(),
                 version: env!("CARGO_PKG_VERSION"),
-                events: makes_events(args),
+                events: makes_events(spec, args),
             };
             crate::web::hub::Hub::new(info, metrics)
         })
@@ -322,12 +215,13 @@ fn start_web(
         Arc::new(crate::web::server::Server::start(bound, hubs.clone(), set, options).map_err(anyhow::Error::msg)?);
     log::info!("http: the viewer is at {scheme}://{addr}/");
     hubs.into_iter()
-        .map(|hub| {
-            crate::web::hub::WebSink::new(
+        .zip(specs)
+        .map(|(hub, spec)| {
+            crate::web::sink::WebSink::new(
                 hub,
                 Arc::clone(&server),
-                args.snapshots.is_some(),
-                args.show_regions,
+                spec.outputs.snapshots.is_some(),
+                spec.motion.show_regions,
                 args.http_fps,
             )
             .map(|sink| Box::new(sink) as Box<dyn Sink>)
@@ -336,35 +230,37 @@ fn start_web(
         .collect()
 }
 
-/// The decoder (thresholds, NMS, classes and sizes from the command line)
-/// and the tracker. The user's threshold splits the tracker's first pass
-/// from its second, whose detections (down to --track-low) the decoder
+/// The decoder (thresholds, NMS, classes and sizes of the camera) and the
+/// tracker. The camera's threshold splits the tracker's first pass from its
+/// second, whose detections (down to the track's low score) the decoder
 /// must then keep.
 fn decoding(
-    args: &Args,
+    camera: &Camera,
     manifest: &Manifest,
     priors: std::borrow::Cow<'static, [[f32; 4]]>,
 ) -> Result<(Decoder, Option<Tracker>)> {
+    let wanted = &camera.detection;
     let mut params = PostParams::from(manifest.defaults);
-    params.score_threshold = args.threshold.unwrap_or(params.score_threshold);
-    params.nms.iou_threshold = args.nms_iou.unwrap_or(params.nms.iou_threshold);
-    params.nms.keep_top_k = args.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
-    let tracker = (args.track == "on").then(|| {
+    params.score_threshold = wanted.threshold.unwrap_or(params.score_threshold);
+    params.nms.iou_threshold = wanted.nms_iou.unwrap_or(params.nms.iou_threshold);
+    params.nms.keep_top_k = wanted.top_k.map_or(params.nms.keep_top_k, |k| k as usize);
+    let tracking = &camera.tracking;
+    let tracker = (tracking.track == Track::On).then(|| {
         Tracker::new(TrackParams {
-            iou: args.track_iou,
-            max_age: args.track_max_age,
-            min_hits: args.track_min_hits,
+            iou: tracking.iou,
+            max_age: tracking.max_age,
+            min_hits: tracking.min_hits,
             high_score: params.score_threshold,
-            second_pass: args.track_low.is_some_and(|low| low < params.score_threshold),
+            second_pass: tracking.low.is_some_and(|low| low < params.score_threshold),
             ..TrackParams::default()
         })
     });
-    if let Some(low) = args.track_low.filter(|_| tracker.as_ref().is_some_and(|t| t.params().second_pass)) {
+    if let Some(low) = tracking.low.filter(|_| tracker.as_ref().is_some_and(|t| t.params().second_pass)) {
         params.score_threshold = low;
     }
     let filter = DetectionFilter {
-        classes: class_ids(&args.classes, &manifest.labels)?,
-        min_size: args.min_size.unwrap_or(0.0),
+        classes: class_ids(&wanted.classes, &manifest.labels)?,
+        min_size: wanted.min_size.unwrap_or(0.0),
     };
     Ok((Decoder::new(manifest, priors, params).with_filter(filter), tracker))
 }
@@ -372,67 +268,101 @@ fn decoding(
 /// A camera's sinks.
 type Sinks = Vec<Box<dyn Sink>>;
 
-/// The sinks every camera has its own of: JSON lines into `json_out`,
+/// The sinks of the camera's objects: JSON lines into `json_out`,
 /// snapshots into `snapshots`, MQTT under the camera's `name`.
 fn event_sinks(
-    args: &Args,
+    camera: &Camera,
     name: &str,
     snapshots: Option<std::path::PathBuf>,
     labels: &[String],
     json_out: Box<dyn std::io::Write + Send>,
 ) -> Result<(Sinks, Option<crate::mqtt::MqttFigures>)> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if args.headless || args.json || args.events {
+    let outputs = &camera.outputs;
+    if outputs.json {
         let json = JsonSink::new(json_out, name.to_owned(), labels.to_vec());
-        sinks.push(Box::new(json.events_only(args.events).with_snapshots(snapshots.is_some())));
+        sinks.push(Box::new(json.events_only(outputs.events).with_snapshots(snapshots.is_some())));
     }
     if let Some(dir) = &snapshots {
-        let sink = SnapshotSink::new(dir.clone(), labels.to_vec(), args.track_max_age)
+        let sink = SnapshotSink::new(dir.clone(), labels.to_vec(), camera.tracking.max_age)
             .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
         sinks.push(Box::new(sink));
     }
     let mut figures = None;
-    if let Some(url) = &args.mqtt {
+    if let Some(mqtt) = &outputs.mqtt {
         let options = MqttSinkOptions {
-            ca: args.mqtt_ca.clone(),
-            detections_hz: args.mqtt_detections_hz,
+            ca: mqtt.ca.clone(),
+            detections_hz: mqtt.detections_hz,
             snapshots: snapshots.is_some(),
             ..MqttSinkOptions::default()
         };
         let sink =
-            MqttSink::start(url.clone(), options, name, labels.to_vec(), MQTT_WAIT).map_err(anyhow::Error::msg)?;
+            MqttSink::start(mqtt.url.clone(), options, name, labels.to_vec(), MQTT_WAIT).map_err(anyhow::Error::msg)?;
         figures = Some(sink.figures());
         sinks.push(Box::new(sink));
     }
     Ok((sinks, figures))
 }
 
-/// `--detect`: the motion gate and the tracked boxes it keeps crops for,
-/// when the model runs only where things move.
+/// The sinks that write the camera's frames to files: `--save` and
+/// `--record` (at the source's `fps`, 30 when it does not say).
+fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String]) -> Result<Sinks> {
+    let mut sinks: Sinks = Vec::new();
+    if let Some(save) = &camera.outputs.save {
+        let options = SaveOptions {
+            dir: save.dir.clone(),
+            every: save.every,
+            format: if save.png { SaveFormat::Png } else { SaveFormat::Jpeg },
+            raw: save.raw,
+            overwrite: save.overwrite,
+            regions: camera.motion.show_regions,
+        };
+        let sink = SaveSink::new(options, labels.to_vec())
+            .with_context(|| format!("--save {}: cannot create the folder", save.dir.display()))?;
+        sinks.push(Box::new(sink));
+    }
+    if let Some(record) = &camera.outputs.record {
+        let options = RecordOptions {
+            path: record.path.clone(),
+            raw: record.raw,
+            segment_seconds: record.segment_seconds,
+            fps: fps.unwrap_or(30.0),
+            program: ffmpeg::FfmpegOptions::default().program,
+            regions: camera.motion.show_regions,
+        };
+        sinks.push(Box::new(RecordSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?));
+    }
+    Ok(sinks)
+}
+
+/// The camera's motion gate and the tracked boxes it keeps crops for, when
+/// the model runs only where things move.
 fn gating(
-    args: &Args,
+    camera: &Camera,
     live: bool,
     manifest: &Manifest,
 ) -> Result<(Option<crate::gate::Gate>, Option<crate::gate::Tracked>)> {
-    let motion = args.detect == "motion" || (args.detect == "auto" && live);
-    if !motion && (!args.motion_mask.is_empty() || args.show_regions) {
+    let settings = &camera.motion;
+    let motion = settings.detect.gated(live);
+    if !motion && (!settings.mask.is_empty() || settings.show_regions) {
         bail!("--motion-mask and --show-regions go with --detect motion (or auto, on a live source)");
     }
     log::info!("detect: {}", if motion { "where things move (--detect motion)" } else { "every frame, whole" });
     let tracked = motion.then(crate::gate::Tracked::default);
     let gate = tracked.as_ref().map(|shared| {
-        let motion = crate::motion::MotionParams { threshold: args.motion_threshold, ..Default::default() };
+        let params = crate::motion::MotionParams { threshold: settings.threshold, ..Default::default() };
         let input = [manifest.input.width, manifest.input.height];
-        crate::gate::Gate::new(motion, args.motion_mask.clone(), input, args.full_frame_every, Arc::clone(shared))
+        crate::gate::Gate::new(params, settings.mask.clone(), input, settings.full_frame_every, Arc::clone(shared))
     });
     Ok((gate, tracked))
 }
 
-/// Object events, when made.
-fn events(args: &Args, zones: Vec<crate::zones::Zone>, lines: Vec<crate::zones::Line>) -> Option<Events> {
-    makes_events(args).then(|| {
-        let params = EventParams { score_step: args.event_score_step, every_ms: args.event_every * 1000.0 };
-        Events::new(params).with_places(zones, lines)
+/// The camera's object events, when made.
+fn events(camera: &Camera, args: &Args) -> Option<Events> {
+    makes_events(camera, args).then(|| {
+        let timing = &camera.event_timing;
+        let params = EventParams { score_step: timing.score_step, every_ms: timing.every.as_secs_f64() * 1000.0 };
+        Events::new(params).with_places(camera.zones.clone(), camera.lines.clone())
     })
 }
 
@@ -440,31 +370,10 @@ fn events(args: &Args, zones: Vec<crate::zones::Zone>, lines: Vec<crate::zones::
 /// login is an error before any frame; a slower broker is connected later.
 const MQTT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// `--zone`, `--line` and those of `--zones-file`.
-fn places(args: &Args) -> Result<(Vec<crate::zones::Zone>, Vec<crate::zones::Line>)> {
-    let (mut zones, mut lines) = (args.zone.clone(), args.line.clone());
-    if let Some(path) = &args.zones_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("--zones-file {}", path.display()))?;
-        let (z, l) =
-            crate::zones::parse_places(&text).map_err(|e| anyhow::anyhow!("--zones-file {}: {e}", path.display()))?;
-        zones.extend(z);
-        lines.extend(l);
-    }
-    if zones.len() > crate::events::MAX_ZONES {
-        bail!("--zone: at most {} zones", crate::events::MAX_ZONES);
-    }
-    Ok((zones, lines))
-}
-
-/// Object events are made for stdout, snapshots or MQTT.
-fn wants_events(args: &Args) -> bool {
-    args.events || args.snapshots.is_some() || args.mqtt.is_some()
-}
-
-/// Events are made when asked for, and for the web viewer's list when
-/// objects are tracked.
-fn makes_events(args: &Args) -> bool {
-    wants_events(args) || (args.http.is_some() && args.track == "on")
+/// Events are made when the camera asks for them, and for the web viewer's
+/// list when its objects are tracked.
+fn makes_events(camera: &Camera, args: &Args) -> bool {
+    camera.wants_events() || (args.http.is_some() && camera.tracking.track == Track::On)
 }
 
 /// The web viewer's options from the command line.
@@ -483,10 +392,11 @@ fn web_options(args: &Args, addr: std::net::SocketAddr) -> crate::web::WebOption
 /// Options that would change nothing in this run are refused (camera
 /// options without a camera) or warned about (more threads than cores)
 /// instead of passing in silence.
-fn check_options(args: &Args) -> Result<()> {
-    let network = args.source.iter().any(|s| ffmpeg::is_network(s));
-    let video = args.source.iter().any(|s| ffmpeg::is_video_file(s));
-    if args.device.is_empty() {
+fn check_options(args: &Args, cameras: &[Camera]) -> Result<()> {
+    let network = cameras.iter().any(|c| c.input.is_network());
+    let video = cameras.iter().any(|c| c.input.is_video_file());
+    let device = cameras.iter().any(|c| matches!(c.input, Input::Device(_)));
+    if !device {
         let camera_only = [
             ("--resolution", args.resolution.is_some() && !network && !video, "cameras, video files and streams"),
             ("--fps", args.fps.is_some(), "cameras"),
@@ -497,11 +407,18 @@ fn check_options(args: &Args) -> Result<()> {
             bail!("{flag} applies to {to} only: add --device /dev/videoN, or leave {flag} out for this source");
         }
     }
-    if wants_events(args) && args.track == "off" {
-        bail!("--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
-    }
-    if !makes_events(args) && (!args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some()) {
-        bail!("--zone and --line are reported in events: add --events or --mqtt");
+    let several = cameras.len() > 1;
+    for camera in cameras {
+        let who = match (&camera.name, several) {
+            (Some(name), true) => format!("camera {name}: "),
+            _ => String::new(),
+        };
+        if camera.wants_events() && camera.tracking.track == Track::Off {
+            bail!("{who}--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
+        }
+        if !makes_events(camera, args) && (!camera.zones.is_empty() || !camera.lines.is_empty()) {
+            bail!("{who}--zone and --line are reported in events: add --events or --mqtt");
+        }
     }
     if args.record.is_none() {
         if let Some(flag) = [("--record-raw", args.record_raw), ("--record-segment", args.record_segment.is_some())]
@@ -515,7 +432,7 @@ fn check_options(args: &Args) -> Result<()> {
         let ffmpeg_only = [
             ("--hwaccel", args.hwaccel.is_some()),
             ("--ffmpeg-input-args", args.ffmpeg_input_args.is_some()),
-            ("--rtsp-transport", args.rtsp_transport != "tcp"),
+            ("--rtsp-transport", args.rtsp_transport != crate::config::RtspTransport::Tcp),
         ];
         if let Some((flag, _)) = ffmpeg_only.iter().find(|(_, set)| *set) {
             bail!("{flag} applies to video files and network streams (read through ffmpeg) only");
@@ -539,22 +456,17 @@ fn check_options(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// How ffmpeg reads video files and streams, from the command line.
-fn ffmpeg_options(args: &Args) -> ffmpeg::FfmpegOptions {
+/// How ffmpeg reads the camera's video file or stream.
+fn ffmpeg_options(camera: &Camera) -> ffmpeg::FfmpegOptions {
     let defaults = ffmpeg::FfmpegOptions::default();
+    let capture = &camera.capture;
     ffmpeg::FfmpegOptions {
-        hwaccel: args.hwaccel.clone(),
-        input_args: args
-            .ffmpeg_input_args
-            .as_deref()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-        rtsp_transport: args.rtsp_transport.clone(),
-        size: args.resolution,
+        hwaccel: capture.hwaccel.clone(),
+        input_args: capture.ffmpeg_input_args.clone(),
+        rtsp_transport: capture.rtsp_transport,
+        size: capture.resolution,
         reconnect: crate::source::camera::Reconnect {
-            timeout: args.reconnect_timeout.map_or(defaults.reconnect.timeout, std::time::Duration::from_secs_f64),
+            timeout: capture.reconnect_timeout.map_or(defaults.reconnect.timeout, std::time::Duration::from_secs_f64),
             ..defaults.reconnect
         },
         ..defaults
@@ -665,49 +577,72 @@ fn check_window() -> Result<()> {
 }
 
 /// Runs the pipeline on its own thread and the window on this one (GUI
-/// toolkits want the main thread). `hold` keeps a file's last frame on screen.
+/// toolkits want the main thread), showing the first camera. `hold` keeps
+/// a file's last frame on screen.
 #[cfg(feature = "display")]
 fn run_windowed(
-    mut pipeline: Pipeline,
+    mut all: Pipeline,
     labels: Vec<String>,
     title: String,
     stop: Arc<AtomicBool>,
     hold: bool,
     regions: bool,
-) -> Result<Stats> {
+) -> Result<Vec<Result<Stats, PipelineError>>> {
     let (sink, screen) = crate::sink::display::display(labels, title, regions);
-    pipeline.sinks.push(Box::new(sink));
+    let Some(first) = all.cameras.first_mut() else { bail!("no camera to show") };
+    first.sinks.push(Box::new(sink));
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
     let flag = Arc::clone(&stop);
     let handle = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || {
-            let _ = done_tx.send(pipeline.run(flag));
+            // The first camera's error is the run's: the window then
+            // closes instead of holding the last frame.
+            let result = all.run(flag).and_then(|mut r| {
+                if r.first().is_some_and(Result::is_err) {
+                    r.remove(0)?;
+                }
+                Ok(r)
+            });
+            let _ = done_tx.send(result);
         })
         .context("cannot start the pipeline thread")?;
     let shown = screen.run(&stop, &done_rx, hold);
     if handle.join().is_err() {
         bail!("the pipeline crashed (a bug: please report it with RUST_LOG=debug output)");
     }
-    let pipeline_result = shown?;
-    Ok(pipeline_result?)
+    Ok(shown??)
 }
 
 #[cfg(not(feature = "display"))]
-fn run_windowed(_: Pipeline, _: Vec<String>, _: String, _: Arc<AtomicBool>, _: bool, _: bool) -> Result<Stats> {
-    check_window().map(|()| Stats::default())
+fn run_windowed(
+    _: Pipeline,
+    _: Vec<String>,
+    _: String,
+    _: Arc<AtomicBool>,
+    _: bool,
+    _: bool,
+) -> Result<Vec<Result<Stats, PipelineError>>> {
+    check_window().map(|()| Vec::new())
 }
 
 #[cfg(feature = "camera")]
-fn open_camera(device: &str, args: &Args, stop: Arc<AtomicBool>) -> Result<Box<dyn crate::source::Source>> {
+fn open_camera(device: &str, camera: &Camera, stop: Arc<AtomicBool>) -> Result<Box<dyn crate::source::Source>> {
+    use crate::config::CameraFormat;
     use crate::source::camera::{CameraSource, ModeRequest, PixelFormat, Reconnect};
+    let capture = &camera.capture;
     let request = ModeRequest {
-        format: args.format.as_deref().and_then(PixelFormat::parse),
-        size: args.resolution,
-        fps: args.fps,
+        format: capture.format.map(|f| match f {
+            CameraFormat::Mjpeg => PixelFormat::Mjpeg,
+            CameraFormat::Yuyv => PixelFormat::Yuyv,
+            CameraFormat::Nv12 => PixelFormat::Nv12,
+            CameraFormat::Rgb => PixelFormat::Rgb,
+        }),
+        size: capture.resolution,
+        fps: capture.fps,
     };
     let reconnect = Reconnect {
-        timeout: std::time::Duration::from_secs_f64(args.reconnect_timeout.unwrap_or(30.0)),
+        timeout: std::time::Duration::from_secs_f64(capture.reconnect_timeout.unwrap_or(30.0)),
         ..Reconnect::default()
     };
     let camera = crate::source::v4l::V4lDevice::new(device)?;
@@ -715,7 +650,7 @@ fn open_camera(device: &str, args: &Args, stop: Arc<AtomicBool>) -> Result<Box<d
 }
 
 #[cfg(not(feature = "camera"))]
-fn open_camera(device: &str, _: &Args, _: Arc<AtomicBool>) -> Result<Box<dyn crate::source::Source>> {
+fn open_camera(device: &str, _: &Camera, _: Arc<AtomicBool>) -> Result<Box<dyn crate::source::Source>> {
     bail!("{device}: this build has no camera support (built without the `camera` feature); use --source")
 }
 
@@ -744,23 +679,7 @@ pub fn list_devices() -> Result<()> {
     bail!("this build has no camera support (built without the `camera` feature)")
 }
 
-/// A flag raised by the first SIGINT/SIGTERM (logging `message`); a second
-/// signal exits at once with status 130, for a user who will not wait.
-pub fn stop_on_signal(message: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let flag = std::sync::Arc::clone(&stop);
-    let installed = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        log::warn!("{message}");
-    });
-    if let Err(e) = installed {
-        log::warn!("cannot install the Ctrl-C handler: {e}");
-    }
-    stop
-}
+pub use ssd_runtime::signal::stop_on_signal;
 
 #[cfg(test)]
 mod tests {

@@ -230,22 +230,20 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
 
     let total_frames = options.warmup as usize + n;
     let times = Arc::new(Mutex::new(Vec::with_capacity(total_frames)));
-    let pipeline = Pipeline {
+    let camera = crate::pipeline::Camera {
         source: crate::source::open(&options.source)?,
-        model,
-        preprocessor: pre,
         decoder: Decoder::new(&manifest, priors, params),
         sinks: vec![Box::new(Recorder { times: Arc::clone(&times) })],
         max_frames: Some(total_frames as u64),
-        workers,
         // The stages ssd-cam always runs; the tracker has its own bench.
         tracker: None,
         events: None,
         gate: None,
         tracked: None,
     };
+    let pipeline = Pipeline::one(camera, model, pre, workers);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    pipeline.run(stop).context("pipeline run")?;
+    pipeline.run_one(stop).context("pipeline run")?;
     let times = times.lock().map(|t| t.clone()).unwrap_or_default();
     let measured = times.get(options.warmup as usize..).unwrap_or(&[]);
     if measured.len() < 2 {

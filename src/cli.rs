@@ -32,29 +32,29 @@ pub struct Args {
 
     /// Camera device: /dev/videoN, a /dev/v4l/by-id/… link, or an index (0 is
     /// /dev/video0). Repeat for more cameras (devices come before sources).
-    #[arg(long, value_name = "PATH|N", value_parser = device_path)]
+    #[arg(long, help_heading = "Sources", value_name = "PATH|N", value_parser = device_path)]
     pub device: Vec<String>,
 
     /// List the cameras and the formats, sizes and frame rates they offer, then exit.
-    #[arg(long, conflicts_with_all = ["source", "device"])]
+    #[arg(long, help_heading = "Sources", conflicts_with_all = ["source", "device"])]
     pub list_devices: bool,
 
     /// Camera frame size [default: the size nearest 640x480]; for video files
     /// and streams, the size ffmpeg scales to [default: the stream's].
-    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    #[arg(long, help_heading = "Sources", value_name = "WxH", value_parser = parse_size)]
     pub resolution: Option<(u32, u32)>,
 
     /// Camera frame rate [default: the highest at the chosen size].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, help_heading = "Sources", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub fps: Option<u32>,
 
     /// Camera pixel format [default: the cheapest to convert among the best modes].
-    #[arg(long, value_name = "FORMAT", value_parser = ["mjpeg", "yuyv", "nv12", "rgb"])]
-    pub format: Option<String>,
+    #[arg(long, help_heading = "Sources", value_name = "FORMAT", value_enum)]
+    pub format: Option<crate::config::CameraFormat>,
 
     /// Seconds to keep trying when the camera or network stream fails or is
     /// unplugged mid-run [default: 30].
-    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
+    #[arg(long, help_heading = "Sources", value_name = "SECS", value_parser = positive_seconds)]
     pub reconnect_timeout: Option<f64>,
 
     /// Input: `demo[:size=WxH,fps=N,seed=N,frames=N,scene=S,light=N]`, a video file (.mp4,
@@ -62,116 +62,116 @@ pub struct Args {
     /// http(s)://, udp://, srt://), a .y4m file, `-` for Y4M on stdin, an
     /// image, a directory of images, or a quoted glob. Video files and URLs
     /// are decoded by ffmpeg. Repeat for more cameras: they share one model.
-    #[arg(long, value_name = "SPEC")]
+    #[arg(long, help_heading = "Sources", value_name = "SPEC")]
     pub source: Vec<String>,
 
     /// The camera's name in outputs (JSON `source`, events, MQTT topics):
     /// the first --name for the first camera (devices, then sources), and
     /// so on [default: the source's own name, made unique].
-    #[arg(long, value_name = "NAME", value_parser = camera_name)]
+    #[arg(long, help_heading = "Sources", value_name = "NAME", value_parser = camera_name)]
     pub name: Vec<String>,
 
     /// Cameras from a file: `[[camera]]` tables with name, source or device,
     /// and optionally threshold, classes, min_size, detect, zones, lines,
     /// motion_mask (see README). The other options apply to every camera.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "device", "name"])]
+    #[arg(long, help_heading = "Sources", value_name = "FILE", conflicts_with_all = ["source", "device", "name"])]
     pub config: Option<std::path::PathBuf>,
 
     /// ffmpeg hardware decoder for video files and streams (`-hwaccel`), e.g.
     /// v4l2m2m (Raspberry Pi), cuda (Jetson with an ffmpeg built for it), vaapi.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, help_heading = "Sources", value_name = "NAME")]
     pub hwaccel: Option<String>,
 
     /// More ffmpeg input options, split at spaces, placed before `-i`
     /// (e.g. "-stream_loop -1" to loop a file).
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    #[arg(long, help_heading = "Sources", value_name = "ARGS", allow_hyphen_values = true)]
     pub ffmpeg_input_args: Option<String>,
 
     /// RTSP transport for rtsp:// sources.
-    #[arg(long, value_name = "PROTOCOL", value_parser = ["tcp", "udp"], default_value = "tcp")]
-    pub rtsp_transport: String,
+    #[arg(long, help_heading = "Sources", value_name = "PROTOCOL", value_enum, default_value_t)]
+    pub rtsp_transport: crate::config::RtspTransport,
 
     /// Record the annotated video (what the window shows) to FILE (.mp4,
     /// .mkv, .mov or .avi), encoded by ffmpeg at the source's frame rate.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
 
     /// Record the frames as they came, without the overlay.
-    #[arg(long, requires = "record")]
+    #[arg(long, help_heading = "Output", requires = "record")]
     pub record_raw: bool,
 
     /// Start a new file every SECONDS of video (FILE-000.mp4, FILE-001.mp4, …).
-    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds, requires = "record")]
+    #[arg(long, help_heading = "Output", value_name = "SECONDS", value_parser = positive_seconds, requires = "record")]
     pub record_segment: Option<f64>,
 
     /// Model name under models/ or a path to an .onnx file (manifest beside it)
     /// [default: ssd300-shapes for the demo source, person-ssdlite for real ones].
-    #[arg(long, value_name = "NAME|PATH")]
+    #[arg(long, help_heading = "Model", value_name = "NAME|PATH")]
     pub model: Option<String>,
 
     /// Write one JSON object per frame to stdout instead of opening a window.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub headless: bool,
 
     /// With the window open, also write the JSON lines to stdout.
-    #[arg(long, conflicts_with = "headless")]
+    #[arg(long, help_heading = "Output", conflicts_with = "headless")]
     pub json: bool,
 
     /// Minimum class score to report [default: from the manifest].
-    #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
+    #[arg(long, help_heading = "Model", value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
 
     /// Track objects across frames: each detection gets a `track_id`
     /// (SORT's Kalman prediction with ByteTrack's low-score second pass).
-    #[arg(long, value_name = "on|off", value_parser = ["on", "off"], default_value = "on")]
-    pub track: String,
+    #[arg(long, help_heading = "Tracking and events", value_name = "on|off", value_enum, default_value_t)]
+    pub track: crate::config::Track,
 
     /// Detections before a track is confirmed.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, help_heading = "Tracking and events", value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub track_min_hits: u32,
 
     /// Frames a track outlives its last detection (a hidden object keeps its id this long).
-    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    #[arg(long, help_heading = "Tracking and events", value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub track_max_age: u32,
 
     /// Least IoU between a track's predicted box and a detection to join them.
-    #[arg(long, value_name = "F", default_value_t = 0.3, value_parser = unit_interval)]
+    #[arg(long, help_heading = "Tracking and events", value_name = "F", default_value_t = 0.3, value_parser = unit_interval)]
     pub track_iou: f32,
 
     /// Write object events (new, update, end; one JSON object each, schema
     /// `ssd-cam.event/1`) on stdout instead of a line per frame. Needs tracking.
-    #[arg(long)]
+    #[arg(long, help_heading = "Tracking and events")]
     pub events: bool,
 
     /// An update event while an object stays, at least this often (seconds).
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
+    #[arg(long, help_heading = "Tracking and events", value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
     pub event_every: f64,
 
     /// An update event when an object's score moves by this much.
-    #[arg(long, value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
+    #[arg(long, help_heading = "Tracking and events", value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
     pub event_score_step: f32,
 
     /// Save each object's best-scoring frame, its box drawn, as
     /// DIR/FIRST-ID.jpg, FIRST the object's first time in ms (events name
     /// the file in "snapshot"). Needs tracking.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, help_heading = "Output", value_name = "DIR")]
     pub snapshots: Option<std::path::PathBuf>,
 
     /// Publish events to an MQTT broker: mqtt://user:pass@host:port/prefix,
     /// login and port optional (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
     /// PREFIX/SOURCE/LABEL (retained count of objects now in view),
     /// PREFIX/SOURCE/state (retained online/offline). Needs tracking.
-    #[arg(long, value_name = "URL", value_parser = crate::mqtt::MqttUrl::parse)]
+    #[arg(long, help_heading = "MQTT", value_name = "URL", value_parser = crate::mqtt::MqttUrl::parse)]
     pub mqtt: Option<crate::mqtt::MqttUrl>,
 
     /// The CA certificate (PEM) that signed the broker's, for mqtts://
     /// (default: the system's roots).
-    #[arg(long, value_name = "FILE", requires = "mqtt")]
+    #[arg(long, help_heading = "MQTT", value_name = "FILE", requires = "mqtt")]
     pub mqtt_ca: Option<std::path::PathBuf>,
 
     /// Also publish each frame's detections on PREFIX/SOURCE/detections,
     /// at most F times a second (QoS 0, while connected).
-    #[arg(long, value_name = "F", requires = "mqtt", value_parser = positive_hz)]
+    #[arg(long, help_heading = "MQTT", value_name = "F", requires = "mqtt", value_parser = positive_hz)]
     pub mqtt_detections_hz: Option<f64>,
 
     /// Serve a web viewer, metrics and a health check on ADDR:PORT (e.g.
@@ -179,98 +179,98 @@ pub struct Args {
     /// --http-token-file). Pages: / (live video, detections, events),
     /// /stream.mjpg, /snapshot.jpg, /api/detections, /api/events, /metrics,
     /// /healthz.
-    #[arg(long, value_name = "ADDR:PORT", value_parser = http_addr)]
+    #[arg(long, help_heading = "Web", value_name = "ADDR:PORT", value_parser = http_addr)]
     pub http: Option<std::net::SocketAddr>,
 
     /// The token browsers and scripts must give (`Authorization: Bearer
     /// TOKEN`, or the page's login form), at least 16 characters. Prefer
     /// --http-token-file: a command line is visible to every user of the board.
-    #[arg(long, value_name = "TOKEN", requires = "http", conflicts_with = "http_token_file")]
+    #[arg(long, help_heading = "Web", value_name = "TOKEN", requires = "http", conflicts_with = "http_token_file")]
     pub http_token: Option<String>,
 
     /// A file holding the --http-token.
-    #[arg(long, value_name = "FILE", requires = "http")]
+    #[arg(long, help_heading = "Web", value_name = "FILE", requires = "http")]
     pub http_token_file: Option<std::path::PathBuf>,
 
     /// Allow --http on an address other than the loopback one without a token.
-    #[arg(long, requires = "http")]
+    #[arg(long, help_heading = "Web", requires = "http")]
     pub http_insecure: bool,
 
     /// The most video and detection streams served at once.
-    #[arg(long, value_name = "N", default_value_t = 32, requires = "http",
+    #[arg(long, help_heading = "Web", value_name = "N", default_value_t = 32, requires = "http",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub http_max_clients: u32,
 
     /// The most frames a second encoded for the video viewers (each frame
     /// JPEG-encoded once, shared by all of them).
-    #[arg(long, value_name = "F", default_value_t = 15.0, requires = "http", value_parser = positive_hz)]
+    #[arg(long, help_heading = "Web", value_name = "F", default_value_t = 15.0, requires = "http", value_parser = positive_hz)]
     pub http_fps: f64,
 
     /// Serve HTTPS with this certificate chain (PEM; needs --http-key).
-    #[arg(long, value_name = "FILE", requires_all = ["http", "http_key"])]
+    #[arg(long, help_heading = "Web", value_name = "FILE", requires_all = ["http", "http_key"])]
     pub http_cert: Option<std::path::PathBuf>,
 
     /// The private key (PEM) of --http-cert.
-    #[arg(long, value_name = "FILE", requires_all = ["http", "http_cert"])]
+    #[arg(long, help_heading = "Web", value_name = "FILE", requires_all = ["http", "http_cert"])]
     pub http_key: Option<std::path::PathBuf>,
 
     /// /healthz reports unhealthy after this many seconds without a frame.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, requires = "http", value_parser = positive_seconds)]
+    #[arg(long, help_heading = "Web", value_name = "SECS", default_value_t = 30.0, requires = "http", value_parser = positive_seconds)]
     pub health_timeout: f64,
 
     /// A named zone for events, a polygon in source pixels:
     /// NAME=x1,y1,x2,y2,x3,y3[,…] (repeat for more zones). Events say which
     /// zones an object is in (at its box's bottom centre) and has entered.
-    #[arg(long, value_name = "NAME=POLYGON", value_parser = crate::zones::Zone::parse)]
+    #[arg(long, help_heading = "Tracking and events", value_name = "NAME=POLYGON", value_parser = crate::zones::Zone::parse)]
     pub zone: Vec<crate::zones::Zone>,
 
     /// A named counting line for events: NAME=x1,y1,x2,y2 (repeat for more).
     /// Each crossing is an update event with the line's counts per direction.
-    #[arg(long, value_name = "NAME=x1,y1,x2,y2", value_parser = crate::zones::Line::parse)]
+    #[arg(long, help_heading = "Tracking and events", value_name = "NAME=x1,y1,x2,y2", value_parser = crate::zones::Line::parse)]
     pub line: Vec<crate::zones::Line>,
 
     /// Zones and lines from a file: one per line, `zone NAME=x1,y1,…` or
     /// `line NAME=x1,y1,x2,y2` (`#` comments), besides --zone and --line.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Tracking and events", value_name = "FILE")]
     pub zones_file: Option<std::path::PathBuf>,
 
     /// Turn on ByteTrack's second pass: detections scoring between F (e.g.
     /// 0.1) and --threshold continue existing tracks, and are written only
     /// when they do. Off by default: on the demo scene it found more objects
     /// but added more false ones (BENCHMARKS.md, "Tracking").
-    #[arg(long, value_name = "F", value_parser = unit_interval)]
+    #[arg(long, help_heading = "Tracking and events", value_name = "F", value_parser = unit_interval)]
     pub track_low: Option<f32>,
 
     /// IoU above which NMS suppresses a box [default: from the manifest].
-    #[arg(long, value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
+    #[arg(long, help_heading = "Model", value_name = "F", value_parser = unit_interval, allow_negative_numbers = true)]
     pub nms_iou: Option<f32>,
 
     /// Report only these classes: labels or class ids, comma-separated
     /// (e.g. `person,car` or `1,3`).
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, help_heading = "Model", value_name = "LIST", value_delimiter = ',')]
     pub classes: Vec<String>,
 
     /// Report only boxes at least this many source pixels wide and high.
-    #[arg(long, value_name = "PIXELS", value_parser = min_size)]
+    #[arg(long, help_heading = "Model", value_name = "PIXELS", value_parser = min_size)]
     pub min_size: Option<f32>,
 
     /// Detections kept per frame [default: from the manifest].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, help_heading = "Model", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub top_k: Option<u32>,
 
     /// Threads for the network's matrix kernels, per worker [default: the
     /// cores left to each worker, at least 1].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, help_heading = "Performance", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: Option<u32>,
 
     /// Inference workers, each running whole frames on its own copy of the
     /// network's state; results stay in frame order [default: one per core].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, help_heading = "Performance", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub workers: Option<u32>,
 
     /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
     /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
-    #[arg(long, value_enum, default_value_t = crate::model::Precision::F32)]
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t = crate::model::Precision::F32)]
     pub precision: crate::model::Precision,
 
     /// Where the model runs: on every frame (always), or only where
@@ -278,55 +278,55 @@ pub struct Args {
     /// each frame, the model on crops around what it finds, the whole frame
     /// now and then). auto: motion for live sources (cameras, streams),
     /// always for files. See README.
-    #[arg(long, value_name = "auto|always|motion", value_parser = ["auto", "always", "motion"], default_value = "auto")]
-    pub detect: String,
+    #[arg(long, help_heading = "Motion", value_name = "auto|always|motion", value_enum, default_value_t)]
+    pub detect: crate::config::Detect,
 
     /// With --detect motion: run the whole frame every N frames, or every
     /// N seconds with an s (5s), to catch objects that stopped moving.
-    #[arg(long, value_name = "N|Ns", default_value = "5s", value_parser = crate::gate::FullEvery::parse)]
+    #[arg(long, help_heading = "Motion", value_name = "N|Ns", default_value = "5s", value_parser = crate::gate::FullEvery::parse)]
     pub full_frame_every: crate::gate::FullEvery,
 
     /// With --detect motion: an area where motion never counts (a clock
     /// overlay, a tree), a polygon in source pixels x1,y1,x2,y2,x3,y3,…
     /// (repeat for more).
-    #[arg(long, value_name = "POLYGON", value_parser = crate::zones::parse_mask)]
+    #[arg(long, help_heading = "Motion", value_name = "POLYGON", value_parser = crate::zones::parse_mask)]
     pub motion_mask: Vec<crate::zones::Zone>,
 
     /// With --detect motion: grey levels (0-255) a pixel must change by to
     /// count as moving.
-    #[arg(long, value_name = "N", default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..))]
+    #[arg(long, help_heading = "Motion", value_name = "N", default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..))]
     pub motion_threshold: u8,
 
     /// Draw the regions the model ran on (window, --save).
-    #[arg(long)]
+    #[arg(long, help_heading = "Motion")]
     pub show_regions: bool,
 
     /// Stop after writing N frames.
-    #[arg(long, value_name = "N", value_parser = frame_count)]
+    #[arg(long, help_heading = "Output", value_name = "N", value_parser = frame_count)]
     pub max_frames: Option<u64>,
 
     /// Keep the frame's aspect ratio (pad) instead of stretching it to the model input.
-    #[arg(long)]
+    #[arg(long, help_heading = "Model")]
     pub letterbox: bool,
 
     /// Also save frames with their detections drawn, as DIR/frame_NNNNNNNN.jpg.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, help_heading = "Output", value_name = "DIR")]
     pub save: Option<std::path::PathBuf>,
 
     /// Save every N-th frame.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "save")]
+    #[arg(long, help_heading = "Output", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "save")]
     pub save_every: u64,
 
     /// Save the frames as they came, without boxes (e.g. calibration images).
-    #[arg(long, requires = "save")]
+    #[arg(long, help_heading = "Output", requires = "save")]
     pub save_raw: bool,
 
     /// Save lossless PNG instead of JPEG.
-    #[arg(long, requires = "save")]
+    #[arg(long, help_heading = "Output", requires = "save")]
     pub save_png: bool,
 
     /// Replace saved frames that already exist.
-    #[arg(long, requires = "save")]
+    #[arg(long, help_heading = "Output", requires = "save")]
     pub overwrite: bool,
 }
 
@@ -379,7 +379,130 @@ pub enum Command {
     },
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+/// The settings of one camera reading `input`, from the command line.
+pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<crate::config::Camera> {
+    use crate::config::*;
+    let (mut zones, mut lines) = (args.zone.clone(), args.line.clone());
+    if let Some(path) = &args.zones_file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--zones-file {}: {e}", path.display()))?;
+        let (z, l) =
+            crate::zones::parse_places(&text).map_err(|e| anyhow::anyhow!("--zones-file {}: {e}", path.display()))?;
+        zones.extend(z);
+        lines.extend(l);
+    }
+    if zones.len() > crate::events::MAX_ZONES {
+        anyhow::bail!("--zone: at most {} zones", crate::events::MAX_ZONES);
+    }
+    Ok(Camera {
+        name: None,
+        input,
+        capture: Capture {
+            resolution: args.resolution,
+            fps: args.fps,
+            format: args.format,
+            reconnect_timeout: args.reconnect_timeout,
+            hwaccel: args.hwaccel.clone(),
+            ffmpeg_input_args: args
+                .ffmpeg_input_args
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            rtsp_transport: args.rtsp_transport,
+        },
+        detection: Detection {
+            threshold: args.threshold,
+            nms_iou: args.nms_iou,
+            top_k: args.top_k,
+            classes: args.classes.clone(),
+            min_size: args.min_size,
+        },
+        tracking: Tracking {
+            track: args.track,
+            min_hits: args.track_min_hits,
+            max_age: args.track_max_age,
+            iou: args.track_iou,
+            low: args.track_low,
+        },
+        event_timing: EventTiming {
+            every: std::time::Duration::from_secs_f64(args.event_every),
+            score_step: args.event_score_step,
+        },
+        zones,
+        lines,
+        motion: Motion {
+            detect: args.detect,
+            full_frame_every: args.full_frame_every,
+            mask: args.motion_mask.clone(),
+            threshold: args.motion_threshold,
+            show_regions: args.show_regions,
+        },
+        outputs: Outputs {
+            json: args.headless || args.json || args.events,
+            events: args.events,
+            snapshots: args.snapshots.clone(),
+            mqtt: args.mqtt.clone().map(|url| Mqtt {
+                url,
+                ca: args.mqtt_ca.clone(),
+                detections_hz: args.mqtt_detections_hz,
+            }),
+            save: args.save.clone().map(|dir| Save {
+                dir,
+                every: args.save_every,
+                png: args.save_png,
+                raw: args.save_raw,
+                overwrite: args.overwrite,
+            }),
+            record: args.record.clone().map(|path| Record {
+                path,
+                raw: args.record_raw,
+                segment_seconds: args.record_segment,
+            }),
+            max_frames: args.max_frames,
+        },
+    })
+}
+
+/// The settings of a camera reading `input` when no flag is given: what a
+/// cameras file is laid over when read on its own.
+pub fn default_camera(input: crate::config::Input) -> anyhow::Result<crate::config::Camera> {
+    let args = Args::try_parse_from(["ssd-cam"]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    base_camera(&args, input)
+}
+
+/// The cameras of the run: those of `--config` (over the command line's
+/// settings), or one per `--device` then `--source` (the demo when none),
+/// each with its `--name`.
+pub fn cameras(args: &Args) -> anyhow::Result<Vec<crate::config::Camera>> {
+    use crate::config::Input;
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
+        let base = base_camera(args, Input::Source("demo".into()))?;
+        return crate::config::parse_cameras_over(&text, &base).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let mut inputs: Vec<Input> = args
+        .device
+        .iter()
+        .map(|d| Input::Device(d.clone()))
+        .chain(args.source.iter().map(|s| Input::Source(s.clone())))
+        .collect();
+    if inputs.is_empty() {
+        inputs.push(Input::Source("demo".into()));
+    }
+    if args.name.len() > inputs.len() {
+        anyhow::bail!("--name: {} names for {} camera(s)", args.name.len(), inputs.len());
+    }
+    let mut cameras = inputs.into_iter().map(|input| base_camera(args, input)).collect::<anyhow::Result<Vec<_>>>()?;
+    for (camera, name) in cameras.iter_mut().zip(&args.name) {
+        camera.name = Some(name.clone());
+    }
+    Ok(cameras)
+}
+
+/// `WxH`, each side 1..=16384.
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WxH (e.g. 640x480)"))?;
     let side = |v: &str| v.parse::<u32>().ok().filter(|v| (1..=16384).contains(v));
     match (side(w), side(h)) {

@@ -1,7 +1,15 @@
-//! `--config cameras.toml`: several cameras in one run, each with its own
-//! source and settings (the rest of the command line applies to all).
+//! One camera's settings, typed: [`Camera`] holds everything a camera of
+//! the run needs (its input, how it is captured, the detection thresholds,
+//! tracking, events, zones and lines, motion gating, its outputs). The
+//! command line builds one per `--device`/`--source` ([`crate::cli`]);
+//! `--config cameras.toml` builds the same type, each camera's table laid
+//! over a `[defaults]` table, laid over the command line's settings.
 //!
 //! ```toml
+//! [defaults]                         # optional: every camera's settings
+//! threshold = 0.4
+//! track_max_age = 60
+//!
 //! [[camera]]
 //! name = "porch"                     # in JSON `source`, events, MQTT topics
 //! source = "rtsp://user:pass@192.168.1.20:554/stream1"   # or device = "/dev/video0"
@@ -17,50 +25,296 @@
 //! Every error is one line naming the file's line (TOML syntax), or the
 //! camera and the field.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::zones::{parse_mask, Line, Zone};
 
-/// One camera of the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CameraConfig {
-    /// Its name in outputs.
-    pub name: String,
-    /// `device` (true) or `source`.
-    pub device: bool,
+/// `--track`: whether detections get ids across frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Track {
+    /// SORT's Kalman prediction with ByteTrack's low-score second pass.
+    #[default]
+    On,
+    /// Each frame on its own, no ids (no events).
+    Off,
+}
+
+/// `--detect`: where the model runs on each frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Detect {
+    /// `motion` for live sources (cameras, streams), `always` for files.
+    #[default]
+    Auto,
+    /// The whole frame, every frame.
+    Always,
+    /// Only where something moves or is tracked, the whole frame now and then.
+    Motion,
+}
+
+impl Detect {
+    /// Whether the motion gate decides where the model runs, on a source
+    /// that is `live` or not.
+    pub fn gated(self, live: bool) -> bool {
+        self == Detect::Motion || (self == Detect::Auto && live)
+    }
+}
+
+/// `--rtsp-transport`: how ffmpeg carries an rtsp:// stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RtspTransport {
+    /// Interleaved in the RTSP connection: no lost packets behind NAT.
+    #[default]
+    Tcp,
+    /// Separate UDP ports: lower latency on a clean network.
+    Udp,
+}
+
+impl RtspTransport {
+    /// The word ffmpeg's `-rtsp_transport` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtspTransport::Tcp => "tcp",
+            RtspTransport::Udp => "udp",
+        }
+    }
+}
+
+/// `--format`: the pixel format asked of a camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CameraFormat {
+    /// Motion JPEG.
+    Mjpeg,
+    /// YUV 4:2:2 packed.
+    Yuyv,
+    /// YUV 4:2:0, two planes.
+    Nv12,
+    /// Packed RGB.
+    Rgb,
+}
+
+/// Where one camera's frames come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A V4L2 device: its path.
+    Device(String),
+    /// A `--source` spec: demo, a file, a URL, images, `-`.
+    Source(String),
+}
+
+impl Input {
     /// The device path or source spec.
-    pub input: String,
-    /// Score threshold.
+    pub fn spec(&self) -> &str {
+        match self {
+            Input::Device(s) | Input::Source(s) => s,
+        }
+    }
+
+    /// A network stream read by ffmpeg.
+    pub fn is_network(&self) -> bool {
+        matches!(self, Input::Source(s) if crate::source::ffmpeg::is_network(s))
+    }
+
+    /// A video file read by ffmpeg.
+    pub fn is_video_file(&self) -> bool {
+        matches!(self, Input::Source(s) if crate::source::ffmpeg::is_video_file(s))
+    }
+}
+
+/// How frames are taken from the input.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Capture {
+    /// Camera size, or the size ffmpeg scales to.
+    pub resolution: Option<(u32, u32)>,
+    /// Camera frame rate.
+    pub fps: Option<u32>,
+    /// Camera pixel format.
+    pub format: Option<CameraFormat>,
+    /// Seconds to keep reconnecting a camera or stream.
+    pub reconnect_timeout: Option<f64>,
+    /// ffmpeg's `-hwaccel`.
+    pub hwaccel: Option<String>,
+    /// More ffmpeg input options, placed before `-i`.
+    pub ffmpeg_input_args: Vec<String>,
+    /// How rtsp:// is carried.
+    pub rtsp_transport: RtspTransport,
+}
+
+/// Which detections are reported.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detection {
+    /// Least class score [default: the manifest's].
     pub threshold: Option<f32>,
-    /// Classes kept (labels or ids); empty: all.
+    /// NMS IoU [default: the manifest's].
+    pub nms_iou: Option<f32>,
+    /// Detections kept per frame [default: the manifest's].
+    pub top_k: Option<u32>,
+    /// Classes kept, labels or ids; empty: all.
     pub classes: Vec<String>,
-    /// Least box side, pixels.
+    /// Least box side, source pixels.
     pub min_size: Option<f32>,
-    /// `auto`, `always` or `motion`.
-    pub detect: Option<String>,
+}
+
+/// Ids across frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracking {
+    /// On or off.
+    pub track: Track,
+    /// Detections before a track is confirmed.
+    pub min_hits: u32,
+    /// Frames a track outlives its last detection.
+    pub max_age: u32,
+    /// Least IoU between prediction and detection.
+    pub iou: f32,
+    /// ByteTrack's second pass down to this score.
+    pub low: Option<f32>,
+}
+
+/// When object events are said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventTiming {
+    /// An update at least this often while an object stays.
+    pub every: Duration,
+    /// An update when the score moves this much.
+    pub score_step: f32,
+}
+
+/// Where the model runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Motion {
+    /// Always, motion, or auto.
+    pub detect: Detect,
+    /// The whole frame now and then, under motion gating.
+    pub full_frame_every: crate::gate::FullEvery,
+    /// Where motion never counts.
+    pub mask: Vec<Zone>,
+    /// Grey levels a pixel must change by.
+    pub threshold: u8,
+    /// Draw the regions the model ran on.
+    pub show_regions: bool,
+}
+
+/// `--save`: annotated (or raw) frames as image files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Save {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Every N-th frame.
+    pub every: u64,
+    /// PNG rather than JPEG.
+    pub png: bool,
+    /// Without boxes.
+    pub raw: bool,
+    /// Replace files that exist.
+    pub overwrite: bool,
+}
+
+/// `--record`: the video, encoded by ffmpeg.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The file (or the stem of its segments).
+    pub path: PathBuf,
+    /// Without the overlay.
+    pub raw: bool,
+    /// A new file every so many seconds.
+    pub segment_seconds: Option<f64>,
+}
+
+/// `--mqtt`: events (and optionally detections) to a broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mqtt {
+    /// The broker and topic prefix.
+    pub url: crate::mqtt::MqttUrl,
+    /// The CA that signed the broker's certificate.
+    pub ca: Option<PathBuf>,
+    /// Detections at most this often a second.
+    pub detections_hz: Option<f64>,
+}
+
+/// What one camera writes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outputs {
+    /// JSON lines on stdout: one per frame, or per event with `events`.
+    pub json: bool,
+    /// Object events (on stdout in place of frames when `json`).
+    pub events: bool,
+    /// Each object's best picture in this folder.
+    pub snapshots: Option<PathBuf>,
+    /// Events to a broker.
+    pub mqtt: Option<Mqtt>,
+    /// Frames as image files.
+    pub save: Option<Save>,
+    /// The video.
+    pub record: Option<Record>,
+    /// Stop after this many frames.
+    pub max_frames: Option<u64>,
+}
+
+/// Everything one camera of the run needs. The run's shared settings (the
+/// model, threads, the window, the web server) are not here: every camera
+/// runs on the same network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Camera {
+    /// Its name in outputs; the source's own (made unique) when `None`.
+    pub name: Option<String>,
+    /// Where its frames come from.
+    pub input: Input,
+    /// How they are taken.
+    pub capture: Capture,
+    /// Which detections are reported.
+    pub detection: Detection,
+    /// Ids across frames.
+    pub tracking: Tracking,
+    /// When events are said.
+    pub event_timing: EventTiming,
     /// Zones for events.
     pub zones: Vec<Zone>,
     /// Counting lines for events.
     pub lines: Vec<Line>,
-    /// Where motion is ignored.
-    pub motion_mask: Vec<Zone>,
+    /// Where the model runs.
+    pub motion: Motion,
+    /// What it writes.
+    pub outputs: Outputs,
 }
 
-#[derive(serde::Deserialize)]
+impl Camera {
+    /// Object events are made for stdout, snapshots or MQTT.
+    pub fn wants_events(&self) -> bool {
+        self.outputs.events || self.outputs.snapshots.is_some() || self.outputs.mqtt.is_some()
+    }
+}
+
+/// A camera's settings as cameras.toml gives them: every field optional,
+/// laid over the defaults.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCamera {
+struct CameraPatch {
     name: Option<String>,
     source: Option<String>,
     device: Option<String>,
     threshold: Option<f64>,
-    #[serde(default)]
-    classes: Vec<String>,
+    nms_iou: Option<f64>,
+    top_k: Option<u32>,
+    classes: Option<Vec<String>>,
     min_size: Option<f64>,
+    track: Option<String>,
+    track_min_hits: Option<u32>,
+    track_max_age: Option<u32>,
+    track_iou: Option<f64>,
+    track_low: Option<f64>,
+    event_every: Option<f64>,
+    event_score_step: Option<f64>,
     detect: Option<String>,
-    #[serde(default)]
-    zones: Vec<String>,
-    #[serde(default)]
-    lines: Vec<String>,
-    #[serde(default)]
-    motion_mask: Vec<String>,
+    full_frame_every: Option<String>,
+    motion_threshold: Option<u8>,
+    zones: Option<Vec<String>>,
+    lines: Option<Vec<String>>,
+    motion_mask: Option<Vec<String>>,
+    resolution: Option<String>,
+    fps: Option<u32>,
+    reconnect_timeout: Option<f64>,
+    rtsp_transport: Option<String>,
+    max_frames: Option<u64>,
 }
 
 /// Whether `name` may name a camera: 1 to 64 letters, digits, `-`, `_`, `.`
@@ -74,71 +328,174 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Parses a cameras file.
-pub fn parse_cameras(text: &str) -> Result<Vec<CameraConfig>, String> {
+/// A closed set's value from its name, as clap reads it on the command line.
+fn choice<T: clap::ValueEnum>(value: &str) -> Result<T, String> {
+    T::from_str(value, true).map_err(|_| {
+        let names: Vec<String> =
+            T::value_variants().iter().filter_map(|v| v.to_possible_value()).map(|p| p.get_name().to_owned()).collect();
+        let listed = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        format!("'{value}' is not {listed}")
+    })
+}
+
+/// Parses a cameras file over `base` (the command line's settings): each
+/// `[[camera]]` table over the `[defaults]` table over `base`.
+pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         format!("line {line}: {}", e.message().trim())
     })?;
-    if let Some(key) = table.keys().find(|k| *k != "camera") {
-        return Err(format!("unknown key '{key}': the file holds [[camera]] tables"));
+    if let Some(key) = table.keys().find(|k| *k != "camera" && *k != "defaults") {
+        return Err(format!("unknown key '{key}': the file holds a [defaults] table and [[camera]] tables"));
+    }
+    let mut defaults = base.clone();
+    if let Some(value) = table.get("defaults") {
+        let patch = patch_of(value, "defaults")?;
+        if let Some(field) =
+            [("name", patch.name.is_some()), ("source", patch.source.is_some() || patch.device.is_some())]
+                .iter()
+                .find_map(|(f, set)| set.then_some(f))
+        {
+            return Err(format!("defaults: {field}: belongs in each [[camera]]"));
+        }
+        patch.apply(&mut defaults, "defaults")?;
     }
     let cameras =
         table.get("camera").and_then(toml::Value::as_array).filter(|c| !c.is_empty()).ok_or("no [[camera]] table")?;
-    let mut out: Vec<CameraConfig> = Vec::with_capacity(cameras.len());
+    let mut out: Vec<Camera> = Vec::with_capacity(cameras.len());
     for (i, value) in cameras.iter().enumerate() {
         let who = value
             .get("name")
             .and_then(toml::Value::as_str)
             .map_or_else(|| format!("camera #{}", i + 1), |n| format!("camera '{n}'"));
-        let camera = one(value, &who)?;
-        if out.iter().any(|c| c.name == camera.name) {
-            return Err(format!("{who}: name: two cameras are called '{}'", camera.name));
+        let patch = patch_of(value, &who)?;
+        let field = |name: &str, e: String| format!("{who}: {name}: {e}");
+        let name = patch.name.clone().ok_or_else(|| field("name", "missing (every camera needs one)".into()))?;
+        check_name(&name).map_err(|e| field("name", e))?;
+        let input = match (&patch.source, &patch.device) {
+            (Some(s), None) if !s.trim().is_empty() => Input::Source(s.clone()),
+            (None, Some(d)) if !d.trim().is_empty() => Input::Device(d.clone()),
+            (Some(_), Some(_)) => return Err(field("source", "give source or device, not both".into())),
+            _ => return Err(field("source", "missing (give source = \"…\" or device = \"/dev/videoN\")".into())),
+        };
+        let mut camera = defaults.clone();
+        camera.name = Some(name.clone());
+        camera.input = input;
+        patch.apply(&mut camera, &who)?;
+        if out.iter().any(|c| c.name.as_deref() == Some(name.as_str())) {
+            return Err(format!("{who}: name: two cameras are called '{name}'"));
         }
         out.push(camera);
     }
     Ok(out)
 }
 
-fn one(value: &toml::Value, who: &str) -> Result<CameraConfig, String> {
-    let raw: RawCamera = serde::Deserialize::deserialize(value.clone()).map_err(|e: toml::de::Error| {
-        let message = e.message().trim().to_owned();
-        format!("{who}: {message}")
-    })?;
-    let field = |name: &str, e: String| format!("{who}: {name}: {e}");
-    let name = raw.name.ok_or_else(|| field("name", "missing (every camera needs one)".into()))?;
-    check_name(&name).map_err(|e| field("name", e))?;
-    let (device, input) = match (raw.source, raw.device) {
-        (Some(s), None) if !s.trim().is_empty() => (false, s),
-        (None, Some(d)) if !d.trim().is_empty() => (true, d),
-        (Some(_), Some(_)) => return Err(field("source", "give source or device, not both".into())),
-        _ => return Err(field("source", "missing (give source = \"…\" or device = \"/dev/videoN\")".into())),
-    };
-    if let Some(t) = raw.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
-        return Err(field("threshold", format!("{t} is not between 0 and 1")));
+fn patch_of(value: &toml::Value, who: &str) -> Result<CameraPatch, String> {
+    serde::Deserialize::deserialize(value.clone())
+        .map_err(|e: toml::de::Error| format!("{who}: {}", e.message().trim()))
+}
+
+impl CameraPatch {
+    /// Lays the fields that are set over `c`, each checked as its flag is.
+    fn apply(&self, c: &mut Camera, who: &str) -> Result<(), String> {
+        let field = |name: &str, e: String| format!("{who}: {name}: {e}");
+        let unit = |name: &str, v: Option<f64>| -> Result<Option<f32>, String> {
+            match v {
+                Some(t) if !(0.0..=1.0).contains(&t) => Err(field(name, format!("{t} is not between 0 and 1"))),
+                v => Ok(v.map(|t| t as f32)),
+            }
+        };
+        if let Some(t) = unit("threshold", self.threshold)? {
+            c.detection.threshold = Some(t);
+        }
+        if let Some(t) = unit("nms_iou", self.nms_iou)? {
+            c.detection.nms_iou = Some(t);
+        }
+        if let Some(k) = self.top_k {
+            if k == 0 {
+                return Err(field("top_k", "0 keeps nothing: give 1 or more".into()));
+            }
+            c.detection.top_k = Some(k);
+        }
+        if let Some(classes) = self.classes.as_ref().filter(|c| !c.is_empty()) {
+            c.detection.classes = classes.clone();
+        }
+        if let Some(m) = self.min_size {
+            if !(m.is_finite() && m >= 0.0) {
+                return Err(field("min_size", format!("{m} is not a size in pixels")));
+            }
+            c.detection.min_size = Some(m as f32);
+        }
+        if let Some(t) = &self.track {
+            c.tracking.track = choice(t).map_err(|e| field("track", e))?;
+        }
+        if let Some(n) = self.track_min_hits {
+            c.tracking.min_hits = n.max(1);
+        }
+        if let Some(n) = self.track_max_age {
+            c.tracking.max_age = n;
+        }
+        if let Some(t) = unit("track_iou", self.track_iou)? {
+            c.tracking.iou = t;
+        }
+        if let Some(t) = unit("track_low", self.track_low)? {
+            c.tracking.low = Some(t);
+        }
+        if let Some(s) = self.event_every {
+            if !(s.is_finite() && s > 0.0 && s <= 1e6) {
+                return Err(field("event_every", format!("{s} is not a number of seconds above 0")));
+            }
+            c.event_timing.every = Duration::from_secs_f64(s);
+        }
+        if let Some(t) = unit("event_score_step", self.event_score_step)? {
+            c.event_timing.score_step = t;
+        }
+        if let Some(d) = &self.detect {
+            c.motion.detect = choice(d).map_err(|e| field("detect", e))?;
+        }
+        if let Some(f) = &self.full_frame_every {
+            c.motion.full_frame_every = crate::gate::FullEvery::parse(f).map_err(|e| field("full_frame_every", e))?;
+        }
+        if let Some(t) = self.motion_threshold {
+            c.motion.threshold = t.max(1);
+        }
+        if let Some(zones) = &self.zones {
+            c.zones = zones.iter().map(|z| Zone::parse(z)).collect::<Result<_, _>>().map_err(|e| field("zones", e))?;
+        }
+        if let Some(lines) = &self.lines {
+            c.lines = lines.iter().map(|l| Line::parse(l)).collect::<Result<_, _>>().map_err(|e| field("lines", e))?;
+        }
+        if let Some(mask) = &self.motion_mask {
+            c.motion.mask =
+                mask.iter().map(|m| parse_mask(m)).collect::<Result<_, _>>().map_err(|e| field("motion_mask", e))?;
+        }
+        if let Some(r) = &self.resolution {
+            c.capture.resolution = Some(crate::cli::parse_size(r).map_err(|e| field("resolution", e))?);
+        }
+        if let Some(f) = self.fps {
+            c.capture.fps = Some(f.clamp(1, 1000));
+        }
+        if let Some(s) = self.reconnect_timeout {
+            if !(s.is_finite() && s > 0.0 && s <= 1e6) {
+                return Err(field("reconnect_timeout", format!("{s} is not a number of seconds above 0")));
+            }
+            c.capture.reconnect_timeout = Some(s);
+        }
+        if let Some(t) = &self.rtsp_transport {
+            c.capture.rtsp_transport = choice(t).map_err(|e| field("rtsp_transport", e))?;
+        }
+        if let Some(n) = self.max_frames {
+            if n == 0 {
+                return Err(field("max_frames", "0 frames would write nothing".into()));
+            }
+            c.outputs.max_frames = Some(n);
+        }
+        Ok(())
     }
-    if let Some(m) = raw.min_size.filter(|m| !(m.is_finite() && *m >= 0.0)) {
-        return Err(field("min_size", format!("{m} is not a size in pixels")));
-    }
-    if let Some(d) = raw.detect.as_deref().filter(|d| !["auto", "always", "motion"].contains(d)) {
-        return Err(field("detect", format!("'{d}' is not auto, always or motion")));
-    }
-    let zones = raw.zones.iter().map(|z| Zone::parse(z)).collect::<Result<_, _>>().map_err(|e| field("zones", e))?;
-    let lines = raw.lines.iter().map(|l| Line::parse(l)).collect::<Result<_, _>>().map_err(|e| field("lines", e))?;
-    let motion_mask =
-        raw.motion_mask.iter().map(|m| parse_mask(m)).collect::<Result<_, _>>().map_err(|e| field("motion_mask", e))?;
-    Ok(CameraConfig {
-        name,
-        device,
-        input,
-        threshold: raw.threshold.map(|t| t as f32),
-        classes: raw.classes,
-        min_size: raw.min_size.map(|m| m as f32),
-        detect: raw.detect,
-        zones,
-        lines,
-        motion_mask,
-    })
 }
 
 #[cfg(test)]
@@ -159,16 +516,38 @@ device = "/dev/video2"
 detect = "always"
 "#;
 
+    fn base() -> Camera {
+        crate::cli::default_camera(Input::Source("demo".into())).unwrap()
+    }
+
+    fn parse_cameras(text: &str) -> Result<Vec<Camera>, String> {
+        parse_cameras_over(text, &base())
+    }
+
     #[test]
     fn a_good_file_gives_each_camera_its_settings() {
         let c = parse_cameras(GOOD).unwrap();
         assert_eq!(c.len(), 2);
-        assert_eq!((c[0].name.as_str(), c[0].device, c[0].input.as_str()), ("porch", false, "demo:fps=30"));
-        assert_eq!(c[0].threshold, Some(0.5));
-        assert_eq!(c[0].classes, vec!["circle".to_string()]);
+        assert_eq!((c[0].name.as_deref(), &c[0].input), (Some("porch"), &Input::Source("demo:fps=30".into())));
+        assert_eq!(c[0].detection.threshold, Some(0.5));
+        assert_eq!(c[0].detection.classes, vec!["circle".to_string()]);
         assert_eq!(c[0].zones.len(), 1);
-        assert_eq!((c[1].device, c[1].input.as_str(), c[1].detect.as_deref()), (true, "/dev/video2", Some("always")));
-        assert!(c[1].zones.is_empty() && c[1].threshold.is_none());
+        assert_eq!((&c[1].input, c[1].motion.detect), (&Input::Device("/dev/video2".into()), Detect::Always));
+        assert!(c[1].zones.is_empty() && c[1].detection.threshold.is_none());
+    }
+
+    #[test]
+    fn defaults_apply_to_every_camera_and_each_camera_overrides_them() {
+        let text = format!("[defaults]\nthreshold = 0.3\ntrack_max_age = 60\ndetect = \"motion\"\n{GOOD}");
+        let c = parse_cameras(&text).unwrap();
+        // porch sets its own threshold; garage keeps the default's.
+        assert_eq!((c[0].detection.threshold, c[1].detection.threshold), (Some(0.5), Some(0.3)));
+        assert_eq!((c[0].tracking.max_age, c[1].tracking.max_age), (60, 60));
+        assert_eq!((c[0].motion.detect, c[1].motion.detect), (Detect::Motion, Detect::Always));
+        // What neither sets comes from the command line.
+        assert_eq!(c[0].tracking.min_hits, base().tracking.min_hits);
+        let err = parse_cameras(&format!("[defaults]\nname = \"x\"\n{GOOD}")).unwrap_err();
+        assert_eq!(err, "defaults: name: belongs in each [[camera]]");
     }
 
     #[test]
@@ -187,6 +566,10 @@ detect = "always"
             (GOOD.replace("name = \"garage\"", "name = \"a/b\""), "camera 'a/b': name: 'a/b'"),
             (GOOD.replace("threshold = 0.5", "threshold = \"high\""), "camera 'porch': invalid type"),
             (GOOD.replace("[[camera]]\nname = \"garage\"", "[[camera]\nname = \"garage\""), "line 9: "),
+            (
+                GOOD.replace("detect = \"always\"", "track = \"maybe\""),
+                "camera 'garage': track: 'maybe' is not on or off",
+            ),
             ("[other]\nx = 1\n".to_string(), "unknown key 'other'"),
             (String::new(), "no [[camera]] table"),
         ];

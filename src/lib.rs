@@ -10,20 +10,20 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
-pub mod baked_priors;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod draw;
 pub mod events;
 pub mod gate;
 pub mod inspect;
-pub mod model;
-pub mod model_search;
+pub mod jpeg;
 pub mod motion;
 pub mod mqtt;
+pub mod net;
 pub mod overlay;
 pub mod pipeline;
+pub mod records;
 pub mod regions;
 pub mod sink;
 pub mod source;
@@ -31,3 +31,4 @@ pub mod web;
 pub mod zones;
 
 pub use model_search::{default_model, DEMO_MODEL, REAL_MODEL};
+pub use ssd_runtime::{baked_priors, draw, model, model_search};

@@ -15,7 +15,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 
@@ -118,36 +118,6 @@ impl Stats {
     }
 }
 
-/// Everything a run needs, built and checked before any thread starts.
-pub struct Pipeline {
-    /// Where frames come from.
-    pub source: Box<dyn Source>,
-    /// The network.
-    pub model: Model,
-    /// Frame → input tensor.
-    pub preprocessor: Preprocessor,
-    /// Outputs → detections.
-    pub decoder: Decoder,
-    /// Where results go.
-    pub sinks: Vec<Box<dyn Sink>>,
-    /// Stop after this many frames have been written.
-    pub max_frames: Option<u64>,
-    /// Inference workers, each with its own state of `model` (at least 1).
-    pub workers: usize,
-    /// Gives detections ids across frames; `None` leaves them without.
-    /// Detections under its high-score threshold are written only when a
-    /// track took them (ByteTrack's second pass).
-    pub tracker: Option<ssd_core::Tracker>,
-    /// Turns the tracker's tracks into object events for the sinks (needs
-    /// `tracker`).
-    pub events: Option<crate::events::Events>,
-    /// `--detect motion`: where the model runs on each frame. Its tracked
-    /// boxes are written by the output stage.
-    pub gate: Option<crate::gate::Gate>,
-    /// Where the output stage writes the tracked boxes for `gate`.
-    pub tracked: Option<crate::gate::Tracked>,
-}
-
 /// A frame and its input-size copy, made on the capture thread so that
 /// resizing stays off the inference thread.
 struct Captured {
@@ -176,33 +146,6 @@ fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1000.0
 }
 
-fn now_unix_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
-impl Pipeline {
-    /// Runs until the source ends, `stop` is set, `max_frames` are written or
-    /// the output is closed.
-    pub fn run(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
-        let Pipeline {
-            source,
-            model,
-            preprocessor,
-            decoder,
-            sinks,
-            max_frames,
-            workers,
-            tracker,
-            events,
-            gate,
-            tracked,
-        } = self;
-        let camera = Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked };
-        let cameras = Cameras { cameras: vec![camera], model, preprocessor, workers };
-        cameras.run(stop)?.into_iter().next().unwrap_or_else(|| Err(PipelineError::NoFrames(String::new())))
-    }
-}
-
 /// One camera's part of a run: where its frames come from, and everything
 /// after the network (decoding, tracking, events, sinks), which is its own.
 pub struct Camera {
@@ -214,19 +157,25 @@ pub struct Camera {
     pub sinks: Vec<Box<dyn Sink>>,
     /// Stop after this many frames have been written.
     pub max_frames: Option<u64>,
-    /// See [`Pipeline::tracker`].
+    /// Gives detections ids across frames; `None` leaves them without.
+    /// Detections under its high-score threshold are written only when a
+    /// track took them (ByteTrack's second pass).
     pub tracker: Option<ssd_core::Tracker>,
-    /// See [`Pipeline::events`].
+    /// Turns the tracker's tracks into object events for the sinks (needs
+    /// `tracker`).
     pub events: Option<crate::events::Events>,
-    /// See [`Pipeline::gate`].
+    /// `--detect motion`: where the model runs on each frame. Its tracked
+    /// boxes are written by the output stage.
     pub gate: Option<crate::gate::Gate>,
-    /// See [`Pipeline::tracked`].
+    /// Where the output stage writes the tracked boxes for `gate`.
     pub tracked: Option<crate::gate::Tracked>,
 }
 
-/// Several cameras sharing one network: a capture thread and an output
+/// Everything a run needs, built and checked before any thread starts: one
+/// or more cameras sharing one network, with a capture thread and an output
 /// thread per camera, and inference workers that serve the cameras in turn.
-pub struct Cameras {
+/// A one-camera run is this with one camera.
+pub struct Pipeline {
     /// The cameras (at least one).
     pub cameras: Vec<Camera>,
     /// The network, loaded once.
@@ -261,12 +210,22 @@ impl Lane {
     }
 }
 
-impl Cameras {
+impl Pipeline {
+    /// A run of one camera.
+    pub fn one(camera: Camera, model: Model, preprocessor: Preprocessor, workers: usize) -> Self {
+        Pipeline { cameras: vec![camera], model, preprocessor, workers }
+    }
+
+    /// Runs a pipeline of one camera (see [`Pipeline::run`]): its result.
+    pub fn run_one(self, stop: Arc<AtomicBool>) -> Result<Stats, PipelineError> {
+        self.run(stop)?.into_iter().next().unwrap_or_else(|| Err(PipelineError::NoFrames(String::new())))
+    }
+
     /// Runs until every camera's source has ended (or its output closed,
     /// failed, or wrote `max_frames`) or `stop` is set. One camera's error
     /// ends that camera only; each camera's result comes back in order.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<Vec<Result<Stats, PipelineError>>, PipelineError> {
-        let Cameras { cameras, model, preprocessor, workers } = self;
+        let Pipeline { cameras, model, preprocessor, workers } = self;
         let workers = workers.max(1);
         // Every worker's model is forked before any thread starts, so that a
         // failure to make one is an error of the run, not of a thread.
@@ -283,6 +242,7 @@ impl Cameras {
         for (k, camera) in cameras.into_iter().enumerate() {
             let Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked } = camera;
             let live = source.is_live();
+            let clock = crate::clock::EventClock::new(live, source.frame_rate());
             // Live: one slot, newest wins. Files: a little slack, never dropped.
             let (frame_tx, frame_rx) = bounded::<Captured>(if live { 1 } else { 2 });
             let (result_tx, result_rx) = bounded::<Inferred>(2 * workers);
@@ -302,7 +262,7 @@ impl Cameras {
             let output = {
                 let (stop, dropped, halt) = (Arc::clone(&stop), Arc::clone(&dropped), Arc::clone(&halt));
                 std::thread::Builder::new().name(format!("output{suffix}")).spawn(move || {
-                    let tracking = Tracking { tracker, events, tracked };
+                    let tracking = Tracking { tracker, events, tracked, clock };
                     let written =
                         output_stage(decoder, tracking, sinks, result_rx, pool_tx, &halt, &dropped, max_frames);
                     // Whatever ended it, this camera's capture has nobody to feed.
@@ -471,8 +431,16 @@ fn capture_stage(
         }
         let file = origin.map(|(_, file)| file);
         let pts_ms = source.frame_pts_ms();
-        let frame =
-            Frame { index, captured_at: Instant::now(), timestamp_ms: now_unix_ms(), width, height, rgb, file, pts_ms };
+        let frame = Frame {
+            index,
+            captured_at: Instant::now(),
+            timestamp_ms: crate::clock::now_unix_ms(),
+            width,
+            height,
+            rgb,
+            file,
+            pts_ms,
+        };
         index += 1;
         let plan = gate.as_mut().map(|g| g.plan(&frame.rgb, width, height, frame.timestamp_ms));
         let regions: &[crate::regions::Region] = plan.as_ref().map_or(&[], |p| &p.regions);
@@ -704,12 +672,14 @@ struct Tracking {
     events: Option<crate::events::Events>,
     /// The live tracks' boxes, for the motion gate.
     tracked: Option<crate::gate::Tracked>,
+    /// The time events follow.
+    clock: crate::clock::EventClock,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn output_stage(
     mut decoder: Decoder,
-    Tracking { mut tracker, mut events, tracked: gate_boxes }: Tracking,
+    Tracking { mut tracker, mut events, tracked: gate_boxes, mut clock }: Tracking,
     mut sinks: Vec<Box<dyn Sink>>,
     rx: Receiver<Inferred>,
     pool: Sender<Vec<u8>>,
@@ -757,7 +727,7 @@ fn output_stage(
             ended.clear();
             t.update(&tracked, &mut track_ids, &mut ended);
             if let Some(ev) = events.as_mut() {
-                ev.frame(frame, msg.frame.timestamp_ms, t.tracks(), &ended, &mut frame_events);
+                ev.frame(frame, clock.at(&msg.frame), t.tracks(), &ended, &mut frame_events);
             }
             keep_reported(&mut detections, &mut track_ids, t.params().high_score);
             if let Some(shared) = &gate_boxes {

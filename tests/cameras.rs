@@ -1,4 +1,4 @@
-//! Several cameras sharing one network (`pipeline::Cameras`): the workers
+//! Several cameras sharing one network (`pipeline::Pipeline`): the workers
 //! serve the cameras in turn, one camera's failure ends only that camera,
 //! and every camera accounts for each of its frames.
 
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ssd_cam::pipeline::{Camera, Cameras, PipelineError, Stats};
+use ssd_cam::pipeline::{Camera, Pipeline, PipelineError, Stats};
 use ssd_cam::sink::{FrameResult, Sink, SinkError};
 use ssd_cam::source::{Source, SourceError};
 use ssd_core::postprocess::{Decoder, PostParams};
@@ -99,7 +99,7 @@ fn run(sources: &[(f64, u64, Option<u64>, bool)]) -> Vec<Outcome> {
         counters.push((produced, written));
     }
     let all =
-        Cameras { cameras, preprocessor: Preprocessor::new(&loaded.manifest, false), model: loaded.model, workers: 1 };
+        Pipeline { cameras, preprocessor: Preprocessor::new(&loaded.manifest, false), model: loaded.model, workers: 1 };
     let results = all.run(Arc::new(AtomicBool::new(false))).unwrap();
     results
         .into_iter()

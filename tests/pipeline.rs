@@ -106,20 +106,18 @@ fn run_on(
         delay: Duration::from_millis(delay_ms),
         stop: stop_after.map(|n| (Arc::clone(&stop), n)),
     };
-    let pipeline = Pipeline {
+    let camera = ssd_cam::pipeline::Camera {
         source: Box::new(CountingSource { live, total, produced: Arc::clone(&produced), panic_at }),
-        preprocessor: Preprocessor::new(&manifest, false),
         decoder: Decoder::new(&manifest, priors, params),
-        model,
         sinks: vec![Box::new(sink)],
         max_frames: None,
-        workers,
         tracker: None,
         events: None,
         gate: None,
         tracked: None,
     };
-    let result = pipeline.run(stop);
+    let pipeline = Pipeline::one(camera, model, Preprocessor::new(&manifest, false), workers);
+    let result = pipeline.run_one(stop);
     let seen = seen.lock().unwrap().clone();
     Run { seen, produced: produced.load(Ordering::SeqCst), result }
 }
@@ -214,20 +212,18 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
     let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = SlowSink { seen: Arc::clone(&seen), delay: Duration::ZERO, stop: None };
-    let pipeline = Pipeline {
+    let camera = ssd_cam::pipeline::Camera {
         source: Box::new(GapSource { produced: 0 }),
-        preprocessor: Preprocessor::new(&manifest, false),
         decoder: Decoder::new(&manifest, priors, PostParams::from(manifest.defaults)),
-        model: common::load_oracle(dir.path()),
         sinks: vec![Box::new(sink)],
         max_frames: None,
-        workers: 2,
         tracker: None,
         events: None,
         gate: None,
         tracked: None,
     };
-    let stats = pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
+    let pipeline = Pipeline::one(camera, common::load_oracle(dir.path()), Preprocessor::new(&manifest, false), 2);
+    let stats = pipeline.run_one(Arc::new(AtomicBool::new(false))).unwrap();
     assert_eq!(stats.frames, 6);
     assert_eq!(stats.dropped, 5);
     let seen = seen.lock().unwrap().clone();
@@ -295,20 +291,18 @@ fn boxes_found_in_a_region_come_back_in_frame_pixels_exactly() {
         Arc::clone(&tracked),
     );
     let seen = Seen::default();
-    let pipeline = Pipeline {
+    let camera = ssd_cam::pipeline::Camera {
         source: Box::new(StillSource { total: 3 }),
-        preprocessor: Preprocessor::new(&manifest, false),
         decoder: Decoder::new(&manifest, priors, PostParams::from(manifest.defaults)),
-        model: common::load_oracle(dir.path()),
         sinks: vec![Box::new(BoxSink(Arc::clone(&seen)))],
         max_frames: None,
-        workers: 1,
         tracker: None,
         events: None,
         gate: Some(gate),
         tracked: None,
     };
-    pipeline.run(Arc::new(AtomicBool::new(false))).unwrap();
+    let pipeline = Pipeline::one(camera, common::load_oracle(dir.path()), Preprocessor::new(&manifest, false), 1);
+    pipeline.run_one(Arc::new(AtomicBool::new(false))).unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3);
     // Frame 0 runs whole (stretched); then only the region.

@@ -9,6 +9,12 @@ use libfuzzer_sys::fuzz_target;
 use ssd_cam::mqtt::MqttUrl;
 use ssd_cam::zones::{parse_places, Line, Zone};
 
+/// The command line's camera, which a cameras file is laid over.
+fn base() -> ssd_cam::config::Camera {
+    let input = ssd_cam::config::Input::Source("demo".into());
+    ssd_cam::cli::default_camera(input).expect("the default camera builds")
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let probe = [[0.0, 0.0], [1e30, -1e30], [-5.5, 7.25], [f32::MAX, f32::MIN]];
@@ -27,13 +33,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((zones, lines)) = parse_places(text) {
         assert!(zones.iter().all(|z| z.polygon.len() >= 3) && lines.iter().all(|l| l.a != l.b));
     }
-    if let Ok(cameras) = ssd_cam::config::parse_cameras(text) {
-        for c in &cameras {
-            assert!(ssd_cam::config::check_name(&c.name).is_ok() && !c.input.is_empty());
-            assert!(c.threshold.is_none_or(|t| (0.0..=1.0).contains(&t)));
+    match ssd_cam::config::parse_cameras_over(text, &base()) {
+        Ok(cameras) => {
+            for c in &cameras {
+                let name = c.name.as_deref().unwrap_or_default();
+                assert!(ssd_cam::config::check_name(name).is_ok() && !c.input.spec().trim().is_empty());
+                assert!(c.detection.threshold.is_none_or(|t| (0.0..=1.0).contains(&t)));
+            }
         }
-    } else if let Err(e) = ssd_cam::config::parse_cameras(text) {
-        assert!(!e.contains('\n'), "{e:?} is more than one line");
+        Err(e) => assert!(!e.contains('\n'), "{e:?} is more than one line"),
     }
     if let Ok(url) = MqttUrl::parse(text) {
         let shown = url.to_string();

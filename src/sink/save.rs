@@ -104,18 +104,27 @@ impl SaveSink {
     }
 }
 
+/// JPEG quality of saved frames and snapshots: the image crate's default,
+/// which they were written with before.
+const SAVED_JPEG_QUALITY: u8 = 75;
+
 /// Writes an RGB image to a temporary name next to `path` and renames it,
 /// so that a reader never sees half a file.
 pub(crate) fn write_image(path: &Path, rgb: &[u8], w: u32, h: u32, format: SaveFormat) -> Result<(), String> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let format = match format {
-        SaveFormat::Png => image::ImageFormat::Png,
-        SaveFormat::Jpeg => image::ImageFormat::Jpeg,
+    let encoded = match format {
+        SaveFormat::Png => {
+            image::save_buffer_with_format(&tmp, rgb, w, h, image::ExtendedColorType::Rgb8, image::ImageFormat::Png)
+                .map_err(|e| e.to_string())
+        }
+        SaveFormat::Jpeg => {
+            let mut jpeg = Vec::new();
+            crate::jpeg::encode(rgb, w, h, SAVED_JPEG_QUALITY, &mut jpeg)
+                .and_then(|()| std::fs::write(&tmp, &jpeg).map_err(|e| e.to_string()))
+        }
     };
-    let written = image::save_buffer_with_format(&tmp, rgb, w, h, image::ExtendedColorType::Rgb8, format)
-        .map_err(|e| e.to_string())
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+    let written = encoded.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

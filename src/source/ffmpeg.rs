@@ -38,7 +38,7 @@ pub struct FfmpegOptions {
     /// Further input options, placed before `-i`.
     pub input_args: Vec<String>,
     /// RTSP over `tcp` (default) or `udp`.
-    pub rtsp_transport: String,
+    pub rtsp_transport: crate::config::RtspTransport,
     /// Scale to this size in ffmpeg.
     pub size: Option<(u32, u32)>,
     /// A network stream that sends nothing this long is ended by ffmpeg and
@@ -54,7 +54,7 @@ impl Default for FfmpegOptions {
             program: std::env::var("SSD_CAM_FFMPEG").unwrap_or_else(|_| "ffmpeg".into()),
             hwaccel: None,
             input_args: Vec::new(),
-            rtsp_transport: "tcp".into(),
+            rtsp_transport: crate::config::RtspTransport::Tcp,
             size: None,
             read_timeout: Duration::from_secs(5),
             reconnect: Reconnect::default(),
@@ -157,7 +157,7 @@ impl FfmpegSource {
             let micros = o.read_timeout.as_micros().to_string();
             let scheme = self.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
             if scheme.starts_with("rtsp") {
-                cmd.args(["-rtsp_transport", &o.rtsp_transport, "-timeout", &micros]);
+                cmd.args(["-rtsp_transport", o.rtsp_transport.as_str(), "-timeout", &micros]);
             } else {
                 cmd.args(["-rw_timeout", &micros]);
             }
@@ -244,7 +244,7 @@ impl FfmpegSource {
         }
         log::warn!("{}: {why}; reconnecting", self.name);
         let gone = self.last_frame.unwrap_or_else(Instant::now);
-        let mut wait = self.options.reconnect.first_backoff;
+        let mut backoff = self.options.reconnect.backoff();
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(false);
@@ -266,11 +266,7 @@ impl FfmpegSource {
                 }
                 Err(e) => log::debug!("{e}"),
             }
-            let until = Instant::now() + wait;
-            while Instant::now() < until && !self.stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            wait = (wait * 2).min(self.options.reconnect.max_backoff);
+            crate::source::camera::reconnect::sleep_unless_stopped(backoff.next_wait(), &self.stop);
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod hub;
 pub mod metrics;
 pub mod server;
+pub mod sink;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,7 +74,7 @@ impl WebOptions {
     /// The server's options.
     pub fn server_options(&self) -> Result<server::ServerOptions, String> {
         let tls = match &self.tls {
-            Some((cert, key)) => Some(server::tls_config(cert, key)?),
+            Some((cert, key)) => Some(crate::net::tls::server_config(cert, key)?),
             None => None,
         };
         Ok(server::ServerOptions {

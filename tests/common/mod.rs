@@ -104,9 +104,9 @@ pub fn png(path: &Path, w: u32, h: u32) {
 }
 
 /// Writes the oracle into `dir` and loads it.
-pub fn load_oracle(dir: &Path) -> ssd_cam::model::Model {
+pub fn load_oracle(dir: &Path) -> ssd_runtime::model::Model {
     let onnx = write_oracle(dir, "oracle");
-    ssd_cam::model::Model::load(&onnx, &oracle_manifest(), &onnx.with_extension("json")).unwrap()
+    ssd_runtime::model::Model::load(&onnx, &oracle_manifest(), &onnx.with_extension("json")).unwrap()
 }
 
 /// The ssd-cam binary: cargo's own path in this package's tests, and the

@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use tract_onnx::prelude::Framework;
 
 use crate::quantize::{calibration_tensors, quantize, QuantizeReport, RangeCollector, RangeMethod, WeightScales};
-use ssd_cam::model::{input_shape_of, Model};
-use ssd_cam::model_search::locate_model;
-use ssd_cam::source::images::ImageSource;
-use ssd_cam::source::Source;
 use ssd_core::manifest::Manifest;
 use ssd_core::preprocess::Preprocessor;
+use ssd_runtime::images::ImageSource;
+use ssd_runtime::model::{input_shape_of, Model};
+use ssd_runtime::model_search::locate_model;
+use ssd_runtime::source::Source;
 
 /// What to quantize and how.
 #[derive(Debug, Clone)]

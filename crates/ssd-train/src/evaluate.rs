@@ -7,14 +7,14 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::plot::{Chart, Series};
-use ssd_cam::model::Model;
-use ssd_cam::model_search::locate_model;
 use ssd_core::boxes::BBox;
 use ssd_core::dataset::voc::VocSample;
 use ssd_core::manifest::Manifest;
 use ssd_core::metrics::{coco_map, map_by_size, voc_map, GroundTruth, Prediction, Report, SIZES};
 use ssd_core::postprocess::{Decoder, PostParams};
 use ssd_core::preprocess::Preprocessor;
+use ssd_runtime::model::Model;
+use ssd_runtime::model_search::locate_model;
 
 /// VOC and COCO figures for one dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +54,7 @@ fn accuracy(preds: &[Prediction], gts: &[GroundTruth], images: usize) -> Accurac
 pub fn evaluate_model(model: &str, samples: &[VocSample], score_threshold: f32) -> Result<Accuracy> {
     let paths = locate_model(model).map_err(anyhow::Error::msg)?;
     let manifest = Manifest::from_path(&paths.manifest)?;
-    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors)?;
+    let priors = ssd_runtime::baked_priors::priors_for(&manifest.priors)?;
     let mut net = Model::load(&paths.onnx, &manifest, &paths.manifest)?;
     let mut pre = Preprocessor::new(&manifest, false);
     let params = PostParams { score_threshold, ..PostParams::from(manifest.defaults) };

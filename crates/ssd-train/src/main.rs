@@ -350,7 +350,7 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
                 if a.batch_norm {
                     bail!("--init loads weights with batch norm folded in; drop --batch-norm");
                 }
-                Some(ssd_cam::model_search::locate_model(m).map_err(|e| anyhow::anyhow!("--init: {e}"))?.onnx)
+                Some(ssd_runtime::model_search::locate_model(m).map_err(|e| anyhow::anyhow!("--init: {e}"))?.onnx)
             }
             None => None,
         };
@@ -405,7 +405,7 @@ fn train_command(a: TrainArgs, stop: &AtomicBool) -> Result<()> {
         }
     };
     let manifest = config.arch.manifest("training", "", labels.clone(), config.scores);
-    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors)?.into_owned();
+    let priors = ssd_runtime::baked_priors::priors_for(&manifest.priors)?.into_owned();
     let samples = train_samples(&voc, &labels)?;
     log::info!(
         "{} images, {} classes, {:?} ({} priors, {:?} scores), batch {}, {} iterations",
@@ -491,7 +491,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<()> {
         }
         Command::Eval { data, split, images, model, detections, threshold, on_bad, pr_curve } => {
             let samples = load_dataset(&data, &split, images.as_deref(), on_bad.into())?;
-            let paths = ssd_cam::model_search::locate_model(&model).map_err(anyhow::Error::msg)?;
+            let paths = ssd_runtime::model_search::locate_model(&model).map_err(anyhow::Error::msg)?;
             let labels = ssd_core::manifest::Manifest::from_path(&paths.manifest)?.labels;
             let acc = match detections {
                 Some(jsonl) => evaluate_jsonl(&jsonl, &samples, &labels)?,
@@ -516,7 +516,7 @@ fn run(cli: Cli, stop: &AtomicBool) -> Result<()> {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let stop = ssd_cam::app::stop_on_signal("stopping: saving a checkpoint (signal again to quit at once)");
+    let stop = ssd_runtime::signal::stop_on_signal("stopping: saving a checkpoint (signal again to quit at once)");
     match run(Cli::parse(), &stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

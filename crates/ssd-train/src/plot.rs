@@ -1,12 +1,12 @@
 //! Line charts as PNG (loss curves, precision-recall curves) drawn with
-//! [`ssd_cam::draw`], so the trainer needs no plotting library or fonts.
+//! [`ssd_runtime::draw`], so the trainer needs no plotting library or fonts.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use image::RgbImage;
 
-use ssd_cam::draw::{class_color, text_width, Canvas, Rgb, GLYPH};
+use ssd_runtime::draw::{class_color, text_width, Canvas, Rgb, GLYPH};
 
 /// One named line.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,10 +6,10 @@ mod common;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use ssd_cam::model::Model;
 use ssd_core::manifest::ScoreActivation;
 use ssd_core::priors::ssd300_voc;
 use ssd_onnx::ssd;
+use ssd_runtime::model::Model;
 use ssd_train::net::{NetWeights, Ssd300, BOXES_PER_CELL};
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -8,11 +8,11 @@ mod common;
 
 use std::path::Path;
 
-use ssd_cam::model::Model;
-use ssd_cam::model_search::locate_model;
 use ssd_cam::source::demo::DemoSource;
 use ssd_core::manifest::Manifest;
 use ssd_core::scene::CLASSES;
+use ssd_runtime::model::Model;
+use ssd_runtime::model_search::locate_model;
 
 const SHIPPED: &str = "ssd300-shapes";
 
@@ -25,7 +25,7 @@ fn the_demo_sources_default_model_is_the_shipped_shapes_model() {
 fn shipped_files_match_the_baked_prior_table_and_load() {
     let paths = locate_model(&common::shipped(SHIPPED)).unwrap();
     let manifest = Manifest::from_path(&paths.manifest).unwrap();
-    let baked = ssd_cam::baked_priors::builtin(&manifest.priors).expect("build.rs baked the manifest's priors");
+    let baked = ssd_runtime::baked_priors::builtin(&manifest.priors).expect("build.rs baked the manifest's priors");
     assert_eq!(baked.boxes.len(), 8732);
     assert_eq!(baked.boxes.len(), manifest.priors.count());
     assert_eq!(manifest.outputs.boxes.0[0].shape, vec![1, 8732, 4]);

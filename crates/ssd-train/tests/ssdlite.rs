@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use ssd_cam::model::Model;
 use ssd_core::manifest::{Manifest, ScoreActivation};
 use ssd_core::preprocess::Preprocessor;
 use ssd_onnx::pretrained::Pretrained;
 use ssd_onnx::ssdlite::ssdlite_mobilenet_v2;
+use ssd_runtime::model::Model;
 use ssd_train::ssdlite::{LiteWeights, SsdLite};
 
 fn root() -> PathBuf {

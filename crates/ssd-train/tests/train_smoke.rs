@@ -56,7 +56,7 @@ fn batches(root: &Path, config: &TrainConfig) -> (BatchMaker, Vec<String>) {
     let voc = load_split(root, "train", OnBadAnnotation::Fail).unwrap();
     let labels = labels_of(&voc);
     let manifest = config.arch.manifest("t", "", labels.clone(), config.scores);
-    let priors = ssd_cam::baked_priors::priors_for(&manifest.priors).unwrap().into_owned();
+    let priors = ssd_runtime::baked_priors::priors_for(&manifest.priors).unwrap().into_owned();
     let samples = train_samples(&voc, &labels).unwrap();
     (BatchMaker::new(samples, &manifest, priors, config.batch, config.seed, config.augment).unwrap(), labels)
 }

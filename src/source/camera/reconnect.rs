@@ -22,6 +22,13 @@ pub struct Reconnect {
     pub max_backoff: Duration,
 }
 
+impl Reconnect {
+    /// The waits between attempts.
+    pub fn backoff(&self) -> crate::net::backoff::Backoff {
+        crate::net::backoff::Backoff::new(self.first_backoff, self.max_backoff)
+    }
+}
+
 impl Default for Reconnect {
     fn default() -> Self {
         Self {
@@ -99,7 +106,7 @@ impl<D: Device> CameraSource<D> {
         );
         self.device.close();
         self.streaming = false;
-        let mut backoff = self.reconnect.first_backoff;
+        let mut backoff = self.reconnect.backoff();
         let mut last_error = cause.clone();
         loop {
             let waited = gone.elapsed();
@@ -112,7 +119,7 @@ impl<D: Device> CameraSource<D> {
                     ),
                 });
             }
-            let nap = backoff.min(self.reconnect.timeout - waited);
+            let nap = backoff.next_wait().min(self.reconnect.timeout - waited);
             if !sleep_unless_stopped(nap, &self.stop) {
                 return Ok(false);
             }
@@ -132,7 +139,6 @@ impl<D: Device> CameraSource<D> {
                     last_error = e;
                 }
             }
-            backoff = (backoff * 2).min(self.reconnect.max_backoff);
         }
     }
 
@@ -150,7 +156,8 @@ impl<D: Device> CameraSource<D> {
 }
 
 /// Sleeps for `d` in short steps; `false` if `stop` was raised meanwhile.
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+/// Sleeps `d`, in short naps so that a stop is seen: `false` when stopped.
+pub fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     let until = Instant::now() + d;
     loop {
         if stop.load(Ordering::Relaxed) {

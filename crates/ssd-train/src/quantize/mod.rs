@@ -86,7 +86,7 @@ mod tests {
     }
 
     fn run(model: &pb::ModelProto, input: &[f32]) -> Vec<Vec<f32>> {
-        let plan = ssd_cam::model::read_onnx(&ssd_onnx::encode(model))
+        let plan = ssd_runtime::model::read_onnx(&ssd_onnx::encode(model))
             .and_then(|m| m.with_input_fact(0, f32::fact([1, 2, 8, 8]).into()))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())

@@ -89,7 +89,7 @@ impl RangeCollector {
         input_shape: &[usize],
         method: RangeMethod,
     ) -> Result<Self, QuantizeError> {
-        let mut inference = ssd_cam::model::read_onnx(&ssd_onnx::encode(model))
+        let mut inference = ssd_runtime::model::read_onnx(&ssd_onnx::encode(model))
             .map_err(|e| err(format!("the float model does not load: {e}")))?;
         // Graph inputs are not labelled outlets: an input node's outlet 0 is
         // the tensor of that name.

@@ -4,7 +4,7 @@
 use std::io::{BufRead, Seek};
 use std::path::{Path, PathBuf};
 
-use super::{Source, SourceError};
+use crate::source::{Source, SourceError};
 
 const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "ppm", "pgm", "pnm"];
 
