@@ -18,10 +18,12 @@ mkdir -p "$work"
 git worktree add --detach "$work/tree" "$rev" >/dev/null
 trap 'git worktree remove --force "$work/tree" >/dev/null 2>&1 || true' EXIT
 echo "== ssd-cam at $rev" >&2
-(cd "$work/tree" && CARGO_TARGET_DIR="$PWD/../../" cargo build --quiet --bin ssd-cam)
+# Built as the tests build it (all features, the test command's feature
+# set), so the dependencies are the ones target/ already holds.
+(cd "$work/tree" && CARGO_TARGET_DIR="$PWD/../../" cargo test --quiet --workspace --all-features --no-run --test cli)
 cp target/debug/ssd-cam "$work/before"
 echo "== ssd-cam of this tree" >&2
-cargo build --quiet --bin ssd-cam
+cargo test --quiet --workspace --all-features --no-run --test cli
 cp target/debug/ssd-cam "$work/after"
 # A video file: the demo's frames, as they came, through ffmpeg.
 "$work/before" --source demo:fps=0,frames=60,seed=5 --headless --record "$work/clip.mp4" --record-raw >/dev/null 2>&1

@@ -292,6 +292,16 @@ fn mjpeg_frames_decode_as_jpeg_with_the_boxes_where_the_json_says() {
     }
 }
 
+/// The frames the pipeline has written so far, from `/metrics`.
+fn frames_written(s: &Served) -> f64 {
+    let text = String::from_utf8(get(&s.url("/metrics"), &[]).2).unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    match scrape.samples.iter().find(|x| x.metric == "ssd_cam_frames_total").map(|x| &x.value) {
+        Some(prometheus_parse::Value::Counter(n)) => *n,
+        v => panic!("ssd_cam_frames_total is {v:?} in\n{text}"),
+    }
+}
+
 #[test]
 fn a_viewer_that_stops_reading_slows_neither_the_pipeline_nor_the_others() {
     let s = Served::start(&["--source", "demo:fps=15", "--detect", "always"]);
@@ -305,12 +315,16 @@ fn a_viewer_that_stops_reading_slows_neither_the_pipeline_nor_the_others() {
         .collect();
     let mut stream = mjpeg(&s.url("/stream.mjpg"), &[]);
     let first = mjpeg_parts(&mut stream, 1)[0].0;
-    let started = Instant::now();
+    let written_before = frames_written(&s);
     let parts = mjpeg_parts(&mut stream, 45);
-    let seconds = started.elapsed().as_secs_f64();
+    let written = frames_written(&s) - written_before;
     let last = parts.last().unwrap().0;
-    // The reader kept up with the source's 15 frames a second.
-    assert!(seconds < 45.0 / 15.0 * 1.6, "45 frames took {seconds:.1} s");
+    // Measured against the pipeline's own pace, not the clock, so a busy
+    // machine changes nothing: the pipeline went on while the stalled
+    // viewers waited, and the reader got most of what it wrote (at 15 a
+    // second from a 15 fps source, every frame is due).
+    assert!(written >= 40.0, "the pipeline wrote {written} frames while the reader took 45");
+    assert!(45.0 / written >= 0.5, "the reader got 45 of the {written} frames the pipeline wrote");
     assert!(parts.windows(2).all(|w| w[1].0 > w[0].0));
     assert!(last >= first + 45);
     // And it sees what the pipeline does now, not a backlog.

@@ -104,9 +104,9 @@ impl SaveSink {
     }
 }
 
-/// JPEG quality of saved frames and snapshots: the image crate's default,
-/// which they were written with before.
-const SAVED_JPEG_QUALITY: u8 = 75;
+/// JPEG quality of saved frames and snapshots (with colour at full
+/// resolution, so thin box lines keep their class colour).
+const SAVED_JPEG_QUALITY: u8 = 85;
 
 /// Writes an RGB image to a temporary name next to `path` and renames it,
 /// so that a reader never sees half a file.
@@ -120,7 +120,7 @@ pub(crate) fn write_image(path: &Path, rgb: &[u8], w: u32, h: u32, format: SaveF
         }
         SaveFormat::Jpeg => {
             let mut jpeg = Vec::new();
-            crate::jpeg::encode(rgb, w, h, SAVED_JPEG_QUALITY, &mut jpeg)
+            crate::jpeg::encode_with(rgb, w, h, SAVED_JPEG_QUALITY, crate::jpeg::Chroma::Full, &mut jpeg)
                 .and_then(|()| std::fs::write(&tmp, &jpeg).map_err(|e| e.to_string()))
         }
     };
