@@ -25,13 +25,14 @@ cp target/debug/ssd-cam "$work/before"
 echo "== ssd-cam of this tree" >&2
 cargo test --quiet --workspace --all-features --no-run --test cli
 cp target/debug/ssd-cam "$work/after"
-# A video file: the demo's frames, as they came, through ffmpeg.
+# A video file: the demo's frames, as they came, through ffmpeg (run with
+# the shapes model, which finds the shapes in them).
 "$work/before" --source demo:fps=0,frames=60,seed=5 --headless --record "$work/clip.mp4" --record-raw >/dev/null 2>&1
 runs=(
     "demo:fps=0,frames=90,seed=3|--headless"
     "demo:fps=0,frames=150,size=320x240,seed=4|--headless --events --zone left=0,0,160,0,160,240,0,240 --line middle=160,0,160,240"
-    "$work/clip.mp4|--headless"
-    "$work/clip.mp4|--headless --events"
+    "$work/clip.mp4|--headless --model ssd300-shapes"
+    "$work/clip.mp4|--headless --model ssd300-shapes --events --threshold 0.4"
 )
 status=0
 for i in "${!runs[@]}"; do
