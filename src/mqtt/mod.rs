@@ -19,7 +19,7 @@
 //!
 //! The module by job: [`url`] reads `--mqtt`, [`topics`] names the topics,
 //! [`sink`] is the pipeline's side (the bounded queue, counts, the first
-//! connection), [`publisher`] the network's (the connection, in-flight
+//! connection), `publisher` the network's (the connection, in-flight
 //! messages, what is sent again).
 
 mod publisher;
