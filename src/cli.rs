@@ -73,7 +73,8 @@ pub struct Args {
 
     /// Cameras from a file: `[[camera]]` tables with name, source or device,
     /// and optionally threshold, classes, min_size, detect, zones, lines,
-    /// motion_mask (see README). The other options apply to every camera.
+    /// motion_mask and the other per-camera keys of the README, each laid
+    /// over an optional `[defaults]` table, laid over these options.
     #[arg(long, help_heading = "Sources", value_name = "FILE", conflicts_with_all = ["source", "device", "name"])]
     pub config: Option<std::path::PathBuf>,
 
