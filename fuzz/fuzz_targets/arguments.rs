@@ -9,10 +9,14 @@ use libfuzzer_sys::fuzz_target;
 use ssd_cam::mqtt::MqttUrl;
 use ssd_cam::zones::{parse_places, Line, Zone};
 
-/// The command line's camera, which a cameras file is laid over.
-fn base() -> ssd_cam::config::Camera {
-    let input = ssd_cam::config::Input::Source("demo".into());
-    ssd_cam::cli::default_camera(input).expect("the default camera builds")
+/// The command line's camera, which a cameras file is laid over (made
+/// once: parsing the arguments for every input slowed the target tenfold).
+fn base() -> &'static ssd_cam::config::Camera {
+    static BASE: std::sync::OnceLock<ssd_cam::config::Camera> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let input = ssd_cam::config::Input::Source("demo".into());
+        ssd_cam::cli::default_camera(input).expect("the default camera builds")
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((zones, lines)) = parse_places(text) {
         assert!(zones.iter().all(|z| z.polygon.len() >= 3) && lines.iter().all(|l| l.a != l.b));
     }
-    match ssd_cam::config::parse_cameras_over(text, &base()) {
+    match ssd_cam::config::parse_cameras_over(text, base()) {
         Ok(cameras) => {
             for c in &cameras {
                 let name = c.name.as_deref().unwrap_or_default();
