@@ -3,15 +3,20 @@
 # under qemu against the host build, on the demo source and on images, with
 # the shipped model: the same detections, boxes within 0.5 px, scores within
 # 1e-3.
-#   scripts/cross-check.sh [aarch64] [armv7]      (default: aarch64)
+#   scripts/cross-check.sh [--build-only] [aarch64] [armv7]   (default: aarch64)
+# --build-only installs what is missing and builds the ARM binaries, no
+# more (CI builds them beside the tests, at the lowest priority).
 # Installs Debian's cross compilers and C libraries, qemu-user-static and the
 # Rust targets when missing; linkers and runners are in .cargo/config.toml.
 # Results (JSON of both builds, binary size, start-up time) go to
-# target/cross-check/ARCH/.
+# target/cross-check/ARCH/. SSD_CAM_CROSS_TARGET_DIR puts the ARM build in
+# its own target folder (CI: beside the tests' build, sharing no lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+build_only=false
+if [ "${1:-}" = --build-only ]; then build_only=true; shift; fi
 arches=("$@")
 [ ${#arches[@]} -gt 0 ] || arches=(aarch64)
 
@@ -23,21 +28,23 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # which changes the features Cargo unifies for tract and burn and rebuilt them
 # (6m49s in CI); `cargo test --no-run` is a no-op after the tests and puts the
 # same ssd-cam binary in target/debug.
-cargo test "${CARGO_TEST_ARGS[@]}" --no-run --quiet
 host=target/debug/ssd-cam
+if ! $build_only; then
+    cargo test "${CARGO_TEST_ARGS[@]}" --no-run --quiet
+fi
 
 work=target/cross-check
 mkdir -p "$work"
 # Images for the image-source path: raw demo frames of another size and seed.
 images="$work/images"
-if [ ! -f "$images/frame_00000007.png" ]; then
+if ! $build_only && [ ! -f "$images/frame_00000007.png" ]; then
     rm -rf "$images"
     "$host" --source demo:size=480x360,fps=0,frames=8,seed=21 --headless --save "$images" --save-raw --save-png >/dev/null
 fi
 # The image source runs its default model, person-ssdlite (the demo source
 # runs ssd300-shapes); a photo with a person gives it something to find on
 # both builds (the check requires at least one matched detection).
-cp models/person-ssdlite-demo-input.jpg "$images/"
+$build_only || cp models/person-ssdlite-demo-input.jpg "$images/"
 sources=("demo:fps=0,frames=12,seed=3" "$images")
 
 status=0
@@ -64,8 +71,10 @@ for arch in "${arches[@]}"; do
     # quick-release in Cargo.toml): the same code generation at -O3, minutes
     # shorter to build on 2 cores; the packages keep LTO.
     echo "== $arch: cargo build --profile quick-release --target $triple" >&2
-    cargo build --profile quick-release --target "$triple" --bin ssd-cam
-    bin="target/$triple/quick-release/ssd-cam"
+    cross_dir="${SSD_CAM_CROSS_TARGET_DIR:-target}"
+    cargo build --profile quick-release --target "$triple" --target-dir "$cross_dir" --bin ssd-cam
+    if $build_only; then continue; fi
+    bin="$cross_dir/$triple/quick-release/ssd-cam"
     out="$work/$arch"
     mkdir -p "$out"
     size=$(stat -c %s "$bin")

@@ -4,9 +4,12 @@
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 # FUZZ_PROFILE=dev builds without optimisation (CI: the build takes a third
 # of the release build's time, the runs are slower).
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# Usage: scripts/fuzz.sh [--build-only] [SECONDS] [TARGET...]
+# (--build-only: build the targets and stop; CI builds them beside the tests.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=false
+if [ "${1:-}" = --build-only ]; then build_only=true; shift; fi
 seconds="${1:-30}"
 shift || true
 targets=("$@")
@@ -19,6 +22,7 @@ fi
 flags=(--sanitizer none --fuzz-dir fuzz)
 if [ "${FUZZ_PROFILE:-release}" = dev ]; then flags+=(--dev); fi
 cargo +nightly fuzz build "${flags[@]}" >&2
+if $build_only; then exit 0; fi
 for t in "${targets[@]}"; do
     work="target/fuzz-corpus/$t"
     mkdir -p "$work"
