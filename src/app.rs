@@ -35,24 +35,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     }
     let specs = crate::cli::cameras(args)?;
     let several = specs.len() > 1;
-    if several {
-        let one_only = [
-            ("the window (add --headless)", windowed),
-            ("--save", args.save.is_some()),
-            ("--record", args.record.is_some()),
-            (
-                "--zone, --line and --zones-file (give each camera its own in --config)",
-                !args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some(),
-            ),
-            ("--motion-mask (give each camera its own in --config)", !args.motion_mask.is_empty()),
-        ];
-        if let Some((what, _)) = one_only.iter().find(|(_, set)| *set) {
-            bail!(
-                "{what} works with one camera for now; with {} cameras, run one ssd-cam per camera for it",
-                specs.len()
-            );
-        }
-    }
+    check_several(args, specs.len())?;
     check_options(args, &specs)?;
     let web = bind_web(args)?;
     let first = specs.first().map(|s| s.input.spec().to_owned()).unwrap_or_default();
@@ -62,7 +45,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let Loaded { manifest, priors, model, workers, .. } =
         load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
     let stdout = crate::sink::json::SharedLines::stdout();
+    // The running cameras' names, and every camera's (running or not).
     let mut names: Vec<String> = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
     let mut failed = Vec::new();
     let mut mqtt_figures = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
@@ -74,22 +59,23 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
                 crate::source::open_with(source, ffmpeg_options(spec), Arc::clone(&stop)).map_err(anyhow::Error::from)
             }
         };
-        let label = spec.name.clone().unwrap_or_else(|| spec.input.spec().to_owned());
+        // Never the spec itself: it may hold a password.
+        let name = spec.name.clone().unwrap_or_else(|| unique_name(&spec.input.default_name(), &taken));
+        if taken.contains(&name) {
+            bail!("--name {name}: two cameras have this name");
+        }
+        taken.push(name.clone());
         let source = match opened {
             Ok(source) => source,
             // One camera that cannot open ends the run; one of several is
             // left out and the others run.
             Err(e) if !several => return Err(e),
             Err(e) => {
-                log::error!("camera {label}: {e:#}; running without it");
-                failed.push(format!("{label}: {e:#}"));
+                log::error!("camera {name}: {e:#}; running without it");
+                failed.push(format!("{name}: {e:#}"));
                 continue;
             }
         };
-        let name = spec.name.clone().unwrap_or_else(|| unique_name(source.name(), &names));
-        if names.contains(&name) {
-            bail!("--name {name}: two cameras have this name");
-        }
         let live = source.is_live();
         hold |= !live;
         if several {
@@ -101,8 +87,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         let (decoder, tracker) = decoding(spec, &manifest, priors.clone()).map_err(in_camera)?;
         let snapshots = spec.outputs.snapshots.as_ref().map(|dir| if several { dir.join(&name) } else { dir.clone() });
         let json = Box::new(stdout.writer());
-        let (mut sinks, figures) = event_sinks(spec, &name, snapshots, &manifest.labels, json).map_err(in_camera)?;
-        sinks.extend(file_sinks(spec, source.frame_rate(), &manifest.labels).map_err(in_camera)?);
+        let (mut sinks, figures) =
+            event_sinks(spec, &name, snapshots, &manifest.labels, json, live).map_err(in_camera)?;
+        sinks.extend(file_sinks(spec, source.frame_rate(), &manifest.labels, live).map_err(in_camera)?);
         mqtt_figures.push(figures);
         let (gate, tracked) = gating(spec, live, &manifest).map_err(in_camera)?;
         cameras.push(crate::pipeline::Camera {
@@ -127,14 +114,36 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             camera.sinks.push(sink);
         }
     }
+    // systemd (Type=notify, WatchdogSec=): READY once every camera's frames
+    // come through, pings while they keep coming.
+    let done = Arc::new(AtomicBool::new(false));
+    let notifier = crate::notify::Notifier::from_env().and_then(|notifier| {
+        let beats: Vec<_> = cameras
+            .iter_mut()
+            .map(|camera| {
+                let beat = crate::notify::Heartbeat::default();
+                camera.sinks.push(Box::new(beat.clone()));
+                beat.0
+            })
+            .collect();
+        let interval = crate::notify::watchdog_interval();
+        crate::notify::watch(notifier, beats, interval, Arc::clone(&done))
+            .map_err(|e| log::warn!("cannot start the systemd notifier ({e})"))
+            .ok()
+    });
     let all = Pipeline { cameras, model, preprocessor: Preprocessor::new(&manifest, args.letterbox), workers };
     let results = if windowed {
         let title = format!("ssd-cam: {} on {}", manifest.name, names.join(", "));
         let regions = specs.first().is_some_and(|s| s.motion.show_regions);
-        run_windowed(all, manifest.labels.clone(), title, stop, hold, regions)?
+        run_windowed(all, manifest.labels.clone(), title, stop, hold, regions)
     } else {
-        all.run(stop)?
+        all.run(stop).map_err(anyhow::Error::from)
     };
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(notifier) = notifier {
+        let _ = notifier.join();
+    }
+    let results = results?;
     if !several {
         return Ok(results.into_iter().next().unwrap_or_else(|| Err(PipelineError::NoFrames(String::new())))?);
     }
@@ -163,6 +172,114 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         bail!("{} of {cameras_count} cameras failed: {}", failed.len(), failed.join("; "));
     }
     Ok(total)
+}
+
+/// What works with one camera only, refused with several.
+fn check_several(args: &Args, count: usize) -> Result<()> {
+    if count < 2 {
+        return Ok(());
+    }
+    let one_only = [
+        ("the window (add --headless)", !args.headless),
+        ("--save", args.save.is_some()),
+        ("--record", args.record.is_some()),
+        (
+            "--zone, --line and --zones-file (give each camera its own in --config)",
+            !args.zone.is_empty() || !args.line.is_empty() || args.zones_file.is_some(),
+        ),
+        ("--motion-mask (give each camera its own in --config)", !args.motion_mask.is_empty()),
+    ];
+    match one_only.iter().find(|(_, set)| *set) {
+        Some((what, _)) => {
+            bail!("{what} works with one camera for now; with {count} cameras, run one ssd-cam per camera for it")
+        }
+        None => Ok(()),
+    }
+}
+
+/// `--check-config`: what a run checks before its first frame, without
+/// opening a camera, a stream or a connection: the flags, cameras.toml, the
+/// zones, the model and its manifest, each camera's settings against it,
+/// the output folders (writable), the broker URL and the web options.
+/// Every problem found, one line each; none means the run can start.
+pub fn check_config(args: &Args) -> Vec<String> {
+    let mut problems = Vec::new();
+    let specs = match crate::cli::cameras(args) {
+        Ok(specs) => specs,
+        Err(e) => return vec![format!("{e:#}")],
+    };
+    let mut check = |result: Result<()>| {
+        if let Err(e) = result {
+            problems.push(format!("{e:#}"));
+        }
+    };
+    check(check_several(args, specs.len()));
+    check(check_options(args, &specs));
+    if let Some(addr) = args.http {
+        check(web_options(args, addr).server_options().map(drop).map_err(anyhow::Error::msg));
+    }
+    let first = specs.first().map(|s| s.input.spec().to_owned()).unwrap_or_default();
+    let any_device = specs.iter().any(|s| matches!(s.input, Input::Device(_)));
+    let (model_arg, _) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
+    let loaded = load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision);
+    let several = specs.len() > 1;
+    for spec in &specs {
+        let name = spec.name.clone().unwrap_or_else(|| spec.input.default_name());
+        let in_camera = |e: anyhow::Error| if several { anyhow::anyhow!("camera {name}: {e:#}") } else { e };
+        if let Ok(Loaded { manifest, priors, .. }) = &loaded {
+            check(decoding(spec, manifest, priors.clone()).map(drop).map_err(in_camera));
+            let live = spec.input.is_network() || matches!(spec.input, Input::Device(_));
+            check(gating(spec, live, manifest).map(drop).map_err(in_camera));
+        }
+        let outputs = &spec.outputs;
+        let folders = [
+            ("--snapshots", outputs.snapshots.clone()),
+            ("--save", outputs.save.as_ref().map(|s| s.dir.clone())),
+            (
+                "--record",
+                outputs.record.as_ref().map(|r| r.path.parent().unwrap_or(std::path::Path::new(".")).to_path_buf()),
+            ),
+        ];
+        for (flag, folder) in folders {
+            if let Some(folder) = folder {
+                check(
+                    writable(&folder)
+                        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", folder.display()))
+                        .map_err(in_camera),
+                );
+            }
+        }
+        if let Some(record) = &outputs.record {
+            if crate::sink::record::container(&record.path).is_none() {
+                check(Err(anyhow::anyhow!(
+                    "--record {}: the file must end in .mp4, .mkv, .mov or .avi",
+                    record.path.display()
+                )));
+            }
+        }
+    }
+    if let Err(e) = loaded {
+        problems.push(format!("{e:#}"));
+    }
+    problems
+}
+
+/// Whether files can be made in `dir`, or in the nearest folder above it
+/// that exists (a run creates the rest); nothing is left behind.
+fn writable(dir: &std::path::Path) -> std::result::Result<(), String> {
+    let existing = dir.ancestors().find(|d| d.as_os_str().is_empty() || d.is_dir()).unwrap_or(dir);
+    let existing = if existing.as_os_str().is_empty() { std::path::Path::new(".") } else { existing };
+    if !existing.is_dir() {
+        return Err("no such folder".into());
+    }
+    let probe = existing.join(format!(".ssd-cam-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| format!("cannot write in {}: {e}", existing.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// `base`, or `base-2`, `base-3`, … when taken.
@@ -276,6 +393,7 @@ fn event_sinks(
     snapshots: Option<std::path::PathBuf>,
     labels: &[String],
     json_out: Box<dyn std::io::Write + Send>,
+    live: bool,
 ) -> Result<(Sinks, Option<crate::mqtt::MqttFigures>)> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     let outputs = &camera.outputs;
@@ -286,7 +404,7 @@ fn event_sinks(
     if let Some(dir) = &snapshots {
         let sink = SnapshotSink::new(dir.clone(), labels.to_vec(), camera.tracking.max_age)
             .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
-        sinks.push(Box::new(sink));
+        sinks.push(offloaded("--snapshots", Box::new(sink), live)?);
     }
     let mut figures = None;
     if let Some(mqtt) = &outputs.mqtt {
@@ -306,7 +424,7 @@ fn event_sinks(
 
 /// The sinks that write the camera's frames to files: `--save` and
 /// `--record` (at the source's `fps`, 30 when it does not say).
-fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String]) -> Result<Sinks> {
+fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String], live: bool) -> Result<Sinks> {
     let mut sinks: Sinks = Vec::new();
     if let Some(save) = &camera.outputs.save {
         let options = SaveOptions {
@@ -319,7 +437,7 @@ fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String]) -> Result<Si
         };
         let sink = SaveSink::new(options, labels.to_vec())
             .with_context(|| format!("--save {}: cannot create the folder", save.dir.display()))?;
-        sinks.push(Box::new(sink));
+        sinks.push(offloaded("--save", Box::new(sink), live)?);
     }
     if let Some(record) = &camera.outputs.record {
         let options = RecordOptions {
@@ -330,9 +448,21 @@ fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String]) -> Result<Si
             program: ffmpeg::FfmpegOptions::default().program,
             regions: camera.motion.show_regions,
         };
-        sinks.push(Box::new(RecordSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?));
+        let sink = RecordSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?;
+        sinks.push(offloaded("--record", Box::new(sink), live)?);
     }
     Ok(sinks)
+}
+
+/// Frames a file-writing sink may hold before a live camera's frames are
+/// dropped for it: a fraction of a second at camera rates, a bounded amount
+/// of memory (four frames) whatever the disk does.
+const SINK_QUEUE: usize = 4;
+
+/// `sink` on its own thread, so that its disk or encoder never holds up
+/// detection or the other outputs.
+fn offloaded(name: &str, sink: Box<dyn Sink>, live: bool) -> Result<Box<dyn Sink>> {
+    Ok(Box::new(crate::sink::offload::Offloaded::start(name, sink, SINK_QUEUE, live).map_err(anyhow::Error::msg)?))
 }
 
 /// The camera's motion gate and the tracked boxes it keeps crops for, when
@@ -645,8 +775,41 @@ fn open_camera(device: &str, camera: &Camera, stop: Arc<AtomicBool>) -> Result<B
         timeout: std::time::Duration::from_secs_f64(capture.reconnect_timeout.unwrap_or(30.0)),
         ..Reconnect::default()
     };
-    let camera = crate::source::v4l::V4lDevice::new(device)?;
-    Ok(Box::new(CameraSource::new(camera, request, reconnect, stop)?))
+    // A camera whose device node is not there yet (USB still enumerating at
+    // boot) is waited for with the back-off of a camera that drops; one
+    // that is there and fails (busy, no permission) is an error at once.
+    let since = std::time::Instant::now();
+    let mut backoff = reconnect.backoff();
+    let mut warned = false;
+    loop {
+        let opened = crate::source::v4l::V4lDevice::new(device)
+            .map_err(anyhow::Error::from)
+            .and_then(|camera| Ok(CameraSource::new(camera, request, reconnect, Arc::clone(&stop))?));
+        match opened {
+            Ok(source) => {
+                if warned {
+                    log::info!("camera {device}: there after {:.1} s", since.elapsed().as_secs_f64());
+                }
+                return Ok(Box::new(source));
+            }
+            Err(e) if !std::path::Path::new(device).exists() && since.elapsed() < reconnect.timeout => {
+                if !warned {
+                    log::warn!(
+                        "camera {device}: not there yet ({e:#}); waiting up to {:.0} s (--reconnect-timeout)",
+                        reconnect.timeout.as_secs_f64()
+                    );
+                    warned = true;
+                }
+                if !crate::source::camera::reconnect::sleep_unless_stopped(backoff.next_wait(), &stop) {
+                    return Err(e);
+                }
+            }
+            Err(e) if warned => {
+                bail!("{e:#} (waited {:.0} s, --reconnect-timeout)", reconnect.timeout.as_secs_f64())
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(not(feature = "camera"))]

@@ -22,10 +22,20 @@ Examples:
   ssd-cam --device /dev/video0 --headless --http 0.0.0.0:8080 --http-token-file /etc/ssd-cam/token
   RUST_LOG=debug ssd-cam --source demo --headless | head -3";
 
-/// Real-time SSD object detection for edge boards.
-#[derive(Debug, Clone, Parser)]
+/// Real-time SSD object detection for edge boards. No Debug: sources,
+/// `--mqtt` and `--http-token` hold secrets (a camera's settings,
+/// `config::Camera`, show them redacted).
+#[derive(Clone, Parser)]
 #[command(name = "ssd-cam", version, about, after_help = EXAMPLES)]
 pub struct Args {
+    /// Check everything a run would check before its first frame (these
+    /// flags or --config, zones, the model and its manifest, output
+    /// folders, the broker URL, the web options) without opening a camera,
+    /// a stream or a connection; print `ok`, or every problem, one a line.
+    /// For a service's ExecStartPre=.
+    #[arg(long)]
+    pub check_config: bool,
+
     /// A command instead of a detection run.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -162,8 +172,18 @@ pub struct Args {
     /// login and port optional (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
     /// PREFIX/SOURCE/LABEL (retained count of objects now in view),
     /// PREFIX/SOURCE/state (retained online/offline). Needs tracking.
-    #[arg(long, help_heading = "MQTT", value_name = "URL", value_parser = crate::mqtt::MqttUrl::parse)]
-    pub mqtt: Option<crate::mqtt::MqttUrl>,
+    /// `${NAME}` takes a part from the environment; `%40` writes an `@`
+    /// in the user or password.
+    // Parsed by the application, not clap: clap's errors repeat the value,
+    // password included.
+    #[arg(long, help_heading = "MQTT", value_name = "URL")]
+    pub mqtt: Option<String>,
+
+    /// A file holding the MQTT password (its first line), instead of
+    /// writing it in --mqtt's URL, which every user of the board can read
+    /// in the process list.
+    #[arg(long, help_heading = "MQTT", value_name = "FILE", requires = "mqtt")]
+    pub mqtt_password_file: Option<std::path::PathBuf>,
 
     /// The CA certificate (PEM) that signed the broker's, for mqtts://
     /// (default: the system's roots).
@@ -301,6 +321,12 @@ pub struct Args {
     /// Draw the regions the model ran on (window, --save).
     #[arg(long, help_heading = "Motion")]
     pub show_regions: bool,
+
+    /// The most pixels a frame may have (width × height), checked on what a
+    /// file, stream or image announces before any memory is taken for it
+    /// (default 8K UHD, 7680 × 4320).
+    #[arg(long, help_heading = "Sources", value_name = "N", default_value_t = ssd_runtime::source::DEFAULT_MAX_PIXELS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: u64,
 
     /// Stop after writing N frames.
     #[arg(long, help_heading = "Output", value_name = "N", value_parser = frame_count)]
@@ -444,7 +470,7 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
             json: args.headless || args.json || args.events,
             events: args.events,
             snapshots: args.snapshots.clone(),
-            mqtt: args.mqtt.clone().map(|url| Mqtt {
+            mqtt: mqtt_url(args)?.map(|url| Mqtt {
                 url,
                 ca: args.mqtt_ca.clone(),
                 detections_hz: args.mqtt_detections_hz,
@@ -466,6 +492,24 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
     })
 }
 
+/// `--mqtt` with `${NAME}` expanded, parsed, and the password of
+/// `--mqtt-password-file` in place of the URL's.
+fn mqtt_url(args: &Args) -> anyhow::Result<Option<crate::mqtt::MqttUrl>> {
+    let Some(spec) = &args.mqtt else { return Ok(None) };
+    let spec = crate::secrets::expand_env(spec).map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
+    let mut url = crate::mqtt::MqttUrl::parse(&spec).map_err(|e| anyhow::anyhow!("--mqtt {e}"))?;
+    if let Some(path) = &args.mqtt_password_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("--mqtt-password-file {}: {e}", path.display()))?;
+        let password = text.lines().next().unwrap_or_default().trim_end_matches('\r').to_owned();
+        let Some((_, secret)) = url.login.as_mut() else {
+            anyhow::bail!("--mqtt-password-file needs a user name in --mqtt (mqtt://USER@host/…)");
+        };
+        *secret = password;
+    }
+    Ok(Some(url))
+}
+
 /// The settings of a camera reading `input` when no flag is given: what a
 /// cameras file is laid over when read on its own.
 pub fn default_camera(input: crate::config::Input) -> anyhow::Result<crate::config::Camera> {
@@ -483,12 +527,15 @@ pub fn cameras(args: &Args) -> anyhow::Result<Vec<crate::config::Camera>> {
         let base = base_camera(args, Input::Source("demo".into()))?;
         return crate::config::parse_cameras_over(&text, &base).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
     }
-    let mut inputs: Vec<Input> = args
-        .device
-        .iter()
-        .map(|d| Input::Device(d.clone()))
-        .chain(args.source.iter().map(|s| Input::Source(s.clone())))
-        .collect();
+    let expand =
+        |flag: &str, spec: &str| crate::secrets::expand_env(spec).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
+    let mut inputs = Vec::with_capacity(args.device.len() + args.source.len());
+    for device in &args.device {
+        inputs.push(Input::Device(expand("device", device)?));
+    }
+    for source in &args.source {
+        inputs.push(Input::Source(expand("source", source)?));
+    }
     if inputs.is_empty() {
         inputs.push(Input::Source("demo".into()));
     }

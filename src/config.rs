@@ -93,8 +93,8 @@ pub enum CameraFormat {
     Rgb,
 }
 
-/// Where one camera's frames come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one camera's frames come from. Its Debug output hides passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Input {
     /// A V4L2 device: its path.
     Device(String),
@@ -102,7 +102,61 @@ pub enum Input {
     Source(String),
 }
 
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = crate::secrets::redact(self.spec());
+        match self {
+            Input::Device(_) => f.debug_tuple("Device").field(&shown).finish(),
+            Input::Source(_) => f.debug_tuple("Source").field(&shown).finish(),
+        }
+    }
+}
+
 impl Input {
+    /// The name a camera gets when none is given, made for MQTT topics and
+    /// file names and stable across restarts: a URL's host and path without
+    /// login, port or query (`rtsp://cam:pw@192.168.1.20:554/stream1` is
+    /// `192-168-1-20-stream1`), a file's or folder's name without its
+    /// extension, `demo`, `stdin`, a device's name (`video0`).
+    pub fn default_name(&self) -> String {
+        let spec = self.spec();
+        let raw = if let Some((_, rest)) = spec.split_once("://") {
+            let rest = rest.split(['?', '#']).next().unwrap_or_default();
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let host = match hostport.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => hostport.split(':').next().unwrap_or_default(),
+            };
+            format!("{host}/{path}")
+        } else if spec == "-" {
+            "stdin".to_owned()
+        } else if spec == "demo" || spec.starts_with("demo:") {
+            "demo".to_owned()
+        } else {
+            let path = std::path::Path::new(spec);
+            let stem = |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+            match stem(path) {
+                Some(s) if !s.contains(['*', '?', '[']) => s,
+                _ => path.parent().and_then(stem).unwrap_or_default(),
+            }
+        };
+        let mut name = String::with_capacity(raw.len());
+        for c in raw.chars() {
+            let c = if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' };
+            if !(c == '-' && (name.is_empty() || name.ends_with('-'))) {
+                name.push(c);
+            }
+        }
+        let name = name.trim_end_matches('-');
+        let name = name.get(..64).unwrap_or(name).trim_end_matches('-');
+        if name.is_empty() {
+            "camera".to_owned()
+        } else {
+            name.to_owned()
+        }
+    }
+
     /// The device path or source spec.
     pub fn spec(&self) -> &str {
         match self {
@@ -346,15 +400,17 @@ fn choice<T: clap::ValueEnum>(value: &str) -> Result<T, String> {
 /// `[[camera]]` table over the `[defaults]` table over `base`.
 pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        format!("line {line}: {}", e.message().trim())
+        let at = e.span().map_or(0, |s| s.start.min(text.len()));
+        let line = text[..at].matches('\n').count() + 1;
+        let column = text[..at].rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
+        format!("line {line}, column {column}: {}", e.message().trim())
     })?;
     if let Some(key) = table.keys().find(|k| *k != "camera" && *k != "defaults") {
         return Err(format!("unknown key '{key}': the file holds a [defaults] table and [[camera]] tables"));
     }
     let mut defaults = base.clone();
     if let Some(value) = table.get("defaults") {
-        let patch = patch_of(value, "defaults")?;
+        let patch = patch_of(value, "defaults", text)?;
         if let Some(field) =
             [("name", patch.name.is_some()), ("source", patch.source.is_some() || patch.device.is_some())]
                 .iter()
@@ -372,13 +428,14 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
             .get("name")
             .and_then(toml::Value::as_str)
             .map_or_else(|| format!("camera #{}", i + 1), |n| format!("camera '{n}'"));
-        let patch = patch_of(value, &who)?;
+        let patch = patch_of(value, &who, text)?;
         let field = |name: &str, e: String| format!("{who}: {name}: {e}");
         let name = patch.name.clone().ok_or_else(|| field("name", "missing (every camera needs one)".into()))?;
         check_name(&name).map_err(|e| field("name", e))?;
+        let expand = |name: &str, spec: &str| crate::secrets::expand_env(spec).map_err(|e| field(name, e));
         let input = match (&patch.source, &patch.device) {
-            (Some(s), None) if !s.trim().is_empty() => Input::Source(s.clone()),
-            (None, Some(d)) if !d.trim().is_empty() => Input::Device(d.clone()),
+            (Some(s), None) if !s.trim().is_empty() => Input::Source(expand("source", s)?),
+            (None, Some(d)) if !d.trim().is_empty() => Input::Device(expand("device", d)?),
             (Some(_), Some(_)) => return Err(field("source", "give source or device, not both".into())),
             _ => return Err(field("source", "missing (give source = \"…\" or device = \"/dev/videoN\")".into())),
         };
@@ -394,9 +451,45 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
     Ok(out)
 }
 
-fn patch_of(value: &toml::Value, who: &str) -> Result<CameraPatch, String> {
-    serde::Deserialize::deserialize(value.clone())
-        .map_err(|e: toml::de::Error| format!("{who}: {}", e.message().trim()))
+fn patch_of(value: &toml::Value, who: &str, text: &str) -> Result<CameraPatch, String> {
+    serde::Deserialize::deserialize(value.clone()).map_err(|e: toml::de::Error| {
+        let message = e.message().trim();
+        format!("{who}: {}", unknown_key(message, text).unwrap_or_else(|| message.to_owned()))
+    })
+}
+
+/// serde's "unknown field `treshold`, expected one of `name`, …" as the
+/// line that holds the key and the known key it is closest to.
+fn unknown_key(message: &str, text: &str) -> Option<String> {
+    let (key, expected) = message.strip_prefix("unknown field `")?.split_once('`')?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let closest = known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"));
+    let line = text
+        .lines()
+        .position(|l| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')))
+        .map_or(String::new(), |i| format!("line {}: ", i + 1));
+    Some(format!("{line}unknown key '{key}'{closest}"))
+}
+
+/// Levenshtein distance, for suggesting the key a typo meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 impl CameraPatch {
@@ -525,6 +618,48 @@ detect = "always"
     }
 
     #[test]
+    fn default_names_are_topic_and_file_safe_and_hold_no_secret() {
+        let name = |s: &str| Input::Source(s.into()).default_name();
+        assert_eq!(name("rtsp://cam:pw@192.168.1.20:554/stream1"), "192-168-1-20-stream1");
+        assert_eq!(name("rtsp://cam:pw@192.168.1.20:8554/stream1"), "192-168-1-20-stream1");
+        assert_eq!(name("http://[fe80::1]:80/video.cgi?user=a&pwd=secret"), "fe80-1-video-cgi");
+        assert_eq!(name("videos/front door.mp4"), "front-door");
+        assert_eq!(name("frames/*.png"), "frames");
+        assert_eq!(name("demo:fps=0,frames=3"), "demo");
+        assert_eq!(name("-"), "stdin");
+        assert_eq!(name("rtsp://:@/"), "camera");
+        assert_eq!(Input::Device("/dev/video0".into()).default_name(), "video0");
+        let long = "a".repeat(100);
+        for spec in ["rtsp://u:pw@h/s", "x/../y.y4m", "http://h/a?token=t#pw", long.as_str()] {
+            let n = name(spec);
+            assert!(check_name(&n).is_ok() && !n.contains("pw") && !n.contains('.'), "{spec} -> {n}");
+        }
+    }
+
+    #[test]
+    fn inputs_and_cameras_hide_passwords_in_debug_output() {
+        let mut camera = base();
+        camera.input = Input::Source("rtsp://admin:hunter2@cam/s?token=t0k3n".into());
+        let shown = format!("{camera:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("t0k3n") && shown.contains("cam/s"), "{shown}");
+    }
+
+    #[test]
+    fn sources_take_variables_from_the_environment() {
+        // PATH is set wherever tests run (setting a variable here would race
+        // with other tests reading the environment).
+        let path = std::env::var("PATH").unwrap();
+        let text = "[[camera]]\nname = \"door\"\nsource = \"rtsp://admin:${PATH}@cam/s\"\n";
+        let c = parse_cameras(text).unwrap();
+        assert_eq!(c[0].input, Input::Source(format!("rtsp://admin:{path}@cam/s")));
+        let e = parse_cameras(&text.replace("${PATH}", "${SSD_CAM_UNSET_VARIABLE}")).unwrap_err();
+        assert_eq!(
+            e,
+            "camera 'door': source: ${SSD_CAM_UNSET_VARIABLE}: SSD_CAM_UNSET_VARIABLE is not set in the environment"
+        );
+    }
+
+    #[test]
     fn a_good_file_gives_each_camera_its_settings() {
         let c = parse_cameras(GOOD).unwrap();
         assert_eq!(c.len(), 2);
@@ -557,7 +692,11 @@ detect = "always"
                 GOOD.replace("threshold = 0.5", "threshold = 1.5"),
                 "camera 'porch': threshold: 1.5 is not between 0 and 1",
             ),
-            (GOOD.replace("threshold = 0.5", "treshold = 0.5"), "camera 'porch': unknown field `treshold`"),
+            (
+                GOOD.replace("threshold = 0.5", "treshold = 0.5"),
+                "camera 'porch': line 5: unknown key 'treshold' (did you mean 'threshold'?)",
+            ),
+            (GOOD.replace("threshold = 0.5", "colour = 0.5"), "camera 'porch': line 5: unknown key 'colour'"),
             (GOOD.replace("detect = \"always\"", "detect = \"never\""), "camera 'garage': detect: 'never'"),
             (GOOD.replace("door=0,0,100,0,100,100,0,100", "door=0,0"), "camera 'porch': zones: "),
             (GOOD.replace("name = \"garage\"", "name = \"porch\""), "camera 'porch': name: two cameras"),
@@ -565,7 +704,7 @@ detect = "always"
             (GOOD.replace("device = \"/dev/video2\"", ""), "camera 'garage': source: missing"),
             (GOOD.replace("name = \"garage\"", "name = \"a/b\""), "camera 'a/b': name: 'a/b'"),
             (GOOD.replace("threshold = 0.5", "threshold = \"high\""), "camera 'porch': invalid type"),
-            (GOOD.replace("[[camera]]\nname = \"garage\"", "[[camera]\nname = \"garage\""), "line 9: "),
+            (GOOD.replace("[[camera]]\nname = \"garage\"", "[[camera]\nname = \"garage\""), "line 9, column "),
             (
                 GOOD.replace("detect = \"always\"", "track = \"maybe\""),
                 "camera 'garage': track: 'maybe' is not on or off",

@@ -8,6 +8,18 @@ fn main() -> ExitCode {
     avoid_amx_int8();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = ssd_cam::cli::Args::parse();
+    ssd_runtime::source::set_max_pixels(args.max_pixels);
+    if args.check_config {
+        let problems = ssd_cam::app::check_config(&args);
+        if problems.is_empty() {
+            println!("ok");
+            return ExitCode::SUCCESS;
+        }
+        for problem in &problems {
+            eprintln!("error: {problem}");
+        }
+        return ExitCode::FAILURE;
+    }
     if let Some(ssd_cam::cli::Command::Inspect { model, plan }) = &args.command {
         // inspect has no source: it describes the model real sources get.
         let (model, why) = ssd_cam::default_model(model.as_deref(), None, true);

@@ -920,3 +920,43 @@ fn events_name_the_zones_objects_are_in_and_count_line_crossings() {
     assert_eq!(alone.status.code(), Some(1));
     assert!(stderr(&alone).contains("add --events"), "{}", stderr(&alone));
 }
+
+#[test]
+fn check_config_says_ok_or_every_problem_without_opening_anything() {
+    // A camera nothing serves: checking it must not try to reach it.
+    let ok = ssd_cam(&["--check-config", "--source", "rtsp://admin:pw@127.0.0.1:1/cam", "--headless", "--events"]);
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "ok\n", "{}", stderr(&ok));
+    assert!(ok.status.success() && !stderr(&ok).contains("nothing answers"), "{}", stderr(&ok));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = ssd_cam(&[
+        "--check-config",
+        "--source",
+        "demo",
+        "--headless",
+        "--snapshots",
+        "/proc/ssd-cam-nope",
+        "--record",
+        dir.path().join("out.gif").to_str().unwrap(),
+        "--http",
+        "0.0.0.0:8080",
+    ]);
+    let err = stderr(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(bad.stdout.is_empty());
+    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(problems.len(), 3, "{err}");
+    assert!(
+        err.contains("--snapshots /proc/ssd-cam-nope") && err.contains(".mp4, .mkv") && err.contains("token"),
+        "{err}"
+    );
+    // Nothing was created.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    let config = dir.path().join("cameras.toml");
+    std::fs::write(&config, "[[camera]]\nname = \"door\"\nsource = \"demo\"\ntreshold = 0.4\n").unwrap();
+    let typo = ssd_cam(&["--check-config", "--config", config.to_str().unwrap(), "--headless"]);
+    let err = stderr(&typo);
+    assert!(err.contains("line 4: unknown key 'treshold' (did you mean 'threshold'?)"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

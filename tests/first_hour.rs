@@ -18,11 +18,15 @@ fn issue20_network_urls_that_fail_hide_the_password() {
     // Read through ffmpeg since issue 21; a host that does not resolve is
     // one line, and the password never shows (nor without ffmpeg, whose
     // absence is its own one line).
-    let (code, line) = error_of(&["--source", "rtsp://admin:s3cret@camera.invalid/stream", "--headless"]);
+    let (code, line) =
+        error_of(&["--source", "rtsp://admin:s3cret@camera.invalid/stream", "--headless", "--reconnect-timeout", "1"]);
     assert_eq!(code, Some(1), "{line}");
     assert!(line.contains("cannot be reached") || line.contains("sudo apt install ffmpeg"), "{line}");
     assert!(line.contains("admin:***@") && !line.contains("s3cret"), "{line}");
-    let (code, line) = error_of(&["--source", "http://cam.invalid/video.mjpg", "--headless"]);
+    // A host that does not resolve may be a network not up yet: waited for
+    // (1 s here), then named.
+    let (code, line) =
+        error_of(&["--source", "http://cam.invalid/video.mjpg", "--headless", "--reconnect-timeout", "1"]);
     assert_eq!(code, Some(1), "{line}");
     assert!(line.starts_with("error: http://cam.invalid/video.mjpg: "), "{line}");
 }
@@ -58,9 +62,11 @@ fn issue20_a_device_index_names_its_path_and_a_word_is_a_bad_value() {
     if std::path::Path::new("/dev/video7").exists() {
         return;
     }
-    let (code, line) = error_of(&["--device", "7", "--headless"]);
+    // A device node not there yet (USB enumerating at boot) is waited for,
+    // then named.
+    let (code, line) = error_of(&["--device", "7", "--headless", "--reconnect-timeout", "1"]);
     assert_eq!(code, Some(1));
-    assert!(line.contains("/dev/video7"), "{line}");
+    assert!(line.contains("/dev/video7") && line.contains("waited 1 s"), "{line}");
     let (code, line) = error_of(&["--device", "foo", "--headless"]);
     assert_eq!(code, Some(2), "a bad value, not a missing camera");
     assert!(line.contains("'foo' is not a camera"), "{line}");

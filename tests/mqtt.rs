@@ -270,8 +270,10 @@ fn a_wrong_password_is_one_error_line_and_the_right_one_connects() {
     }
     let dir = tempfile::tempdir().unwrap();
     let passwords = dir.path().join("passwords");
+    // `@`, `:` and `/` can only be written in the URL percent-encoded.
+    let password = "r@ght:pw/1";
     let made =
-        Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwords).args(["cam", "right-pw"]).output().unwrap();
+        Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwords).args(["cam", password]).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let broker = Broker::start(dir.path(), &format!("password_file {}", passwords.display()));
     let url = |pw: &str| format!("mqtt://cam:{pw}@127.0.0.1:{}/cams", broker.port);
@@ -281,9 +283,20 @@ fn a_wrong_password_is_one_error_line_and_the_right_one_connects() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("refused the login") && !err.contains("wrong-pw"), "{err}");
     assert!(out.stdout.is_empty(), "frames ran after a refused login");
-    let out = detect(30, 0, &url("right-pw"), &[]).output().unwrap();
+    let out = detect(30, 0, &url("r%40ght%3Apw%2F1"), &[]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(warnings(&out), Vec::<String>::new());
+    // The password from a file (its first line), the URL naming only the user.
+    let file = dir.path().join("mqtt-password");
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let only_user = format!("mqtt://cam@127.0.0.1:{}/cams", broker.port);
+    let out = detect(30, 0, &only_user, &["--mqtt-password-file", file.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("mqtt: connected"), "{err}");
+    assert!(!err.contains(password) && !err.contains("r@ght"), "{err}");
 }
 
 /// A test CA and a certificate for 127.0.0.1 signed by it, made with
@@ -388,4 +401,47 @@ fn several_cameras_publish_under_their_own_names() {
         assert_eq!(received, mine, "{camera}: MQTT events differ from its stdout events");
         assert_eq!(broker.retained(&format!("cams/{camera}/state")).as_deref(), Some("offline"));
     }
+}
+
+/// Threads and resident memory of process `pid`.
+fn threads_and_rss(pid: u32) -> (usize, u64) {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (threads, rss_kb)
+}
+
+#[test]
+fn a_broker_restarted_twenty_times_leaves_no_thread_or_memory_behind() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(dir.path(), "");
+    let child = Killed(Some(
+        detect(1_000_000, 15, &broker.url("cams"), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap(),
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    let (threads_before, rss_before) = threads_and_rss(child.pid());
+    assert!(threads_before > 0, "ssd-cam is not running");
+    for _ in 0..20 {
+        broker.stop();
+        std::thread::sleep(Duration::from_millis(200));
+        broker.resume();
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (threads_after, rss_after) = threads_and_rss(child.pid());
+    signal(child.pid(), "INT");
+    let out = child.output();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(threads_after <= threads_before, "threads {threads_before} -> {threads_after}\n{err}");
+    // Memory may move with the allocator; it must not grow per reconnect.
+    assert!(rss_after <= rss_before + 8 * 1024, "RSS {rss_before} kB -> {rss_after} kB");
+    assert!(err.matches("mqtt: lost").count() >= 10, "the broker restarts went unseen: {err}");
 }

@@ -106,7 +106,8 @@ fn a_lossless_mp4_gives_the_detections_of_the_same_frames_as_y4m() {
     let mut seen = 0;
     for (i, (a, b)) in direct.iter().zip(&decoded).enumerate() {
         assert_eq!(b["frame"], i as u64);
-        assert_eq!(b["source"], mp4.to_str().unwrap());
+        // The camera's name: the file's, without folder or extension.
+        assert_eq!(b["source"], mp4.file_stem().unwrap().to_str().unwrap());
         let pts = b["pts_ms"].as_f64().unwrap();
         assert!((pts - i as f64 * 1000.0 / 30.0).abs() < 0.01, "frame {i}: pts {pts}");
         assert_eq!((b["width"].as_u64(), b["height"].as_u64()), (Some(320), Some(240)));
@@ -274,7 +275,8 @@ fn an_rtsp_stream_runs_live_and_rides_out_a_server_restart() {
     assert!(status.success(), "{err}");
     let lines: Vec<_> = before.iter().chain(&after).collect();
     for l in &lines {
-        assert_eq!(l["source"], format!("rtsp://viewer:***@127.0.0.1:{port}/cam"));
+        // Named from host and path: no login, no port.
+        assert_eq!(l["source"], "127-0-0-1-cam");
         assert_eq!((l["width"].as_u64(), l["height"].as_u64()), (Some(320), Some(240)));
         assert!(l.get("pts_ms").is_none_or(|p| p.is_null()), "live frames carry no media time: {l}");
     }
@@ -329,9 +331,33 @@ fn a_wrong_rtsp_path_is_a_one_line_error() {
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("error: ") && last.contains("no stream at that path"), "{err}");
     // Port 1 (tcpmux), which nothing serves: a port from free_port() could
-    // meanwhile be taken by another test's server.
-    let out = ssd_cam(&["--source", "rtsp://127.0.0.1:1/cam", "--headless"]);
-    assert!(stderr(&out).lines().last().unwrap_or_default().contains("nothing answers"), "{}", stderr(&out));
+    // meanwhile be taken by another test's server. Waited for (it may be a
+    // camera still booting), then given up.
+    let out = ssd_cam(&["--source", "rtsp://127.0.0.1:1/cam", "--headless", "--reconnect-timeout", "2"]);
+    let err = stderr(&out);
+    assert!(err.contains("not answering yet") && err.contains("for up to 2 s"), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("no stream for 2 s (--reconnect-timeout)") && last.contains("nothing answers"), "{err}");
+}
+
+#[test]
+fn a_camera_that_comes_up_after_ssd_cam_is_waited_for() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let (mut child, rx) = spawn_live(&format!("rtsp://127.0.0.1:{port}/cam"), &["--reconnect-timeout", "60"]);
+    // The camera boots 3 s after the detector.
+    std::thread::sleep(Duration::from_secs(3));
+    let _server = RtspServer::start(port);
+    let lines = wait_lines(&rx, 5, Duration::from_secs(60));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert_eq!(lines[0]["width"].as_u64(), Some(320), "{err}");
+    assert!(err.contains("not answering yet") && err.contains("answered after"), "{err}");
 }
 
 #[test]
@@ -504,4 +530,146 @@ fn recordings_split_into_segments_and_survive_an_encoder_that_dies() {
     assert!(status.success(), "{err}");
     assert_eq!(lines.len(), 300, "{err}");
     assert_eq!(err.matches("stopped recording").count(), 1, "{err}");
+}
+
+#[test]
+fn a_recording_killed_mid_run_plays_up_to_its_last_seconds_and_the_next_run_keeps_it() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, segment) in [("door.mp4", None), ("yard.mp4", Some("1"))] {
+        let path = dir.path().join(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssd-cam"));
+        cmd.args(["--source", "demo:fps=15,size=320x240", "--model", "ssd300-shapes", "--headless"])
+            .args(["--record", path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(s) = segment {
+            cmd.args(["--record-segment", s]);
+        }
+        // A power cut after 5 s of a live camera.
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_secs(5));
+        let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(name.trim_end_matches(".mp4")))
+            .collect();
+        files.sort();
+        // The newest segment may have been cut before its first fragment.
+        let frames: Vec<u64> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if i + 1 == files.len() {
+                    probe_or_zero(&dir.path().join(f))
+                } else {
+                    ffprobe_frames(&dir.path().join(f))
+                }
+            })
+            .collect();
+        let total: u64 = frames.iter().sum();
+        // Keyframes (and so fragments) every 2 s: at most about 2 s lost
+        // of what was encoded; every file written plays.
+        assert!(total >= 15, "{name}: {files:?} hold {frames:?} frames");
+        if segment.is_some() {
+            assert!(files.len() >= 2, "{files:?}");
+            assert!(frames[..frames.len() - 1].iter().all(|&n| n >= 10), "{files:?}: {frames:?}");
+        }
+    }
+    // The next run keeps what the killed one wrote.
+    let out = ssd_cam(&[
+        "--source",
+        "demo:fps=0,frames=10,size=320x240",
+        "--model",
+        "ssd300-shapes",
+        "--headless",
+        "--record",
+        dir.path().join("door.mp4").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ffprobe_frames(&dir.path().join("door.mp4")), 10);
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("door.earlier-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the killed run's recording was not kept");
+    assert!(ffprobe_frames(&kept[0]) >= 15);
+}
+
+/// Frames ffprobe reads in `path`, 0 when it reads none.
+fn probe_or_zero(path: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames"])
+        .args(["-of", "csv=p=0", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn a_stopped_recorder_stalls_neither_detection_nor_the_json_and_resumes() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hall.mkv");
+    let (mut child, rx) =
+        spawn_live("demo:fps=15,size=320x240", &["--record", path.to_str().unwrap(), "--workers", "2"]);
+    let before = wait_lines(&rx, 30, Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let encoder = loop {
+        let first = ffmpeg_children(child.id());
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(&pid) = ffmpeg_children(child.id()).iter().find(|p| first.contains(p)) {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no ffmpeg encoder appeared");
+    };
+    // The encoder frozen (a stuck disk, a hung driver) for 6 s.
+    let _ = Command::new("kill").args(["-STOP", &encoder.to_string()]).status();
+    let stopped_at = Instant::now();
+    let mut during = Vec::new();
+    while stopped_at.elapsed() < Duration::from_secs(6) {
+        if let Ok(v) = rx.recv_timeout(Duration::from_millis(100)) {
+            during.push(v);
+        }
+    }
+    let _ = Command::new("kill").args(["-CONT", &encoder.to_string()]).status();
+    let after = wait_lines(&rx, 30, Duration::from_secs(30));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    // Detection and its JSON went on at the camera's pace while the
+    // recorder was stuck: frames written and dropped by the pipeline add up
+    // to the camera's 15 a second, and the pipeline dropped no more than it
+    // did before.
+    let frame = |v: &serde_json::Value| v["frame"].as_u64().unwrap();
+    let dropped = |v: &serde_json::Value| v["dropped"].as_u64().unwrap();
+    let (first, last) = (during.first().unwrap(), during.last().unwrap());
+    let span = frame(last) - frame(first);
+    assert!(span >= 70, "only frames {} to {} in 6 s: {err}", frame(first), frame(last));
+    let pipeline_drops = dropped(last) - dropped(first);
+    // (A blocked output would give next to no lines here; 30 is 5 a second,
+    // a margin for the other tests sharing the cores.)
+    assert!(
+        during.len() >= 30 && pipeline_drops <= span / 3,
+        "{} lines, {pipeline_drops} dropped of {span} frames while the recorder was stopped: {err}",
+        during.len()
+    );
+    assert!(err.contains("--record: cannot keep up"), "the recorder's drops were not told: {err}");
+    // Continued, it recorded again: the file holds frames from before and
+    // after the stop.
+    assert!(before.len() + after.len() >= 60);
+    let recorded = ffprobe_frames(&path);
+    assert!(recorded >= 40, "{recorded} frames recorded: {err}");
 }

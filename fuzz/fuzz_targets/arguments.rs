@@ -2,7 +2,10 @@
 //! (what parses is put to work: containment and crossing tests never
 //! panic), `--mqtt` (what parses prints as a URL that parses the same,
 //! without the password) and `--config` cameras files (every camera that
-//! parses has a good name, one source, and a threshold in range).
+//! parses has a good name, one source, and a threshold in range), and the
+//! secret handling: `${NAME}` expansion (text without `$` is unchanged, an
+//! error is one line), percent-decoding (what encodes decodes back), and
+//! the names made from a source (always a valid camera name).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +24,7 @@ fn base() -> &'static ssd_cam::config::Camera {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    secrets(text);
     let probe = [[0.0, 0.0], [1e30, -1e30], [-5.5, 7.25], [f32::MAX, f32::MIN]];
     if let Ok(z) = Zone::parse(text) {
         assert!(z.polygon.len() >= 3 && !z.name.is_empty());
@@ -60,3 +64,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn secrets(text: &str) {
+    use ssd_cam::secrets::*;
+    match expand_with(text, |name| (name.len() % 2 == 0).then(|| name.to_lowercase())) {
+        Ok(expanded) => assert!(text.contains('$') || expanded == text),
+        Err(e) => assert!(!e.contains('\n'), "{e:?} is more than one line"),
+    }
+    if let Ok(decoded) = percent_decode(text) {
+        assert_eq!(percent_decode(&percent_encode(&decoded)).as_deref(), Ok(decoded.as_str()));
+    }
+    let _ = hide(&redact(text), &secrets_of(text));
+    for input in [ssd_cam::config::Input::Source(text.into()), ssd_cam::config::Input::Device(text.into())] {
+        let name = input.default_name();
+        assert!(ssd_cam::config::check_name(&name).is_ok(), "{text:?} named {name:?}");
+    }
+}

@@ -79,6 +79,8 @@ pub(crate) struct Publisher {
     retained: BTreeMap<String, Vec<u8>>,
     backoff: crate::net::backoff::Backoff,
     reconnect_at: Option<Instant>,
+    /// The current connection's driver thread.
+    driver: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Publisher {
@@ -97,24 +99,47 @@ impl Publisher {
             retained: BTreeMap::new(),
             backoff: crate::net::backoff::Backoff::new(Duration::from_millis(250), Duration::from_secs(8)),
             reconnect_at: Some(Instant::now()),
+            driver: None,
+        }
+    }
+
+    /// Drops the connection and joins its driver thread, which ends once
+    /// its connection fails or sees the client gone. A driver stuck in the
+    /// network longer than `patience` is left to end by itself (it holds
+    /// nothing but its socket) with a warning, rather than holding up the
+    /// exit or the next connection.
+    fn end_driver(&mut self, patience: Duration) {
+        self.client = None;
+        let Some(driver) = self.driver.take() else { return };
+        let until = Instant::now() + patience;
+        while !driver.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if driver.is_finished() {
+            let _ = driver.join();
+        } else {
+            log::warn!("mqtt: the connection to {} did not close within {patience:?}", self.who);
         }
     }
 
     /// A new connection (and client) with its own driver thread.
     fn connect(&mut self, net: &Sender<(u64, Net)>) {
         self.reconnect_at = None;
+        // The previous driver ended when its connection failed: one driver
+        // thread at a time, however many reconnects.
+        self.end_driver(Duration::from_secs(1));
         self.generation += 1;
         // Room for the whole window, so that handing rumqttc a message
         // never blocks.
         let (client, connection) = Client::new(self.options.clone(), 2 * WINDOW + 16);
         let (generation, net) = (self.generation, net.clone());
-        let spawned =
-            std::thread::Builder::new().name("mqtt-net".into()).spawn(move || drive(generation, connection, &net));
-        if spawned.is_err() {
-            self.lost("cannot start a thread".into());
-            return;
+        match std::thread::Builder::new().name("mqtt-net".into()).spawn(move || drive(generation, connection, &net)) {
+            Ok(driver) => {
+                self.driver = Some(driver);
+                self.client = Some(client);
+            }
+            Err(_) => self.lost("cannot start a thread".into()),
         }
-        self.client = Some(client);
     }
 
     /// The connection failed or could not be made: keep what must be sent
@@ -176,8 +201,17 @@ impl Publisher {
         self.again.len() + self.flight.iter().filter(|f| f.message.keep).count()
     }
 
+    /// Publishes what comes on `queue` until the run ends, then closes the
+    /// connection and joins its thread.
     pub(crate) fn run(mut self, queue: &Receiver<Message>, start: &Sender<Start>, flush: Duration) {
-        let (net_tx, net) = crossbeam_channel::unbounded();
+        self.serve(queue, start, flush);
+        self.end_driver(Duration::from_secs(2));
+    }
+
+    fn serve(&mut self, queue: &Receiver<Message>, start: &Sender<Start>, flush: Duration) {
+        // Bounded: a driver that outpaces this loop waits rather than
+        // queueing without limit.
+        let (net_tx, net) = crossbeam_channel::bounded(4 * WINDOW);
         let mut queue_closed = false;
         let mut closing: Option<Instant> = None;
         let mut said_offline = false;

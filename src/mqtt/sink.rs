@@ -132,6 +132,7 @@ impl MqttSink {
             Ok(Start::Connected) => log::info!("mqtt: connected to {url}, topics {}/…", topics.base),
             Ok(Start::Refused(why)) => {
                 shared.stop.store(true, Ordering::Relaxed);
+                let _ = publisher.join();
                 return Err(format!("--mqtt {url}: {why}"));
             }
             Ok(Start::Unreachable(why)) => {
@@ -247,8 +248,14 @@ impl Sink for MqttSink {
 }
 
 impl Drop for MqttSink {
+    /// Without `finish` (an error elsewhere ended the run): the publisher
+    /// stops without delivering what it holds, and is joined.
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        self.queue = None;
+        if let Some(publisher) = self.publisher.take() {
+            let _ = publisher.join();
+        }
     }
 }
 

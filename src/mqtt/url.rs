@@ -1,4 +1,5 @@
-//! `--mqtt URL`: `mqtt[s]://[user[:password]@]host[:port][/prefix]`.
+//! `--mqtt URL`: `mqtt[s]://[user[:password]@]host[:port][/prefix]`, the
+//! user and password percent-decoded (`p%40ss` is `p@ss`).
 
 /// A parsed `--mqtt` URL. Its `Display` hides the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -24,7 +25,11 @@ impl std::fmt::Debug for MqttUrl {
 impl std::fmt::Display for MqttUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = if self.tls { "mqtts" } else { "mqtt" };
-        let user = self.login.as_ref().map(|(u, _)| format!("{u}:***@")).unwrap_or_default();
+        let user = self
+            .login
+            .as_ref()
+            .map(|(u, _)| format!("{}:{}@", crate::secrets::percent_encode(u), crate::secrets::HIDDEN))
+            .unwrap_or_default();
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
         write!(f, "{scheme}://{user}{host}:{}/{}", self.port, self.prefix)
     }
@@ -34,7 +39,7 @@ impl MqttUrl {
     /// Parses `mqtt[s]://[user[:password]@]host[:port][/prefix]`. Errors
     /// never repeat the password.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let safe = crate::source::redact(spec);
+        let safe = crate::secrets::redact(spec);
         let bad = |why: &str| format!("'{safe}': {why} (expected mqtt://[user:pass@]host[:port]/prefix)");
         let (scheme, rest) = spec.split_once("://").ok_or_else(|| bad("not a URL"))?;
         let tls = match scheme {
@@ -49,7 +54,10 @@ impl MqttUrl {
                 if user.is_empty() {
                     return Err(bad("empty user name"));
                 }
-                (Some((user.to_owned(), pass.to_owned())), hostport)
+                let decode = |part: &str, what: &str| {
+                    crate::secrets::percent_decode(part).map_err(|e| bad(&format!("the {what}: {e}")))
+                };
+                (Some((decode(user, "user name")?, decode(pass, "password")?)), hostport)
             }
             None => (None, authority),
         };
@@ -98,6 +106,9 @@ mod tests {
         assert_eq!(u.login, Some(("cam".into(), "s3cret".into())));
         assert_eq!(u.to_string(), "mqtt://cam:***@broker.lan:1884/home/cams");
         assert!(!format!("{u:?}").contains("s3cret"));
+        let u = MqttUrl::parse("mqtt://cam%40home:p%40ss%3Aw%2Fd@broker.lan").unwrap();
+        assert_eq!(u.login, Some(("cam@home".into(), "p@ss:w/d".into())));
+        assert_eq!(u.host, "broker.lan");
         let u = MqttUrl::parse("mqtts://10.0.0.2").unwrap();
         assert_eq!((u.tls, u.port, u.prefix.as_str(), u.login), (true, 8883, "ssd-cam", None));
         let u = MqttUrl::parse("mqtt://[::1]:1883/").unwrap();
@@ -122,7 +133,9 @@ mod tests {
             let e = MqttUrl::parse(bad).expect_err(bad);
             assert!(!e.contains('\n') && e.contains("mqtt://"), "{e}");
         }
-        let e = MqttUrl::parse("mqtt://u:hunter2@host:x/p").unwrap_err();
-        assert!(!e.contains("hunter2"), "{e}");
+        for bad in ["mqtt://u:hunter2@host:x/p", "mqtt://u:hunter2%zz@host/p"] {
+            let e = MqttUrl::parse(bad).unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 }

@@ -1,8 +1,11 @@
-//! Where results go. Sinks run on the output thread, which alone owns stdout.
+//! Where results go. Sinks run on the output thread, which alone owns
+//! stdout; those that write files run on their own threads behind it
+//! ([`offload`]).
 
 #[cfg(feature = "display")]
 pub mod display;
 pub mod json;
+pub mod offload;
 pub mod record;
 pub mod save;
 pub mod snapshot;

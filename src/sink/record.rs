@@ -3,9 +3,15 @@
 //! RGB on a pipe. H.264 (libx264) where this ffmpeg has it, MPEG-4 part 2
 //! otherwise.
 //!
-//! Each file is written under a temporary name beside it and renamed when
-//! complete; `--record-segment SECONDS` starts a new file every so often (a
-//! service running for days must not grow one endless file). Frames a live
+//! Each file is written under its own name in a form a crash cannot spoil:
+//! MP4 and MOV fragmented (an index every keyframe, one every 2 s),
+//! Matroska and AVI as they stream; a SIGKILL or power cut loses at most
+//! the last seconds. A run never overwrites an earlier one's files: an
+//! existing file is kept under a new name, segments continue after the
+//! highest number there, and hidden `.NAME.partial` files an older version
+//! left behind are renamed into place. `--record-segment SECONDS` starts a
+//! new file every so often (a service running for days must not grow one
+//! endless file). Frames a live
 //! source dropped are filled with the previous frame, so the video keeps
 //! the source's clock. An encoder that fails mid-run (a full disk) stops the
 //! recording with one warning; the detections go on.
@@ -18,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{FrameResult, Sink, SinkError};
 use crate::overlay::{annotate, FpsMeter};
-use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, last_line};
+use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, join_reader, last_line};
 
 /// What and how to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,10 +52,19 @@ const MAX_FILL: u64 = 60;
 struct Encoder {
     child: Child,
     stdin: ChildStdin,
-    partial: PathBuf,
     path: PathBuf,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// The thread reading ffmpeg's stderr, joined when it ends.
+    reader: Option<std::thread::JoinHandle<()>>,
     frames: u64,
+}
+
+impl Encoder {
+    /// Kills ffmpeg and joins its stderr reader.
+    fn kill(mut self) {
+        end(&mut self.child);
+        join_reader(self.reader.take());
+    }
 }
 
 /// Encodes frames into video files.
@@ -68,7 +83,7 @@ pub struct RecordSink {
 }
 
 /// ffmpeg's muxer for a file name's extension.
-fn container(path: &Path) -> Option<&'static str> {
+pub(crate) fn container(path: &Path) -> Option<&'static str> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "mp4" | "m4v" => Some("mp4"),
         "mkv" => Some("matroska"),
@@ -105,6 +120,7 @@ impl RecordSink {
             log::warn!("--record: this ffmpeg has no H.264 encoder (libx264); recording MPEG-4 part 2");
             &["-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p"]
         };
+        let segment = keep_earlier_runs(&options.path, options.segment_seconds.is_some(), dir)?;
         Ok(Self {
             options,
             format,
@@ -113,7 +129,7 @@ impl RecordSink {
             canvas: Vec::new(),
             encoder: None,
             size: None,
-            segment: 0,
+            segment,
             last_index: None,
             broken: false,
             fps: FpsMeter::default(),
@@ -134,8 +150,6 @@ impl RecordSink {
 
     fn start(&mut self, (w, h): (u32, u32)) -> Result<Encoder, String> {
         let path = self.segment_path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let partial = path.with_file_name(format!(".{name}.partial"));
         let mut cmd = Command::new(&self.options.program);
         cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &format!("{w}x{h}")])
@@ -143,39 +157,46 @@ impl RecordSink {
             // 4:2:0 needs even sides.
             .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
             .args(self.codec)
+            // A keyframe every 2 s: what a crash can lose of a fragmented file.
+            .args(["-g", &format!("{}", (self.options.fps * 2.0).round().max(1.0))])
+            // Each packet to the file as it comes, not held in ffmpeg's
+            // 32 KB buffer, which a crash would lose with the fragments in it.
+            .args(["-flush_packets", "1"])
             .args(["-f", self.format]);
         if self.format == "mp4" || self.format == "mov" {
-            cmd.args(["-movflags", "+faststart"]);
+            // Fragmented: playable (browsers, VLC, ffprobe) up to the last
+            // fragment written, where +faststart's index came only at the end.
+            cmd.args(["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]);
         }
-        cmd.arg(&partial).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.arg(&path).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
         die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| format!("cannot start ffmpeg: {e}"))?;
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
-        if let Some(pipe) = child.stderr.take() {
+        let reader = child.stderr.take().and_then(|pipe| {
             let tail = Arc::clone(&stderr);
-            let _ =
-                std::thread::Builder::new().name("record-stderr".into()).spawn(move || collect_stderr(pipe, &tail, ""));
-        }
-        let stdin = child.stdin.take().ok_or("ffmpeg gave no input pipe")?;
+            std::thread::Builder::new().name("record-stderr".into()).spawn(move || collect_stderr(pipe, &tail, "")).ok()
+        });
+        let Some(stdin) = child.stdin.take() else {
+            end(&mut child);
+            join_reader(reader);
+            return Err("ffmpeg gave no input pipe".into());
+        };
         log::info!("recording to {}", path.display());
-        Ok(Encoder { child, stdin, partial, path, stderr, frames: 0 })
+        Ok(Encoder { child, stdin, path, stderr, reader, frames: 0 })
     }
 
     /// Closes the current file: waits for ffmpeg and renames it into place.
     fn close(&mut self) -> Result<(), String> {
-        let Some(Encoder { mut child, stdin, partial, path, stderr, frames }) = self.encoder.take() else {
+        let Some(Encoder { mut child, stdin, path, stderr, reader, frames }) = self.encoder.take() else {
             return Ok(());
         };
         drop(stdin);
-        let status = child.wait().map_err(|e| e.to_string())?;
+        let status = child.wait().map_err(|e| e.to_string());
+        join_reader(reader);
+        let status = status?;
         if !status.success() {
-            return Err(format!(
-                "ffmpeg failed ({status}): {}; what it wrote is in {}",
-                said(&stderr),
-                partial.display()
-            ));
+            return Err(format!("ffmpeg failed ({status}): {}; what it wrote is in {}", said(&stderr), path.display()));
         }
-        std::fs::rename(&partial, &path).map_err(|e| format!("cannot rename {}: {e}", partial.display()))?;
         log::info!("recorded {frames} frames to {}", path.display());
         Ok(())
     }
@@ -196,8 +217,10 @@ impl RecordSink {
             }
             if let Some(e) = self.encoder.as_mut() {
                 if let Err(err) = e.stdin.write_all(&self.canvas) {
-                    // ffmpeg ended: its own words say why (a full disk).
-                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    // ffmpeg ended (a full disk, say): its own words say
+                    // why, all read once it is reaped and its reader joined.
+                    end(&mut e.child);
+                    join_reader(e.reader.take());
                     return Err(format!("{err}: {}", said(&e.stderr)));
                 }
                 e.frames += 1;
@@ -209,10 +232,65 @@ impl RecordSink {
     fn fail(&mut self, why: &str) {
         log::warn!("--record: stopped recording ({why}); the detections go on");
         self.broken = true;
-        if let Some(mut e) = self.encoder.take() {
-            end(&mut e.child);
+        if let Some(e) = self.encoder.take() {
+            e.kill();
         }
     }
+}
+
+/// Makes room for this run without losing an earlier one's recordings, and
+/// returns the first segment number: hidden `.NAME.partial` files left by a
+/// crash of an older version are renamed into place, an existing file of
+/// the same name is kept as `NAME.earlier-<its mtime>.EXT`, and segments continue
+/// after the highest number already there.
+fn keep_earlier_runs(path: &Path, segmented: bool, dir: &Path) -> Result<u32, String> {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let segment_of = |name: &str| -> Option<u32> {
+        let number = name.strip_prefix(&format!("{stem}-"))?.strip_suffix(&format!(".{ext}"))?;
+        (number.len() >= 3 && number.bytes().all(|b| b.is_ascii_digit())).then(|| number.parse().ok()).flatten()
+    };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("--record: cannot read {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut recovered = Vec::new();
+    for name in &names {
+        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".partial")) else { continue };
+        let ours = inner == file_name || segment_of(inner).is_some();
+        if ours && !dir.join(inner).exists() && std::fs::rename(dir.join(name), dir.join(inner)).is_ok() {
+            recovered.push(inner.to_owned());
+        }
+    }
+    if !recovered.is_empty() {
+        log::info!(
+            "--record: an earlier run ended without closing {}: kept under {} name(s) (may end early)",
+            recovered.len(),
+            recovered.join(", ")
+        );
+    }
+    if segmented {
+        let names = std::fs::read_dir(dir).map_err(|e| format!("--record: cannot read {}: {e}", dir.display()))?;
+        let highest = names.flatten().filter_map(|e| segment_of(&e.file_name().to_string_lossy())).max();
+        if let Some(n) = highest {
+            log::info!("--record: segments of an earlier run are there; this run starts at {stem}-{:03}.{ext}", n + 1);
+        }
+        return Ok(highest.map_or(0, |n| n.saturating_add(1)));
+    }
+    if path.exists() {
+        let seconds = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let kept = path.with_file_name(format!("{stem}.earlier-{seconds}.{ext}"));
+        std::fs::rename(path, &kept)
+            .map_err(|e| format!("--record {}: cannot keep the earlier recording: {e}", path.display()))?;
+        log::info!("--record: kept the earlier {} as {}", path.display(), kept.display());
+    }
+    Ok(0)
 }
 
 fn said(tail: &Mutex<VecDeque<String>>) -> String {
@@ -266,8 +344,8 @@ impl Sink for RecordSink {
 
 impl Drop for RecordSink {
     fn drop(&mut self) {
-        if let Some(mut e) = self.encoder.take() {
-            end(&mut e.child);
+        if let Some(e) = self.encoder.take() {
+            e.kill();
         }
     }
 }
@@ -291,6 +369,36 @@ mod tests {
         };
         let e = RecordSink::new(options, vec![]).err().unwrap_or_default();
         assert!(e.contains(".mp4, .mkv, .mov or .avi"), "{e}");
+    }
+
+    #[test]
+    fn a_run_keeps_the_recordings_of_earlier_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in
+            ["door-000.mp4", "door-004.mp4", ".door-005.mp4.partial", "door-x.mp4", "door-12.mp4", "yard-009.mp4"]
+        {
+            std::fs::write(d.join(name), name).unwrap();
+        }
+        // Segments: the crashed segment 5 is put in place, this run starts at 6.
+        assert_eq!(keep_earlier_runs(&d.join("door.mp4"), true, d), Ok(6));
+        assert_eq!(std::fs::read_to_string(d.join("door-005.mp4")).unwrap(), ".door-005.mp4.partial");
+        // One file: a crashed one is put in place, then kept aside with the
+        // one already there; nothing is overwritten.
+        std::fs::write(d.join("gate.mkv"), "first").unwrap();
+        std::fs::write(d.join(".gate.mkv.partial"), "crashed").unwrap();
+        assert_eq!(keep_earlier_runs(&d.join("gate.mkv"), false, d), Ok(0));
+        assert!(!d.join("gate.mkv").exists() && d.join(".gate.mkv.partial").exists());
+        let kept: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("gate.earlier-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(std::fs::read_to_string(d.join(&kept[0])).unwrap(), "first");
+        // A kept file never looks like a segment.
+        assert_eq!(keep_earlier_runs(&d.join("gate.mkv"), true, d), Ok(0));
     }
 
     #[test]

@@ -36,6 +36,11 @@ struct Best {
     seen: u64,
 }
 
+/// The most objects whose best frame is held at once: a frame each, so this
+/// bounds the sink's memory (16 × 6 MB at 1080p) whatever the scene holds.
+/// Past it the object seen longest ago is let go (counted).
+pub const MAX_HELD: usize = 16;
+
 /// Keeps each tracked object's best frame and writes it on its events.
 pub struct SnapshotSink {
     dir: PathBuf,
@@ -47,6 +52,8 @@ pub struct SnapshotSink {
     frames: u64,
     saved: u64,
     failed: u64,
+    /// Objects let go past [`MAX_HELD`].
+    let_go: u64,
 }
 
 impl SnapshotSink {
@@ -54,7 +61,16 @@ impl SnapshotSink {
     /// is an error at start); `max_age` is the tracker's.
     pub fn new(dir: PathBuf, labels: Vec<String>, max_age: u32) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir, labels, max_age: u64::from(max_age), best: HashMap::new(), frames: 0, saved: 0, failed: 0 })
+        Ok(Self {
+            dir,
+            labels,
+            max_age: u64::from(max_age),
+            best: HashMap::new(),
+            frames: 0,
+            saved: 0,
+            failed: 0,
+            let_go: 0,
+        })
     }
 
     /// Writes the object's best view if it is newer than its file; on `end`
@@ -122,6 +138,14 @@ impl Sink for SnapshotSink {
         // Tracks that ended unconfirmed get no event: forget them by age.
         let (frames, max_age) = (self.frames, self.max_age);
         self.best.retain(|_, b| b.told || frames - b.seen <= max_age + 1);
+        while self.best.len() > MAX_HELD {
+            let Some(oldest) = self.best.iter().min_by_key(|(id, b)| (b.seen, **id)).map(|(id, _)| *id) else { break };
+            self.best.remove(&oldest);
+            if self.let_go == 0 {
+                log::warn!("--snapshots: more than {MAX_HELD} objects at once; the ones seen longest ago get no better snapshot");
+            }
+            self.let_go += 1;
+        }
         Ok(())
     }
 
@@ -133,7 +157,13 @@ impl Sink for SnapshotSink {
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
-        log::info!("{} snapshot(s) written to {} ({} failed)", self.saved, self.dir.display(), self.failed);
+        log::info!(
+            "{} snapshot(s) written to {} ({} failed, {} object(s) let go past {MAX_HELD} at once)",
+            self.saved,
+            self.dir.display(),
+            self.failed,
+            self.let_go
+        );
         Ok(())
     }
 }
@@ -210,6 +240,48 @@ mod tests {
         let edge = img.get_pixel(8, 24).0;
         let colour = crate::draw::class_color(1);
         assert!(edge.iter().zip(colour).all(|(&a, b)| a.abs_diff(b) <= 40), "box drawn: {edge:?} vs {colour:?}");
+    }
+
+    #[test]
+    fn at_most_max_held_frames_are_kept_however_many_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SnapshotSink::new(dir.path().to_path_buf(), vec!["bg".into(), "thing".into()], 30).unwrap();
+        for f in 0..3u64 {
+            let frame = Frame {
+                index: f,
+                captured_at: std::time::Instant::now(),
+                timestamp_ms: 0.0,
+                width: 64,
+                height: 48,
+                rgb: vec![0; 64 * 48 * 3],
+                file: None,
+                pts_ms: None,
+            };
+            // 40 objects, each seen once, with a better score each frame.
+            let dets: Vec<Detection> = (0..40)
+                .map(|i| Detection {
+                    class_id: 1,
+                    score: 0.5 + f as f32 * 0.1,
+                    bbox: BBox::new(i as f32, 0.0, i as f32 + 4.0, 4.0),
+                    ..Default::default()
+                })
+                .collect();
+            let ids: Vec<Option<u64>> = (0..40).map(|i| Some(f * 100 + i)).collect();
+            let r = FrameResult {
+                frame: &frame,
+                gate: None,
+                detections: &dets,
+                track_ids: &ids,
+                events: &[],
+                latency: Latency::default(),
+                dropped: 0,
+            };
+            sink.write(&r).unwrap();
+            assert!(sink.best.len() <= MAX_HELD, "{} held", sink.best.len());
+        }
+        assert_eq!(sink.let_go, 3 * 40 - MAX_HELD as u64);
+        // The newest frame's objects are the ones kept.
+        assert!(sink.best.keys().all(|id| *id >= 200));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use super::camera::Reconnect;
 use super::y4m::Y4mSource;
-use super::{redact, userinfo, Source, SourceError};
+use super::{Source, SourceError};
+use crate::secrets::redact;
 
 /// URL schemes read as live network streams.
 pub const NETWORK_SCHEMES: &[&str] = &["rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "srt", "tcp"];
@@ -81,16 +82,30 @@ type StderrTail = Arc<Mutex<VecDeque<String>>>;
 /// How many of ffmpeg's last stderr lines are kept for the error message.
 const TAIL_LINES: usize = 8;
 
-/// One running ffmpeg and the Y4M stream it writes.
+/// One running ffmpeg, the Y4M stream it writes and the thread reading its
+/// stderr.
 struct Running {
     child: Child,
     y4m: Y4mSource<BufReader<ChildStdout>>,
     stderr: StderrTail,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
-    fn stop(mut self) {
+    /// Ends ffmpeg and joins its stderr reader (the pipe closes with the
+    /// process): no thread outlives a run or piles up over reconnects, and
+    /// the returned tail holds ffmpeg's last words.
+    fn stop(mut self) -> StderrTail {
         end(&mut self.child);
+        join_reader(self.reader.take());
+        self.stderr
+    }
+}
+
+/// Waits for a stderr reader to finish (its process has ended).
+pub(crate) fn join_reader(reader: Option<std::thread::JoinHandle<()>>) {
+    if let Some(reader) = reader {
+        let _ = reader.join();
     }
 }
 
@@ -132,7 +147,27 @@ impl FfmpegSource {
             last_frame: None,
             lost: 0,
         };
-        let running = source.start()?;
+        let running = match source.start() {
+            Ok(running) => running,
+            // A camera that boots slower than the board, or a network not
+            // up yet: waited for as a camera that drops is.
+            Err(SourceError::Open { message, .. }) if live && unreachable(&message) => {
+                log::warn!(
+                    "{}: not answering yet ({message}); trying again for up to {:.0} s (--reconnect-timeout)",
+                    source.name,
+                    source.options.reconnect.timeout.as_secs_f64()
+                );
+                let since = Instant::now();
+                match source.retry(since, &message)? {
+                    Some(running) => {
+                        log::info!("{}: answered after {:.1} s", source.name, since.elapsed().as_secs_f64());
+                        running
+                    }
+                    None => return Err(SourceError::Open { what: source.name.clone(), message: "stopped".into() }),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         source.rate = running.y4m.header_rate();
         log::info!(
             "{}: {}x{}{} through ffmpeg",
@@ -192,22 +227,25 @@ impl FfmpegSource {
             _ => SourceError::Open { what: self.name.clone(), message: format!("cannot start ffmpeg: {e}") },
         })?;
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
-        if let Some(pipe) = child.stderr.take() {
+        let reader = child.stderr.take().and_then(|pipe| {
             let tail = Arc::clone(&stderr);
             let secret = self.url.clone();
-            let _ = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name("ffmpeg-stderr".into())
-                .spawn(move || collect_stderr(pipe, &tail, &secret));
-        }
+                .spawn(move || collect_stderr(pipe, &tail, &secret))
+                .ok()
+        });
         let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
+            end(&mut child);
+            join_reader(reader);
             return Err(SourceError::Open { what: self.name.clone(), message: "ffmpeg gave no output pipe".into() });
         };
         match Y4mSource::new(BufReader::with_capacity(1 << 20, stdout), self.name.clone()) {
-            Ok(y4m) => Ok(Running { child, y4m, stderr }),
+            Ok(y4m) => Ok(Running { child, y4m, stderr, reader }),
             Err(e) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
+                join_reader(reader);
                 Err(self.failure(&stderr, status, Some(e)))
             }
         }
@@ -221,8 +259,6 @@ impl FfmpegSource {
         status: Option<std::process::ExitStatus>,
         read: Option<SourceError>,
     ) -> SourceError {
-        // The stderr thread may still be reading ffmpeg's last words.
-        std::thread::sleep(Duration::from_millis(50));
         let lines: Vec<String> = stderr.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         let message = match explain(&lines, self.live) {
             Some(message) => message,
@@ -236,39 +272,58 @@ impl FfmpegSource {
     }
 
     /// Ends the running ffmpeg and starts it again until it gives a header,
-    /// waiting 0.1 s doubling to 2 s between attempts, for at most the
-    /// reconnect timeout. `Ok(false)` when stopped.
+    /// for at most the reconnect timeout. `Ok(false)` when stopped.
     fn reconnect(&mut self, why: &str) -> Result<bool, SourceError> {
         if let Some(r) = self.running.take() {
             r.stop();
         }
         log::warn!("{}: {why}; reconnecting", self.name);
         let gone = self.last_frame.unwrap_or_else(Instant::now);
+        match self.retry(gone, why)? {
+            Some(running) => {
+                log::warn!("{}: stream back after {:.1} s", self.name, gone.elapsed().as_secs_f64());
+                self.running = Some(running);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Starts ffmpeg until it gives a header, waiting 0.1 s doubling to 2 s
+    /// between attempts; an error once `since` is longer ago than the
+    /// reconnect timeout, `Ok(None)` when stopped.
+    fn retry(&self, since: Instant, why: &str) -> Result<Option<Running>, SourceError> {
         let mut backoff = self.options.reconnect.backoff();
         loop {
             if self.stop.load(Ordering::Relaxed) {
-                return Ok(false);
+                return Ok(None);
             }
-            if gone.elapsed() > self.options.reconnect.timeout {
+            if since.elapsed() > self.options.reconnect.timeout {
                 return Err(SourceError::Open {
                     what: self.name.clone(),
                     message: format!(
-                        "the stream has been gone for {:.0} s (--reconnect-timeout): {why}",
+                        "no stream for {:.0} s (--reconnect-timeout): {why}",
                         self.options.reconnect.timeout.as_secs_f64()
                     ),
                 });
             }
             match self.start() {
-                Ok(running) => {
-                    log::warn!("{}: stream back after {:.1} s", self.name, gone.elapsed().as_secs_f64());
-                    self.running = Some(running);
-                    return Ok(true);
-                }
+                Ok(running) => return Ok(Some(running)),
                 Err(e) => log::debug!("{e}"),
             }
             crate::source::camera::reconnect::sleep_unless_stopped(backoff.next_wait(), &self.stop);
         }
     }
+}
+
+/// Whether an ffmpeg failure may pass by itself (the host or the network is
+/// not there yet), unlike a wrong path, wrong credentials or a stream
+/// ffmpeg cannot decode.
+fn unreachable(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["connection refused", "no route to host", "unreachable", "not known", "timed out", "resolve", "connection reset"]
+        .iter()
+        .any(|s| m.contains(s))
 }
 
 impl Drop for FfmpegSource {
@@ -319,13 +374,11 @@ impl Source for FfmpegSource {
                 }
             };
             let Some(running) = self.running.take() else { return Ok(None) };
+            let tail = running.stop();
             if !self.live {
-                let e = self.failure(&running.stderr, status, read_error);
-                running.stop();
-                return Err(e);
+                return Err(self.failure(&tail, status, read_error));
             }
-            let last = last_line(&running.stderr);
-            running.stop();
+            let last = last_line(&tail);
             let why = last.map_or(why.clone(), |l| format!("{why}: {l}"));
             if !self.reconnect(&why)? {
                 return Ok(None);
@@ -354,9 +407,10 @@ impl Source for FfmpegSource {
 /// not empty) hidden.
 pub(crate) fn collect_stderr(pipe: impl Read, tail: &Mutex<VecDeque<String>>, url: &str) {
     let redacted = redact(url);
+    let secrets = crate::secrets::secrets_of(url);
     for line in BufReader::new(pipe).lines() {
         let Ok(line) = line else { break };
-        let line = if url.is_empty() { line } else { hide_password(&line.replace(url, &redacted), url) };
+        let line = if url.is_empty() { line } else { crate::secrets::hide(&line.replace(url, &redacted), &secrets) };
         if line.trim().is_empty() {
             continue;
         }
@@ -367,15 +421,6 @@ pub(crate) fn collect_stderr(pipe: impl Read, tail: &Mutex<VecDeque<String>>, ur
             }
             t.push_back(line);
         }
-    }
-}
-
-/// `line` with the password of `url` (if any) replaced by `***`, wherever
-/// ffmpeg printed it.
-fn hide_password(line: &str, url: &str) -> String {
-    match userinfo(url).and_then(|(_, info, _)| info.split_once(':')) {
-        Some((_, password)) if !password.is_empty() => line.replace(password, "***"),
-        _ => line.to_owned(),
     }
 }
 
@@ -476,11 +521,29 @@ mod tests {
     #[test]
     fn passwords_never_reach_the_messages() {
         let url = "rtsp://admin:s3cret@10.0.0.2:554/live";
+        let tail = Mutex::new(VecDeque::new());
+        let stderr = "[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized s3cret\n\
+                      rtsp://admin:s3cret@10.0.0.2:554/live: Connection refused\n";
+        collect_stderr(stderr.as_bytes(), &tail, url);
+        let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
         assert_eq!(
-            hide_password("[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized s3cret", url),
-            "[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized ***"
+            lines,
+            [
+                "[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized ***",
+                "rtsp://admin:***@10.0.0.2:554/live: Connection refused"
+            ]
         );
-        assert_eq!(hide_password("nothing secret", "rtsp://cam/live"), "nothing secret");
+    }
+
+    #[test]
+    fn only_failures_that_may_pass_are_waited_for() {
+        let waited = |line: &str| unreachable(&explain(&[line.to_owned()], true).unwrap());
+        assert!(waited("[tcp @ 0x1] Connection to tcp://10.0.0.2:554?timeout=0 failed: Connection refused"));
+        assert!(waited("[tcp @ 0x1] Connection to tcp://10.0.0.2:554 failed: No route to host"));
+        assert!(waited("[tcp @ 0x1] Failed to resolve hostname cam.lan: Name or service not known"));
+        assert!(!waited("[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized"));
+        assert!(!waited("[rtsp @ 0x1] method DESCRIBE failed: 404 Not Found"));
+        assert!(!waited("rtsp://cam/s: Invalid data found when processing input"));
     }
 
     #[test]

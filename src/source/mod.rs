@@ -41,7 +41,7 @@ pub fn open_with(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<Box<dyn Source>, SourceError> {
     if let Some(hint) = unsupported(spec) {
-        return Err(SourceError::Unsupported { what: crate::source::redact(spec), hint });
+        return Err(SourceError::Unsupported { what: crate::secrets::redact(spec), hint });
     }
     if ffmpeg::is_network(spec) {
         return Ok(Box::new(ffmpeg::FfmpegSource::open(spec, options, stop)?));
@@ -74,27 +74,10 @@ pub fn open_with(
         return Ok(Box::new(images::ImageSource::from_files(spec.into(), vec![PathBuf::from(spec)])));
     }
     if !path.exists() && (path.extension().is_some() || spec.contains('/')) {
-        return Err(SourceError::Open { what: spec.into(), message: "no such file or directory".into() });
+        return Err(SourceError::Open {
+            what: crate::secrets::redact(spec),
+            message: "no such file or directory".into(),
+        });
     }
-    Err(SourceError::Unknown(spec.into()))
-}
-
-/// `spec` with any password in a URL replaced by `***`, for messages.
-pub fn redact(spec: &str) -> String {
-    match userinfo(spec) {
-        Some((scheme, info, after)) => {
-            let user = info.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{after}")
-        }
-        None => spec.to_owned(),
-    }
-}
-
-/// A URL cut around its `user[:password]@` part: the scheme, that part
-/// (without the `@`) and what follows it. `None` when it has none.
-pub(crate) fn userinfo(spec: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = spec.split_once("://")?;
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    let at = rest[..host_end].rfind('@')?;
-    Some((scheme, &rest[..at], &rest[at + 1..]))
+    Err(SourceError::Unknown(crate::secrets::redact(spec)))
 }

@@ -105,6 +105,7 @@ impl<R: BufRead> Y4mSource<R> {
         if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
             return Err(bad(format!("frame size {width}x{height} is outside 1..={MAX_SIDE} per side")));
         }
+        ssd_runtime::source::check_frame_size(width, height).map_err(bad)?;
         Ok(Self { reader, name, width, height, chroma, full_range, yuv: Vec::new(), frame: 0, rate })
     }
 
@@ -179,6 +180,16 @@ mod tests {
             s.extend_from_slice(f);
         }
         s
+    }
+
+    #[test]
+    fn a_header_announcing_more_pixels_than_allowed_is_refused_before_reading() {
+        // 16384 × 16384 is 805 MB as RGB: over the 8K UHD default.
+        let s = stream("YUV4MPEG2 W16384 H16384 F30:1 C420", &[]);
+        let e = Y4mSource::new(std::io::Cursor::new(s), "big".into()).unwrap_err().to_string();
+        assert!(e.contains("16384x16384") && e.contains("--max-pixels") && !e.contains('\n'), "{e}");
+        let s = stream("YUV4MPEG2 W7680 H4320 F30:1 C420", &[]);
+        assert!(Y4mSource::new(std::io::Cursor::new(s), "8k".into()).is_ok());
     }
 
     #[test]

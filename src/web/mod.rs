@@ -18,8 +18,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The web options from the command line.
-#[derive(Debug, Clone)]
+/// The web options from the command line. Its Debug output hides the token.
+#[derive(Clone)]
 pub struct WebOptions {
     /// Where to listen.
     pub addr: SocketAddr,
@@ -35,6 +35,20 @@ pub struct WebOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `/healthz` fails after this long without a frame.
     pub health_timeout: Duration,
+}
+
+impl std::fmt::Debug for WebOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebOptions")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| crate::secrets::HIDDEN))
+            .field("token_file", &self.token_file)
+            .field("insecure", &self.insecure)
+            .field("max_clients", &self.max_clients)
+            .field("tls", &self.tls)
+            .field("health_timeout", &self.health_timeout)
+            .finish()
+    }
 }
 
 /// A token shorter than this is refused: it could be guessed.
@@ -83,5 +97,25 @@ impl WebOptions {
             max_clients: self.max_clients,
             health_timeout: self.health_timeout,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let options = WebOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: Some("correct-horse-battery-staple".into()),
+            token_file: None,
+            insecure: false,
+            max_clients: 4,
+            tls: None,
+            health_timeout: Duration::from_secs(10),
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("horse") && shown.contains("***") && shown.contains("8080"), "{shown}");
     }
 }

@@ -84,14 +84,19 @@ impl ImageSource {
 
 /// Decodes an encoded image (format guessed from its first bytes) from
 /// `input` into packed RGB in `rgb` and returns its size; sides above
-/// 16384 px are refused before any pixel memory is allocated.
+/// 16384 px and more pixels than `--max-pixels` are refused before any pixel
+/// memory is allocated.
 pub fn decode_image<R: BufRead + Seek>(input: R, rgb: &mut Vec<u8>) -> Result<(u32, u32), String> {
+    use image::ImageDecoder;
     let mut reader = image::ImageReader::new(input).with_guessed_format().map_err(|e| e.to_string())?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| e.to_string())?.into_rgb8();
+    let decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let (w, h) = decoder.dimensions();
+    crate::source::check_frame_size(w, h)?;
+    let img = image::DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?.into_rgb8();
     let (w, h) = img.dimensions();
     rgb.clear();
     rgb.extend_from_slice(img.as_raw());

@@ -103,3 +103,32 @@ pub struct Frame {
     /// Its media time in the file, for files with a frame rate.
     pub pts_ms: Option<f64>,
 }
+
+/// The most pixels a frame may have by default: 8K UHD (7680 × 4320), about
+/// 100 MB as RGB.
+pub const DEFAULT_MAX_PIXELS: u64 = 7680 * 4320;
+
+static MAX_PIXELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(DEFAULT_MAX_PIXELS);
+
+/// Sets the most pixels a source may announce (`--max-pixels`), for every
+/// source opened afterwards.
+pub fn set_max_pixels(pixels: u64) {
+    MAX_PIXELS.store(pixels.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a frame of `width × height` may be read: checked on what a
+/// header announces, before any pixel memory is allocated, so that a
+/// hostile or broken header costs nothing.
+pub fn check_frame_size(width: u32, height: u32) -> Result<(), String> {
+    let max = MAX_PIXELS.load(std::sync::atomic::Ordering::Relaxed);
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        Err(format!("frame size {width}x{height} is empty"))
+    } else if pixels > max {
+        Err(format!(
+            "frame size {width}x{height} ({pixels} pixels) is over the limit of {max} (raise it with --max-pixels)"
+        ))
+    } else {
+        Ok(())
+    }
+}
