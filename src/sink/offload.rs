@@ -97,7 +97,13 @@ impl Offloaded {
     }
 }
 
+/// How much lower than detection a sink's thread (and the encoders it
+/// starts, which inherit it) runs: on a board with every core busy,
+/// detection gets the CPU first and a file sink drops its own frames.
+const NICENESS: i32 = 10;
+
 fn serve(mut sink: Box<dyn Sink>, jobs: &Receiver<Job>, give_back: &Sender<Vec<u8>>) -> Result<(), SinkError> {
+    lower_priority();
     let mut first_error = None;
     for job in jobs {
         let written = match job {
@@ -123,6 +129,16 @@ fn serve(mut sink: Box<dyn Sink>, jobs: &Receiver<Job>, give_back: &Sender<Vec<u
     }
     let finished = sink.finish();
     first_error.map_or(finished, Err)
+}
+
+/// Lowers this thread's priority by [`NICENESS`] (on Linux the nice value
+/// belongs to the thread). Failing is harmless: the sink still runs.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; who = 0 is this thread.
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, NICENESS);
+    }
 }
 
 impl Sink for Offloaded {
