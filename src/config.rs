@@ -432,7 +432,11 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
         let field = |name: &str, e: String| format!("{who}: {name}: {e}");
         let name = patch.name.clone().ok_or_else(|| field("name", "missing (every camera needs one)".into()))?;
         check_name(&name).map_err(|e| field("name", e))?;
-        let expand = |name: &str, spec: &str| crate::secrets::expand_env(spec).map_err(|e| field(name, e));
+        let expand = |name: &str, spec: &str| match crate::secrets::expand_env(spec) {
+            Ok(s) if s.trim().is_empty() => Err(field(name, "empty once its ${…} are expanded".into())),
+            Ok(s) => Ok(s),
+            Err(e) => Err(field(name, e)),
+        };
         let input = match (&patch.source, &patch.device) {
             (Some(s), None) if !s.trim().is_empty() => Input::Source(expand("source", s)?),
             (None, Some(d)) if !d.trim().is_empty() => Input::Device(expand("device", d)?),
