@@ -239,6 +239,21 @@ fn ffmpeg_children(pid: u32) -> Vec<u32> {
     found
 }
 
+/// The recorder's ffmpeg of ssd-cam `pid`, not the short `ffmpeg -encoders`
+/// check at start: an ffmpeg child still there 300 ms after it was first
+/// seen.
+fn recorder_of(pid: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let first = ffmpeg_children(pid);
+        std::thread::sleep(Duration::from_millis(300));
+        if let Some(&child) = ffmpeg_children(pid).iter().find(|p| first.contains(p)) {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "no ffmpeg encoder appeared");
+    }
+}
+
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
@@ -511,17 +526,7 @@ fn recordings_split_into_segments_and_survive_an_encoder_that_dies() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map(|l| l.unwrap()).collect::<Vec<_>>());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    // The encoder, not the short `ffmpeg -encoders` check at start: an
-    // ffmpeg child still there 300 ms after it was first seen.
-    let encoder = loop {
-        let first = ffmpeg_children(child.id());
-        std::thread::sleep(Duration::from_millis(300));
-        if let Some(&pid) = ffmpeg_children(child.id()).iter().find(|p| first.contains(p)) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "no ffmpeg encoder appeared");
-    };
+    let encoder = recorder_of(child.id());
     let _ = Command::new("kill").args(["-KILL", &encoder.to_string()]).status();
     let status = child.wait().unwrap();
     let lines = reader.join().unwrap();
@@ -624,15 +629,7 @@ fn a_stopped_recorder_stalls_neither_detection_nor_the_json_and_resumes() {
     let (mut child, rx) =
         spawn_live("demo:fps=15,size=320x240", &["--record", path.to_str().unwrap(), "--workers", "2"]);
     let before = wait_lines(&rx, 30, Duration::from_secs(30));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let encoder = loop {
-        let first = ffmpeg_children(child.id());
-        std::thread::sleep(Duration::from_millis(300));
-        if let Some(&pid) = ffmpeg_children(child.id()).iter().find(|p| first.contains(p)) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "no ffmpeg encoder appeared");
-    };
+    let encoder = recorder_of(child.id());
     // The encoder frozen (a stuck disk, a hung driver) for 6 s.
     let _ = Command::new("kill").args(["-STOP", &encoder.to_string()]).status();
     let stopped_at = Instant::now();
