@@ -101,12 +101,14 @@ pub fn watch(
             std::thread::sleep(tick);
             if !ready && beats.iter().all(|b| b.load(Ordering::Relaxed) > 0) {
                 ready = true;
+                // Counted before READY goes out, so that a frame coming
+                // right after it earns the first ping.
+                last_total = total(&beats);
+                last_ping = Instant::now();
                 let status = format!("READY=1\nSTATUS=detecting on {} camera(s)", beats.len());
                 if let Err(e) = notifier.send(&status) {
                     log::warn!("cannot tell systemd the run is ready ({e})");
                 }
-                last_total = total(&beats);
-                last_ping = Instant::now();
             }
             let Some(interval) = interval.filter(|_| ready) else { continue };
             if last_ping.elapsed() < interval {
