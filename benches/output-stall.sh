@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Whether slow outputs hold up detection: a live demo camera at 30 frames/s
 # for SECONDS (default 20), once with JSON only, once adding a segmented
-# recording and snapshots; prints for each the frames written, the frames
+# recording and snapshots, then (as root) with the recorder's encoder
+# stopped (SIGSTOP) for the whole run, and with snapshots onto a 1 MiB tmpfs
+# that is full; prints for each the frames written, the frames
 # the pipeline dropped, and the median and p99 capture-to-output latency
 # (from the JSON lines' latency_ms.total).
 #   benches/output-stall.sh [SECONDS] [SSD_CAM_BINARY]
@@ -30,4 +32,22 @@ PY
 }
 run "json only"
 run "+ record + snapshots" --record "$work/rec.mp4" --record-segment 2 --snapshots "$work/snaps"
-grep -h "cannot keep up\|dropped .* in all" "$work"/*.log || true
+# The recorder's ffmpeg frozen from its start: a stuck disk or driver.
+(
+    for _ in $(seq 50); do
+        pid=$(pgrep -n -f "ffmpeg.*$work/stuck" || true)
+        if [ -n "$pid" ]; then kill -STOP "$pid"; break; fi
+        sleep 0.1
+    done
+) &
+run "+ record, encoder stopped" --record "$work/stuck.mkv"
+pkill -CONT -f "ffmpeg.*$work/stuck" || true
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p "$work/full"
+    mount -t tmpfs -o size=1m tmpfs "$work/full"
+    mkdir "$work/full/snaps"
+    head -c 1048576 /dev/zero > "$work/full/filler" 2>/dev/null || true
+    run "+ snapshots, disk full" --snapshots "$work/full/snaps"
+    umount -l "$work/full"
+fi
+grep -h "cannot keep up\|dropped .* in all\|No space left\|snapshot(s) written" "$work"/*.log || true

@@ -7,7 +7,8 @@
 # demo needs: a C toolchain, pkg-config, libclang (nokhwa's V4L2 bindings are
 # generated at build time) and the X11 client libraries the window loads at
 # run time.
-# Otherwise (the tests, CI) also: Xvfb and xwd (the window test), npm and pip
+# Otherwise (the tests, CI) also: Xvfb and xwd (the window test), GNU time
+# (peak memory of hostile inputs), npm and pip
 # (the real-weights tests fetch with them), ffmpeg (video files and network
 # streams) with GStreamer's RTSP server under Debian's python3 (the RTSP
 # tests start one on 127.0.0.1), mosquitto, its clients and openssl (the MQTT
@@ -20,7 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(build-essential pkg-config curl ca-certificates libclang-dev libx11-6 libxcursor1)
 if [ "${SSD_CAM_SETUP:-test}" != demo ]; then
-  packages+=(xvfb x11-apps python3-venv ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+  packages+=(xvfb x11-apps time python3-venv ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl chromium)
 fi
 missing=()

@@ -49,7 +49,8 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let mut names: Vec<String> = Vec::new();
     let mut taken: Vec<String> = Vec::new();
     let mut failed = Vec::new();
-    let mut mqtt_figures = Vec::new();
+    // Per running camera: its settings and what /metrics reads at scrape time.
+    let mut running: Vec<(&Camera, crate::web::metrics::Scraped)> = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
     let mut hold = false;
     for spec in &specs {
@@ -87,10 +88,14 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         let (decoder, tracker) = decoding(spec, &manifest, priors.clone()).map_err(in_camera)?;
         let snapshots = spec.outputs.snapshots.as_ref().map(|dir| if several { dir.join(&name) } else { dir.clone() });
         let json = Box::new(stdout.writer());
-        let (mut sinks, figures) =
-            event_sinks(spec, &name, snapshots, &manifest.labels, json, live).map_err(in_camera)?;
-        sinks.extend(file_sinks(spec, source.frame_rate(), &manifest.labels, live).map_err(in_camera)?);
-        mqtt_figures.push(figures);
+        let mut scraped = crate::web::metrics::Scraped::default();
+        let mut sinks =
+            event_sinks(spec, &name, snapshots, &manifest.labels, json, live, &mut scraped).map_err(in_camera)?;
+        sinks.extend(
+            file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
+                .map_err(in_camera)?,
+        );
+        running.push((spec, scraped));
         let (gate, tracked) = gating(spec, live, &manifest).map_err(in_camera)?;
         cameras.push(crate::pipeline::Camera {
             source,
@@ -108,8 +113,8 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         bail!("no camera could be opened: {}", failed.join("; "));
     }
     if let Some((bound, options)) = web {
-        let named = names.iter().cloned().zip(mqtt_figures).collect();
-        let web_sinks = start_web(args, &specs, bound, options, &manifest, named)?;
+        let named = names.iter().cloned().zip(running).collect();
+        let web_sinks = start_web(args, bound, options, &manifest, named)?;
         for (camera, sink) in cameras.iter_mut().zip(web_sinks) {
             camera.sinks.push(sink);
         }
@@ -300,22 +305,22 @@ fn bind_web(args: &Args) -> Result<Option<(crate::web::server::Bound, crate::web
     Ok(Some((crate::web::server::bind(addr).map_err(anyhow::Error::msg)?, options)))
 }
 
-/// Starts the web server for `cameras` (name, MQTT figures), the first
-/// being the page's default; returns each camera's sink, in order.
+/// Starts the web server for the running `cameras` (name, settings, what
+/// /metrics reads of them), the first being the page's default; returns
+/// each camera's sink, in order.
 fn start_web(
     args: &Args,
-    specs: &[Camera],
     bound: crate::web::server::Bound,
     options: crate::web::server::ServerOptions,
     manifest: &Manifest,
-    cameras: Vec<(String, Option<crate::mqtt::MqttFigures>)>,
+    cameras: Vec<(String, (&Camera, crate::web::metrics::Scraped))>,
 ) -> Result<Sinks> {
     let set = crate::web::metrics::MetricsSet::new(&manifest.name);
+    let specs: Vec<&Camera> = cameras.iter().map(|(_, (spec, _))| *spec).collect();
     let hubs: Vec<_> = cameras
         .into_iter()
-        .zip(specs)
-        .map(|((name, figures), spec)| {
-            let metrics = set.camera(&name, manifest.labels.clone(), figures);
+        .map(|(name, (spec, scraped))| {
+            let metrics = set.camera(&name, manifest.labels.clone(), scraped);
             let info = crate::web::hub::RunInfo {
                 model: manifest.name.clone(),
                 source: name,
@@ -386,7 +391,8 @@ fn decoding(
 type Sinks = Vec<Box<dyn Sink>>;
 
 /// The sinks of the camera's objects: JSON lines into `json_out`,
-/// snapshots into `snapshots`, MQTT under the camera's `name`.
+/// snapshots into `snapshots`, MQTT under the camera's `name`; what
+/// /metrics reads of them goes into `scraped`.
 fn event_sinks(
     camera: &Camera,
     name: &str,
@@ -394,7 +400,8 @@ fn event_sinks(
     labels: &[String],
     json_out: Box<dyn std::io::Write + Send>,
     live: bool,
-) -> Result<(Sinks, Option<crate::mqtt::MqttFigures>)> {
+    scraped: &mut crate::web::metrics::Scraped,
+) -> Result<Sinks> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     let outputs = &camera.outputs;
     if outputs.json {
@@ -404,9 +411,8 @@ fn event_sinks(
     if let Some(dir) = &snapshots {
         let sink = SnapshotSink::new(dir.clone(), labels.to_vec(), camera.tracking.max_age)
             .with_context(|| format!("--snapshots {}: cannot create the folder", dir.display()))?;
-        sinks.push(offloaded("--snapshots", Box::new(sink), live)?);
+        sinks.push(offloaded("snapshots", Box::new(sink), live, &mut scraped.output_drops)?);
     }
-    let mut figures = None;
     if let Some(mqtt) = &outputs.mqtt {
         let options = MqttSinkOptions {
             ca: mqtt.ca.clone(),
@@ -416,15 +422,22 @@ fn event_sinks(
         };
         let sink =
             MqttSink::start(mqtt.url.clone(), options, name, labels.to_vec(), MQTT_WAIT).map_err(anyhow::Error::msg)?;
-        figures = Some(sink.figures());
+        scraped.mqtt = Some(sink.figures());
         sinks.push(Box::new(sink));
     }
-    Ok((sinks, figures))
+    Ok(sinks)
 }
 
 /// The sinks that write the camera's frames to files: `--save` and
-/// `--record` (at the source's `fps`, 30 when it does not say).
-fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String], live: bool) -> Result<Sinks> {
+/// `--record` (at the source's `fps`, 30 when it does not say); their drop
+/// counts go into `drops`.
+fn file_sinks(
+    camera: &Camera,
+    fps: Option<f64>,
+    labels: &[String],
+    live: bool,
+    drops: &mut OutputDrops,
+) -> Result<Sinks> {
     let mut sinks: Sinks = Vec::new();
     if let Some(save) = &camera.outputs.save {
         let options = SaveOptions {
@@ -437,7 +450,7 @@ fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String], live: bool) 
         };
         let sink = SaveSink::new(options, labels.to_vec())
             .with_context(|| format!("--save {}: cannot create the folder", save.dir.display()))?;
-        sinks.push(offloaded("--save", Box::new(sink), live)?);
+        sinks.push(offloaded("save", Box::new(sink), live, drops)?);
     }
     if let Some(record) = &camera.outputs.record {
         let options = RecordOptions {
@@ -449,7 +462,7 @@ fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String], live: bool) 
             regions: camera.motion.show_regions,
         };
         let sink = RecordSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?;
-        sinks.push(offloaded("--record", Box::new(sink), live)?);
+        sinks.push(offloaded("record", Box::new(sink), live, drops)?);
     }
     Ok(sinks)
 }
@@ -459,10 +472,17 @@ fn file_sinks(camera: &Camera, fps: Option<f64>, labels: &[String], live: bool) 
 /// of memory (four frames) whatever the disk does.
 const SINK_QUEUE: usize = 4;
 
-/// `sink` on its own thread, so that its disk or encoder never holds up
-/// detection or the other outputs.
-fn offloaded(name: &str, sink: Box<dyn Sink>, live: bool) -> Result<Box<dyn Sink>> {
-    Ok(Box::new(crate::sink::offload::Offloaded::start(name, sink, SINK_QUEUE, live).map_err(anyhow::Error::msg)?))
+/// Each offloaded output's name and its count of dropped frames.
+type OutputDrops = Vec<(String, Arc<std::sync::atomic::AtomicU64>)>;
+
+/// `sink` (the output `name`: `record`, `snapshots`, `save`) on its own
+/// thread, so that its disk or encoder never holds up detection or the
+/// other outputs; its drop count goes into `drops`.
+fn offloaded(name: &str, sink: Box<dyn Sink>, live: bool, drops: &mut OutputDrops) -> Result<Box<dyn Sink>> {
+    let offloaded = crate::sink::offload::Offloaded::start(&format!("--{name}"), sink, SINK_QUEUE, live)
+        .map_err(anyhow::Error::msg)?;
+    drops.push((name.to_owned(), offloaded.drop_counter()));
+    Ok(Box::new(offloaded))
 }
 
 /// The camera's motion gate and the tracked boxes it keeps crops for, when

@@ -406,7 +406,10 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
         format!("line {line}, column {column}: {}", e.message().trim())
     })?;
     if let Some(key) = table.keys().find(|k| *k != "camera" && *k != "defaults") {
-        return Err(format!("unknown key '{key}': the file holds a [defaults] table and [[camera]] tables"));
+        return Err(format!(
+            "{}unknown key '{key}': the file holds a [defaults] table and [[camera]] tables",
+            key_position(text, key)
+        ));
     }
     let mut defaults = base.clone();
     if let Some(value) = table.get("defaults") {
@@ -473,11 +476,21 @@ fn unknown_key(message: &str, text: &str) -> Option<String> {
         .min()
         .filter(|(d, _)| *d <= 3)
         .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"));
-    let line = text
-        .lines()
-        .position(|l| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')))
-        .map_or(String::new(), |i| format!("line {}: ", i + 1));
-    Some(format!("{line}unknown key '{key}'{closest}"))
+    Some(format!("{}unknown key '{key}'{closest}", key_position(text, key)))
+}
+
+/// `line N, column M: ` of the first line that sets `key` (`key = …`) or
+/// opens it as a table (`[key]`, `[[key]]`); empty when none does.
+fn key_position(text: &str, key: &str) -> String {
+    text.lines()
+        .enumerate()
+        .find_map(|(i, l)| {
+            let body = l.trim_start();
+            let sets = body.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='));
+            let opens = body.trim_start_matches('[').strip_prefix(key).is_some_and(|rest| rest.starts_with(']'));
+            (sets || opens).then(|| format!("line {}, column {}: ", i + 1, l.len() - body.len() + 1))
+        })
+        .unwrap_or_default()
 }
 
 /// Levenshtein distance, for suggesting the key a typo meant.
@@ -698,9 +711,9 @@ detect = "always"
             ),
             (
                 GOOD.replace("threshold = 0.5", "treshold = 0.5"),
-                "camera 'porch': line 5: unknown key 'treshold' (did you mean 'threshold'?)",
+                "camera 'porch': line 5, column 1: unknown key 'treshold' (did you mean 'threshold'?)",
             ),
-            (GOOD.replace("threshold = 0.5", "colour = 0.5"), "camera 'porch': line 5: unknown key 'colour'"),
+            (GOOD.replace("threshold = 0.5", "colour = 0.5"), "camera 'porch': line 5, column 1: unknown key 'colour'"),
             (GOOD.replace("detect = \"always\"", "detect = \"never\""), "camera 'garage': detect: 'never'"),
             (GOOD.replace("door=0,0,100,0,100,100,0,100", "door=0,0"), "camera 'porch': zones: "),
             (GOOD.replace("name = \"garage\"", "name = \"porch\""), "camera 'porch': name: two cameras"),
@@ -713,7 +726,7 @@ detect = "always"
                 GOOD.replace("detect = \"always\"", "track = \"maybe\""),
                 "camera 'garage': track: 'maybe' is not on or off",
             ),
-            ("[other]\nx = 1\n".to_string(), "unknown key 'other'"),
+            ("[other]\nx = 1\n".to_string(), "line 1, column 1: unknown key 'other'"),
             (String::new(), "no [[camera]] table"),
         ];
         for (text, want) in cases {

@@ -15,6 +15,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod events;
+#[cfg(feature = "failpoints")]
+pub mod failpoint;
 pub mod gate;
 pub mod inspect;
 pub mod jpeg;

@@ -256,12 +256,14 @@ impl Pipeline {
                 let pools = Pools { rgb: (pool_tx.clone(), pool_rx), inputs: (inputs_tx.clone(), inputs_rx.clone()) };
                 let resizer = preprocessor.clone();
                 std::thread::Builder::new().name(format!("capture{suffix}")).spawn(move || {
+                    let _stop_on_panic = StopOnPanic(&stop);
                     capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], &dropped)
                 })
             };
             let output = {
                 let (stop, dropped, halt) = (Arc::clone(&stop), Arc::clone(&dropped), Arc::clone(&halt));
                 std::thread::Builder::new().name(format!("output{suffix}")).spawn(move || {
+                    let _stop_on_panic = StopOnPanic(&stop);
                     let tracking = Tracking { tracker, events, tracked, clock };
                     let written =
                         output_stage(decoder, tracking, sinks, result_rx, pool_tx, &halt, &dropped, max_frames);
@@ -303,7 +305,10 @@ impl Pipeline {
             let name = if workers == 1 { "inference".to_owned() } else { format!("inference-{worker}") };
             let handle = std::thread::Builder::new()
                 .name(name)
-                .spawn(move || inference_stage(model, pre, &queue, inputs, &stop_all))
+                .spawn(move || {
+                    let _stop_on_panic = StopOnPanic(&stop_all);
+                    inference_stage(model, pre, &queue, inputs, &stop_all)
+                })
                 .map_err(|source| PipelineError::Spawn { stage: "inference", source });
             match handle {
                 Ok(h) => inference.push(h),
@@ -412,6 +417,8 @@ fn capture_stage(
         if stopped() {
             break Ok(());
         }
+        #[cfg(feature = "failpoints")]
+        crate::failpoint::hit("capture", index);
         let mut rgb = pools.rgb.1.try_recv().unwrap_or_default();
         let (width, height) = match source.next_frame(&mut rgb) {
             Ok(Some(size)) => size,
@@ -587,6 +594,20 @@ impl Dispatch {
     }
 }
 
+/// Raises the run's stop when the stage thread holding it panics: a panic
+/// is a bug, and the run ends (the other stages drain, every child process
+/// ends, the run reports the panic and a service manager restarts it)
+/// rather than going on with a stage missing.
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Stage 2 (one per worker): normalization into the input tensor, and the
 /// network. An error on a camera's frame ends that camera; the worker goes
 /// on serving the others.
@@ -606,6 +627,8 @@ fn inference_stage(mut model: Model, pre: Preprocessor, queue: &Dispatch, inputs
         let started = Instant::now();
         let queue_ms = (ms(started.duration_since(frame.captured_at)) - resize_ms).max(0.0);
         let index = frame.index;
+        #[cfg(feature = "failpoints")]
+        crate::failpoint::hit("inference", index);
         let inference = |source| PipelineError::Inference { frame: index, source };
         // Regions run in turn: the shipped models take a batch of one.
         let (mut outputs, mut preprocess_ms, mut inference_ms) = (Vec::with_capacity(resized.len()), resize_ms, 0.0);
@@ -703,6 +726,8 @@ fn output_stage(
         }
         let started = Instant::now();
         let frame = msg.frame.index;
+        #[cfg(feature = "failpoints")]
+        crate::failpoint::hit("output", stats.frames);
         detections.clear();
         let decoded = msg.outputs.iter().try_for_each(|(outputs, mapping)| {
             let (b, s) = outputs.slices().map_err(|source| PipelineError::Inference { frame, source })?;

@@ -957,6 +957,6 @@ fn check_config_says_ok_or_every_problem_without_opening_anything() {
     std::fs::write(&config, "[[camera]]\nname = \"door\"\nsource = \"demo\"\ntreshold = 0.4\n").unwrap();
     let typo = ssd_cam(&["--check-config", "--config", config.to_str().unwrap(), "--headless"]);
     let err = stderr(&typo);
-    assert!(err.contains("line 4: unknown key 'treshold' (did you mean 'threshold'?)"), "{err}");
+    assert!(err.contains("line 4, column 1: unknown key 'treshold' (did you mean 'threshold'?)"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }

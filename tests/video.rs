@@ -10,10 +10,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{json_lines, ssd_cam};
+use common::{json_lines, spawn_live, ssd_cam, wait_lines};
 
 fn have(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
@@ -182,47 +181,6 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// ssd-cam on `url`, its JSON lines arriving on a channel as they come.
-fn spawn_live(url: &str, extra: &[&str]) -> (Child, mpsc::Receiver<serde_json::Value>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
-        .args(["--source", url, "--model", "ssd300-shapes", "--headless"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // A line that is not JSON arrives as a string, for the test to
-            // fail on (a panic here would go unseen).
-            let value = serde_json::from_str(&line).unwrap_or(serde_json::Value::String(line));
-            if tx.send(value).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-fn wait_lines(rx: &mpsc::Receiver<serde_json::Value>, n: usize, within: Duration) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + within;
-    let mut lines = Vec::new();
-    while lines.len() < n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(v) => {
-                assert!(v.is_object(), "not a JSON object: {v}");
-                lines.push(v);
-            }
-            Err(_) => panic!("{} of {n} lines within {within:?}", lines.len()),
-        }
-    }
-    lines
-}
-
 /// The ffmpeg processes whose parent is `pid`.
 fn ffmpeg_children(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
@@ -307,6 +265,48 @@ fn an_rtsp_stream_runs_live_and_rides_out_a_server_restart() {
 }
 
 #[test]
+fn a_server_restarted_twenty_times_leaves_no_thread_process_or_memory_behind() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let mut server = Some(RtspServer::start(port));
+    let url = format!("rtsp://127.0.0.1:{port}/cam");
+    let (mut child, rx) = spawn_live(&url, &["--reconnect-timeout", "60"]);
+    wait_lines(&rx, 10, Duration::from_secs(30));
+    let (threads_before, rss_before) = common::threads_and_rss(child.id());
+    for round in 0..20 {
+        drop(server.take());
+        std::thread::sleep(Duration::from_millis(300));
+        server = Some(RtspServer::start(port));
+        while rx.try_recv().is_ok() {}
+        // Frames flow again: three new lines.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut fresh = 0;
+        while fresh < 3 {
+            assert!(Instant::now() < deadline, "round {round}: no frames after the restart");
+            if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+                fresh += 1;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let (threads_after, rss_after) = common::threads_and_rss(child.id());
+    let ffmpegs = ffmpeg_children(child.id());
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    // One ffmpeg (the current one, no leftover or unreaped one), no thread
+    // more than before, memory that does not grow per reconnect.
+    assert_eq!(ffmpegs.len(), 1, "ffmpeg children {ffmpegs:?}");
+    assert!(threads_after <= threads_before, "threads {threads_before} -> {threads_after}");
+    assert!(rss_after <= rss_before + 16 * 1024, "RSS {rss_before} kB -> {rss_after} kB");
+    assert!(err.matches("stream back").count() >= 20, "{err}");
+}
+
+#[test]
 fn a_stream_gone_longer_than_the_reconnect_timeout_ends_the_run_after_its_frames() {
     if !tools(true) {
         return;
@@ -383,21 +383,35 @@ fn no_ffmpeg_outlives_ssd_cam_after_a_signal_a_closed_stdout_or_a_kill() {
     let port = free_port();
     let _server = RtspServer::start(port);
     let url = format!("rtsp://127.0.0.1:{port}/cam");
-    for how in ["SIGINT", "closed stdout", "SIGKILL"] {
-        let (mut child, rx) = spawn_live(&url, &[]);
+    // A panic in a stage (a bug) is injected at the stage's 40th frame
+    // (src/failpoint.rs; the tests build with the `failpoints` feature).
+    let stages = ["capture", "inference", "output"];
+    for how in ["SIGINT", "closed stdout", "SIGKILL"].into_iter().chain(stages) {
+        let failpoint = format!("{how}:40");
+        let env: &[(&str, &str)] = if stages.contains(&how) { &[("SSD_CAM_FAILPOINT", &failpoint)] } else { &[] };
+        let (mut child, rx) = common::spawn_live_with(&url, &[], env);
         wait_lines(&rx, 3, Duration::from_secs(30));
         let ffmpegs = ffmpeg_children(child.id());
         assert_eq!(ffmpegs.len(), 1, "{how}: one ffmpeg child");
         match how {
             "SIGINT" => drop(Command::new("kill").args(["-INT", &child.id().to_string()]).status()),
             "closed stdout" => drop(rx),
-            _ => drop(child.kill()),
+            "SIGKILL" => drop(child.kill()),
+            // The panic ends the run by itself, with an error.
+            _ => {}
         }
         let waited = Instant::now();
         while child.try_wait().unwrap().is_none() && waited.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(child.try_wait().unwrap().is_some(), "{how}: ssd-cam did not end");
+        let status = child.try_wait().unwrap();
+        assert!(status.is_some(), "{how}: ssd-cam did not end");
+        if stages.contains(&how) {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            assert!(status.is_some_and(|s| s.code() == Some(1)), "{how}: {status:?} {err}");
+            assert!(err.contains(&format!("the {how} stage crashed")), "{how}: {err}");
+        }
         assert!(gone_within(&ffmpegs, Duration::from_secs(5)), "{how}: ffmpeg {ffmpegs:?} outlived ssd-cam");
     }
 }
@@ -618,8 +632,12 @@ fn a_stopped_recorder_stalls_neither_detection_nor_the_json_and_resumes() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hall.mkv");
-    let (mut child, rx) =
-        spawn_live("demo:fps=15,size=320x240", &["--record", path.to_str().unwrap(), "--workers", "2"]);
+    let http = free_port();
+    let http_addr = format!("127.0.0.1:{http}");
+    let (mut child, rx) = spawn_live(
+        "demo:fps=15,size=320x240",
+        &["--record", path.to_str().unwrap(), "--workers", "2", "--http", &http_addr],
+    );
     let before = wait_lines(&rx, 30, Duration::from_secs(30));
     let encoder = recorder_of(child.id());
     // The encoder frozen (a stuck disk, a hung driver) for 6 s.
@@ -631,6 +649,14 @@ fn a_stopped_recorder_stalls_neither_detection_nor_the_json_and_resumes() {
             during.push(v);
         }
     }
+    // /metrics counts the recorder's own drops (a chunked body: the
+    // number is the line's last word either way).
+    let metrics = common::http_get(http, "/metrics").unwrap_or_default();
+    let record_drops = metrics
+        .lines()
+        .find(|l| l.starts_with("ssd_cam_output_dropped_frames{") && l.contains("output=\"record\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.trim().parse::<u64>().ok());
     let _ = Command::new("kill").args(["-CONT", &encoder.to_string()]).status();
     let after = wait_lines(&rx, 30, Duration::from_secs(30));
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
@@ -656,6 +682,7 @@ fn a_stopped_recorder_stalls_neither_detection_nor_the_json_and_resumes() {
         during.len()
     );
     assert!(err.contains("--record: cannot keep up"), "the recorder's drops were not told: {err}");
+    assert!(record_drops.is_some_and(|n| n > 0), "/metrics: {record_drops:?} in\n{metrics}");
     // Continued, it recorded again: the file holds frames from before and
     // after the stop.
     assert!(before.len() + after.len() >= 60);

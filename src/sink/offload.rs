@@ -85,6 +85,11 @@ impl Offloaded {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// The count behind [`Offloaded::dropped`], for `/metrics`.
+    pub fn drop_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.dropped)
+    }
+
     fn drop_one(&mut self) {
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();

@@ -21,8 +21,20 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
 /// What a scrape reads of a camera: its labels, when its last frame came,
-/// its MQTT queue.
-type CameraFigures = (Labels, Arc<Mutex<std::time::Instant>>, Option<crate::mqtt::MqttFigures>);
+/// and [`Scraped`].
+type CameraFigures = (Labels, Arc<Mutex<std::time::Instant>>, Scraped);
+
+/// A camera's figures that change away from its frame path, read at
+/// scrape time: its MQTT queue, and the frames each output on its own
+/// thread (`record`, `snapshots`, `save`) dropped because it could not keep
+/// up.
+#[derive(Default)]
+pub struct Scraped {
+    /// The camera's MQTT queue, with `--mqtt`.
+    pub mqtt: Option<crate::mqtt::MqttFigures>,
+    /// Each offloaded output's name and its count of dropped frames.
+    pub output_drops: Vec<(String, Arc<AtomicU64>)>,
+}
 
 /// The stages of [`crate::sink::Latency`], as the `stage` label names them.
 const STAGES: [&str; 5] = ["queue", "preprocess", "inference", "postprocess", "total"];
@@ -44,6 +56,7 @@ pub struct MetricsSet {
     viewers: Gauge,
     refused: Family<Labels, Counter>,
     mqtt: [Family<Labels, Gauge>; 3],
+    output_dropped: Family<Labels, Gauge>,
     build: Family<Labels, Gauge>,
     /// Per camera: its labels, the age of its last frame, its MQTT queue.
     cameras: Mutex<Vec<CameraFigures>>,
@@ -97,6 +110,12 @@ impl MetricsSet {
             "Messages dropped because the MQTT queue was full (total)",
             mqtt[2].clone(),
         );
+        let output_dropped = Family::<Labels, Gauge>::default();
+        registry.register(
+            "output_dropped_frames",
+            "Frames an output on its own thread (record, snapshots, save) dropped because it could not keep up (total)",
+            output_dropped.clone(),
+        );
         Arc::new(Self {
             registry,
             model: model.to_owned(),
@@ -112,25 +131,21 @@ impl MetricsSet {
             viewers,
             refused,
             mqtt,
+            output_dropped,
             build,
             cameras: Mutex::new(Vec::new()),
         })
     }
 
     /// Registers a camera: its build info, and its series.
-    pub fn camera(
-        self: &Arc<Self>,
-        source: &str,
-        labels: Vec<String>,
-        mqtt: Option<crate::mqtt::MqttFigures>,
-    ) -> Metrics {
+    pub fn camera(self: &Arc<Self>, source: &str, labels: Vec<String>, scraped: Scraped) -> Metrics {
         let ours: Labels = vec![("model".into(), self.model.clone()), ("source".into(), source.into())];
         let last_frame = Arc::new(Mutex::new(std::time::Instant::now()));
         let mut build = ours.clone();
         build.push(("version".into(), env!("CARGO_PKG_VERSION").into()));
         self.build.get_or_create(&build).set(1);
         if let Ok(mut cameras) = self.cameras.lock() {
-            cameras.push((ours.clone(), Arc::clone(&last_frame), mqtt));
+            cameras.push((ours.clone(), Arc::clone(&last_frame), scraped));
         }
         let stages = STAGES.map(|stage| {
             let mut l = ours.clone();
@@ -166,10 +181,16 @@ impl MetricsSet {
     /// The text exposition, with the scrape-time figures read now.
     pub fn render(&self) -> String {
         if let Ok(cameras) = self.cameras.lock() {
-            for (labels, last, mqtt) in cameras.iter() {
+            for (labels, last, scraped) in cameras.iter() {
                 let age = last.lock().map_or(0.0, |t| t.elapsed().as_secs_f64());
                 self.last_frame_age.get_or_create(labels).set(age);
-                if let Some(figures) = mqtt {
+                for (output, dropped) in &scraped.output_drops {
+                    let mut key = labels.clone();
+                    key.push(("output".to_owned(), output.clone()));
+                    let n = dropped.load(std::sync::atomic::Ordering::Relaxed);
+                    self.output_dropped.get_or_create(&key).set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
+                if let Some(figures) = &scraped.mqtt {
                     let [connected, queued, dropped] = &self.mqtt;
                     connected.get_or_create(labels).set(i64::from(figures.connected()));
                     queued.get_or_create(labels).set(figures.queued() as i64);

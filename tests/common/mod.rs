@@ -135,3 +135,88 @@ pub fn repo_root() -> PathBuf {
 pub fn shipped(name: &str) -> String {
     repo_root().join("models").join(format!("{name}.onnx")).display().to_string()
 }
+
+/// The body of `GET path` from an HTTP server on 127.0.0.1:`port`
+/// (`Connection: close`), or `None` when it cannot be had.
+#[allow(dead_code)]
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// ssd-cam on `url`, its JSON lines arriving on a channel as they come.
+#[allow(dead_code)]
+pub fn spawn_live(url: &str, extra: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<serde_json::Value>) {
+    spawn_live_with(url, extra, &[])
+}
+
+/// [`spawn_live`] with `env` added to its environment.
+#[allow(dead_code)]
+pub fn spawn_live_with(
+    url: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<serde_json::Value>) {
+    let mut child = Command::new(ssd_cam_bin())
+        .args(["--source", url, "--model", "ssd300-shapes", "--headless"])
+        .args(extra)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            // A line that is not JSON arrives as a string, for the test to
+            // fail on (a panic here would go unseen).
+            let value = serde_json::from_str(&line).unwrap_or(serde_json::Value::String(line));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The next `n` JSON lines from `rx`, each an object, within `within`.
+#[allow(dead_code)]
+pub fn wait_lines(
+    rx: &std::sync::mpsc::Receiver<serde_json::Value>,
+    n: usize,
+    within: std::time::Duration,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + within;
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) => {
+                assert!(v.is_object(), "not a JSON object: {v}");
+                lines.push(v);
+            }
+            Err(_) => panic!("{} of {n} lines within {within:?}", lines.len()),
+        }
+    }
+    lines
+}
+
+/// The threads of process `pid` and its resident memory in kB.
+#[allow(dead_code)]
+pub fn threads_and_rss(pid: u32) -> (usize, u64) {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (threads, rss_kb)
+}

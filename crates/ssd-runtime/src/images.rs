@@ -93,7 +93,10 @@ pub fn decode_image<R: BufRead + Seek>(input: R, rgb: &mut Vec<u8>) -> Result<(u
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
-    let decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let decoder = reader.into_decoder().map_err(|e| match e {
+        image::ImageError::Limits(_) => format!("the image is over {MAX_SIDE} pixels on a side"),
+        e => e.to_string(),
+    })?;
     let (w, h) = decoder.dimensions();
     crate::source::check_frame_size(w, h)?;
     let img = image::DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?.into_rgb8();
