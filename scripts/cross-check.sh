@@ -10,7 +10,9 @@
 # Rust targets when missing; linkers and runners are in .cargo/config.toml.
 # Results (JSON of both builds, binary size, start-up time) go to
 # target/cross-check/ARCH/. SSD_CAM_CROSS_TARGET_DIR puts the ARM build in
-# its own target folder (CI: beside the tests' build, sharing no lock).
+# its own target folder (CI: beside the tests' build, sharing no lock);
+# SSD_CAM_CROSS_PROFILE picks the cargo profile (default quick-release;
+# scripts/package.sh builds release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -70,15 +72,16 @@ for arch in "${arches[@]}"; do
     # The release profile without its link-time optimisation (profile
     # quick-release in Cargo.toml): the same code generation at -O3, minutes
     # shorter to build on 2 cores; the packages keep LTO.
-    echo "== $arch: cargo build --profile quick-release --target $triple" >&2
+    profile="${SSD_CAM_CROSS_PROFILE:-quick-release}"
+    echo "== $arch: cargo build --profile $profile --target $triple" >&2
     cross_dir="${SSD_CAM_CROSS_TARGET_DIR:-target}"
-    cargo build --profile quick-release --target "$triple" --target-dir "$cross_dir" --bin ssd-cam
+    cargo build --profile "$profile" --target "$triple" --target-dir "$cross_dir" --bin ssd-cam
     if $build_only; then continue; fi
-    bin="$cross_dir/$triple/quick-release/ssd-cam"
+    bin="$cross_dir/$triple/$profile/ssd-cam"
     out="$work/$arch"
     mkdir -p "$out"
     size=$(stat -c %s "$bin")
-    echo "$arch binary (profile quick-release: release without LTO): $size bytes" | tee "$out/size.txt" >&2
+    echo "$arch binary (profile $profile): $size bytes" | tee "$out/size.txt" >&2
     for i in "${!sources[@]}"; do
         src=${sources[$i]}
         "$host" --source "$src" --headless --threads 2 > "$out/host-$i.jsonl" 2>/dev/null

@@ -19,7 +19,7 @@ fn systemd_accepts_the_unit_and_its_check_passes() {
     let dir = tempfile::tempdir().unwrap();
     let bin = common::ssd_cam_bin();
     let path = dir.path().join("ssd-cam.service");
-    std::fs::write(&path, unit.replace("/opt/ssd-cam/ssd-cam", bin.to_str().unwrap())).unwrap();
+    std::fs::write(&path, unit.replace("/usr/bin/ssd-cam", bin.to_str().unwrap())).unwrap();
     let out = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     // Lines about other units on this machine are not this unit's problem.

@@ -71,7 +71,9 @@ pub enum ModelSearchError {
 /// Folders searched for `--model NAME`, each once: those in
 /// `$SSD_CAM_MODELS`, `./models`, then `models/` beside the executable and up
 /// to two levels above it (cargo's `target/debug` lies two below the source
-/// tree).
+/// tree), then `share/ssd-cam/models` of the executable's prefix (where the
+/// Debian package puts them: `/usr/bin/ssd-cam` finds
+/// `/usr/share/ssd-cam/models`).
 pub fn model_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(extra) = std::env::var_os(MODELS_ENV) {
@@ -84,6 +86,9 @@ pub fn model_dirs() -> Vec<PathBuf> {
             let Some(d) = dir else { break };
             dirs.push(d.join("models"));
             dir = d.parent().map(Path::to_path_buf);
+        }
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            dirs.push(prefix.join("share/ssd-cam/models"));
         }
     }
     // Each folder once, compared by where it really is (./models is often
@@ -178,6 +183,10 @@ mod tests {
         let dirs = model_dirs();
         assert!(!dirs.contains(&build_models), "{dirs:?}");
         assert!(dirs.contains(&PathBuf::from("models")));
+        // An installed binary (PREFIX/bin) finds PREFIX/share/ssd-cam/models.
+        let exe = std::env::current_exe().unwrap();
+        let installed = exe.parent().unwrap().parent().unwrap().join("share/ssd-cam/models");
+        assert_eq!(dirs.last(), Some(&installed), "{dirs:?}");
     }
 
     #[test]
