@@ -129,25 +129,38 @@ pub fn draw(
     }
 }
 
-/// Frames per second, smoothed over about ten frames so the HUD does not
-/// flicker. One per drawing sink.
+/// How far back [`FpsMeter`] counts frames.
+pub const FPS_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The most frame times a meter keeps (a bound on its memory whatever the
+/// rate: 5 s at 800 frames/s).
+const FPS_TIMES: usize = 4096;
+
+/// Frames per second over the last [`FPS_WINDOW`]: the frames counted in
+/// it over the time they span. Counting, not smoothing 1/dt, stays true when
+/// frames come in bursts (several workers finishing together), so the HUD,
+/// the recording's HUD, `/metrics` and the page agree with frames / elapsed
+/// time. One per sink that shows a rate.
 #[derive(Debug, Clone, Default)]
 pub struct FpsMeter {
-    last: Option<std::time::Instant>,
-    fps: f64,
+    times: std::collections::VecDeque<std::time::Instant>,
 }
 
 impl FpsMeter {
-    /// Records a frame shown at `now`; returns the smoothed rate.
+    /// Records a frame at `now` (times in order); returns the rate.
     pub fn tick(&mut self, now: std::time::Instant) -> f64 {
-        if let Some(prev) = self.last.replace(now) {
-            let dt = now.duration_since(prev).as_secs_f64();
-            if dt > 0.0 {
-                let inst = 1.0 / dt;
-                self.fps = if self.fps == 0.0 { inst } else { 0.9 * self.fps + 0.1 * inst };
-            }
+        while self.times.front().is_some_and(|&t| now.saturating_duration_since(t) > FPS_WINDOW)
+            || self.times.len() >= FPS_TIMES
+        {
+            self.times.pop_front();
         }
-        self.fps
+        self.times.push_back(now);
+        let span = self.times.front().map_or(0.0, |&t| now.saturating_duration_since(t).as_secs_f64());
+        if span > 0.0 {
+            (self.times.len() - 1) as f64 / span
+        } else {
+            0.0
+        }
     }
 }
 
@@ -195,16 +208,33 @@ mod tests {
     }
 
     #[test]
-    fn fps_meter_follows_the_frame_rate_smoothly() {
+    fn fps_meter_counts_frames_and_bursts_do_not_fool_it() {
         let t0 = std::time::Instant::now();
+        let ms = |n: u64| t0 + std::time::Duration::from_millis(n);
         let mut m = FpsMeter::default();
         assert_eq!(m.tick(t0), 0.0, "one frame has no rate");
-        let step = std::time::Duration::from_millis(40);
-        assert!((m.tick(t0 + step) - 25.0).abs() < 1e-6);
-        // One slow frame moves the rate only a tenth of the way.
-        let slow = m.tick(t0 + step * 2 + std::time::Duration::from_millis(60));
-        assert!((slow - (0.9 * 25.0 + 0.1 * 10.0)).abs() < 1e-6, "{slow}");
+        assert!((m.tick(ms(40)) - 25.0).abs() < 1e-6);
+        // Two workers: frames in pairs 1 ms apart, a pair every 100 ms, is
+        // 20 frames/s (1/dt smoothing said far more).
+        let mut m = FpsMeter::default();
+        let mut rate = 0.0;
+        for pair in 0..40 {
+            m.tick(ms(pair * 100));
+            rate = m.tick(ms(pair * 100 + 1));
+        }
+        assert!((rate - 20.0).abs() < 0.5, "{rate}");
+        // It forgets what is older than the window: after a pause, the new
+        // rate alone.
+        let mut m = FpsMeter::default();
+        for i in 0..100 {
+            m.tick(ms(i * 10));
+        }
+        for i in 0..=60 {
+            rate = m.tick(ms(20_000 + i * 100));
+        }
+        assert!((rate - 10.0).abs() < 1e-6, "{rate}");
     }
+
     use ssd_core::boxes::BBox;
 
     fn frame(w: u32, h: u32) -> Vec<u8> {

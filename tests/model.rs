@@ -61,3 +61,39 @@ fn f16_runs_the_shipped_model_close_to_f32() {
     assert!(db < 0.25 && ds < 0.5, "box offsets {db}, logits {ds}");
     assert!(mb < 0.02 && ms < 0.04, "box offsets mean {mb}, logits mean {ms}");
 }
+
+/// The README's tables of thresholds (what a manifest leaves out, and each
+/// shipped model's own) say what the manifests say: one source of truth.
+#[test]
+fn the_readme_states_each_models_thresholds_as_its_manifest_does() {
+    use ssd_core::manifest::{Manifest, Thresholds};
+    let root = common::repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let figures = |t: &Thresholds| {
+        [t.score_threshold.to_string(), t.nms_iou.to_string(), t.top_k_per_class.to_string(), t.keep_top_k.to_string()]
+    };
+    let omitted = readme.lines().find(|l| l.starts_with("| `defaults` |")).expect("the manifest table's defaults row");
+    assert!(omitted.ends_with(&format!("is {} |", figures(&Thresholds::default()).join(", "))), "{omitted}");
+    let mut rows = 0;
+    for entry in std::fs::read_dir(root.join("models")).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let manifest = Manifest::from_path(&path.with_extension("json")).unwrap();
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` | ")) && l.matches('|').count() == 6)
+            .unwrap_or_else(|| panic!("no README row for {name}"));
+        let said: Vec<&str> = row.split('|').map(str::trim).filter(|c| !c.is_empty()).skip(1).collect();
+        // f32 figures as people write them (0.6, not 0.6000000238418579).
+        let want: Vec<String> = figures(&manifest.defaults)
+            .iter()
+            .map(|f| f.parse::<f64>().map_or(f.clone(), |v| format!("{}", (v * 1e6).round() / 1e6)))
+            .collect();
+        assert_eq!(said, want, "README row for {name}: {row}");
+        rows += 1;
+    }
+    assert_eq!(rows, 3, "one README row per shipped model");
+}

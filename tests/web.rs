@@ -350,6 +350,36 @@ fn viewers_get_at_most_http_fps_while_the_pipeline_runs_at_the_sources_rate() {
     assert!(pipeline_fps > 20.0, "the pipeline ran at {pipeline_fps:.1} frames a second");
 }
 
+/// A number of the scrape at `url`: the sample `name`'s value.
+fn scraped(url: &str, name: &str) -> f64 {
+    let (_, _, text) = get(url, &[]);
+    let text = String::from_utf8(text).unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    match scrape.samples.iter().find(|s| s.metric == name).map(|s| s.value.clone()) {
+        Some(prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v)) => v,
+        v => panic!("{name}: {v:?} in\n{text}"),
+    }
+}
+
+#[test]
+fn the_fps_figure_is_frames_over_time_with_two_workers() {
+    // A source faster than the cores, two workers finishing in bursts: the
+    // figure 1/dt smoothing got wrong (49 said, 16 done).
+    let s = Served::start(&["--source", "demo:fps=60,size=640x480", "--detect", "always", "--workers", "2"]);
+    let metrics = s.url("/metrics");
+    // The meter counts the last 5 s: compare it with the frames of the
+    // same 5 s.
+    std::thread::sleep(Duration::from_secs(3));
+    let before = scraped(&metrics, "ssd_cam_frames_total");
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    let after = scraped(&metrics, "ssd_cam_frames_total");
+    let fps = scraped(&metrics, "ssd_cam_fps");
+    let done = (after - before) / started.elapsed().as_secs_f64();
+    assert!(done > 0.0);
+    assert!((fps - done).abs() <= 0.05 * done + 0.3, "ssd_cam_fps {fps:.2}, frames_total grew {done:.2} a second");
+}
+
 #[test]
 fn the_token_is_required_checked_and_never_logged() {
     let dir = tempfile::tempdir().unwrap();
