@@ -50,7 +50,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let mut taken: Vec<String> = Vec::new();
     let mut failed = Vec::new();
     // Per running camera: its settings and what /metrics reads at scrape time.
-    let mut running: Vec<(&Camera, crate::web::metrics::Scraped)> = Vec::new();
+    let mut running: Vec<Running<'_>> = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
     let mut hold = false;
     for spec in &specs {
@@ -89,13 +89,14 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         let snapshots = spec.outputs.snapshots.as_ref().map(|dir| if several { dir.join(&name) } else { dir.clone() });
         let json = Box::new(stdout.writer());
         let mut scraped = crate::web::metrics::Scraped::default();
-        let mut sinks =
-            event_sinks(spec, &name, snapshots, &manifest.labels, json, live, &mut scraped).map_err(in_camera)?;
+        let link = crate::records::SnapshotLink::new(snapshots.is_some(), args.http.is_some());
+        let mut sinks = event_sinks(spec, &name, snapshots.clone(), link, &manifest.labels, json, live, &mut scraped)
+            .map_err(in_camera)?;
         sinks.extend(
             file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
                 .map_err(in_camera)?,
         );
-        running.push((spec, scraped));
+        running.push(Running { spec, scraped, snapshots, link });
         let (gate, tracked) = gating(spec, live, &manifest).map_err(in_camera)?;
         cameras.push(crate::pipeline::Camera {
             source,
@@ -305,28 +306,39 @@ fn bind_web(args: &Args) -> Result<Option<(crate::web::server::Bound, crate::web
     Ok(Some((crate::web::server::bind(addr).map_err(anyhow::Error::msg)?, options)))
 }
 
-/// Starts the web server for the running `cameras` (name, settings, what
-/// /metrics reads of them), the first being the page's default; returns
-/// each camera's sink, in order.
+/// A camera that opened, as the web viewer needs it.
+struct Running<'a> {
+    spec: &'a Camera,
+    /// What /metrics reads of it at scrape time.
+    scraped: crate::web::metrics::Scraped,
+    /// Its snapshots folder.
+    snapshots: Option<std::path::PathBuf>,
+    /// What its events say of their snapshots.
+    link: crate::records::SnapshotLink,
+}
+
+/// Starts the web server for the running `cameras` (by name), the first
+/// being the page's default; returns each camera's sink, in order.
 fn start_web(
     args: &Args,
     bound: crate::web::server::Bound,
     options: crate::web::server::ServerOptions,
     manifest: &Manifest,
-    cameras: Vec<(String, (&Camera, crate::web::metrics::Scraped))>,
+    cameras: Vec<(String, Running<'_>)>,
 ) -> Result<Sinks> {
     let set = crate::web::metrics::MetricsSet::new(&manifest.name);
-    let specs: Vec<&Camera> = cameras.iter().map(|(_, (spec, _))| *spec).collect();
+    let specs: Vec<(&Camera, crate::records::SnapshotLink)> = cameras.iter().map(|(_, r)| (r.spec, r.link)).collect();
     let hubs: Vec<_> = cameras
         .into_iter()
-        .map(|(name, (spec, scraped))| {
-            let metrics = set.camera(&name, manifest.labels.clone(), scraped);
+        .map(|(name, running)| {
+            let metrics = set.camera(&name, manifest.labels.clone(), running.scraped);
             let info = crate::web::hub::RunInfo {
                 model: manifest.name.clone(),
                 source: name,
                 labels: manifest.labels.clone(),
                 version: env!("CARGO_PKG_VERSION"),
-                events: makes_events(spec, args),
+                events: makes_events(running.spec, args),
+                snapshots: running.snapshots,
             };
             crate::web::hub::Hub::new(info, metrics)
         })
@@ -338,16 +350,10 @@ fn start_web(
     log::info!("http: the viewer is at {scheme}://{addr}/");
     hubs.into_iter()
         .zip(specs)
-        .map(|(hub, spec)| {
-            crate::web::sink::WebSink::new(
-                hub,
-                Arc::clone(&server),
-                spec.outputs.snapshots.is_some(),
-                spec.motion.show_regions,
-                args.http_fps,
-            )
-            .map(|sink| Box::new(sink) as Box<dyn Sink>)
-            .context("--http: cannot start the JPEG encoder thread")
+        .map(|(hub, (spec, link))| {
+            crate::web::sink::WebSink::new(hub, Arc::clone(&server), link, spec.motion.show_regions, args.http_fps)
+                .map(|sink| Box::new(sink) as Box<dyn Sink>)
+                .context("--http: cannot start the JPEG encoder thread")
         })
         .collect()
 }
@@ -393,10 +399,12 @@ type Sinks = Vec<Box<dyn Sink>>;
 /// The sinks of the camera's objects: JSON lines into `json_out`,
 /// snapshots into `snapshots`, MQTT under the camera's `name`; what
 /// /metrics reads of them goes into `scraped`.
+#[allow(clippy::too_many_arguments)] // each is one camera's own
 fn event_sinks(
     camera: &Camera,
     name: &str,
     snapshots: Option<std::path::PathBuf>,
+    link: crate::records::SnapshotLink,
     labels: &[String],
     json_out: Box<dyn std::io::Write + Send>,
     live: bool,
@@ -406,7 +414,7 @@ fn event_sinks(
     let outputs = &camera.outputs;
     if outputs.json {
         let json = JsonSink::new(json_out, name.to_owned(), labels.to_vec());
-        sinks.push(Box::new(json.events_only(outputs.events).with_snapshots(snapshots.is_some())));
+        sinks.push(Box::new(json.events_only(outputs.events).with_snapshots(link)));
     }
     if let Some(dir) = &snapshots {
         let sink = SnapshotSink::new(dir.clone(), labels.to_vec(), camera.tracking.max_age)
@@ -417,7 +425,7 @@ fn event_sinks(
         let options = MqttSinkOptions {
             ca: mqtt.ca.clone(),
             detections_hz: mqtt.detections_hz,
-            snapshots: snapshots.is_some(),
+            snapshots: link,
             ..MqttSinkOptions::default()
         };
         let sink =
@@ -520,10 +528,12 @@ fn events(camera: &Camera, args: &Args) -> Option<Events> {
 /// login is an error before any frame; a slower broker is connected later.
 const MQTT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Events are made when the camera asks for them, and for the web viewer's
-/// list when its objects are tracked.
+/// Events are made when the camera asks for them, for the web viewer's
+/// list when its objects are tracked, and for its zones and lines (whose
+/// counts pictures show).
 fn makes_events(camera: &Camera, args: &Args) -> bool {
-    camera.wants_events() || (args.http.is_some() && camera.tracking.track == Track::On)
+    let places = !camera.zones.is_empty() || !camera.lines.is_empty();
+    camera.wants_events() || ((args.http.is_some() || places) && camera.tracking.track == Track::On)
 }
 
 /// The web viewer's options from the command line.
@@ -566,8 +576,22 @@ fn check_options(args: &Args, cameras: &[Camera]) -> Result<()> {
         if camera.wants_events() && camera.tracking.track == Track::Off {
             bail!("{who}--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
         }
-        if !makes_events(camera, args) && (!camera.zones.is_empty() || !camera.lines.is_empty()) {
-            bail!("{who}--zone and --line are reported in events: add --events or --mqtt");
+        if !camera.zones.is_empty() || !camera.lines.is_empty() {
+            if camera.tracking.track == Track::Off {
+                bail!("{who}--zone and --line follow tracked objects: leave out --track off");
+            }
+            let o = &camera.outputs;
+            let shown = camera.wants_events()
+                || args.http.is_some()
+                || !args.headless
+                || o.save.is_some()
+                || o.record.is_some();
+            if !shown {
+                bail!(
+                    "{who}--zone and --line show in events and on pictures: add --events, --mqtt, --snapshots, \
+                     --http, --save or --record, or leave out --headless for the window"
+                );
+            }
         }
     }
     if args.record.is_none() {

@@ -245,13 +245,14 @@ pub struct Args {
     #[arg(long, help_heading = "Tracking and events", value_name = "NAME=POLYGON", value_parser = crate::zones::Zone::parse)]
     pub zone: Vec<crate::zones::Zone>,
 
-    /// A named counting line for events: NAME=x1,y1,x2,y2 (repeat for more).
-    /// Each crossing is an update event with the line's counts per direction.
-    #[arg(long, help_heading = "Tracking and events", value_name = "NAME=x1,y1,x2,y2", value_parser = crate::zones::Line::parse)]
+    /// A named counting line: NAME=x1,y1,x2,y2[,IN,OUT] (repeat for more);
+    /// IN and OUT name the crossings from its left to its right and back.
+    /// Each crossing is an update event with the line's counts per way.
+    #[arg(long, help_heading = "Tracking and events", value_name = "NAME=x1,y1,x2,y2[,IN,OUT]", value_parser = crate::zones::Line::parse)]
     pub line: Vec<crate::zones::Line>,
 
     /// Zones and lines from a file: one per line, `zone NAME=x1,y1,…` or
-    /// `line NAME=x1,y1,x2,y2` (`#` comments), besides --zone and --line.
+    /// `line NAME=x1,y1,x2,y2[,IN,OUT]` (`#` comments), besides --zone and --line.
     #[arg(long, help_heading = "Tracking and events", value_name = "FILE")]
     pub zones_file: Option<std::path::PathBuf>,
 

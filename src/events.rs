@@ -15,7 +15,8 @@
 //! ```
 //!
 //! A crossing adds `"crossed":[{"line":"gate","direction":"left_to_right",
-//! "left_to_right":3,"right_to_left":1}]` (the line's totals so far), and
+//! "left_to_right":3,"right_to_left":1}]` (the line's totals so far; the
+//! direction is the user's name for it when the line names its ways), and
 //! `--snapshots` adds `"snapshot":"1795337900492-7.jpg"` (the object's
 //! picture, [`crate::sink::snapshot`]). Version 1 only ever gains fields.
 
@@ -86,8 +87,9 @@ pub struct Event {
 pub struct Crossing {
     /// The line's name.
     pub line: String,
-    /// Which way.
-    pub direction: Direction,
+    /// Which way, by the user's name for it (`in`, `out`: `--line
+    /// NAME=x1,y1,x2,y2,IN,OUT`) or `left_to_right` / `right_to_left`.
+    pub direction: String,
     /// The line's count of left-to-right crossings so far, this one included.
     pub left_to_right: u64,
     /// Its count of right-to-left crossings so far.
@@ -155,6 +157,12 @@ impl Events {
         self
     }
 
+    /// The zones and lines, with each line's crossings so far (left to
+    /// right, right to left), for drawing.
+    pub fn places(&self) -> crate::sink::Places<'_> {
+        crate::sink::Places { zones: &self.zones, lines: &self.lines, counts: &self.counts }
+    }
+
     /// One frame at `now_ms`: the live `tracks` and the tracks that `ended`
     /// in it. Events are appended to `out`, ends first, then by id.
     pub fn frame(&mut self, frame: u64, now_ms: f64, tracks: &[Track], ended: &[Track], out: &mut Vec<Event>) {
@@ -193,7 +201,7 @@ impl Events {
                             self.counts[i][usize::from(direction == Direction::RightToLeft)] += 1;
                             crossed.push(Crossing {
                                 line: line.name.clone(),
-                                direction,
+                                direction: line.way_name(direction).to_owned(),
                                 left_to_right: self.counts[i][0],
                                 right_to_left: self.counts[i][1],
                             });

@@ -174,6 +174,101 @@ pub fn region_boxes(plan: &crate::gate::Plan, width: u32, height: u32) -> Vec<[u
     }
 }
 
+/// Colour of zones: outline and name tag.
+pub const ZONE: Rgb = [255, 196, 0];
+/// Colour of counting lines: the line, the arrow of its first way, the
+/// counts.
+pub const LINE: Rgb = [0, 214, 255];
+
+/// A segment `t` pixels thick.
+fn thick_line(canvas: &mut Canvas<'_>, a: [f32; 2], b: [f32; 2], t: i64, c: Rgb) {
+    let [ax, ay, bx, by] = [a[0], a[1], b[0], b[1]].map(|v| v.round() as i64);
+    for d in 0..t.max(1) {
+        canvas.line(ax + d, ay, bx + d, by, c);
+        canvas.line(ax, ay + d, bx, by + d, c);
+    }
+}
+
+/// `text` on a tag of colour `back` whose top left is near `(x, y)`, kept
+/// inside the frame.
+fn tag(canvas: &mut Canvas<'_>, x: f32, y: f32, text: &str, scale: u32, back: Rgb) {
+    let (w, h) = tag_size(text, scale);
+    let x = (x.round() as i64).clamp(0, (i64::from(canvas.width()) - w).max(0));
+    let y = (y.round() as i64).clamp(0, (i64::from(canvas.height()) - h).max(0));
+    canvas.fill_rect(x, y, x + w, y + h, back);
+    canvas.text(x + 2, y + 1, text, scale, TEXT);
+}
+
+fn tag_size(text: &str, scale: u32) -> (i64, i64) {
+    (i64::from(text_width(text, scale)) + 4, i64::from(GLYPH * scale) + 2)
+}
+
+/// A tag just beyond `at` in the direction `dir` (a unit vector), so that
+/// it never covers what it labels.
+fn tag_beyond(canvas: &mut Canvas<'_>, at: [f32; 2], dir: [f32; 2], text: &str, scale: u32, back: Rgb) {
+    let (w, h) = tag_size(text, scale);
+    let (hw, hh) = (w as f32 / 2.0, h as f32 / 2.0);
+    // How far the tag's centre must go along `dir` to clear `at`.
+    let reach = (hw / dir[0].abs().max(1e-3)).min(hh / dir[1].abs().max(1e-3)) + 3.0;
+    let centre = [at[0] + dir[0] * reach, at[1] + dir[1] * reach];
+    tag(canvas, centre[0] - hw, centre[1] - hh, text, scale, back);
+}
+
+/// Draws the camera's zones (outline, name) and counting lines (the line,
+/// its name, an arrow towards the side its first way crosses to, and the
+/// count each way), so that a user sees where the places are and what
+/// they counted.
+pub fn draw_places(canvas: &mut Canvas<'_>, places: &crate::sink::Places<'_>) {
+    let t = thickness(canvas.width());
+    let scale = text_scale(canvas.width(), canvas.height());
+    let g = (GLYPH * scale) as f32;
+    for zone in places.zones {
+        for (i, &p) in zone.polygon.iter().enumerate() {
+            thick_line(canvas, p, zone.polygon[(i + 1) % zone.polygon.len()], t, ZONE);
+        }
+        // The name inside the zone, under its topmost corner.
+        if let Some(top) = zone.polygon.iter().min_by(|a, b| a[1].total_cmp(&b[1])) {
+            tag(canvas, top[0] + 2.0, top[1] + 2.0, &zone.name, scale, ZONE);
+        }
+    }
+    for (i, line) in places.lines.iter().enumerate() {
+        let [l2r, r2l] = places.counts.get(i).copied().unwrap_or_default();
+        thick_line(canvas, line.a, line.b, t, LINE);
+        // The arrow: across the line's middle, pointing to its right side
+        // (seen from a looking at b, y down), where its first way goes.
+        let (dx, dy) = (line.b[0] - line.a[0], line.b[1] - line.a[1]);
+        let len = dx.hypot(dy).max(1.0);
+        let n = [-dy / len, dx / len];
+        let arm = (4.0 * g).max(20.0).min(len / 2.0);
+        let mid = [(line.a[0] + line.b[0]) / 2.0, (line.a[1] + line.b[1]) / 2.0];
+        let tip = [mid[0] + n[0] * arm, mid[1] + n[1] * arm];
+        let tail = [mid[0] - n[0] * arm, mid[1] - n[1] * arm];
+        thick_line(canvas, tail, tip, t, LINE);
+        // The head: two strokes back from the tip, 30 degrees either side.
+        let (c, s) = (30f32.to_radians().cos(), 30f32.to_radians().sin());
+        for sign in [1.0, -1.0] {
+            let back = [-n[0] * c - sign * n[1] * s, -n[1] * c + sign * n[0] * s];
+            thick_line(canvas, tip, [tip[0] + back[0] * arm / 2.5, tip[1] + back[1] * arm / 2.5], t, LINE);
+        }
+        // Each way's count at its end of the arrow (the tip: crossings the
+        // arrow's way), with the user's name for the way when it has one.
+        let ways =
+            [(crate::zones::Direction::LeftToRight, l2r, tip), (crate::zones::Direction::RightToLeft, r2l, tail)];
+        for (way, count, at) in ways {
+            let text = match &line.sides {
+                Some(_) => format!("{} {count}", line.way_name(way)),
+                None => count.to_string(),
+            };
+            let out = if way == crate::zones::Direction::LeftToRight { n } else { [-n[0], -n[1]] };
+            tag_beyond(canvas, at, out, &text, scale, LINE);
+        }
+        // The name along the line, past the arrow.
+        let d = [dx / len, dy / len];
+        let by = [mid[0] + d[0] * (arm + g), mid[1] + d[1] * (arm + g)];
+        tag_beyond(canvas, by, d, &line.name, scale, LINE);
+    }
+}
+
 /// Colour of the regions' outlines (`--show-regions`).
 const REGION: crate::draw::Rgb = [255, 255, 255];
 
@@ -189,6 +284,7 @@ pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[S
                 canvas.rect(i64::from(x1), i64::from(y1), i64::from(x2), i64::from(y2), 1, REGION);
             }
         }
+        draw_places(&mut canvas, &r.places);
         let hud = Hud { fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
         draw(&mut canvas, r.detections, r.track_ids, labels, Some(&hud));
     }
@@ -286,6 +382,7 @@ mod tests {
             gate: Some(&plan),
             latency: crate::sink::Latency::default(),
             dropped: 0,
+            places: Default::default(),
         };
         assert_eq!(region_boxes(&plan, 200, 150), vec![[20, 30, 120, 130]]);
         let mut out = Vec::new();

@@ -778,6 +778,7 @@ fn output_stage(
             gate: msg.plan.as_ref(),
             latency,
             dropped: dropped.load(Ordering::Relaxed),
+            places: events.as_ref().map_or_else(Default::default, crate::events::Events::places),
         };
         for sink in &mut sinks {
             match sink.write(&result) {

@@ -116,6 +116,38 @@ pub struct EventRecord<'a> {
     /// The object's picture in `--snapshots` DIR.
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot: Option<String>,
+    /// Where the web viewer serves that picture (`--http`), relative to
+    /// its address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot_url: Option<String>,
+}
+
+/// What events say of their object's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotLink {
+    /// Nothing: no `--snapshots`.
+    #[default]
+    None,
+    /// `"snapshot"`: the file's name in the snapshots folder.
+    File,
+    /// Also `"snapshot_url"`: `/snapshots/CAMERA/FILE` on the web viewer.
+    Served,
+}
+
+impl SnapshotLink {
+    /// The link of a run with `--snapshots` (`snapshots`) and `--http` (`http`).
+    pub fn new(snapshots: bool, http: bool) -> Self {
+        match (snapshots, http) {
+            (false, _) => SnapshotLink::None,
+            (true, false) => SnapshotLink::File,
+            (true, true) => SnapshotLink::Served,
+        }
+    }
+}
+
+/// The web viewer's path of camera `source`'s snapshot `file`.
+pub fn snapshot_path(source: &str, file: &str) -> String {
+    format!("/snapshots/{source}/{file}")
 }
 
 /// The JSON of one frame, as `--headless` writes it.
@@ -161,7 +193,7 @@ pub fn frame_record<T, E>(
 }
 
 /// The JSON of one event, as `--events` writes it and MQTT publishes it.
-pub fn event_json(e: &crate::events::Event, source: &str, labels: &[String], snapshots: bool) -> String {
+pub fn event_json(e: &crate::events::Event, source: &str, labels: &[String], snapshots: SnapshotLink) -> String {
     // Only numbers, strings and lists of them: serialising cannot fail.
     serde_json::to_string(&event_record(e, source, labels, snapshots)).unwrap_or_default()
 }
@@ -171,8 +203,9 @@ pub fn event_record<'a>(
     e: &'a crate::events::Event,
     source: &'a str,
     labels: &'a [String],
-    snapshots: bool,
+    snapshots: SnapshotLink,
 ) -> EventRecord<'a> {
+    let file = (snapshots != SnapshotLink::None).then(|| crate::sink::snapshot::file_name(e));
     let round_ms = |v: f64| (v * 10.0).round() / 10.0;
     EventRecord {
         schema: crate::events::SCHEMA,
@@ -191,6 +224,7 @@ pub fn event_record<'a>(
         zones: &e.zones,
         entered_zones: &e.entered_zones,
         crossed: &e.crossed,
-        snapshot: snapshots.then(|| crate::sink::snapshot::file_name(e)),
+        snapshot_url: file.as_deref().filter(|_| snapshots == SnapshotLink::Served).map(|f| snapshot_path(source, f)),
+        snapshot: file,
     }
 }

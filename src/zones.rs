@@ -1,5 +1,6 @@
 //! Named zones (polygons) and counting lines in source pixels, for events:
-//! `--zone door=100,200,300,200,300,400,100,400`, `--line gate=0,300,640,300`.
+//! `--zone door=100,200,300,200,300,400,100,400`, `--line gate=0,300,640,300`
+//! (`--line door=0,300,640,300,in,out` names the two ways it is crossed).
 //! An object is where its box's bottom centre is (its feet, for a person
 //! seen from the side or above). Many places can come from a file
 //! (`--zones-file`, [`parse_places`]).
@@ -24,6 +25,9 @@ pub struct Line {
     pub a: [f32; 2],
     /// End, source pixels.
     pub b: [f32; 2],
+    /// What the user calls a crossing each way (`in`, `out`): from the
+    /// line's left to its right, and back. `None`: the geometric names.
+    pub sides: Option<[String; 2]>,
 }
 
 /// Which way an object crossed a line, seen from `a` looking at `b`.
@@ -41,16 +45,30 @@ pub fn anchor(b: &BBox) -> [f32; 2] {
     [(b.x1 + b.x2) / 2.0, b.y2]
 }
 
+/// Whether `name` is a name places and sides may have: 1 to 64 letters,
+/// digits, `_` or `-` (it becomes part of MQTT topics and JSON).
+fn is_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// `name=n1,n2,…` into the name and its numbers.
 fn parse_named(spec: &str, what: &str) -> Result<(String, Vec<f32>), String> {
     let (name, numbers) =
         spec.split_once('=').ok_or_else(|| format!("{what} '{spec}': expected NAME=x1,y1,x2,y2,…"))?;
+    parse_numbers(spec, what, name, numbers.split(','))
+}
+
+fn parse_numbers<'a>(
+    spec: &str,
+    what: &str,
+    name: &str,
+    numbers: impl Iterator<Item = &'a str>,
+) -> Result<(String, Vec<f32>), String> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !is_name(name) {
         return Err(format!("{what} '{spec}': the name must be 1 to 64 letters, digits, '_' or '-'"));
     }
     let numbers = numbers
-        .split(',')
         .map(|v| v.trim().parse::<f32>().ok().filter(|v| v.is_finite()))
         .collect::<Option<Vec<f32>>>()
         .ok_or_else(|| format!("{what} '{spec}': the coordinates must be numbers, x1,y1,x2,y2,…"))?;
@@ -58,7 +76,7 @@ fn parse_named(spec: &str, what: &str) -> Result<(String, Vec<f32>), String> {
 }
 
 /// Zones and lines from a file's text: one per line, `zone NAME=x1,y1,…`
-/// or `line NAME=x1,y1,x2,y2`; blank lines and `#` comments are skipped.
+/// or `line NAME=x1,y1,x2,y2[,IN,OUT]`; blank lines and `#` comments are skipped.
 /// Errors name the line.
 pub fn parse_places(text: &str) -> Result<(Vec<Zone>, Vec<Line>), String> {
     let (mut zones, mut lines) = (Vec::new(), Vec::new());
@@ -110,17 +128,43 @@ impl Zone {
 }
 
 impl Line {
-    /// Parses `NAME=x1,y1,x2,y2`.
+    /// Parses `NAME=x1,y1,x2,y2`, or `NAME=x1,y1,x2,y2,IN,OUT` to name the
+    /// crossings: `IN` from the line's left to its right (seen from
+    /// `x1,y1` looking at `x2,y2`), `OUT` back.
     pub fn parse(spec: &str) -> Result<Line, String> {
-        let (name, n) = parse_named(spec, "--line")?;
+        let (name, rest) =
+            spec.split_once('=').ok_or_else(|| format!("--line '{spec}': expected NAME=x1,y1,x2,y2[,IN,OUT]"))?;
+        let items: Vec<&str> = rest.split(',').map(str::trim).collect();
+        let (numbers, sides) = match items.as_slice() {
+            [n @ .., a, b] if items.len() == 6 && a.parse::<f32>().is_err() && b.parse::<f32>().is_err() => {
+                if !is_name(a) || !is_name(b) || a == b {
+                    return Err(format!(
+                        "--line '{spec}': the sides' names must be two different names of letters, digits, '_' or '-'"
+                    ));
+                }
+                (n, Some([a.to_string(), b.to_string()]))
+            }
+            n => (n, None),
+        };
+        let (name, n) = parse_numbers(spec, "--line", name, numbers.iter().copied())?;
         if n.len() != 4 {
-            return Err(format!("--line '{spec}': a line is x1,y1,x2,y2"));
+            return Err(format!("--line '{spec}': a line is x1,y1,x2,y2, then optionally the names of its two ways"));
         }
         let (a, b) = ([n[0], n[1]], [n[2], n[3]]);
         if a == b {
             return Err(format!("--line '{spec}': the two ends are the same point"));
         }
-        Ok(Line { name, a, b })
+        Ok(Line { name, a, b, sides })
+    }
+
+    /// What a crossing `way` is called: the user's name for it, or
+    /// `left_to_right` / `right_to_left`.
+    pub fn way_name(&self, way: Direction) -> &str {
+        let i = usize::from(way == Direction::RightToLeft);
+        match &self.sides {
+            Some(names) => &names[i],
+            None => ["left_to_right", "right_to_left"][i],
+        }
     }
 
     /// Positive on the line's right (seen from `a` towards `b`, y down).
@@ -172,6 +216,21 @@ mod tests {
         assert_eq!(g.crossed([150.0, 40.0], [150.0, 60.0]), None, "past the line's end");
         assert_eq!(g.crossed([50.0, 40.0], [60.0, 45.0]), None, "no crossing");
         assert!(Line::parse("g=1,1,1,1").is_err() && Line::parse("g=1,2,3").is_err());
+        assert_eq!(
+            (g.way_name(Direction::LeftToRight), g.way_name(Direction::RightToLeft)),
+            ("left_to_right", "right_to_left")
+        );
+    }
+
+    #[test]
+    fn the_user_names_a_lines_two_ways() {
+        let door = Line::parse("door=0,50,100,50,in,out").unwrap();
+        assert_eq!((door.a, door.b), ([0.0, 50.0], [100.0, 50.0]));
+        assert_eq!(door.crossed([50.0, 40.0], [50.0, 60.0]).map(|w| door.way_name(w)), Some("in"));
+        assert_eq!(door.crossed([50.0, 60.0], [50.0, 40.0]).map(|w| door.way_name(w)), Some("out"));
+        for bad in ["d=0,0,1,1,in", "d=0,0,1,1,in,in", "d=0,0,1,1,in out,x", "d=0,0,1,in,out", "d=0,0,1,1,2,out"] {
+            assert!(Line::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -960,3 +960,56 @@ fn check_config_says_ok_or_every_problem_without_opening_anything() {
     assert!(err.contains("line 4, column 1: unknown key 'treshold' (did you mean 'threshold'?)"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Issue 36: zones and lines are drawn on the pictures ssd-cam writes, with
+/// `--save` alone (no events asked for); a line's two ways carry the
+/// user's names in events; places nothing would show are refused.
+#[test]
+fn places_are_drawn_on_pictures_and_a_lines_ways_carry_their_names() {
+    const ZONE: [u8; 3] = [255, 196, 0];
+    const LINE: [u8; 3] = [0, 214, 255];
+    let dir = tempfile::tempdir().unwrap();
+    let shots = dir.path().join("shots");
+    let source = "demo:fps=0,frames=60,size=320x240,seed=4";
+    let out = ssd_cam(&[
+        "--source",
+        source,
+        "--headless",
+        "--save",
+        shots.to_str().unwrap(),
+        "--save-png",
+        "--zone",
+        "porch=20,20,140,20,140,220,20,220",
+        "--line",
+        "door=200,0,200,240,in,out",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let img = image::open(shots.join("frame_00000000.png")).unwrap().into_rgb8();
+    let share = |points: &[(u32, u32)], colour: [u8; 3]| {
+        points.iter().filter(|&&(x, y)| img.get_pixel(x, y).0 == colour).count() as f64 / points.len() as f64
+    };
+    // The zone's top edge and the line, along their lengths (a detection's
+    // box or tag may cover a few pixels).
+    let zone_edge: Vec<(u32, u32)> = (30..130).step_by(5).map(|x| (x, 20)).collect();
+    let line: Vec<(u32, u32)> = (40..200).step_by(8).map(|y| (200, y)).collect();
+    assert!(share(&zone_edge, ZONE) >= 0.8, "zone edge {:.2}", share(&zone_edge, ZONE));
+    assert!(share(&line, LINE) >= 0.6, "line {:.2}", share(&line, LINE));
+    // Far from both, the frame is the scene's.
+    assert!(share(&[(300, 5), (310, 230)], ZONE) == 0.0 && share(&[(300, 5), (310, 230)], LINE) == 0.0);
+
+    let events = ssd_cam(&["--source", source, "--headless", "--events", "--line", "door=160,0,160,240,in,out"]);
+    assert!(events.status.success(), "{}", stderr(&events));
+    let ways: Vec<String> = json_lines(&events)
+        .iter()
+        .filter_map(|e| e.get("crossed"))
+        .flat_map(|c| c.as_array().unwrap().iter().map(|c| c["direction"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(!ways.is_empty() && ways.iter().all(|w| w == "in" || w == "out"), "{ways:?}");
+
+    let unused = ssd_cam(&["--source", source, "--headless", "--zone", "porch=20,20,140,20,140,220"]);
+    assert!(
+        !unused.status.success() && stderr(&unused).contains("show in events and on pictures"),
+        "{}",
+        stderr(&unused)
+    );
+}

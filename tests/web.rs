@@ -381,6 +381,56 @@ fn the_fps_figure_is_frames_over_time_with_two_workers() {
 }
 
 #[test]
+fn events_carry_their_snapshots_url_served_behind_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "5eed-0123456789abcdef";
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let snaps = dir.path().join("snaps");
+    let s = Served::start(&[
+        "--source",
+        "demo:fps=15",
+        "--detect",
+        "always",
+        "--snapshots",
+        snaps.to_str().unwrap(),
+        "--http-token-file",
+        file.to_str().unwrap(),
+    ]);
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    let event = sse(&s.url("/api/events"), 1, &auth).remove(0);
+    let name = event["snapshot"].as_str().unwrap().to_owned();
+    let url = event["snapshot_url"].as_str().unwrap().to_owned();
+    assert_eq!(url, format!("/snapshots/demo/{name}"));
+    // The file is written on the snapshot sink's own thread: it may follow
+    // the event by a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, ct, jpeg) = loop {
+        let got = get(&s.url(&url), &auth);
+        if got.0 == 200 || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
+    let img = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (640, 480));
+    // The token guards it; nothing but the snapshot files is reachable.
+    assert_eq!(get(&s.url(&url), &[]).0, 401);
+    for bad in [
+        "/snapshots/demo/../token".to_owned(),
+        "/snapshots/demo/%2e%2e%2ftoken".to_owned(),
+        format!("/snapshots/other/{name}"),
+        "/snapshots/demo/1-2.png".to_owned(),
+        "/snapshots/demo/".to_owned(),
+        "/snapshots/demo/999-999.jpg".to_owned(),
+    ] {
+        assert_eq!(get(&s.url(&bad), &auth).0, 404, "{bad}");
+    }
+}
+
+#[test]
 fn the_token_is_required_checked_and_never_logged() {
     let dir = tempfile::tempdir().unwrap();
     let token = "c0ffee-0123456789abcdef";
@@ -830,6 +880,97 @@ fn a_real_browser_shows_the_video_with_its_boxes_and_the_detections_list() {
         let inside = outline_share(&img, [b[0] + 12.0, b[1] + 12.0, b[2] - 12.0, b[3] - 12.0], scale, origin, color);
         assert!(on >= 0.6 && inside < on - 0.3, "box {b:?} class {class}: {on} on the outline, {inside} inside");
     }
+}
+
+#[test]
+fn the_place_editor_turns_clicks_on_the_picture_into_zone_and_line_text() {
+    let Some(program) = Browser::find() else { return };
+    let s = Served::start(&["--source", STILL, "--detect", "always"]);
+    let mut browser = Browser::start(&program, 1280, 900);
+    let target = browser.call(None, "Target.createTarget", serde_json::json!({ "url": s.url("/") }));
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let mut eval = |browser: &mut Browser, js: &str| -> serde_json::Value {
+        let result = browser.call(
+            Some(&session),
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": format!("JSON.stringify({js})"), "returnByValue": true }),
+        );
+        serde_json::from_str(result["result"]["value"].as_str().unwrap_or("null")).unwrap_or(serde_json::Value::Null)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while eval(&mut browser, r#"document.getElementById("video").naturalWidth"#) != 640 {
+        assert!(Instant::now() < deadline, "no video in the page\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let click = |browser: &mut Browser, session: &str, x: f64, y: f64| {
+        for kind in ["mousePressed", "mouseReleased"] {
+            browser.call(
+                Some(session),
+                "Input.dispatchMouseEvent",
+                serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            );
+        }
+    };
+    let centre = |browser: &mut Browser, eval: &mut dyn FnMut(&mut Browser, &str) -> serde_json::Value, id: &str| {
+        let r = eval(
+            browser,
+            &format!(
+                r#"(() => {{ const r = document.getElementById("{id}").getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"#
+            ),
+        );
+        (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())
+    };
+    // Source pixels to page pixels, as the page lays the picture out.
+    let p = eval(&mut browser, "(() => { const p = picture(); return [p.x, p.y, p.scale]; })()");
+    let (px, py, scale) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap(), p[2].as_f64().unwrap());
+    let at = |x: f64, y: f64| (px + x * scale, py + y * scale);
+
+    let (bx, by) = centre(&mut browser, &mut eval, "addzone");
+    click(&mut browser, &session, bx, by);
+    let corners = [(100.0, 80.0), (400.0, 80.0), (400.0, 360.0), (100.0, 360.0)];
+    for (x, y) in corners {
+        let (cx, cy) = at(x, y);
+        click(&mut browser, &session, cx, cy);
+    }
+    let text = eval(&mut browser, r#"document.getElementById("placetext").textContent"#);
+    let text = text.as_str().unwrap_or_default().to_owned();
+    let first = text.lines().next().unwrap_or_default();
+    let zone = ssd_cam::zones::Zone::parse(first.strip_prefix("--zone ").unwrap_or(first)).unwrap();
+    assert_eq!(zone.name, "porch", "{text}");
+    assert_eq!(zone.polygon.len(), 4, "{text}");
+    for (got, want) in zone.polygon.iter().zip(corners) {
+        assert!(
+            (got[0] - want.0 as f32).abs() <= 1.0 && (got[1] - want.1 as f32).abs() <= 1.0,
+            "{got:?} vs {want:?}: {text}"
+        );
+    }
+    // The same place for a zones file and cameras.toml.
+    assert!(text.contains(&format!("\nzone {}", &first[7..])) && text.contains("zones = [\"porch="), "{text}");
+
+    let (bx, by) = centre(&mut browser, &mut eval, "addline");
+    click(&mut browser, &session, bx, by);
+    eval(
+        &mut browser,
+        r#"(() => { for (const [id, v] of [["placename", "door"], ["wayin", "in"], ["wayout", "out"]]) { const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event("input")); } return 1; })()"#,
+    );
+    for (x, y) in [(0.0f64, 240.0), (640.0, 240.0)] {
+        let (cx, cy) = at(x.clamp(1.0, 639.0), y);
+        click(&mut browser, &session, cx, cy);
+    }
+    let text = eval(&mut browser, r#"document.getElementById("placetext").textContent"#);
+    let first = text.as_str().unwrap_or_default().lines().next().unwrap_or_default().to_owned();
+    let line = ssd_cam::zones::Line::parse(first.strip_prefix("--line ").unwrap_or(&first)).unwrap();
+    assert_eq!(
+        (line.name.as_str(), line.sides.clone()),
+        ("door", Some(["in".to_owned(), "out".to_owned()])),
+        "{first}"
+    );
+    assert!((line.a[1] - 240.0).abs() <= 1.0 && (line.b[1] - 240.0).abs() <= 1.0 && line.b[0] > 600.0, "{first}");
 }
 
 #[test]

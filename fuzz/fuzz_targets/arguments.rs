@@ -34,8 +34,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(l) = Line::parse(text) {
         assert!(l.a != l.b);
+        // Named ways are two different, non-empty names.
+        assert!(l.sides.as_ref().is_none_or(|[a, b]| a != b && !a.is_empty() && !b.is_empty()));
         for w in probe.windows(2) {
-            let _ = l.crossed(w[0], w[1]);
+            if let Some(way) = l.crossed(w[0], w[1]) {
+                assert!(!l.way_name(way).is_empty());
+            }
         }
     }
     if let Ok((zones, lines)) = parse_places(text) {

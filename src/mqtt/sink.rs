@@ -22,7 +22,7 @@ pub const FLUSH: Duration = Duration::from_secs(5);
 
 impl Default for MqttSinkOptions {
     fn default() -> Self {
-        Self { queue: QUEUE, flush: FLUSH, ca: None, detections_hz: None, snapshots: false }
+        Self { queue: QUEUE, flush: FLUSH, ca: None, detections_hz: None, snapshots: Default::default() }
     }
 }
 
@@ -35,7 +35,7 @@ pub struct MqttSink {
     topics: Topics,
     source: String,
     labels: Vec<String>,
-    snapshots: bool,
+    snapshots: crate::records::SnapshotLink,
     /// Objects in view per label (told as new, not yet ended).
     counts: HashMap<u32, u64>,
     detections_every: Option<Duration>,
@@ -54,8 +54,8 @@ pub struct MqttSinkOptions {
     pub ca: Option<std::path::PathBuf>,
     /// Per-frame detections at most this often (per second).
     pub detections_hz: Option<f64>,
-    /// Events name their snapshot file.
-    pub snapshots: bool,
+    /// What events say of their snapshot.
+    pub snapshots: crate::records::SnapshotLink,
 }
 
 /// The MQTT queue's figures for `/metrics`, readable from any thread.

@@ -250,6 +250,7 @@ mod tests {
                 events: &[],
                 latency: Default::default(),
                 dropped: 0,
+                places: Default::default(),
             };
             sink.write(&r).unwrap();
         }

@@ -59,13 +59,13 @@ pub struct JsonSink<W: Write + Send> {
     source: String,
     labels: Vec<String>,
     events_only: bool,
-    snapshots: bool,
+    snapshots: crate::records::SnapshotLink,
 }
 
 impl<W: Write + Send> JsonSink<W> {
     /// A sink writing to `out`; `source` and `labels` name things in records.
     pub fn new(out: W, source: String, labels: Vec<String>) -> Self {
-        Self { out, source, labels, events_only: false, snapshots: false }
+        Self { out, source, labels, events_only: false, snapshots: crate::records::SnapshotLink::None }
     }
 
     /// Object events only, instead of a line per frame (`--events`).
@@ -75,8 +75,8 @@ impl<W: Write + Send> JsonSink<W> {
     }
 
     /// Events name their snapshot file (`--snapshots`).
-    pub fn with_snapshots(mut self, on: bool) -> Self {
-        self.snapshots = on;
+    pub fn with_snapshots(mut self, link: crate::records::SnapshotLink) -> Self {
+        self.snapshots = link;
         self
     }
 

@@ -46,6 +46,27 @@ pub struct FrameResult<'a> {
     pub latency: Latency,
     /// Frames dropped so far by the live-source policy.
     pub dropped: u64,
+    /// The camera's zones and lines, drawn on every picture.
+    pub places: Places<'a>,
+}
+
+/// A camera's zones and counting lines as pictures show them, with each
+/// line's crossings so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Places<'a> {
+    /// The zones.
+    pub zones: &'a [crate::zones::Zone],
+    /// The counting lines.
+    pub lines: &'a [crate::zones::Line],
+    /// Per line: crossings left to right, right to left.
+    pub counts: &'a [[u64; 2]],
+}
+
+impl Places<'_> {
+    /// Whether there is nothing to draw.
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty() && self.lines.is_empty()
+    }
 }
 
 /// Errors writing results.

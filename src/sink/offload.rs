@@ -32,7 +32,13 @@ struct Owned {
     gate: Option<crate::gate::Plan>,
     latency: Latency,
     dropped: u64,
+    /// The places (the same every frame: shared) and this frame's counts.
+    places: Shared,
+    counts: Vec<[u64; 2]>,
 }
+
+/// A camera's zones and lines, copied once for the sink's thread.
+type Shared = Arc<(Vec<crate::zones::Zone>, Vec<crate::zones::Line>)>;
 
 enum Job {
     Frame(Box<Owned>),
@@ -49,6 +55,7 @@ pub struct Offloaded {
     worker: Option<JoinHandle<Result<(), SinkError>>>,
     dropped: Arc<AtomicU64>,
     warned: Option<(Instant, u64)>,
+    places: Shared,
 }
 
 impl std::fmt::Debug for Offloaded {
@@ -77,6 +84,7 @@ impl Offloaded {
             worker: Some(worker),
             dropped: Arc::new(AtomicU64::new(0)),
             warned: None,
+            places: Shared::default(),
         })
     }
 
@@ -121,6 +129,7 @@ fn serve(mut sink: Box<dyn Sink>, jobs: &Receiver<Job>, give_back: &Sender<Vec<u
                     gate: owned.gate.as_ref(),
                     latency: owned.latency,
                     dropped: owned.dropped,
+                    places: super::Places { zones: &owned.places.0, lines: &owned.places.1, counts: &owned.counts },
                 };
                 let written = sink.write(&result);
                 let _ = give_back.try_send(owned.frame.rgb);
@@ -168,6 +177,10 @@ impl Sink for Offloaded {
             file: f.file.clone(),
             pts_ms: f.pts_ms,
         };
+        let p = r.places;
+        if p.zones != self.places.0.as_slice() || p.lines != self.places.1.as_slice() {
+            self.places = Arc::new((p.zones.to_vec(), p.lines.to_vec()));
+        }
         let job = Job::Frame(Box::new(Owned {
             frame,
             detections: r.detections.to_vec(),
@@ -176,6 +189,8 @@ impl Sink for Offloaded {
             gate: r.gate.cloned(),
             latency: r.latency,
             dropped: r.dropped,
+            places: Arc::clone(&self.places),
+            counts: p.counts.to_vec(),
         }));
         let sent =
             if self.live { queue.try_send(job) } else { queue.send(job).map_err(|e| TrySendError::Disconnected(e.0)) };
@@ -285,6 +300,7 @@ mod tests {
             gate: None,
             latency: Latency::default(),
             dropped: 0,
+            places: Default::default(),
         };
         sink.write(&r).unwrap();
     }

@@ -209,6 +209,7 @@ mod tests {
             events: &[],
             latency: Latency::default(),
             dropped: 0,
+            places: Default::default(),
         };
         sink.write(&r).unwrap();
     }

@@ -30,6 +30,8 @@ struct Best {
     height: u32,
     /// Better than what is on disk.
     unsaved: bool,
+    /// Its file has been written (later writes replace it).
+    on_disk: bool,
     /// An event has been told about it (so its `end` will come).
     told: bool,
     /// The output frame count when it was last detected.
@@ -54,6 +56,11 @@ pub struct SnapshotSink {
     failed: u64,
     /// Objects let go past [`MAX_HELD`].
     let_go: u64,
+    /// The camera's zones and lines, and the lines' counts as of the last
+    /// frame, drawn on each snapshot.
+    zones: Vec<crate::zones::Zone>,
+    lines: Vec<crate::zones::Line>,
+    counts: Vec<[u64; 2]>,
 }
 
 impl SnapshotSink {
@@ -70,6 +77,9 @@ impl SnapshotSink {
             saved: 0,
             failed: 0,
             let_go: 0,
+            zones: Vec::new(),
+            lines: Vec::new(),
+            counts: Vec::new(),
         })
     }
 
@@ -83,6 +93,8 @@ impl SnapshotSink {
             let path = self.dir.join(file_name(event));
             let mut canvas = best.rgb.clone();
             if let Some(mut c) = Canvas::new(&mut canvas, best.width, best.height) {
+                let places = super::Places { zones: &self.zones, lines: &self.lines, counts: &self.counts };
+                crate::overlay::draw_places(&mut c, &places);
                 crate::overlay::draw(
                     &mut c,
                     std::slice::from_ref(&best.detection),
@@ -92,7 +104,11 @@ impl SnapshotSink {
                 );
             }
             match write_image(&path, &canvas, best.width, best.height, SaveFormat::Jpeg) {
-                Ok(()) => self.saved += 1,
+                Ok(()) => {
+                    // Files, not writes: a better view replaces the file.
+                    self.saved += u64::from(!best.on_disk);
+                    best.on_disk = true;
+                }
                 Err(e) => {
                     if self.failed == 0 {
                         log::warn!("--snapshots: {}: {e}; detection output continues (reported once)", path.display());
@@ -110,6 +126,11 @@ impl SnapshotSink {
 impl Sink for SnapshotSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         self.frames += 1;
+        if r.places.zones != self.zones.as_slice() || r.places.lines != self.lines.as_slice() {
+            (self.zones, self.lines) = (r.places.zones.to_vec(), r.places.lines.to_vec());
+        }
+        self.counts.clear();
+        self.counts.extend_from_slice(r.places.counts);
         for (d, id) in r.detections.iter().zip(r.track_ids) {
             let Some(id) = *id else { continue };
             let best = self.best.entry(id).or_insert_with(|| Best {
@@ -119,6 +140,7 @@ impl Sink for SnapshotSink {
                 width: 0,
                 height: 0,
                 unsaved: false,
+                on_disk: false,
                 told: false,
                 seen: 0,
             });
@@ -212,6 +234,7 @@ mod tests {
                 events: &out,
                 latency: Latency::default(),
                 dropped: 0,
+                places: Default::default(),
             };
             sink.write(&r).unwrap();
             all.extend(out.iter().cloned());
@@ -275,6 +298,7 @@ mod tests {
                 events: &[],
                 latency: Latency::default(),
                 dropped: 0,
+                places: Default::default(),
             };
             sink.write(&r).unwrap();
             assert!(sink.best.len() <= MAX_HELD, "{} held", sink.best.len());

@@ -45,6 +45,10 @@ pub struct RunInfo {
     pub version: &'static str,
     /// Whether object events are made.
     pub events: bool,
+    /// The camera's `--snapshots` folder, served under `/snapshots/CAMERA/`
+    /// (never shown: a path of the machine).
+    #[serde(skip)]
+    pub snapshots: Option<std::path::PathBuf>,
 }
 
 /// State shared by the output stage and the server.

@@ -276,7 +276,7 @@ const ROUTES: [&str; 9] = [
 async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls: bool) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
-    if !ROUTES.contains(&path.as_str()) {
+    if !ROUTES.contains(&path.as_str()) && !path.starts_with(SNAPSHOTS) {
         ctx.metrics.refused("not_found");
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
@@ -306,6 +306,9 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
         let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized: send Authorization: Bearer TOKEN\n");
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ssd-cam\""));
         return r;
+    }
+    if let Some(rest) = path.strip_prefix(SNAPSHOTS) {
+        return object_snapshot(ctx, rest).await;
     }
     // `?camera=NAME` picks a camera; without it, the first.
     let wanted = req
@@ -478,6 +481,42 @@ fn mjpeg(ctx: &Arc<Ctx>, hub: &Arc<Hub>, stalled: Arc<Notify>) -> Response<Body>
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     r
+}
+
+/// Where objects' snapshots are served: `/snapshots/CAMERA/FILE`.
+const SNAPSHOTS: &str = "/snapshots/";
+
+/// Whether `file` is a name the snapshot sink writes (`<ms>-<id>.jpg`): the
+/// only files served, so no path can reach outside the folder.
+fn is_snapshot_name(file: &str) -> bool {
+    let Some((ms, id)) = file.strip_suffix(".jpg").and_then(|stem| stem.split_once('-')) else { return false };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    digits(ms) && digits(id)
+}
+
+/// An object's snapshot file from a camera's `--snapshots` folder.
+async fn object_snapshot(ctx: &Arc<Ctx>, rest: &str) -> Response<Body> {
+    let found = rest.split_once('/').and_then(|(camera, file)| {
+        let hub = ctx.hubs.iter().find(|h| h.info.source == camera)?;
+        let dir = hub.info.snapshots.as_ref()?;
+        is_snapshot_name(file).then(|| dir.join(file))
+    });
+    let Some(path) = found else {
+        ctx.metrics.refused("not_found");
+        return text(StatusCode::NOT_FOUND, "no such snapshot\n");
+    };
+    // A small file, read off the server's threads.
+    match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
+        Ok(Ok(bytes)) => {
+            let mut r = answer(StatusCode::OK, "image/jpeg", bytes);
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r
+        }
+        _ => {
+            ctx.metrics.refused("not_found");
+            text(StatusCode::NOT_FOUND, "no such snapshot\n")
+        }
+    }
 }
 
 async fn snapshot(hub: &Arc<Hub>) -> Response<Body> {

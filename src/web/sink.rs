@@ -29,7 +29,7 @@ struct Job {
 pub struct WebSink {
     hub: Arc<Hub>,
     labels: Vec<String>,
-    snapshots: bool,
+    snapshots: crate::records::SnapshotLink,
     regions: bool,
     fps: FpsMeter,
     jobs: Option<Sender<Job>>,
@@ -51,7 +51,13 @@ impl WebSink {
     /// Starts the encoder thread. `snapshots`: events name their snapshot
     /// file; `regions`: frames show where the model ran; `fps`: the most
     /// frames a second encoded for viewers.
-    pub fn new(hub: Arc<Hub>, server: Arc<Server>, snapshots: bool, regions: bool, fps: f64) -> std::io::Result<Self> {
+    pub fn new(
+        hub: Arc<Hub>,
+        server: Arc<Server>,
+        snapshots: crate::records::SnapshotLink,
+        regions: bool,
+        fps: f64,
+    ) -> std::io::Result<Self> {
         let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(1);
         let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(BUFFERS);
         let encoder_hub = Arc::clone(&hub);
