@@ -553,6 +553,9 @@ fn web_options(args: &Args, addr: std::net::SocketAddr) -> crate::web::WebOption
 /// options without a camera) or warned about (more threads than cores)
 /// instead of passing in silence.
 fn check_options(args: &Args, cameras: &[Camera]) -> Result<()> {
+    if args.headless && args.json {
+        bail!("--json adds the JSON lines to the window mode; --headless writes them already: leave out --json");
+    }
     let network = cameras.iter().any(|c| c.input.is_network());
     let video = cameras.iter().any(|c| c.input.is_video_file());
     let device = cameras.iter().any(|c| matches!(c.input, Input::Device(_)));

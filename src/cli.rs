@@ -125,7 +125,7 @@ pub struct Args {
     pub headless: bool,
 
     /// With the window open, also write the JSON lines to stdout.
-    #[arg(long, help_heading = "Output", conflicts_with = "headless")]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 
     /// Minimum class score to report [default: from the manifest].
@@ -158,7 +158,7 @@ pub struct Args {
     #[arg(long, help_heading = "Tracking and events", value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
     pub event_every: f64,
 
-    /// An update event when an object's score moves by this much.
+    /// An update event when an object's score beats its best told by this much.
     #[arg(long, help_heading = "Tracking and events", value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
     pub event_score_step: f32,
 
@@ -245,7 +245,7 @@ pub struct Args {
     #[arg(long, help_heading = "Tracking and events", value_name = "NAME=POLYGON", value_parser = crate::zones::Zone::parse)]
     pub zone: Vec<crate::zones::Zone>,
 
-    /// A named counting line: NAME=x1,y1,x2,y2[,IN,OUT] (repeat for more);
+    /// A named counting line: `NAME=x1,y1,x2,y2[,IN,OUT]` (repeat for more);
     /// IN and OUT name the crossings from its left to its right and back.
     /// Each crossing is an update event with the line's counts per way.
     #[arg(long, help_heading = "Tracking and events", value_name = "NAME=x1,y1,x2,y2[,IN,OUT]", value_parser = crate::zones::Line::parse)]

@@ -1,8 +1,11 @@
 //! Object events from the tracker: what a service wants instead of a line
 //! per frame. An object's life is `new` (its track is confirmed), `update`
-//! (its label's score moved by `score_step` or more, it entered or left a
-//! zone, it crossed a counting line, or `every_ms` passed since the last
-//! word on it) and `end` (its track ended, or the run did). Zones and lines
+//! (when something a user cares about changed, each named in its
+//! `reasons`: `score`, its score beat the best told so far by `score_step`
+//! (a clearly better view, never a swing down and back up); `zone`, it
+//! entered or left a zone; `line`, it crossed a counting line; `heartbeat`,
+//! `every_ms` passed since the last word on it) and `end` (its track ended,
+//! or the run did). Zones and lines
 //! ([`crate::zones`]) see an object at its box's bottom centre.
 //!
 //! The JSON form, one object per line (`schema` names its version):
@@ -80,6 +83,8 @@ pub struct Event {
     pub entered_zones: Vec<String>,
     /// Lines it crossed in this frame.
     pub crossed: Vec<Crossing>,
+    /// Why an update was told: `score`, `zone`, `line`, `heartbeat`.
+    pub reasons: Vec<&'static str>,
 }
 
 /// An object crossing a counting line.
@@ -99,7 +104,7 @@ pub struct Crossing {
 /// When updates are told.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EventParams {
-    /// A score change at least this big since the last event is an update.
+    /// A score this much above the best told so far is an update.
     pub score_step: f32,
     /// An update at least this often while the object stays (ms).
     pub every_ms: f64,
@@ -117,7 +122,7 @@ struct Life {
     last_ms: f64,
     /// Confirmed and told as new.
     told: bool,
-    /// Score and time of the last event.
+    /// The best score told so far, and the time of the last event.
     said_score: f32,
     said_ms: f64,
     /// Which zones it is in (by index), and has been in.
@@ -210,26 +215,33 @@ impl Events {
                 }
                 life.at = Some(at);
             }
+            let mut reasons = Vec::new();
+            if life.told && seen {
+                // Only a clearly better score is news: score jitter swings
+                // down and back up and would flood every subscriber.
+                let reasons_now = [
+                    ("score", t.score >= life.said_score + self.params.score_step),
+                    ("zone", moved_zones),
+                    ("line", !crossed.is_empty()),
+                    ("heartbeat", now_ms - life.said_ms >= self.params.every_ms),
+                ];
+                reasons.extend(reasons_now.iter().filter(|(_, due)| *due).map(|(why, _)| *why));
+            }
             let kind = if t.confirmed && !life.told {
                 Some(EventKind::New)
-            } else if life.told
-                && seen
-                && ((t.score - life.said_score).abs() >= self.params.score_step
-                    || now_ms - life.said_ms >= self.params.every_ms
-                    || moved_zones
-                    || !crossed.is_empty())
-            {
+            } else if !reasons.is_empty() {
                 Some(EventKind::Update)
             } else {
                 None
             };
             if let Some(kind) = kind {
                 life.told = true;
-                life.said_score = t.score;
+                life.said_score = if kind == EventKind::New { t.score } else { life.said_score.max(t.score) };
                 life.said_ms = now_ms;
                 let life = *life;
                 let mut event = self.event(kind, t, frame, &life);
                 event.crossed = crossed;
+                event.reasons = reasons;
                 out.push(event);
             }
         }
@@ -254,6 +266,7 @@ impl Events {
             zones: named(life.inside),
             entered_zones: named(life.entered),
             crossed: Vec::new(),
+            reasons: Vec::new(),
             kind,
             id: t.id,
             class_id: t.class_id,
@@ -345,16 +358,41 @@ mod tests {
 
     #[test]
     fn updates_come_on_score_steps_and_with_time() {
+        // A fall is not news; the heartbeat is.
         let scores = [0.9, 0.9, 0.9, 0.85, 0.75, 0.75, 0.75, 0.75].map(Some);
         let got = life_of(&scores, EventParams { score_step: 0.1, every_ms: 250.0 });
         assert_eq!(
             got,
             vec![
                 (2, EventKind::New, 1),
-                (4, EventKind::Update, 1), // 0.9 -> 0.75
-                (7, EventKind::Update, 1), // 300 ms later
+                (5, EventKind::Update, 1), // 300 ms later
                 (8, EventKind::End, 1),
             ]
         );
+        // A clearly better score is.
+        let scores = [0.5, 0.5, 0.5, 0.55, 0.65, 0.7, 0.9].map(Some);
+        let got = life_of(&scores, EventParams { score_step: 0.1, every_ms: 10_000.0 });
+        assert_eq!(
+            got,
+            vec![(2, EventKind::New, 1), (4, EventKind::Update, 1), (6, EventKind::Update, 1), (7, EventKind::End, 1)]
+        );
+    }
+
+    #[test]
+    fn score_jitter_is_no_flood() {
+        // A person standing still, the score swinging 0.6 <-> 0.8 for 4 s:
+        // one update when it first reached 0.8, then silence.
+        let scores: Vec<Option<f32>> = (0..40).map(|f| Some(if f % 2 == 0 { 0.6 } else { 0.8 })).collect();
+        let mut tracker = Tracker::new(TrackParams { max_age: 2, ..TrackParams::default() });
+        let mut events = Events::new(EventParams::default());
+        let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for (f, s) in scores.iter().enumerate() {
+            let dets: Vec<(u32, f32, BBox)> = s.iter().map(|&s| (1, s, BBox::new(10.0, 10.0, 50.0, 90.0))).collect();
+            ended.clear();
+            tracker.update(&dets, &mut ids, &mut ended);
+            events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
+        }
+        let kinds: Vec<(EventKind, Vec<&str>)> = out.iter().map(|e| (e.kind, e.reasons.clone())).collect();
+        assert_eq!(kinds, vec![(EventKind::New, vec![]), (EventKind::Update, vec!["score"])]);
     }
 }

@@ -113,6 +113,9 @@ pub struct EventRecord<'a> {
     entered_zones: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     crossed: &'a [crate::events::Crossing],
+    /// Why an update was told (`score`, `zone`, `line`, `heartbeat`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reasons: &'a [&'static str],
     /// The object's picture in `--snapshots` DIR.
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot: Option<String>,
@@ -224,6 +227,7 @@ pub fn event_record<'a>(
         zones: &e.zones,
         entered_zones: &e.entered_zones,
         crossed: &e.crossed,
+        reasons: &e.reasons,
         snapshot_url: file.as_deref().filter(|_| snapshots == SnapshotLink::Served).map(|f| snapshot_path(source, f)),
         snapshot: file,
     }

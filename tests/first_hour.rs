@@ -85,6 +85,16 @@ fn issue20_camera_options_without_a_camera_are_refused() {
 }
 
 #[test]
+fn headless_with_json_says_what_json_is_for() {
+    let (code, line) = error_of(&["--source", "demo:fps=0,frames=1", "--headless", "--json"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        line.contains("--json adds the JSON lines to the window mode") && line.contains("leave out --json"),
+        "{line}"
+    );
+}
+
+#[test]
 fn issue20_more_threads_than_cores_warns() {
     let out = ssd_cam(&["--threads", "256", "--source", "demo:fps=0,frames=1,size=160x120", "--headless"]);
     assert!(out.status.success(), "{}", stderr(&out));

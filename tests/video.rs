@@ -123,6 +123,34 @@ fn a_lossless_mp4_gives_the_detections_of_the_same_frames_as_y4m() {
 }
 
 #[test]
+fn a_truncated_video_is_a_warning_naming_the_file_and_the_frames_read() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("door.mp4");
+    let path = whole.to_str().unwrap();
+    let encode = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "5", "-c:v", "libx264", "-pix_fmt"];
+    ffmpeg(&[&encode[..], &["yuv420p", "-movflags", "+faststart", path]].concat());
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let run = |p: &Path| ssd_cam(&["--source", p.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"]);
+    let out = run(&cut);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let frames = json_lines(&out).len();
+    assert!(frames > 0 && frames < 125, "{frames} frames of a file cut in half");
+    let warned: Vec<&str> = err.lines().filter(|l| l.contains("ends early or is damaged")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(warned[0].contains("cut.mp4") && warned[0].contains(&format!("{frames} frame(s) read")), "{err}");
+    // The whole file: every frame, no warning.
+    let out = run(&whole);
+    assert_eq!(json_lines(&out).len(), 125);
+    assert!(!stderr(&out).contains("ends early"), "{}", stderr(&out));
+}
+
+#[test]
 fn unreadable_and_missing_videos_and_a_missing_ffmpeg_are_one_line_errors() {
     if !tools(false) {
         return;
@@ -261,6 +289,8 @@ fn an_rtsp_stream_runs_live_and_rides_out_a_server_restart() {
     let gap = frames.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
     assert!(dropped >= 10 && gap >= 10, "dropped {dropped}, gap {gap}: {frames:?}\n{err}");
     assert!(err.contains("reconnecting") && err.contains("stream back"), "{err}");
+    // Told as what happened to the stream, not as ffmpeg's exit status.
+    assert!(!err.contains("exit status") && (err.contains("the stream ended") || err.contains("broke off")), "{err}");
     assert!(!err.contains("s3cret"), "the password leaked: {err}");
 }
 

@@ -277,6 +277,7 @@ mod tests {
             zones: vec![],
             entered_zones: vec![],
             crossed: vec![],
+            reasons: vec![],
         }
     }
 

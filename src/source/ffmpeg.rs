@@ -121,6 +121,8 @@ pub struct FfmpegSource {
     rate: Option<f64>,
     last_frame: Option<Instant>,
     lost: u64,
+    /// Frames read from the stream, for what the end of a file says.
+    frames: u64,
 }
 
 impl std::fmt::Debug for FfmpegSource {
@@ -146,6 +148,7 @@ impl FfmpegSource {
             rate: None,
             last_frame: None,
             lost: 0,
+            frames: 0,
         };
         let running = match source.start() {
             Ok(running) => running,
@@ -358,14 +361,30 @@ impl Source for FfmpegSource {
                         }
                     }
                     self.last_frame = Some(now);
+                    self.frames += 1;
                     return Ok(Some(size));
                 }
                 Ok(None) => {
                     let status = running.child.wait().ok();
                     if !self.live && status.is_some_and(|s| s.success()) {
+                        // ffmpeg runs at -loglevel error: a file it read to
+                        // the end without a word is whole; anything it said
+                        // means the file ended early or is damaged.
+                        if let Some(running) = self.running.take() {
+                            let tail = running.stop();
+                            let lines: Vec<String> =
+                                tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+                            if let Some(said) = damaged(&lines) {
+                                log::warn!(
+                                    "{}: the file ends early or is damaged; {} frame(s) read (ffmpeg: {said})",
+                                    self.name,
+                                    self.frames
+                                );
+                            }
+                        }
                         return Ok(None);
                     }
-                    (format!("ffmpeg ended ({})", status.map_or("?".into(), |s| s.to_string())), status, None)
+                    (stream_end(status), status, None)
                 }
                 Err(e) => {
                     let _ = running.child.kill();
@@ -378,8 +397,10 @@ impl Source for FfmpegSource {
             if !self.live {
                 return Err(self.failure(&tail, status, read_error));
             }
-            let last = last_line(&tail);
-            let why = last.map_or(why.clone(), |l| format!("{why}: {l}"));
+            // What ffmpeg said, as the fix it points to when it names one
+            // (host gone, credentials refused), else its last line.
+            let lines: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+            let why = explain(&lines, true).map_or(why.clone(), |said| format!("{why}: {said}"));
             if !self.reconnect(&why)? {
                 return Ok(None);
             }
@@ -445,6 +466,34 @@ fn explain(lines: &[String], live: bool) -> Option<String> {
         Some((h, line)) => format!("{h} (ffmpeg: {})", strip_context(line)),
         None => format!("ffmpeg: {}", strip_context(last)),
     })
+}
+
+/// How a stream's ffmpeg ended, in the words of what happened to the
+/// stream rather than ffmpeg's exit status.
+fn stream_end(status: Option<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) if s.success() => "the stream ended (the camera or server closed it)".into(),
+        Some(s) if s.signal().is_some() => format!("the reader was killed (signal {})", s.signal().unwrap_or(0)),
+        Some(_) => "the stream broke off".into(),
+        None => "the stream broke off (the reader could not be waited for)".into(),
+    }
+}
+
+/// What ffmpeg said of a file it read to its end and then exited
+/// successfully from (at `-loglevel error`, so every line is a problem):
+/// the line that tells a truncated or damaged file best, else its last.
+/// `None` when it said nothing: the file is whole.
+fn damaged(lines: &[String]) -> Option<String> {
+    let telling = ["partial file", "ended prematurely", "truncat", "invalid data", "corrupt", "error while decoding"];
+    let best = lines
+        .iter()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            telling.iter().any(|t| l.contains(t))
+        })
+        .or(lines.last())?;
+    Some(strip_context(best).trim().to_owned())
 }
 
 /// A line without ffmpeg's `[tcp @ 0x55c2…]` prefix, which names memory.
@@ -582,6 +631,7 @@ mod tests {
             rate: None,
             last_frame: None,
             lost: 0,
+            frames: 0,
         };
         let cmd = source.command();
         let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
