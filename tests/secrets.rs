@@ -195,7 +195,7 @@ fn no_secret_reaches_stdout_stderr_the_broker_the_web_or_files() {
     let mqtt = format!("mqtt://cam:${{SSD_CAM_MQTT_PW}}@127.0.0.1:{broker_port}/home");
     let http = format!("127.0.0.1:{http_port}");
     let mut child = Command::new(ssd_cam_bin())
-        .args(["--source", &camera, "--source", "demo:fps=10,frames=50,size=320x240,seed=4"])
+        .args(["--source", &camera, "--source", "demo:fps=10,frames=80,size=320x240,seed=4"])
         // The model of the demo's shapes: events to publish and snapshot.
         .args(["--model", "ssd300-shapes"])
         .args(["--headless", "--events", "--snapshots", snapshots.to_str().unwrap(), "--mqtt", &mqtt])
@@ -226,8 +226,11 @@ fn no_secret_reaches_stdout_stderr_the_broker_the_web_or_files() {
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into();
+    // The port is bound before the model loads and the cameras open; wait
+    // for the viewer to answer, so that the pages below are asked for while
+    // the run is going (the demo runs 8 s after that).
     let until = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
+    while agent.get(&format!("http://127.0.0.1:{http_port}/healthz")).call().is_err() {
         assert!(Instant::now() < until, "the web viewer did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -270,7 +273,14 @@ fn no_secret_reaches_stdout_stderr_the_broker_the_web_or_files() {
     assert!(!files(&snapshots).is_empty(), "no snapshot: {err}");
     let answered =
         |what: &str| responses.iter().any(|(w, body)| w == what && body.starts_with(b"200") && body.len() > 500);
-    assert!(answered("GET /metrics (token true)") && answered("GET /api/events (token true)"), "{err}");
+    for page in ["GET /metrics (token true)", "GET /api/events (token true)"] {
+        let got: Vec<String> = responses
+            .iter()
+            .filter(|(w, _)| w == page)
+            .map(|(_, b)| String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned())
+            .collect();
+        assert!(answered(page), "{page} did not answer in full: {got:?}\n{err}");
+    }
 
     let secrets = [RTSP_PASSWORD, MQTT_PASSWORD, TOKEN];
     let mut found = leaks("stdout", &stdout, &secrets);
