@@ -288,6 +288,11 @@ mod tests {
     /// Runs the tracker and the events over frames of one object's score
     /// (`None`: not detected), 100 ms apart; returns (frame, kind, id).
     fn life_of(scores: &[Option<f32>], params: EventParams) -> Vec<(u64, EventKind, u64)> {
+        events_of(scores, params, true).iter().map(|e| (e.frame, e.kind, e.id)).collect()
+    }
+
+    /// The events themselves; `finish`: the run ends after the last frame.
+    fn events_of(scores: &[Option<f32>], params: EventParams, finish: bool) -> Vec<Event> {
         let mut tracker = Tracker::new(TrackParams { max_age: 2, ..TrackParams::default() });
         let mut events = Events::new(params);
         let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
@@ -297,8 +302,10 @@ mod tests {
             tracker.update(&dets, &mut ids, &mut ended);
             events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
         }
-        events.finish(scores.len() as u64, tracker.tracks(), &mut out);
-        out.iter().map(|e| (e.frame, e.kind, e.id)).collect()
+        if finish {
+            events.finish(scores.len() as u64, tracker.tracks(), &mut out);
+        }
+        out
     }
 
     #[test]
@@ -383,15 +390,7 @@ mod tests {
         // A person standing still, the score swinging 0.6 <-> 0.8 for 4 s:
         // one update when it first reached 0.8, then silence.
         let scores: Vec<Option<f32>> = (0..40).map(|f| Some(if f % 2 == 0 { 0.6 } else { 0.8 })).collect();
-        let mut tracker = Tracker::new(TrackParams { max_age: 2, ..TrackParams::default() });
-        let mut events = Events::new(EventParams::default());
-        let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        for (f, s) in scores.iter().enumerate() {
-            let dets: Vec<(u32, f32, BBox)> = s.iter().map(|&s| (1, s, BBox::new(10.0, 10.0, 50.0, 90.0))).collect();
-            ended.clear();
-            tracker.update(&dets, &mut ids, &mut ended);
-            events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
-        }
+        let out = events_of(&scores, EventParams::default(), false);
         let kinds: Vec<(EventKind, Vec<&str>)> = out.iter().map(|e| (e.kind, e.reasons.clone())).collect();
         assert_eq!(kinds, vec![(EventKind::New, vec![]), (EventKind::Update, vec!["score"])]);
     }
