@@ -779,6 +779,17 @@ impl Browser {
     }
 
     /// Sends a command (to a page's session when given) and returns its result.
+    /// Opens `url` in a new tab and attaches to it; the session's id.
+    fn open(&mut self, url: &str) -> String {
+        let target = self.call(None, "Target.createTarget", serde_json::json!({ "url": url }));
+        let attached = self.call(
+            None,
+            "Target.attachToTarget",
+            serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+        );
+        attached["sessionId"].as_str().unwrap().to_owned()
+    }
+
     fn call(&mut self, session: Option<&str>, method: &str, params: serde_json::Value) -> serde_json::Value {
         self.next += 1;
         let id = self.next;
@@ -816,13 +827,7 @@ fn a_real_browser_shows_the_video_with_its_boxes_and_the_detections_list() {
     let s = Served::start(&["--source", STILL, "--detect", "always"]);
     let frame = sse(&s.url("/api/detections"), 1, &[]).remove(0);
     let mut browser = Browser::start(&program, 1280, 900);
-    let target = browser.call(None, "Target.createTarget", serde_json::json!({ "url": s.url("/") }));
-    let attached = browser.call(
-        None,
-        "Target.attachToTarget",
-        serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
-    );
-    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let session = browser.open(&s.url("/"));
     // What the page shows: the video's place and size, and the list.
     let probe = r#"JSON.stringify((() => {
         const img = document.getElementById("video"), r = img.getBoundingClientRect();
@@ -887,13 +892,7 @@ fn the_place_editor_turns_clicks_on_the_picture_into_zone_and_line_text() {
     let Some(program) = Browser::find() else { return };
     let s = Served::start(&["--source", STILL, "--detect", "always"]);
     let mut browser = Browser::start(&program, 1280, 900);
-    let target = browser.call(None, "Target.createTarget", serde_json::json!({ "url": s.url("/") }));
-    let attached = browser.call(
-        None,
-        "Target.attachToTarget",
-        serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
-    );
-    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let session = browser.open(&s.url("/"));
     let mut eval = |browser: &mut Browser, js: &str| -> serde_json::Value {
         let result = browser.call(
             Some(&session),
@@ -1020,13 +1019,7 @@ fn several_cameras_are_served_by_name_with_their_own_metrics() {
     // The page offers both cameras and shows the one asked for.
     let Some(program) = Browser::find() else { return };
     let mut browser = Browser::start(&program, 800, 600);
-    let target = browser.call(None, "Target.createTarget", serde_json::json!({ "url": s.url("/?camera=porch") }));
-    let attached = browser.call(
-        None,
-        "Target.attachToTarget",
-        serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
-    );
-    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let session = browser.open(&s.url("/?camera=porch"));
     let probe = r##"JSON.stringify({ run: document.getElementById("run").textContent,
         options: [...document.querySelectorAll("#camera option")].map((o) => o.value),
         chosen: document.getElementById("camera").value,
