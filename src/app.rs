@@ -519,7 +519,11 @@ fn gating(
 fn events(camera: &Camera, args: &Args) -> Option<Events> {
     makes_events(camera, args).then(|| {
         let timing = &camera.event_timing;
-        let params = EventParams { score_step: timing.score_step, every_ms: timing.every.as_secs_f64() * 1000.0 };
+        let params = EventParams {
+            score_step: timing.score_step,
+            every_ms: timing.every.as_secs_f64() * 1000.0,
+            stationary_ms: timing.stationary_after.as_secs_f64() * 1000.0,
+        };
         Events::new(params).with_places(camera.zones.clone(), camera.lines.clone())
     })
 }

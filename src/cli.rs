@@ -162,6 +162,11 @@ pub struct Args {
     #[arg(long, help_heading = "Tracking and events", value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
     pub event_score_step: f32,
 
+    /// An object whose box stays put this long is stationary: an update says
+    /// so, and another when it moves again (seconds; 0: never).
+    #[arg(long, help_heading = "Tracking and events", value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    pub stationary_after: f64,
+
     /// Save each object's best-scoring frame, its box drawn, as
     /// DIR/FIRST-ID.jpg, FIRST the object's first time in ms (events name
     /// the file in "snapshot"). Needs tracking.
@@ -457,6 +462,7 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
         event_timing: EventTiming {
             every: std::time::Duration::from_secs_f64(args.event_every),
             score_step: args.event_score_step,
+            stationary_after: std::time::Duration::from_secs_f64(args.stationary_after),
         },
         zones,
         lines,
@@ -591,6 +597,14 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds above 0")),
+    }
+}
+
+/// Seconds, zero included (zero turns the thing off).
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1e6).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds, 0 or more")),
     }
 }
 

@@ -231,6 +231,8 @@ pub struct EventTiming {
     pub every: Duration,
     /// An update when the score moves this much.
     pub score_step: f32,
+    /// An object whose box stays put this long is stationary (zero: never).
+    pub stationary_after: Duration,
 }
 
 /// Where the model runs.
@@ -358,6 +360,7 @@ struct CameraPatch {
     track_low: Option<f64>,
     event_every: Option<f64>,
     event_score_step: Option<f64>,
+    stationary_after: Option<f64>,
     detect: Option<String>,
     full_frame_every: Option<String>,
     motion_threshold: Option<u8>,
@@ -564,6 +567,12 @@ impl CameraPatch {
         if let Some(t) = unit("event_score_step", self.event_score_step)? {
             c.event_timing.score_step = t;
         }
+        if let Some(s) = self.stationary_after {
+            if !(s.is_finite() && (0.0..=1e6).contains(&s)) {
+                return Err(field("stationary_after", format!("{s} is not a number of seconds, 0 or more")));
+            }
+            c.event_timing.stationary_after = Duration::from_secs_f64(s);
+        }
         if let Some(d) = &self.detect {
             c.motion.detect = choice(d).map_err(|e| field("detect", e))?;
         }
@@ -690,12 +699,15 @@ detect = "always"
 
     #[test]
     fn defaults_apply_to_every_camera_and_each_camera_overrides_them() {
-        let text = format!("[defaults]\nthreshold = 0.3\ntrack_max_age = 60\ndetect = \"motion\"\n{GOOD}");
+        let text = format!(
+            "[defaults]\nthreshold = 0.3\ntrack_max_age = 60\ndetect = \"motion\"\nstationary_after = 0\n{GOOD}"
+        );
         let c = parse_cameras(&text).unwrap();
         // porch sets its own threshold; garage keeps the default's.
         assert_eq!((c[0].detection.threshold, c[1].detection.threshold), (Some(0.5), Some(0.3)));
         assert_eq!((c[0].tracking.max_age, c[1].tracking.max_age), (60, 60));
         assert_eq!((c[0].motion.detect, c[1].motion.detect), (Detect::Motion, Detect::Always));
+        assert_eq!(c[1].event_timing.stationary_after, Duration::ZERO);
         // What neither sets comes from the command line.
         assert_eq!(c[0].tracking.min_hits, base().tracking.min_hits);
         let err = parse_cameras(&format!("[defaults]\nname = \"x\"\n{GOOD}")).unwrap_err();
@@ -725,6 +737,10 @@ detect = "always"
             (
                 GOOD.replace("detect = \"always\"", "track = \"maybe\""),
                 "camera 'garage': track: 'maybe' is not on or off",
+            ),
+            (
+                GOOD.replace("threshold = 0.5", "stationary_after = -1"),
+                "camera 'porch': stationary_after: -1 is not a number of seconds, 0 or more",
             ),
             ("[other]\nx = 1\n".to_string(), "line 1, column 1: unknown key 'other'"),
             (String::new(), "no [[camera]] table"),

@@ -3,9 +3,10 @@
 //! (when something a user cares about changed, each named in its
 //! `reasons`: `score`, its score beat the best told so far by `score_step`
 //! (a clearly better view, never a swing down and back up); `zone`, it
-//! entered or left a zone; `line`, it crossed a counting line; `heartbeat`,
-//! `every_ms` passed since the last word on it) and `end` (its track ended,
-//! or the run did). Zones and lines
+//! entered or left a zone; `line`, it crossed a counting line;
+//! `stationary`, its box has stayed put for `stationary_ms`; `active`, a
+//! stationary object moved again; `heartbeat`, `every_ms` passed since the
+//! last word on it) and `end` (its track ended, or the run did). Zones and lines
 //! ([`crate::zones`]) see an object at its box's bottom centre.
 //!
 //! The JSON form, one object per line (`schema` names its version):
@@ -14,7 +15,8 @@
 //! {"schema":"ssd-cam.event/1","type":"end","id":7,"source":"door.mp4","label":"person",
 //!  "class_id":1,"frame":412,"first_ms":1795337900492.8,"last_ms":1795337913790.1,
 //!  "duration_ms":13297.3,"score":0.81,"top_score":0.93,
-//!  "bbox":{"x1":120.5,"y1":80.0,"x2":210.3,"y2":330.9},"zones":[],"entered_zones":["door"]}
+//!  "bbox":{"x1":120.5,"y1":80.0,"x2":210.3,"y2":330.9},"zones":[],"entered_zones":["door"],
+//!  "stationary":false}
 //! ```
 //!
 //! A crossing adds `"crossed":[{"line":"gate","direction":"left_to_right",
@@ -83,8 +85,11 @@ pub struct Event {
     pub entered_zones: Vec<String>,
     /// Lines it crossed in this frame.
     pub crossed: Vec<Crossing>,
-    /// Why an update was told: `score`, `zone`, `line`, `heartbeat`.
+    /// Why an update was told: `score`, `zone`, `line`, `stationary`,
+    /// `active`, `heartbeat`.
     pub reasons: Vec<&'static str>,
+    /// Its box has stayed put for the params' `stationary_ms`.
+    pub stationary: bool,
 }
 
 /// An object crossing a counting line.
@@ -108,13 +113,20 @@ pub struct EventParams {
     pub score_step: f32,
     /// An update at least this often while the object stays (ms).
     pub every_ms: f64,
+    /// An object whose box stays put this long is stationary (ms; 0: never).
+    pub stationary_ms: f64,
 }
 
 impl Default for EventParams {
     fn default() -> Self {
-        Self { score_step: 0.1, every_ms: 10_000.0 }
+        Self { score_step: 0.1, every_ms: 10_000.0, stationary_ms: 10_000.0 }
     }
 }
+
+/// A box overlapping the box where an object stopped this much has not
+/// moved: a standing person's boxes jitter by a few pixels (IoU about 0.9),
+/// a walking one's fall below this within a second.
+const STILL_IOU: f32 = 0.7;
 
 #[derive(Debug, Clone, Copy)]
 struct Life {
@@ -130,6 +142,10 @@ struct Life {
     entered: u64,
     /// Where it stood when last seen.
     at: Option<[f32; 2]>,
+    /// The box where it stopped moving, and since when.
+    still: Option<(BBox, f64)>,
+    /// Told as stationary.
+    stationary: bool,
 }
 
 /// Turns the tracker's state, frame by frame, into events.
@@ -189,6 +205,8 @@ impl Events {
                 inside: 0,
                 entered: 0,
                 at: None,
+                still: None,
+                stationary: false,
             });
             let mut crossed = Vec::new();
             let mut moved_zones = false;
@@ -215,6 +233,20 @@ impl Events {
                 }
                 life.at = Some(at);
             }
+            let (mut stopped, mut moved) = (false, false);
+            if seen {
+                match life.still {
+                    Some((still, since)) if t.bbox.iou(&still) >= STILL_IOU => {
+                        stopped = !life.stationary
+                            && self.params.stationary_ms > 0.0
+                            && now_ms - since >= self.params.stationary_ms;
+                    }
+                    _ => {
+                        life.still = Some((t.bbox, now_ms));
+                        moved = life.stationary;
+                    }
+                }
+            }
             let mut reasons = Vec::new();
             if life.told && seen {
                 // Only a clearly better score is news: score jitter swings
@@ -223,6 +255,8 @@ impl Events {
                     ("score", t.score >= life.said_score + self.params.score_step),
                     ("zone", moved_zones),
                     ("line", !crossed.is_empty()),
+                    ("stationary", stopped),
+                    ("active", moved),
                     ("heartbeat", now_ms - life.said_ms >= self.params.every_ms),
                 ];
                 reasons.extend(reasons_now.iter().filter(|(_, due)| *due).map(|(why, _)| *why));
@@ -234,6 +268,11 @@ impl Events {
             } else {
                 None
             };
+            if life.told || kind.is_some() {
+                // Said only once told: a new object that stood still before
+                // it was confirmed is new and stationary, not an update.
+                life.stationary = (life.stationary || stopped) && !moved;
+            }
             if let Some(kind) = kind {
                 life.told = true;
                 life.said_score = if kind == EventKind::New { t.score } else { life.said_score.max(t.score) };
@@ -267,6 +306,7 @@ impl Events {
             entered_zones: named(life.entered),
             crossed: Vec::new(),
             reasons: Vec::new(),
+            stationary: life.stationary,
             kind,
             id: t.id,
             class_id: t.class_id,
@@ -367,7 +407,7 @@ mod tests {
     fn updates_come_on_score_steps_and_with_time() {
         // A fall is not news; the heartbeat is.
         let scores = [0.9, 0.9, 0.9, 0.85, 0.75, 0.75, 0.75, 0.75].map(Some);
-        let got = life_of(&scores, EventParams { score_step: 0.1, every_ms: 250.0 });
+        let got = life_of(&scores, EventParams { every_ms: 250.0, ..EventParams::default() });
         assert_eq!(
             got,
             vec![
@@ -378,7 +418,7 @@ mod tests {
         );
         // A clearly better score is.
         let scores = [0.5, 0.5, 0.5, 0.55, 0.65, 0.7, 0.9].map(Some);
-        let got = life_of(&scores, EventParams { score_step: 0.1, every_ms: 10_000.0 });
+        let got = life_of(&scores, EventParams::default());
         assert_eq!(
             got,
             vec![(2, EventKind::New, 1), (4, EventKind::Update, 1), (6, EventKind::Update, 1), (7, EventKind::End, 1)]
@@ -393,5 +433,46 @@ mod tests {
         let out = events_of(&scores, EventParams::default(), false);
         let kinds: Vec<(EventKind, Vec<&str>)> = out.iter().map(|e| (e.kind, e.reasons.clone())).collect();
         assert_eq!(kinds, vec![(EventKind::New, vec![]), (EventKind::Update, vec!["score"])]);
+    }
+
+    #[test]
+    fn standing_still_is_told_once_and_moving_again_too() {
+        // 100 ms a frame: walks 20 px a frame for 5 frames, stands for 3 s
+        // (boxes jittering by 2 px), walks on at 10 px a frame.
+        let mut boxes = Vec::new();
+        let walk = |x: f32| BBox::new(x, 10.0, x + 40.0, 90.0);
+        boxes.extend((0..5).map(|f| walk(20.0 * f as f32)));
+        boxes.extend((0..30).map(|f| walk(80.0 + if f % 2 == 0 { 2.0 } else { -2.0 })));
+        boxes.extend((0..5).map(|f| walk(90.0 + 10.0 * f as f32)));
+        let params = EventParams { stationary_ms: 2_000.0, ..EventParams::default() };
+        let mut tracker = Tracker::new(TrackParams::default());
+        let mut events = Events::new(params);
+        let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for (f, b) in boxes.iter().enumerate() {
+            tracker.update(&[(1, 0.9, *b)], &mut ids, &mut ended);
+            events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
+        }
+        let told: Vec<(u64, EventKind, Vec<&str>, bool)> =
+            out.iter().map(|e| (e.frame, e.kind, e.reasons.clone(), e.stationary)).collect();
+        assert_eq!(
+            told,
+            vec![
+                (2, EventKind::New, vec![], false),
+                // Stopped at frame 4 (x = 80; then 82, 78, ...): 2 s later.
+                (24, EventKind::Update, vec!["stationary"], true),
+                // Frame 35 starts the walk again (x = 90).
+                (35, EventKind::Update, vec!["active"], false),
+            ],
+            "{out:?}"
+        );
+        // Off with zero.
+        let mut events = Events::new(EventParams { stationary_ms: 0.0, ..params });
+        let mut tracker = Tracker::new(TrackParams::default());
+        out.clear();
+        for (f, b) in boxes.iter().enumerate() {
+            tracker.update(&[(1, 0.9, *b)], &mut ids, &mut ended);
+            events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 }

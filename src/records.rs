@@ -113,9 +113,12 @@ pub struct EventRecord<'a> {
     entered_zones: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     crossed: &'a [crate::events::Crossing],
-    /// Why an update was told (`score`, `zone`, `line`, `heartbeat`).
+    /// Why an update was told (`score`, `zone`, `line`, `stationary`,
+    /// `active`, `heartbeat`).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     reasons: &'a [&'static str],
+    /// Its box has stayed put (`--stationary-after`).
+    stationary: bool,
     /// The object's picture in `--snapshots` DIR.
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot: Option<String>,
@@ -228,6 +231,7 @@ pub fn event_record<'a>(
         entered_zones: &e.entered_zones,
         crossed: &e.crossed,
         reasons: &e.reasons,
+        stationary: e.stationary,
         snapshot_url: file.as_deref().filter(|_| snapshots == SnapshotLink::Served).map(|f| snapshot_path(source, f)),
         snapshot: file,
     }

@@ -278,6 +278,7 @@ mod tests {
             entered_zones: vec![],
             crossed: vec![],
             reasons: vec![],
+            stationary: false,
         }
     }
 
