@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that this tree's ssd-cam writes what git revision REV's writes:
 # --headless and --events output on the demo scene and on a video file, the
-# same line for line once the fields that hold times (latency_ms,
+# same line for line once the fields that hold times (latency_ms, fps,
 # timestamp_ms, first_ms, last_ms, duration_ms) are left out.
 #   scripts/same-output.sh REV
 # Both binaries build in this tree's target/ (the dependencies are shared,
@@ -43,7 +43,7 @@ for i in "${!runs[@]}"; do
     done
     python3 - "$work/before-$i.jsonl" "$work/after-$i.jsonl" "$src ${flags[*]}" <<'PY' || status=1
 import json, sys
-TIMES = {"latency_ms", "timestamp_ms", "first_ms", "last_ms", "duration_ms"}
+TIMES = {"latency_ms", "fps", "timestamp_ms", "first_ms", "last_ms", "duration_ms"}
 def lines(path):
     out = []
     for line in open(path):

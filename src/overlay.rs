@@ -140,7 +140,9 @@ const FPS_TIMES: usize = 4096;
 /// it over the time they span. Counting, not smoothing 1/dt, stays true when
 /// frames come in bursts (several workers finishing together), so the HUD,
 /// the recording's HUD, `/metrics` and the page agree with frames / elapsed
-/// time. One per sink that shows a rate.
+/// time. One per camera, ticked as each frame is written
+/// ([`crate::sink::FrameResult::fps`]): a sink that drops frames of its own
+/// still shows the camera's rate.
 #[derive(Debug, Clone, Default)]
 pub struct FpsMeter {
     times: std::collections::VecDeque<std::time::Instant>,
@@ -275,7 +277,7 @@ const REGION: crate::draw::Rgb = [255, 255, 255];
 /// Copies a frame into `out` and draws its detections and HUD on the copy:
 /// what the window shows and `--save` writes; with `regions`, also where
 /// the model ran.
-pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[String], fps: f64, regions: bool) {
+pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[String], regions: bool) {
     out.clear();
     out.extend_from_slice(&r.frame.rgb);
     if let Some(mut canvas) = Canvas::new(out, r.frame.width, r.frame.height) {
@@ -285,7 +287,8 @@ pub fn annotate(out: &mut Vec<u8>, r: &crate::sink::FrameResult<'_>, labels: &[S
             }
         }
         draw_places(&mut canvas, &r.places);
-        let hud = Hud { fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
+        let hud =
+            Hud { fps: r.fps, inference_ms: r.latency.inference, latency_ms: r.latency.total, dropped: r.dropped };
         draw(&mut canvas, r.detections, r.track_ids, labels, Some(&hud));
     }
 }
@@ -383,17 +386,18 @@ mod tests {
             latency: crate::sink::Latency::default(),
             dropped: 0,
             places: Default::default(),
+            fps: 0.0,
         };
         assert_eq!(region_boxes(&plan, 200, 150), vec![[20, 30, 120, 130]]);
         let mut out = Vec::new();
-        annotate(&mut out, &r, &[], 0.0, true);
+        annotate(&mut out, &r, &[], true);
         let px = |out: &[u8], x: usize, y: usize| {
             [out[(y * 200 + x) * 3], out[(y * 200 + x) * 3 + 1], out[(y * 200 + x) * 3 + 2]]
         };
         assert_eq!(px(&out, 20, 80), REGION, "left edge");
         assert_eq!(px(&out, 119, 80), REGION, "right edge");
         assert_eq!(px(&out, 60, 80), [128; 3], "inside untouched");
-        annotate(&mut out, &r, &[], 0.0, false);
+        annotate(&mut out, &r, &[], false);
         assert_eq!(px(&out, 20, 80), [128; 3], "not asked, not drawn");
     }
 

@@ -715,6 +715,7 @@ fn output_stage(
     let mut merge = RegionMerge::default();
     let (mut track_ids, mut tracked, mut ended) = (Vec::new(), Vec::new(), Vec::new());
     let (mut frame_events, mut last_frame) = (Vec::new(), 0);
+    let mut fps = crate::overlay::FpsMeter::default();
     let mut first_capture: Option<Instant> = None;
     let (mut latency_sum, mut inference_sum) = (0.0, 0.0);
     let mut error = None;
@@ -779,6 +780,7 @@ fn output_stage(
             latency,
             dropped: dropped.load(Ordering::Relaxed),
             places: events.as_ref().map_or_else(Default::default, crate::events::Events::places),
+            fps: fps.tick(finished),
         };
         for sink in &mut sinks {
             match sink.write(&result) {

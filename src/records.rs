@@ -82,6 +82,8 @@ pub struct FrameRecord<'a> {
     height: u32,
     latency_ms: LatencyRecord,
     dropped: u64,
+    /// Frames written per second over the last 5 s (0 until there are two).
+    fps: f64,
     /// Under `--detect motion`: whether something moved, and the crops the
     /// model ran on as boxes (the whole frame, or none).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +193,7 @@ pub fn frame_record<T, E>(
         height: r.frame.height,
         latency_ms: LatencyRecord::from(&r.latency),
         dropped: r.dropped,
+        fps: (r.fps * 100.0).round() / 100.0,
         motion: r.gate.map(|g| g.motion),
         regions: r.gate.map(|g| crate::overlay::region_boxes(g, r.frame.width, r.frame.height)),
         detections: &dets,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::{FrameResult, Sink, SinkError};
-use crate::overlay::{annotate, FpsMeter};
+use crate::overlay::annotate;
 
 /// Largest window side; bigger frames are shown scaled down.
 const MAX_WINDOW: (u32, u32) = (1280, 960);
@@ -59,7 +59,6 @@ pub fn window_size(width: u32, height: u32) -> (usize, usize) {
 /// The output-thread half: draws and passes frames on.
 pub struct DisplaySink {
     labels: Vec<String>,
-    fps: FpsMeter,
     rgb: Vec<u8>,
     regions: bool,
     tx: Sender<Shown>,
@@ -78,22 +77,13 @@ pub struct Screen {
 pub fn display(labels: Vec<String>, title: String, regions: bool) -> (DisplaySink, Screen) {
     let (tx, rx) = bounded(1);
     let (spare_tx, spare_rx) = bounded(2);
-    let sink = DisplaySink {
-        labels,
-        fps: FpsMeter::default(),
-        rgb: Vec::new(),
-        regions,
-        tx,
-        evict: rx.clone(),
-        spare: spare_rx,
-    };
+    let sink = DisplaySink { labels, rgb: Vec::new(), regions, tx, evict: rx.clone(), spare: spare_rx };
     (sink, Screen { frames: rx, spare: spare_tx, title })
 }
 
 impl Sink for DisplaySink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
-        let fps = self.fps.tick(std::time::Instant::now());
-        annotate(&mut self.rgb, r, &self.labels, fps, self.regions);
+        annotate(&mut self.rgb, r, &self.labels, self.regions);
         let mut pixels = self.spare.try_recv().unwrap_or_default();
         pack_xrgb(&self.rgb, &mut pixels);
         let shown = Shown { width: r.frame.width, height: r.frame.height, pixels };
@@ -251,6 +241,7 @@ mod tests {
                 latency: Default::default(),
                 dropped: 0,
                 places: Default::default(),
+                fps: 0.0,
             };
             sink.write(&r).unwrap();
         }

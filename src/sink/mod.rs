@@ -48,6 +48,10 @@ pub struct FrameResult<'a> {
     pub dropped: u64,
     /// The camera's zones and lines, drawn on every picture.
     pub places: Places<'a>,
+    /// Frames written per second over the last 5 s
+    /// ([`crate::overlay::FpsMeter`], one per camera): the one figure the
+    /// window, recordings, `/metrics` and the page show.
+    pub fps: f64,
 }
 
 /// A camera's zones and counting lines as pictures show them, with each

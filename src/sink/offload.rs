@@ -32,6 +32,7 @@ struct Owned {
     gate: Option<crate::gate::Plan>,
     latency: Latency,
     dropped: u64,
+    fps: f64,
     /// The places (the same every frame: shared) and this frame's counts.
     places: Shared,
     counts: Vec<[u64; 2]>,
@@ -130,6 +131,7 @@ fn serve(mut sink: Box<dyn Sink>, jobs: &Receiver<Job>, give_back: &Sender<Vec<u
                     latency: owned.latency,
                     dropped: owned.dropped,
                     places: super::Places { zones: &owned.places.0, lines: &owned.places.1, counts: &owned.counts },
+                    fps: owned.fps,
                 };
                 let written = sink.write(&result);
                 let _ = give_back.try_send(owned.frame.rgb);
@@ -189,6 +191,7 @@ impl Sink for Offloaded {
             gate: r.gate.cloned(),
             latency: r.latency,
             dropped: r.dropped,
+            fps: r.fps,
             places: Arc::clone(&self.places),
             counts: p.counts.to_vec(),
         }));
@@ -301,6 +304,7 @@ mod tests {
             latency: Latency::default(),
             dropped: 0,
             places: Default::default(),
+            fps: 0.0,
         };
         sink.write(&r).unwrap();
     }

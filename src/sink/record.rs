@@ -23,7 +23,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use super::{FrameResult, Sink, SinkError};
-use crate::overlay::{annotate, FpsMeter};
+use crate::overlay::annotate;
 use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, join_reader, last_line};
 
 /// What and how to record.
@@ -79,7 +79,6 @@ pub struct RecordSink {
     segment: u32,
     last_index: Option<u64>,
     broken: bool,
-    fps: FpsMeter,
 }
 
 /// ffmpeg's muxer for a file name's extension.
@@ -132,7 +131,6 @@ impl RecordSink {
             segment,
             last_index: None,
             broken: false,
-            fps: FpsMeter::default(),
         })
     }
 
@@ -299,7 +297,6 @@ fn said(tail: &Mutex<VecDeque<String>>) -> String {
 
 impl Sink for RecordSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
-        let fps = self.fps.tick(std::time::Instant::now());
         if self.broken {
             return Ok(());
         }
@@ -326,7 +323,7 @@ impl Sink for RecordSink {
             self.canvas.clear();
             self.canvas.extend_from_slice(&r.frame.rgb);
         } else {
-            annotate(&mut self.canvas, r, &self.labels, fps, self.options.regions);
+            annotate(&mut self.canvas, r, &self.labels, self.options.regions);
         }
         if let Err(e) = self.encode(size, 1) {
             self.fail(&e);
@@ -425,7 +422,6 @@ mod tests {
             segment: 7,
             last_index: None,
             broken: false,
-            fps: FpsMeter::default(),
         };
         assert_eq!(sink.segment_path(), PathBuf::from("/tmp/cam/door-007.mp4"));
     }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{FrameResult, Sink, SinkError};
-use crate::overlay::{annotate, FpsMeter};
+use crate::overlay::annotate;
 
 /// Image format of saved frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,6 @@ pub struct SaveSink {
     broken: bool,
     /// Frames handed to this sink so far (what --save-every counts).
     written: u64,
-    fps: FpsMeter,
 }
 
 impl SaveSink {
@@ -72,7 +71,6 @@ impl SaveSink {
             skipped_existing: 0,
             failed: 0,
             broken: false,
-            fps: FpsMeter::default(),
             written: 0,
         })
     }
@@ -92,13 +90,13 @@ impl SaveSink {
         }
     }
 
-    fn save(&mut self, r: &FrameResult<'_>, path: &Path, fps: f64) -> Result<(), String> {
+    fn save(&mut self, r: &FrameResult<'_>, path: &Path) -> Result<(), String> {
         let (w, h) = (r.frame.width, r.frame.height);
         if self.options.raw {
             self.canvas.clear();
             self.canvas.extend_from_slice(&r.frame.rgb);
         } else {
-            annotate(&mut self.canvas, r, &self.labels, fps, self.options.regions);
+            annotate(&mut self.canvas, r, &self.labels, self.options.regions);
         }
         write_image(path, &self.canvas, w, h, self.options.format)
     }
@@ -133,7 +131,6 @@ pub(crate) fn write_image(path: &Path, rgb: &[u8], w: u32, h: u32, format: SaveF
 
 impl Sink for SaveSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
-        let fps = self.fps.tick(std::time::Instant::now());
         // Every N-th frame written, not every N-th source index: a live
         // source's dropped frames must not make --save-every skip more.
         let nth = self.written;
@@ -149,7 +146,7 @@ impl Sink for SaveSink {
             self.skipped_existing += 1;
             return Ok(());
         }
-        match self.save(r, &path, fps) {
+        match self.save(r, &path) {
             Ok(()) => self.saved += 1,
             Err(e) => {
                 if self.failed == 0 {
@@ -210,6 +207,7 @@ mod tests {
             latency: Latency::default(),
             dropped: 0,
             places: Default::default(),
+            fps: 0.0,
         };
         sink.write(&r).unwrap();
     }

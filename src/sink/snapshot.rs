@@ -235,6 +235,7 @@ mod tests {
                 latency: Latency::default(),
                 dropped: 0,
                 places: Default::default(),
+                fps: 0.0,
             };
             sink.write(&r).unwrap();
             all.extend(out.iter().cloned());
@@ -299,6 +300,7 @@ mod tests {
                 latency: Latency::default(),
                 dropped: 0,
                 places: Default::default(),
+                fps: 0.0,
             };
             sink.write(&r).unwrap();
             assert!(sink.best.len() <= MAX_HELD, "{} held", sink.best.len());

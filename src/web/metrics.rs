@@ -224,7 +224,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts a written frame.
-    pub fn frame(&self, r: &FrameResult<'_>, fps: f64) {
+    pub fn frame(&self, r: &FrameResult<'_>) {
         self.frames.inc();
         if let Ok(mut t) = self.last_frame.lock() {
             *t = std::time::Instant::now();
@@ -262,7 +262,7 @@ impl Metrics {
         for e in r.events {
             self.event(e.kind);
         }
-        self.fps.set(fps);
+        self.fps.set(r.fps);
     }
 
     /// Counts an object event.

@@ -11,7 +11,6 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::hub::{Hub, Jpeg};
 use super::server::Server;
-use crate::overlay::FpsMeter;
 use crate::sink::{FrameResult, Sink, SinkError};
 
 /// JPEG quality: small frames for a phone on Wi-Fi, boxes and tags still sharp.
@@ -31,7 +30,6 @@ pub struct WebSink {
     labels: Vec<String>,
     snapshots: crate::records::SnapshotLink,
     regions: bool,
-    fps: FpsMeter,
     jobs: Option<Sender<Job>>,
     /// Buffers back from the encoder: two in all, so memory stays flat.
     spare: Receiver<Vec<u8>>,
@@ -69,7 +67,6 @@ impl WebSink {
             hub,
             snapshots,
             regions,
-            fps: FpsMeter::default(),
             jobs: Some(jobs_tx),
             spare: spare_rx,
             buffers: 0,
@@ -119,8 +116,7 @@ fn encode_jobs(hub: &Hub, jobs: &Receiver<Job>, spare: &Sender<Vec<u8>>) {
 
 impl Sink for WebSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
-        let fps = self.fps.tick(r.frame.captured_at);
-        self.hub.metrics.frame(r, fps);
+        self.hub.metrics.frame(r);
         let source = &self.hub.info.source;
         if self.hub.detections.receiver_count() > 0 {
             let _ = self.hub.detections.send(crate::records::frame_json(r, source, &self.labels).into());
@@ -137,7 +133,7 @@ impl Sink for WebSink {
         let due = self.last_job.is_none_or(|t| r.frame.captured_at.duration_since(t) >= self.every.mul_f64(0.9));
         if encoder_free && due && self.hub.watchers.load(Ordering::SeqCst) > 0 {
             if let Some(mut rgb) = self.buffer() {
-                crate::overlay::annotate(&mut rgb, r, &self.labels, fps, self.regions);
+                crate::overlay::annotate(&mut rgb, r, &self.labels, self.regions);
                 let job = Job { rgb, width: r.frame.width, height: r.frame.height, frame: r.frame.index };
                 self.last_job = Some(r.frame.captured_at);
                 if let Some(Err(TrySendError::Full(job) | TrySendError::Disconnected(job))) =
