@@ -521,6 +521,7 @@ fn events(camera: &Camera, args: &Args) -> Option<Events> {
         let timing = &camera.event_timing;
         let params = EventParams {
             score_step: timing.score_step,
+            score_every_ms: timing.score_every.as_secs_f64() * 1000.0,
             every_ms: timing.every.as_secs_f64() * 1000.0,
             stationary_ms: timing.stationary_after.as_secs_f64() * 1000.0,
         };

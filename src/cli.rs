@@ -158,9 +158,13 @@ pub struct Args {
     #[arg(long, help_heading = "Tracking and events", value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
     pub event_every: f64,
 
-    /// An update event when an object's score beats its best told by this much.
+    /// An update event when an object's score beats its best told by this much...
     #[arg(long, help_heading = "Tracking and events", value_name = "F", default_value_t = 0.1, value_parser = unit_interval)]
     pub event_score_step: f32,
+
+    /// ...and at least this long has passed since the last event on it (seconds).
+    #[arg(long, help_heading = "Tracking and events", value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
+    pub event_score_interval: f64,
 
     /// An object whose box stays put this long is stationary: an update says
     /// so, and another when it moves again (seconds; 0: never).
@@ -462,6 +466,7 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
         event_timing: EventTiming {
             every: std::time::Duration::from_secs_f64(args.event_every),
             score_step: args.event_score_step,
+            score_every: std::time::Duration::from_secs_f64(args.event_score_interval),
             stationary_after: std::time::Duration::from_secs_f64(args.stationary_after),
         },
         zones,

@@ -229,8 +229,10 @@ pub struct Tracking {
 pub struct EventTiming {
     /// An update at least this often while an object stays.
     pub every: Duration,
-    /// An update when the score moves this much.
+    /// An update when the score beats the best told by this much...
     pub score_step: f32,
+    /// ...this long after the last event on the object.
+    pub score_every: Duration,
     /// An object whose box stays put this long is stationary (zero: never).
     pub stationary_after: Duration,
 }
@@ -360,6 +362,7 @@ struct CameraPatch {
     track_low: Option<f64>,
     event_every: Option<f64>,
     event_score_step: Option<f64>,
+    event_score_interval: Option<f64>,
     stationary_after: Option<f64>,
     detect: Option<String>,
     full_frame_every: Option<String>,
@@ -566,6 +569,12 @@ impl CameraPatch {
         }
         if let Some(t) = unit("event_score_step", self.event_score_step)? {
             c.event_timing.score_step = t;
+        }
+        if let Some(s) = self.event_score_interval {
+            if !(s.is_finite() && (0.0..=1e6).contains(&s)) {
+                return Err(field("event_score_interval", format!("{s} is not a number of seconds, 0 or more")));
+            }
+            c.event_timing.score_every = Duration::from_secs_f64(s);
         }
         if let Some(s) = self.stationary_after {
             if !(s.is_finite() && (0.0..=1e6).contains(&s)) {

@@ -2,7 +2,8 @@
 //! per frame. An object's life is `new` (its track is confirmed), `update`
 //! (when something a user cares about changed, each named in its
 //! `reasons`: `score`, its score beat the best told so far by `score_step`
-//! (a clearly better view, never a swing down and back up); `zone`, it
+//! (a clearly better view, never a swing down and back up) at least
+//! `score_every_ms` after the last word on it; `zone`, it
 //! entered or left a zone; `line`, it crossed a counting line;
 //! `stationary`, its box has stayed put for `stationary_ms`; `active`, a
 //! stationary object moved again; `heartbeat`, `every_ms` passed since the
@@ -109,8 +110,12 @@ pub struct Crossing {
 /// When updates are told.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EventParams {
-    /// A score this much above the best told so far is an update.
+    /// A score this much above the best told so far is an update...
     pub score_step: f32,
+    /// ...once this long has passed since the last event on the object
+    /// (ms): a person walking into view scores higher frame by frame, and
+    /// each step would be a message.
+    pub score_every_ms: f64,
     /// An update at least this often while the object stays (ms).
     pub every_ms: f64,
     /// An object whose box stays put this long is stationary (ms; 0: never).
@@ -119,7 +124,7 @@ pub struct EventParams {
 
 impl Default for EventParams {
     fn default() -> Self {
-        Self { score_step: 0.1, every_ms: 10_000.0, stationary_ms: 10_000.0 }
+        Self { score_step: 0.1, score_every_ms: 5_000.0, every_ms: 10_000.0, stationary_ms: 10_000.0 }
     }
 }
 
@@ -252,7 +257,11 @@ impl Events {
                 // Only a clearly better score is news: score jitter swings
                 // down and back up and would flood every subscriber.
                 let reasons_now = [
-                    ("score", t.score >= life.said_score + self.params.score_step),
+                    (
+                        "score",
+                        t.score >= life.said_score + self.params.score_step
+                            && now_ms - life.said_ms >= self.params.score_every_ms,
+                    ),
                     ("zone", moved_zones),
                     ("line", !crossed.is_empty()),
                     ("stationary", stopped),
@@ -418,7 +427,7 @@ mod tests {
         );
         // A clearly better score is.
         let scores = [0.5, 0.5, 0.5, 0.55, 0.65, 0.7, 0.9].map(Some);
-        let got = life_of(&scores, EventParams::default());
+        let got = life_of(&scores, EventParams { score_every_ms: 0.0, ..EventParams::default() });
         assert_eq!(
             got,
             vec![(2, EventKind::New, 1), (4, EventKind::Update, 1), (6, EventKind::Update, 1), (7, EventKind::End, 1)]
@@ -428,11 +437,17 @@ mod tests {
     #[test]
     fn score_jitter_is_no_flood() {
         // A person standing still, the score swinging 0.6 <-> 0.8 for 4 s:
-        // one update when it first reached 0.8, then silence.
+        // one update when it first reached 0.8 (a second after the last
+        // word), then silence.
         let scores: Vec<Option<f32>> = (0..40).map(|f| Some(if f % 2 == 0 { 0.6 } else { 0.8 })).collect();
+        let params = EventParams { score_every_ms: 1_000.0, ..EventParams::default() };
+        let out = events_of(&scores, params, false);
+        let kinds: Vec<(u64, EventKind, Vec<&str>)> =
+            out.iter().map(|e| (e.frame, e.kind, e.reasons.clone())).collect();
+        assert_eq!(kinds, vec![(2, EventKind::New, vec![]), (13, EventKind::Update, vec!["score"])]);
+        // With the default interval (5 s) the 4 s say nothing more.
         let out = events_of(&scores, EventParams::default(), false);
-        let kinds: Vec<(EventKind, Vec<&str>)> = out.iter().map(|e| (e.kind, e.reasons.clone())).collect();
-        assert_eq!(kinds, vec![(EventKind::New, vec![]), (EventKind::Update, vec!["score"])]);
+        assert_eq!(out.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EventKind::New]);
     }
 
     #[test]
