@@ -200,6 +200,8 @@ fn no_secret_reaches_stdout_stderr_the_broker_the_web_or_files() {
         .args(["--model", "ssd300-shapes"])
         .args(["--headless", "--events", "--snapshots", snapshots.to_str().unwrap(), "--mqtt", &mqtt])
         .args(["--http", &http, "--http-token", TOKEN, "--reconnect-timeout", "1"])
+        // An update a second per object: events on the stream all along.
+        .args(["--event-every", "1"])
         .env("RUST_LOG", "debug")
         .env("SSD_CAM_RTSP_PW", RTSP_PASSWORD)
         .env("SSD_CAM_MQTT_PW", MQTT_PASSWORD)
