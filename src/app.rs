@@ -45,27 +45,26 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let Loaded { manifest, priors, model, workers, .. } =
         load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
     let stdout = crate::sink::json::SharedLines::stdout();
-    // The running cameras' names, and every camera's (running or not).
+    // Every camera's name (running or not), and the running cameras'.
+    let taken = camera_names(&specs)?;
     let mut names: Vec<String> = Vec::new();
-    let mut taken: Vec<String> = Vec::new();
     let mut failed = Vec::new();
+    let viewer = viewer_url(web.as_ref());
+    // Home Assistant: every config this run's cameras may have, running or
+    // not; the first camera removes the others under the node.
+    let mut ha_configs = Some(ha_all_configs(&specs, &taken, &manifest, viewer.as_deref())?);
     // Per running camera: its settings and what /metrics reads at scrape time.
     let mut running: Vec<Running<'_>> = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
     let mut hold = false;
-    for spec in &specs {
+    for (spec, name) in specs.iter().zip(&taken) {
+        let name = name.clone();
         let opened = match &spec.input {
             Input::Device(device) => open_camera(device, spec, Arc::clone(&stop)),
             Input::Source(source) => {
                 crate::source::open_with(source, ffmpeg_options(spec), Arc::clone(&stop)).map_err(anyhow::Error::from)
             }
         };
-        // Never the spec itself: it may hold a password.
-        let name = spec.name.clone().unwrap_or_else(|| unique_name(&spec.input.default_name(), &taken));
-        if taken.contains(&name) {
-            bail!("--name {name}: two cameras have this name");
-        }
-        taken.push(name.clone());
         let source = match opened {
             Ok(source) => source,
             // One camera that cannot open ends the run; one of several is
@@ -90,14 +89,23 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         let json = Box::new(stdout.writer());
         let mut scraped = crate::web::metrics::Scraped::default();
         let link = crate::records::SnapshotLink::new(snapshots.is_some(), args.http.is_some());
-        let mut sinks = event_sinks(spec, &name, snapshots.clone(), link, &manifest.labels, json, live, &mut scraped)
-            .map_err(in_camera)?;
+        let (gate, tracked) = gating(spec, live, &manifest).map_err(in_camera)?;
+        let switches = Arc::new(crate::switches::Switches::default());
+        let home_assistant = ha_device(spec, &name, &manifest, gate.is_some(), viewer.as_deref())
+            .map_err(in_camera)?
+            .map(|device| crate::mqtt::sink::HomeAssistant {
+                unused: unused_configs(&device),
+                device,
+                cleanup: ha_configs.take().map(Arc::new),
+                switches: Arc::clone(&switches),
+            });
+        let event_out = EventOut { snapshots: snapshots.clone(), link, json, live, home_assistant };
+        let mut sinks = event_sinks(spec, &name, event_out, &manifest.labels, &mut scraped).map_err(in_camera)?;
         sinks.extend(
             file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
                 .map_err(in_camera)?,
         );
         running.push(Running { spec, scraped, snapshots, link });
-        let (gate, tracked) = gating(spec, live, &manifest).map_err(in_camera)?;
         cameras.push(crate::pipeline::Camera {
             source,
             decoder,
@@ -107,6 +115,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             events: events(spec, args),
             gate,
             tracked,
+            switches,
         });
         names.push(name);
     }
@@ -288,6 +297,96 @@ fn writable(dir: &std::path::Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Each camera's name: its `--name`, else one made from its source
+/// (`base-2`, … when taken); never the spec itself, which may hold a
+/// password.
+fn camera_names(specs: &[Camera]) -> Result<Vec<String>> {
+    let mut taken: Vec<String> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let name = spec.name.clone().unwrap_or_else(|| unique_name(&spec.input.default_name(), &taken));
+        if taken.contains(&name) {
+            bail!("--name {name}: two cameras have this name");
+        }
+        taken.push(name);
+    }
+    Ok(taken)
+}
+
+/// The web viewer's address as another machine reaches it (the board's
+/// host name when it listens on every address).
+fn viewer_url(web: Option<&(crate::web::server::Bound, crate::web::server::ServerOptions)>) -> Option<String> {
+    let (bound, options) = web?;
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let ip = bound.addr.ip();
+    let host = if ip.is_unspecified() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    } else if ip.is_ipv6() {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
+    Some(format!("{scheme}://{host}:{}/", bound.addr.port()))
+}
+
+/// The Home Assistant device of camera `name` (`--ha-discovery`).
+fn ha_device(
+    spec: &Camera,
+    name: &str,
+    manifest: &Manifest,
+    motion_gate: bool,
+    viewer: Option<&str>,
+) -> Result<Option<crate::mqtt::discovery::Device>> {
+    let Some(mqtt) = &spec.outputs.mqtt else { return Ok(None) };
+    let Some(prefix) = &mqtt.discovery else { return Ok(None) };
+    let labels = match class_ids(&spec.detection.classes, &manifest.labels)? {
+        Some(ids) => ids.iter().filter_map(|&i| manifest.labels.get(i as usize).cloned()).collect(),
+        None => {
+            let background = manifest.background_index;
+            let kept = manifest.labels.iter().enumerate().filter(|(i, _)| Some(*i) != background);
+            kept.map(|(_, l)| l.clone()).collect()
+        }
+    };
+    Ok(Some(crate::mqtt::discovery::Device {
+        prefix: prefix.clone(),
+        node: crate::mqtt::discovery::node_id(&mqtt.url.prefix),
+        camera: name.to_owned(),
+        base: crate::mqtt::topics::base(&mqtt.url.prefix, name),
+        model: manifest.name.clone(),
+        labels,
+        zones: spec.zones.iter().map(|z| z.name.clone()).collect(),
+        motion_gate,
+        viewer: viewer.map(str::to_owned),
+    }))
+}
+
+/// The configs `device` could have (with a motion gate) and does not.
+fn unused_configs(device: &crate::mqtt::discovery::Device) -> Vec<String> {
+    let used: Vec<String> = device.configs().into_iter().map(|(t, _)| t).collect();
+    let possible = crate::mqtt::discovery::Device { motion_gate: true, ..device.clone() }.configs();
+    possible.into_iter().map(|(t, _)| t).filter(|t| !used.contains(t)).collect()
+}
+
+/// Every config any of the cameras may have (each as if it had a motion
+/// gate), so that none of theirs is taken for a stale one.
+fn ha_all_configs(
+    specs: &[Camera],
+    names: &[String],
+    manifest: &Manifest,
+    viewer: Option<&str>,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut all = std::collections::BTreeSet::new();
+    for (spec, name) in specs.iter().zip(names) {
+        if let Some(device) = ha_device(spec, name, manifest, true, viewer)? {
+            all.extend(device.configs().into_iter().map(|(t, _)| t));
+        }
+    }
+    Ok(all)
+}
+
 /// `base`, or `base-2`, `base-3`, … when taken.
 fn unique_name(base: &str, taken: &[String]) -> String {
     let base = if base.is_empty() { "camera" } else { base };
@@ -396,20 +495,30 @@ fn decoding(
 /// A camera's sinks.
 type Sinks = Vec<Box<dyn Sink>>;
 
-/// The sinks of the camera's objects: JSON lines into `json_out`,
-/// snapshots into `snapshots`, MQTT under the camera's `name`; what
-/// /metrics reads of them goes into `scraped`.
-#[allow(clippy::too_many_arguments)] // each is one camera's own
+/// Where one camera's objects go besides its settings.
+struct EventOut {
+    /// Its snapshots folder.
+    snapshots: Option<std::path::PathBuf>,
+    /// What its events say of their snapshots.
+    link: crate::records::SnapshotLink,
+    /// Its JSON lines.
+    json: Box<dyn std::io::Write + Send>,
+    /// Whether its source is live.
+    live: bool,
+    /// `--ha-discovery`.
+    home_assistant: Option<crate::mqtt::sink::HomeAssistant>,
+}
+
+/// The sinks of the camera's objects: JSON lines, snapshots, MQTT under
+/// the camera's `name`; what /metrics reads of them goes into `scraped`.
 fn event_sinks(
     camera: &Camera,
     name: &str,
-    snapshots: Option<std::path::PathBuf>,
-    link: crate::records::SnapshotLink,
+    out: EventOut,
     labels: &[String],
-    json_out: Box<dyn std::io::Write + Send>,
-    live: bool,
     scraped: &mut crate::web::metrics::Scraped,
 ) -> Result<Sinks> {
+    let EventOut { snapshots, link, json: json_out, live, home_assistant } = out;
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     let outputs = &camera.outputs;
     if outputs.json {
@@ -426,6 +535,7 @@ fn event_sinks(
             ca: mqtt.ca.clone(),
             detections_hz: mqtt.detections_hz,
             snapshots: link,
+            home_assistant,
             ..MqttSinkOptions::default()
         };
         let sink =

@@ -240,6 +240,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         events: None,
         gate: None,
         tracked: None,
+        switches: Default::default(),
     };
     let pipeline = Pipeline::one(camera, model, pre, workers);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -204,6 +204,12 @@ pub struct Args {
     #[arg(long, help_heading = "MQTT", value_name = "F", requires = "mqtt", value_parser = positive_hz)]
     pub mqtt_detections_hz: Option<f64>,
 
+    /// Tell Home Assistant about each camera by MQTT discovery under PREFIX
+    /// (default homeassistant): occupancy and count sensors, detection switches.
+    #[arg(long, help_heading = "MQTT", value_name = "PREFIX", num_args = 0..=1,
+          default_missing_value = "homeassistant", requires = "mqtt", value_parser = discovery_prefix)]
+    pub ha_discovery: Option<String>,
+
     /// Serve a web viewer, metrics and a health check on ADDR:PORT (e.g.
     /// 127.0.0.1:8080; 0.0.0.0:8080 for the whole network, which needs
     /// --http-token-file). Pages: / (live video, detections, events),
@@ -486,6 +492,7 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
                 url,
                 ca: args.mqtt_ca.clone(),
                 detections_hz: args.mqtt_detections_hz,
+                discovery: args.ha_discovery.clone(),
             }),
             save: args.save.clone().map(|dir| Save {
                 dir,
@@ -602,6 +609,16 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds above 0")),
+    }
+}
+
+/// A discovery prefix: topic levels without wildcards, not empty.
+fn discovery_prefix(s: &str) -> Result<String, String> {
+    let bad = s.is_empty() || s.split('/').any(|level| level.is_empty()) || s.contains(['+', '#']);
+    if bad || s.chars().any(char::is_control) {
+        Err(format!("'{s}' is not a topic prefix (levels without + or #, e.g. homeassistant)"))
+    } else {
+        Ok(s.to_owned())
     }
 }
 

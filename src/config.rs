@@ -287,6 +287,8 @@ pub struct Mqtt {
     pub ca: Option<PathBuf>,
     /// Detections at most this often a second.
     pub detections_hz: Option<f64>,
+    /// Home Assistant discovery under this prefix.
+    pub discovery: Option<String>,
 }
 
 /// What one camera writes.

@@ -46,6 +46,13 @@ pub struct Plan {
     pub motion: bool,
 }
 
+impl Plan {
+    /// The model does not run on the frame (detection switched off).
+    pub fn idle() -> Self {
+        Self { full: false, regions: Vec::new(), motion: false }
+    }
+}
+
 /// The boxes of the objects being tracked, written by the output stage and
 /// read by the gate: where the model must keep looking even if nothing moves.
 pub type Tracked = Arc<Mutex<Vec<BBox>>>;

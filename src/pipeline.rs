@@ -169,6 +169,8 @@ pub struct Camera {
     pub gate: Option<crate::gate::Gate>,
     /// Where the output stage writes the tracked boxes for `gate`.
     pub tracked: Option<crate::gate::Tracked>,
+    /// Detection and motion gating on or off, turned while it runs.
+    pub switches: Arc<crate::switches::Switches>,
 }
 
 /// Everything a run needs, built and checked before any thread starts: one
@@ -240,7 +242,7 @@ impl Pipeline {
         let mut outputs = Vec::with_capacity(cameras.len());
         let mut started = Ok(());
         for (k, camera) in cameras.into_iter().enumerate() {
-            let Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked } = camera;
+            let Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked, switches } = camera;
             let live = source.is_live();
             let clock = crate::clock::EventClock::new(live, source.frame_rate());
             // Live: one slot, newest wins. Files: a little slack, never dropped.
@@ -257,6 +259,7 @@ impl Pipeline {
                 let resizer = preprocessor.clone();
                 std::thread::Builder::new().name(format!("capture{suffix}")).spawn(move || {
                     let _stop_on_panic = StopOnPanic(&stop);
+                    let gate = Gating { gate, switches };
                     capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], &dropped)
                 })
             };
@@ -396,13 +399,33 @@ impl Pools {
     }
 }
 
+/// Where the model runs on a camera's frames: its motion gate, and the
+/// switches that turn detection and the gate off.
+struct Gating {
+    gate: Option<crate::gate::Gate>,
+    switches: Arc<crate::switches::Switches>,
+}
+
+impl Gating {
+    /// The frame's plan: none (the whole frame), the gate's, or no model
+    /// at all while detection is off.
+    fn plan(&mut self, frame: &Frame, width: u32, height: u32) -> Option<crate::gate::Plan> {
+        use crate::switches::Switch;
+        if !self.switches.get(Switch::Detect) {
+            return Some(crate::gate::Plan::idle());
+        }
+        let gate = self.gate.as_mut().filter(|_| self.switches.get(Switch::Motion))?;
+        Some(gate.plan(&frame.rgb, width, height, frame.timestamp_ms))
+    }
+}
+
 /// Stage 1: frames from the source, resized to the model input. Returns the
 /// source's skipped count and how it ended.
 #[allow(clippy::too_many_arguments)]
 fn capture_stage(
     mut source: Box<dyn Source>,
     mut resizer: Preprocessor,
-    mut gate: Option<crate::gate::Gate>,
+    mut gate: Gating,
     tx: Sender<Captured>,
     evict: Receiver<Captured>,
     pools: Pools,
@@ -449,7 +472,7 @@ fn capture_stage(
             pts_ms,
         };
         index += 1;
-        let plan = gate.as_mut().map(|g| g.plan(&frame.rgb, width, height, frame.timestamp_ms));
+        let plan = gate.plan(&frame, width, height);
         let regions: &[crate::regions::Region] = plan.as_ref().map_or(&[], |p| &p.regions);
         let whole = plan.as_ref().is_none_or(|p| p.full);
         let mut inputs = Vec::with_capacity(regions.len().max(1));

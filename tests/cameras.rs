@@ -95,6 +95,7 @@ fn run(sources: &[(f64, u64, Option<u64>, bool)]) -> Vec<Outcome> {
             events: None,
             gate: None,
             tracked: None,
+            switches: Default::default(),
         });
         counters.push((produced, written));
     }

@@ -434,3 +434,148 @@ fn a_broker_restarted_fifty_times_leaves_no_thread_or_memory_behind() {
     assert!(rss_after <= rss_before + 8 * 1024, "RSS {rss_before} kB -> {rss_after} kB");
     assert!(err.matches("mqtt: lost").count() >= 10, "the broker restarts went unseen: {err}");
 }
+
+/// mosquitto_pub of `payload` on `topic` (retained with `retain`).
+fn publish(broker: &Broker, topic: &str, payload: &str, retain: bool) {
+    let mut c = Command::new("mosquitto_pub");
+    c.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1", "-t", topic, "-m", payload]);
+    if retain {
+        c.arg("-r");
+    }
+    assert!(c.status().unwrap().success(), "mosquitto_pub {topic}");
+}
+
+/// Every retained message under `filter`: topic -> payload.
+fn retained_under(broker: &Broker, filter: &str) -> std::collections::BTreeMap<String, String> {
+    let out = broker.sub(&["-t", filter, "-v", "--retained-only", "-W", "2"]).stderr(Stdio::null()).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(t, p)| (t.to_owned(), p.to_owned())))
+        .collect()
+}
+
+/// Waits up to 20 s for `topic`'s retained value to be `want`.
+fn wait_retained(broker: &Broker, topic: &str, want: &str) {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = broker.retained(topic);
+        if now.as_deref() == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < until, "{topic} is {now:?}, not {want}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn home_assistant_discovery_announces_the_camera_and_its_switch_turns_detection_off() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "");
+    let node = "homeassistant/sensor/ssd-cam_cams";
+    // Left by an earlier run of a camera since removed, and another program's.
+    publish(&broker, &format!("{node}/garage_fps/config"), "{\"name\":\"old\"}", true);
+    publish(&broker, "homeassistant/sensor/other/thing/config", "{}", true);
+    let mut child = Command::new(ssd_cam_bin())
+        .args(["--source", "demo:fps=15,size=320x240,seed=4", "--name", "door", "--detect", "motion"])
+        .args(["--headless", "--events", "--mqtt", &broker.url("cams"), "--ha-discovery"])
+        .args(["--zone", "porch=0,0,320,0,320,240,0,240"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("ssd-cam.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let reader = {
+        let (events, stdout) = (std::sync::Arc::clone(&events), child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                events.lock().unwrap().push(serde_json::from_str(&line).unwrap());
+            }
+        })
+    };
+    let child = Killed(Some(child));
+    wait_retained(&broker, "cams/door/state", "online");
+    wait_retained(&broker, "cams/door/detect/state", "ON");
+    // One device with every entity, reading the camera's topics.
+    let configs = retained_under(&broker, "homeassistant/#");
+    let ours: Vec<&String> = configs.keys().filter(|t| t.contains("/ssd-cam_cams/")).collect();
+    let labels = ["circle", "square", "triangle", "star"];
+    let mut want: Vec<String> = labels
+        .iter()
+        .flat_map(|l| {
+            [
+                format!("homeassistant/binary_sensor/ssd-cam_cams/door_{l}_occupancy/config"),
+                format!("{node}/door_{l}_count/config"),
+                format!("{node}/door_porch_{l}_count/config"),
+            ]
+        })
+        .collect();
+    want.extend(
+        ["switch/ssd-cam_cams/door_detect", "switch/ssd-cam_cams/door_motion"]
+            .map(|t| format!("homeassistant/{t}/config")),
+    );
+    want.extend([format!("{node}/door_fps/config"), format!("{node}/door_inference/config")]);
+    want.sort();
+    assert_eq!(ours, want.iter().collect::<Vec<_>>(), "{configs:#?}");
+    for topic in &want {
+        let config: serde_json::Value = serde_json::from_str(&configs[topic]).unwrap();
+        assert_eq!(config["device"]["identifiers"][0], "ssd-cam_cams_door", "{topic}");
+        assert_eq!(config["availability_topic"], "cams/door/state", "{topic}");
+        let state = config["state_topic"].as_str().unwrap();
+        assert!(state.starts_with("cams/door/"), "{topic}: {state}");
+    }
+    let occupancy: serde_json::Value = serde_json::from_str(&configs[&want[0]]).unwrap();
+    assert_eq!(
+        (occupancy["device_class"].as_str(), occupancy["state_topic"].as_str()),
+        (Some("occupancy"), Some("cams/door/circle"))
+    );
+    // The stale config of this node is gone; another program's is not.
+    assert!(!configs.contains_key(&format!("{node}/garage_fps/config")), "{configs:#?}");
+    assert!(configs.contains_key("homeassistant/sensor/other/thing/config"));
+    // Objects come and are counted in the zone.
+    let until = Instant::now() + Duration::from_secs(30);
+    while !events.lock().unwrap().iter().any(|e| e["type"] == "new") {
+        assert!(Instant::now() < until, "no object in 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let zoned = retained_under(&broker, "cams/door/zones/porch/#");
+    assert!(zoned.values().any(|v| v != "0"), "{zoned:?}");
+    // Detection off: every object ends, the counts fall to 0, nothing new.
+    publish(&broker, "cams/door/detect/set", "OFF", false);
+    wait_retained(&broker, "cams/door/detect/state", "OFF");
+    for label in labels {
+        wait_retained(&broker, &format!("cams/door/{label}"), "0");
+        wait_retained(&broker, &format!("cams/door/zones/porch/{label}"), "0");
+    }
+    let quiet = events.lock().unwrap().len();
+    std::thread::sleep(Duration::from_secs(3));
+    let after: Vec<_> = events.lock().unwrap()[quiet..].to_vec();
+    assert!(after.is_empty(), "events while detection was off: {after:?}");
+    // Home Assistant coming online gets every config again.
+    let listener = broker.sub(&["-t", "homeassistant/#", "-v", "-W", "3"]).stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    publish(&broker, "homeassistant/status", "online", false);
+    let heard = String::from_utf8_lossy(&listener.wait_with_output().unwrap().stdout).into_owned();
+    for topic in &want {
+        assert!(heard.lines().filter(|l| l.starts_with(&format!("{topic} "))).count() >= 2, "{topic} not sent again");
+    }
+    // On again: objects come back.
+    publish(&broker, "cams/door/detect/set", "on", false);
+    wait_retained(&broker, "cams/door/detect/state", "ON");
+    let until = Instant::now() + Duration::from_secs(30);
+    while !events.lock().unwrap()[quiet..].iter().any(|e| e["type"] == "new") {
+        assert!(Instant::now() < until, "no object in 30 s after detection came back on");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    signal(child.pid(), "INT");
+    let out = child.output();
+    let _ = reader.join();
+    let log = std::fs::read_to_string(dir.path().join("ssd-cam.log")).unwrap();
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("detect turned off"), "{log}");
+    assert_eq!(broker.retained("cams/door/state").as_deref(), Some("offline"));
+}

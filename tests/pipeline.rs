@@ -115,6 +115,7 @@ fn run_on(
         events: None,
         gate: None,
         tracked: None,
+        switches: Default::default(),
     };
     let pipeline = Pipeline::one(camera, model, Preprocessor::new(&manifest, false), workers);
     let result = pipeline.run_one(stop);
@@ -221,6 +222,7 @@ fn frames_a_source_missed_leave_a_counted_gap_in_the_indices() {
         events: None,
         gate: None,
         tracked: None,
+        switches: Default::default(),
     };
     let pipeline = Pipeline::one(camera, common::load_oracle(dir.path()), Preprocessor::new(&manifest, false), 2);
     let stats = pipeline.run_one(Arc::new(AtomicBool::new(false))).unwrap();
@@ -300,6 +302,7 @@ fn boxes_found_in_a_region_come_back_in_frame_pixels_exactly() {
         events: None,
         gate: Some(gate),
         tracked: None,
+        switches: Default::default(),
     };
     let pipeline = Pipeline::one(camera, common::load_oracle(dir.path()), Preprocessor::new(&manifest, false), 1);
     pipeline.run_one(Arc::new(AtomicBool::new(false))).unwrap();

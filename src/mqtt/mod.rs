@@ -22,6 +22,7 @@
 //! connection), `publisher` the network's (the connection, in-flight
 //! messages, what is sent again).
 
+pub mod discovery;
 mod publisher;
 pub mod sink;
 pub mod topics;

@@ -22,7 +22,38 @@ enum Net {
     Acked(u16),
     Lost(String),
     Refused(String),
+    /// A message on a topic subscribed to: its topic and payload.
+    Incoming(String, Vec<u8>),
 }
+
+/// What the publisher listens to, and what it does with it: commands to
+/// the camera's switches, Home Assistant's `online`, and discovery configs
+/// of cameras no longer configured.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    /// `BASE/detect/set` and `BASE/motion/set`, with the switches they turn
+    /// and the topic each state is echoed on.
+    pub(crate) switches: Vec<(String, crate::switches::Switch, String)>,
+    pub(crate) shared_switches: Option<Arc<crate::switches::Switches>>,
+    /// Home Assistant's status topic: `online` there asks for everything again.
+    pub(crate) ha_status: Option<String>,
+    /// Under this discovery prefix and node, every config not in the set
+    /// is removed (a retained empty payload).
+    pub(crate) cleanup: Option<(String, String, Arc<std::collections::BTreeSet<String>>)>,
+}
+
+impl Inbox {
+    /// The topic filters to subscribe to on every connect.
+    fn filters(&self) -> Vec<String> {
+        let mut filters: Vec<String> = self.switches.iter().map(|(set, _, _)| set.clone()).collect();
+        filters.extend(self.ha_status.iter().cloned());
+        filters.extend(self.cleanup.iter().map(|(prefix, node, _)| format!("{prefix}/+/{node}/+/config")));
+        filters
+    }
+}
+
+/// The longest command payload read; longer ones are ignored.
+const MAX_COMMAND: usize = 64;
 
 /// Runs one connection's rumqttc event loop, forwarding what matters, until
 /// it fails (the publisher makes a new connection: nothing queued in a dead
@@ -33,6 +64,7 @@ fn drive(generation: u64, mut connection: rumqttc::Connection, net: &Sender<(u64
             Ok(Event::Incoming(Packet::ConnAck(_))) => Net::ConnAck,
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Net::Sent(pkid),
             Ok(Event::Incoming(Packet::PubAck(ack))) => Net::Acked(ack.pkid),
+            Ok(Event::Incoming(Packet::Publish(p))) => Net::Incoming(p.topic, p.payload.to_vec()),
             Ok(_) => continue,
             Err(ConnectionError::ConnectionRefused(
                 code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
@@ -81,6 +113,7 @@ pub(crate) struct Publisher {
     reconnect_at: Option<Instant>,
     /// The current connection's driver thread.
     driver: Option<std::thread::JoinHandle<()>>,
+    inbox: Inbox,
 }
 
 impl Publisher {
@@ -100,7 +133,14 @@ impl Publisher {
             backoff: crate::net::backoff::Backoff::new(Duration::from_millis(250), Duration::from_secs(8)),
             reconnect_at: Some(Instant::now()),
             driver: None,
+            inbox: Inbox::default(),
         }
+    }
+
+    /// Listens to `inbox`'s topics.
+    pub(crate) fn with_inbox(mut self, inbox: Inbox) -> Self {
+        self.inbox = inbox;
+        self
     }
 
     /// Drops the connection and joins its driver thread, which ends once
@@ -181,6 +221,21 @@ impl Publisher {
             log::info!("mqtt: reconnected to {}; sending {} held event(s) first", self.who, self.again.len());
         }
         self.ever_connected = true;
+        if let Some(client) = &self.client {
+            for filter in self.inbox.filters() {
+                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                    log::warn!("mqtt: cannot subscribe to {filter}: {e}");
+                }
+            }
+        }
+        self.send_retained();
+        for message in std::mem::take(&mut self.again) {
+            self.publish(message);
+        }
+    }
+
+    /// `online` and every retained value, newest of each topic.
+    fn send_retained(&mut self) {
         let retained: Vec<_> = self
             .retained
             .iter()
@@ -191,8 +246,39 @@ impl Publisher {
         for (topic, payload) in retained {
             self.publish(Message { topic, payload, qos: QoS::AtLeastOnce, retain: true, keep: false });
         }
-        for message in std::mem::take(&mut self.again) {
-            self.publish(message);
+    }
+
+    /// A message on a subscribed topic: a switch's command, Home
+    /// Assistant's status, or a discovery config to check.
+    fn incoming(&mut self, topic: &str, payload: &[u8]) {
+        if let Some((_, switch, state)) = self.inbox.switches.iter().find(|(set, _, _)| set == topic) {
+            let (switch, state) = (*switch, state.clone());
+            let on = (payload.len() <= MAX_COMMAND).then(|| crate::switches::parse_on_off(payload)).flatten();
+            let Some(on) = on else {
+                log::warn!("mqtt: {topic}: expected ON or OFF; ignored");
+                return;
+            };
+            let Some(switches) = &self.inbox.shared_switches else { return };
+            if switches.set(switch, on) {
+                log::info!("mqtt: {} turned {} ({topic})", switch.name(), if on { "on" } else { "off" });
+            }
+            self.publish(state_message(&state, if on { b"ON" } else { b"OFF" }));
+            return;
+        }
+        if self.inbox.ha_status.as_deref() == Some(topic) {
+            if payload == b"online" {
+                log::info!("mqtt: Home Assistant is online; sending the discovery configs and states again");
+                self.send_retained();
+            }
+            return;
+        }
+        if let Some((prefix, node, ours)) = &self.inbox.cleanup {
+            let stale =
+                !payload.is_empty() && !ours.contains(topic) && super::discovery::is_config_of(topic, prefix, node);
+            if stale {
+                log::info!("mqtt: removing {topic} from Home Assistant: its camera is no longer configured");
+                self.publish(state_message(topic, b""));
+            }
         }
     }
 
@@ -297,6 +383,7 @@ impl Publisher {
                     }
                 }
             }
+            Net::Incoming(topic, payload) => self.incoming(&topic, &payload),
             Net::Lost(why) => {
                 if !self.ever_connected {
                     let _ = start.try_send(Start::Unreachable(why.clone()));

@@ -10,7 +10,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use rumqttc::{LastWill, MqttOptions, QoS};
 
 use super::publisher::{Publisher, WINDOW};
-use super::topics::{topic_safe, Topics};
+use super::topics::Topics;
 use super::{Message, MqttUrl, Shared, Start};
 use crate::events::{Event as ObjectEvent, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
@@ -22,9 +22,35 @@ pub const FLUSH: Duration = Duration::from_secs(5);
 
 impl Default for MqttSinkOptions {
     fn default() -> Self {
-        Self { queue: QUEUE, flush: FLUSH, ca: None, detections_hz: None, snapshots: Default::default() }
+        Self {
+            queue: QUEUE,
+            flush: FLUSH,
+            ca: None,
+            detections_hz: None,
+            snapshots: Default::default(),
+            home_assistant: None,
+        }
     }
 }
+
+/// `--ha-discovery`: the camera as Home Assistant is told of it
+/// ([`super::discovery`]).
+#[derive(Debug, Clone)]
+pub struct HomeAssistant {
+    /// The camera's device and entities.
+    pub device: super::discovery::Device,
+    /// Configs this camera could have and does not (the motion switch of a
+    /// camera without a gate): removed, in case an earlier run made them.
+    pub unused: Vec<String>,
+    /// Every config of this run's cameras; others under the node are
+    /// removed (given to one camera of the run).
+    pub cleanup: Option<Arc<std::collections::BTreeSet<String>>>,
+    /// The switches its commands turn.
+    pub switches: Arc<crate::switches::Switches>,
+}
+
+/// How often the figures Home Assistant's diagnostic sensors read are sent.
+const STATS_EVERY: Duration = Duration::from_secs(10);
 
 /// Publishes the run's events; see the module documentation.
 pub struct MqttSink {
@@ -41,6 +67,19 @@ pub struct MqttSink {
     detections_every: Option<Duration>,
     last_detections: Option<Instant>,
     url: MqttUrl,
+    /// With Home Assistant: the zones and labels counted per zone, each
+    /// object's zones now, the counts sent, and when the stats were sent.
+    zones: Option<ZoneCounts>,
+    last_stats: Option<Instant>,
+}
+
+/// Objects per zone and label, from the events' `zones`.
+#[derive(Debug, Default)]
+struct ZoneCounts {
+    /// Object id -> (class, zones it is in).
+    inside: HashMap<u64, (u32, Vec<String>)>,
+    /// (zone, class) -> count sent.
+    sent: HashMap<(String, u32), u64>,
 }
 
 /// Options of the MQTT sink besides the URL.
@@ -56,6 +95,8 @@ pub struct MqttSinkOptions {
     pub detections_hz: Option<f64>,
     /// What events say of their snapshot.
     pub snapshots: crate::records::SnapshotLink,
+    /// Home Assistant discovery and switches.
+    pub home_assistant: Option<HomeAssistant>,
 }
 
 /// The MQTT queue's figures for `/metrics`, readable from any thread.
@@ -97,7 +138,7 @@ impl MqttSink {
         labels: Vec<String>,
         wait: Duration,
     ) -> Result<Self, String> {
-        let topics = Topics { base: format!("{}/{}", url.prefix, topic_safe(source)) };
+        let topics = Topics { base: super::topics::base(&url.prefix, source) };
         // Unique per sink too: several cameras connect from one process at once.
         static SINKS: AtomicU64 = AtomicU64::new(0);
         let sink = SINKS.fetch_add(1, Ordering::Relaxed);
@@ -124,9 +165,14 @@ impl MqttSink {
         let flush = options.flush;
         let (state_topic, who) = (topics.state(), url.to_string());
         let queue_reader = queue_rx.clone();
+        let inbox = options.home_assistant.as_ref().map(|ha| inbox(ha, &topics)).unwrap_or_default();
         let publisher = std::thread::Builder::new()
             .name("mqtt".into())
-            .spawn(move || Publisher::new(mqtt, state_topic, who, publisher_shared).run(&queue_rx, &start_tx, flush))
+            .spawn(move || {
+                Publisher::new(mqtt, state_topic, who, publisher_shared)
+                    .with_inbox(inbox)
+                    .run(&queue_rx, &start_tx, flush)
+            })
             .map_err(|e| format!("--mqtt: cannot start a thread: {e}"))?;
         match start_rx.recv_timeout(wait) {
             Ok(Start::Connected) => log::info!("mqtt: connected to {url}, topics {}/…", topics.base),
@@ -140,7 +186,7 @@ impl MqttSink {
             }
             Err(_) => log::warn!("mqtt: {url} has not answered yet; events wait in the queue until it connects"),
         }
-        Ok(Self {
+        let sink = Self {
             queue: Some(queue_tx),
             queue_reader,
             shared,
@@ -153,7 +199,111 @@ impl MqttSink {
             detections_every: options.detections_hz.map(|hz| Duration::from_secs_f64(1.0 / hz)),
             last_detections: None,
             url,
-        })
+            zones: options.home_assistant.as_ref().map(|_| ZoneCounts::default()),
+            last_stats: None,
+        };
+        if let Some(ha) = &options.home_assistant {
+            sink.announce(ha);
+        }
+        Ok(sink)
+    }
+
+    /// Home Assistant's configs and the first states, all retained: the
+    /// publisher sends them on every connect, so a config never arrives
+    /// without its state.
+    fn announce(&self, ha: &HomeAssistant) {
+        let retained = |topic: String, payload: Vec<u8>| Message {
+            topic,
+            payload,
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            keep: false,
+        };
+        for (topic, config) in ha.device.configs() {
+            self.send(retained(topic, config.to_string().into_bytes()));
+        }
+        for topic in &ha.unused {
+            self.send(retained(topic.clone(), Vec::new()));
+        }
+        for label in &ha.device.labels {
+            self.send(retained(self.topics.label(label), b"0".to_vec()));
+            for zone in &ha.device.zones {
+                self.send(retained(super::discovery::zone_topic(&self.topics.base, zone, label), b"0".to_vec()));
+            }
+        }
+        let mut switches = vec![crate::switches::Switch::Detect];
+        if ha.device.motion_gate {
+            switches.push(crate::switches::Switch::Motion);
+        }
+        for switch in switches {
+            let on = if ha.switches.get(switch) { "ON" } else { "OFF" };
+            self.send(retained(self.topics.switch(switch, "state"), on.as_bytes().to_vec()));
+        }
+    }
+
+    /// Counts per zone and label that changed with `events`, sent retained.
+    fn zone_counts(&mut self, events: &[ObjectEvent]) {
+        let Some(zones) = self.zones.as_mut() else { return };
+        for e in events {
+            if e.kind == EventKind::End {
+                zones.inside.remove(&e.id);
+            } else {
+                zones.inside.insert(e.id, (e.class_id, e.zones.clone()));
+            }
+        }
+        let mut now: HashMap<(String, u32), u64> = HashMap::new();
+        for (class, inside) in zones.inside.values() {
+            for zone in inside {
+                *now.entry((zone.clone(), *class)).or_default() += 1;
+            }
+        }
+        let keys: std::collections::BTreeSet<(String, u32)> = now.keys().chain(zones.sent.keys()).cloned().collect();
+        let mut changed = Vec::new();
+        for key in keys {
+            let count = now.get(&key).copied().unwrap_or(0);
+            if zones.sent.get(&key).copied().unwrap_or(0) != count {
+                zones.sent.insert(key.clone(), count);
+                changed.push((key, count));
+            }
+        }
+        for ((zone, class), count) in changed {
+            let label = self.label(class);
+            self.send(Message {
+                topic: super::discovery::zone_topic(&self.topics.base, &zone, &label),
+                payload: count.to_string().into_bytes(),
+                qos: QoS::AtLeastOnce,
+                retain: true,
+                keep: false,
+            });
+        }
+    }
+
+    fn label(&self, class: u32) -> String {
+        self.labels.get(class as usize).cloned().unwrap_or_else(|| class.to_string())
+    }
+
+    /// The figures Home Assistant's diagnostic sensors read, every
+    /// [`STATS_EVERY`].
+    fn stats(&mut self, r: &FrameResult<'_>) {
+        if self.zones.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        if self.last_stats.is_some_and(|t| now.duration_since(t) < STATS_EVERY) {
+            return;
+        }
+        self.last_stats = Some(now);
+        let payload = serde_json::json!({
+            "fps": (r.fps * 10.0).round() / 10.0,
+            "inference_ms": (r.latency.inference * 10.0).round() / 10.0,
+        });
+        self.send(Message {
+            topic: self.topics.stats(),
+            payload: payload.to_string().into_bytes(),
+            qos: QoS::AtMostOnce,
+            retain: true,
+            keep: false,
+        });
     }
 
     fn send(&self, message: Message) {
@@ -186,8 +336,9 @@ impl MqttSink {
                 EventKind::End => *count = count.saturating_sub(1),
                 EventKind::Update => {}
             }
-            if *count != before {
-                let label = self.labels.get(e.class_id as usize).cloned().unwrap_or_else(|| e.class_id.to_string());
+            let count = *count;
+            if count != before {
+                let label = self.label(e.class_id);
                 let payload = count.to_string().into_bytes();
                 self.send(Message {
                     topic: self.topics.label(&label),
@@ -198,12 +349,29 @@ impl MqttSink {
                 });
             }
         }
+        self.zone_counts(events);
+    }
+}
+
+/// What the publisher listens to for Home Assistant.
+fn inbox(ha: &HomeAssistant, topics: &Topics) -> super::publisher::Inbox {
+    use crate::switches::Switch;
+    let mut switches = vec![Switch::Detect];
+    if ha.device.motion_gate {
+        switches.push(Switch::Motion);
+    }
+    super::publisher::Inbox {
+        switches: switches.into_iter().map(|s| (topics.switch(s, "set"), s, topics.switch(s, "state"))).collect(),
+        shared_switches: Some(Arc::clone(&ha.switches)),
+        ha_status: Some(format!("{}/status", ha.device.prefix)),
+        cleanup: ha.cleanup.as_ref().map(|ours| (ha.device.prefix.clone(), ha.device.node.clone(), Arc::clone(ours))),
     }
 }
 
 impl Sink for MqttSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         self.events(r.events);
+        self.stats(r);
         if let Some(every) = self.detections_every {
             let now = Instant::now();
             let due = self.last_detections.is_none_or(|t| now.duration_since(t) >= every);

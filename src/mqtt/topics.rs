@@ -12,12 +12,23 @@ pub fn topic_safe(name: &str) -> String {
     }
 }
 
+/// The topic base of camera `source` under the `--mqtt` prefix.
+pub fn base(prefix: &str, source: &str) -> String {
+    format!("{prefix}/{}", topic_safe(source))
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Topics {
     pub(crate) base: String,
 }
 
 impl Topics {
+    pub(crate) fn stats(&self) -> String {
+        format!("{}/stats", self.base)
+    }
+    pub(crate) fn switch(&self, switch: crate::switches::Switch, end: &str) -> String {
+        format!("{}/{}/{end}", self.base, switch.name())
+    }
     pub(crate) fn state(&self) -> String {
         format!("{}/state", self.base)
     }
