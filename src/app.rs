@@ -3,6 +3,7 @@
 //! the model, checks everything, starts the outputs and runs the pipeline.
 //! All checks happen before any thread starts.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::Args;
 use crate::config::{Camera, Input, Track};
-use crate::events::{EventParams, Events};
+use crate::events::{CountRule, EventParams, Events};
 use crate::model::{set_threads, Model};
 use crate::model_search::locate_model;
 use crate::mqtt::{MqttSink, MqttSinkOptions};
@@ -112,7 +113,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             sinks,
             max_frames: spec.outputs.max_frames,
             tracker,
-            events: events(spec, args),
+            events: events(spec, &manifest.labels).map_err(in_camera)?,
             gate,
             tracked,
             switches,
@@ -357,8 +358,9 @@ fn ha_device(
         base: crate::mqtt::topics::base(&mqtt.url.prefix, name),
         model: manifest.name.clone(),
         labels,
-        zones: spec.zones.iter().map(|z| z.name.clone()).collect(),
+        zones: spec.zones.iter().map(|z| (z.name.clone(), z.labels.clone())).collect(),
         motion_gate,
+        snapshots: spec.outputs.snapshots.is_some(),
         viewer: viewer.map(str::to_owned),
     }))
 }
@@ -436,7 +438,7 @@ fn start_web(
                 source: name,
                 labels: manifest.labels.clone(),
                 version: env!("CARGO_PKG_VERSION"),
-                events: makes_events(running.spec, args),
+                events: makes_events(running.spec),
                 snapshots: running.snapshots,
             };
             crate::web::hub::Hub::new(info, metrics)
@@ -485,9 +487,15 @@ fn decoding(
     if let Some(low) = tracking.low.filter(|_| tracker.as_ref().is_some_and(|t| t.params().second_pass)) {
         params.score_threshold = low;
     }
+    let limits = wanted
+        .filters
+        .iter()
+        .map(|f| Ok((class_id("--filter", &f.label, &manifest.labels)?, f.limits)))
+        .collect::<Result<_>>()?;
     let filter = DetectionFilter {
         classes: class_ids(&wanted.classes, &manifest.labels)?,
         min_size: wanted.min_size.unwrap_or(0.0),
+        limits,
     };
     Ok((Decoder::new(manifest, priors, params).with_filter(filter), tracker))
 }
@@ -535,6 +543,7 @@ fn event_sinks(
             ca: mqtt.ca.clone(),
             detections_hz: mqtt.detections_hz,
             snapshots: link,
+            snapshot_dir: snapshots.clone(),
             home_assistant,
             ..MqttSinkOptions::default()
         };
@@ -621,13 +630,15 @@ fn gating(
         let params = crate::motion::MotionParams { threshold: settings.threshold, ..Default::default() };
         let input = [manifest.input.width, manifest.input.height];
         crate::gate::Gate::new(params, settings.mask.clone(), input, settings.full_frame_every, Arc::clone(shared))
+            .with_stationary_check(settings.stationary_check.as_secs_f64() * 1000.0)
     });
     Ok((gate, tracked))
 }
 
 /// The camera's object events, when made.
-fn events(camera: &Camera, args: &Args) -> Option<Events> {
-    makes_events(camera, args).then(|| {
+fn events(camera: &Camera, labels: &[String]) -> Result<Option<Events>> {
+    let (rules, zone_classes) = count_rules(camera, labels)?;
+    Ok(makes_events(camera).then(|| {
         let timing = &camera.event_timing;
         let params = EventParams {
             score_step: timing.score_step,
@@ -635,20 +646,20 @@ fn events(camera: &Camera, args: &Args) -> Option<Events> {
             every_ms: timing.every.as_secs_f64() * 1000.0,
             stationary_ms: timing.stationary_after.as_secs_f64() * 1000.0,
         };
-        Events::new(params).with_places(camera.zones.clone(), camera.lines.clone())
-    })
+        Events::new(params).with_places(camera.zones.clone(), camera.lines.clone()).with_rules(rules, zone_classes)
+    }))
 }
 
 /// How long the start waits for the MQTT broker's first answer: a refused
 /// login is an error before any frame; a slower broker is connected later.
 const MQTT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Events are made when the camera asks for them, for the web viewer's
-/// list when its objects are tracked, and for its zones and lines (whose
-/// counts pictures show).
-fn makes_events(camera: &Camera, args: &Args) -> bool {
-    let places = !camera.zones.is_empty() || !camera.lines.is_empty();
-    camera.wants_events() || ((args.http.is_some() || places) && camera.tracking.track == Track::On)
+/// Events are made when the camera asks for them, and whenever its objects
+/// are tracked: for the web viewer's list, its zones and lines (whose
+/// counts pictures show) and the stationary state (which the motion gate
+/// and the frame lines read).
+fn makes_events(camera: &Camera) -> bool {
+    camera.wants_events() || camera.tracking.track == Track::On
 }
 
 /// The web viewer's options from the command line.
@@ -773,16 +784,55 @@ fn class_ids(wanted: &[String], labels: &[String]) -> Result<Option<Vec<u32>>> {
     }
     let mut ids = Vec::with_capacity(wanted.len());
     for w in wanted.iter().map(|w| w.trim()).filter(|w| !w.is_empty()) {
-        let id = match w.parse::<usize>() {
-            Ok(i) if i < labels.len() => i,
-            Ok(_) => bail!("--classes {w}: the model's class ids are 0..={}", labels.len().saturating_sub(1)),
-            Err(_) => labels.iter().position(|l| l.eq_ignore_ascii_case(w)).ok_or_else(|| {
-                anyhow::anyhow!("--classes {w}: not a label of this model; its labels are {}", labels.join(", "))
-            })?,
-        };
-        ids.push(id as u32);
+        ids.push(class_id("--classes", w, labels)?);
     }
     Ok(Some(ids))
+}
+
+/// One class by label (any case) or index, for the option `what`.
+fn class_id(what: &str, w: &str, labels: &[String]) -> Result<u32> {
+    let id = match w.parse::<usize>() {
+        Ok(i) if i < labels.len() => i,
+        Ok(_) => bail!("{what} {w}: the model's class ids are 0..={}", labels.len().saturating_sub(1)),
+        Err(_) => labels.iter().position(|l| l.eq_ignore_ascii_case(w)).ok_or_else(|| {
+            anyhow::anyhow!("{what} {w}: not a label of this model; its labels are {}", labels.join(", "))
+        })?,
+    };
+    Ok(id as u32)
+}
+
+/// Per zone, the classes it counts (`None`: all).
+type ZoneClasses = Vec<Option<Vec<u32>>>;
+
+/// The camera's filters as the events take them: per class, when its
+/// objects count; per zone, the classes it counts.
+fn count_rules(camera: &Camera, labels: &[String]) -> Result<(HashMap<u32, CountRule>, ZoneClasses)> {
+    let mut rules = HashMap::new();
+    for f in &camera.detection.filters {
+        let mut required = 0u64;
+        for name in &f.required_zones {
+            let i = camera.zones.iter().position(|z| &z.name == name).ok_or_else(|| {
+                let known: Vec<&str> = camera.zones.iter().map(|z| z.name.as_str()).collect();
+                anyhow::anyhow!(
+                    "--filter {}: required zone '{name}' is not a zone of the camera (its zones: {})",
+                    f.label,
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                )
+            })?;
+            required |= 1 << i;
+        }
+        let rule = CountRule { threshold: f.threshold.unwrap_or(0.0), required };
+        rules.insert(class_id("--filter", &f.label, labels)?, rule);
+    }
+    let zone_classes = camera
+        .zones
+        .iter()
+        .map(|z| {
+            let what = format!("--zone {}:", z.name);
+            (!z.labels.is_empty()).then(|| z.labels.iter().map(|l| class_id(&what, l, labels)).collect()).transpose()
+        })
+        .collect::<Result<_>>()?;
+    Ok((rules, zone_classes))
 }
 
 /// A model ready to run, with what describes it.

@@ -254,10 +254,20 @@ pub struct Args {
     #[arg(long, help_heading = "Web", value_name = "SECS", default_value_t = 30.0, requires = "http", value_parser = positive_seconds)]
     pub health_timeout: f64,
 
+    /// An object filter for one label (Frigate's names; repeat for more):
+    /// LABEL:KEY=VALUE[,…] with min_score, min_area / max_area (pixels, or
+    /// up to 1 a fraction of the frame), min_ratio / max_ratio (width /
+    /// height), threshold (the median of its last 10 scores must reach it
+    /// before the object counts) and required_zones=ZONE[+ZONE…] (events,
+    /// MQTT and snapshots only once it entered one).
+    #[arg(long, help_heading = "Tracking and events", value_name = "LABEL:KEY=VALUE,…", value_parser = crate::filters::ObjectFilter::parse)]
+    pub filter: Vec<crate::filters::ObjectFilter>,
+
     /// A named zone for events, a polygon in source pixels:
     /// NAME=x1,y1,x2,y2,x3,y3[,…] (repeat for more zones). Events say which
     /// zones an object is in (at its box's bottom centre) and has entered.
-    #[arg(long, help_heading = "Tracking and events", value_name = "NAME=POLYGON", value_parser = crate::zones::Zone::parse)]
+    /// NAME:person+car=… counts only those labels.
+    #[arg(long, help_heading = "Tracking and events", value_name = "NAME[:LABELS]=POLYGON", value_parser = crate::zones::Zone::parse)]
     pub zone: Vec<crate::zones::Zone>,
 
     /// A named counting line: `NAME=x1,y1,x2,y2[,IN,OUT]` (repeat for more);
@@ -322,6 +332,12 @@ pub struct Args {
     /// N seconds with an s (5s), to catch objects that stopped moving.
     #[arg(long, help_heading = "Motion", value_name = "N|Ns", default_value = "5s", value_parser = crate::gate::FullEvery::parse)]
     pub full_frame_every: crate::gate::FullEvery,
+
+    /// With --detect motion: a stationary object (--stationary-after) is
+    /// looked at on a crop of its box this often instead of every frame
+    /// (seconds above 0); it ends when a look no longer finds it.
+    #[arg(long, help_heading = "Motion", value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub stationary_check: f64,
 
     /// With --detect motion: an area where motion never counts (a clock
     /// overlay, a tree), a polygon in source pixels x1,y1,x2,y2,x3,y3,…
@@ -461,6 +477,10 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
             top_k: args.top_k,
             classes: args.classes.clone(),
             min_size: args.min_size,
+            filters: args.filter.iter().fold(Vec::new(), |mut all, f| {
+                crate::filters::add(&mut all, f.clone());
+                all
+            }),
         },
         tracking: Tracking {
             track: args.track,
@@ -480,6 +500,7 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
         motion: Motion {
             detect: args.detect,
             full_frame_every: args.full_frame_every,
+            stationary_check: std::time::Duration::from_secs_f64(args.stationary_check),
             mask: args.motion_mask.clone(),
             threshold: args.motion_threshold,
             show_regions: args.show_regions,

@@ -207,6 +207,8 @@ pub struct Detection {
     pub classes: Vec<String>,
     /// Least box side, source pixels.
     pub min_size: Option<f32>,
+    /// Per label: what makes a detection an object, and when it counts.
+    pub filters: Vec<crate::filters::ObjectFilter>,
 }
 
 /// Ids across frames.
@@ -244,6 +246,8 @@ pub struct Motion {
     pub detect: Detect,
     /// The whole frame now and then, under motion gating.
     pub full_frame_every: crate::gate::FullEvery,
+    /// How often a stationary object is looked at, under motion gating.
+    pub stationary_check: Duration,
     /// Where motion never counts.
     pub mask: Vec<Zone>,
     /// Grey levels a pixel must change by.
@@ -357,6 +361,7 @@ struct CameraPatch {
     top_k: Option<u32>,
     classes: Option<Vec<String>>,
     min_size: Option<f64>,
+    filters: Option<std::collections::BTreeMap<String, toml::Table>>,
     track: Option<String>,
     track_min_hits: Option<u32>,
     track_max_age: Option<u32>,
@@ -368,6 +373,7 @@ struct CameraPatch {
     stationary_after: Option<f64>,
     detect: Option<String>,
     full_frame_every: Option<String>,
+    stationary_check: Option<f64>,
     motion_threshold: Option<u8>,
     zones: Option<Vec<String>>,
     lines: Option<Vec<String>>,
@@ -557,6 +563,11 @@ impl CameraPatch {
         if let Some(n) = self.track_max_age {
             c.tracking.max_age = n;
         }
+        for (label, table) in self.filters.iter().flatten() {
+            let filter = crate::filters::ObjectFilter::from_table(label, table)
+                .map_err(|e| field(&format!("filters.{label}"), e))?;
+            crate::filters::add(&mut c.detection.filters, filter);
+        }
         if let Some(t) = unit("track_iou", self.track_iou)? {
             c.tracking.iou = t;
         }
@@ -589,6 +600,12 @@ impl CameraPatch {
         }
         if let Some(f) = &self.full_frame_every {
             c.motion.full_frame_every = crate::gate::FullEvery::parse(f).map_err(|e| field("full_frame_every", e))?;
+        }
+        if let Some(s) = self.stationary_check {
+            if !(s.is_finite() && s > 0.0 && s <= 1e6) {
+                return Err(field("stationary_check", format!("{s} is not a number of seconds above 0")));
+            }
+            c.motion.stationary_check = Duration::from_secs_f64(s);
         }
         if let Some(t) = self.motion_threshold {
             c.motion.threshold = t.max(1);
@@ -694,6 +711,31 @@ detect = "always"
             e,
             "camera 'door': source: ${SSD_CAM_UNSET_VARIABLE}: SSD_CAM_UNSET_VARIABLE is not set in the environment"
         );
+    }
+
+    #[test]
+    fn filters_come_per_label_and_a_camera_adds_to_the_defaults() {
+        let text = r#"
+[defaults.filters.person]
+min_score = 0.6
+[[camera]]
+name = "door"
+source = "demo"
+stationary_check = 4
+[camera.filters.person]
+min_area = 2000
+required_zones = ["porch"]
+[camera.filters.car]
+threshold = 0.8
+"#;
+        let c = parse_cameras(text).unwrap();
+        let f = &c[0].detection.filters;
+        assert_eq!(f.iter().map(|f| f.label.as_str()).collect::<Vec<_>>(), ["person", "car"]);
+        assert_eq!((f[0].limits.min_score, f[0].required_zones.as_slice()), (Some(0.6), &["porch".to_string()][..]));
+        assert_eq!(f[1].threshold, Some(0.8));
+        assert_eq!(c[0].motion.stationary_check, Duration::from_secs(4));
+        let bad = "[[camera]]\nname = \"door\"\nsource = \"demo\"\n[camera.filters.person]\nmin_score = 3\n";
+        assert_eq!(parse_cameras(bad).unwrap_err(), "camera 'door': filters.person: min_score: 3 is not 0 to 1");
     }
 
     #[test]

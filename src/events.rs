@@ -151,6 +151,44 @@ struct Life {
     still: Option<(BBox, f64)>,
     /// Told as stationary.
     stationary: bool,
+    /// Its last scores (while seen), for the median a filter's
+    /// `threshold` asks of it.
+    scores: [f32; SCORES],
+    seen: usize,
+}
+
+/// Scores a median is taken over (Frigate keeps as many).
+const SCORES: usize = 10;
+
+impl Life {
+    /// The median of its last [`SCORES`] scores.
+    fn median(&self) -> f32 {
+        let mut s = self.scores;
+        let s = &mut s[..self.seen.min(SCORES)];
+        s.sort_by(f32::total_cmp);
+        match s.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => s[n / 2],
+            n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+        }
+    }
+
+    /// Whether it passes its class's rule (once it does, it counts for
+    /// good: a person who steps out of the required zone is still there).
+    fn counts(&self, rule: CountRule) -> bool {
+        self.median() >= rule.threshold && (rule.required == 0 || self.entered & rule.required != 0)
+    }
+}
+
+/// When an object of one class counts (its `new` is told): a filter's
+/// `threshold` and `required_zones` ([`crate::filters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CountRule {
+    /// The median of its recent scores must reach this.
+    pub threshold: f32,
+    /// It must have entered one of these zones (a bit per zone, by index;
+    /// 0: no zone needed).
+    pub required: u64,
 }
 
 /// Turns the tracker's state, frame by frame, into events.
@@ -162,6 +200,10 @@ pub struct Events {
     lines: Vec<Line>,
     /// Per line: left-to-right and right-to-left crossings.
     counts: Vec<[u64; 2]>,
+    /// Per class: when its objects count.
+    rules: HashMap<u32, CountRule>,
+    /// Per zone: the classes it counts (`None`: all).
+    zone_classes: Vec<Option<Vec<u32>>>,
 }
 
 /// The most zones an event run takes (their membership is a bit set).
@@ -178,8 +220,19 @@ impl Events {
     pub fn with_places(mut self, mut zones: Vec<Zone>, lines: Vec<Line>) -> Self {
         zones.truncate(MAX_ZONES);
         self.counts = vec![[0, 0]; lines.len()];
+        self.zone_classes = vec![None; zones.len()];
         self.zones = zones;
         self.lines = lines;
+        self
+    }
+
+    /// When objects of each class count, and which classes each zone (in
+    /// the order given to [`Events::with_places`]) counts (`None`: all).
+    pub fn with_rules(mut self, rules: HashMap<u32, CountRule>, zone_classes: Vec<Option<Vec<u32>>>) -> Self {
+        self.rules = rules;
+        for (i, classes) in zone_classes.into_iter().enumerate().take(self.zones.len()) {
+            self.zone_classes[i] = classes;
+        }
         self
     }
 
@@ -201,6 +254,7 @@ impl Events {
         }
         for t in tracks {
             let seen = t.missed == 0;
+            let rule = self.rules.get(&t.class_id).copied().unwrap_or_default();
             let life = self.lives.entry(t.id).or_insert(Life {
                 first_ms: now_ms,
                 last_ms: now_ms,
@@ -212,18 +266,30 @@ impl Events {
                 at: None,
                 still: None,
                 stationary: false,
+                scores: [0.0; SCORES],
+                seen: 0,
             });
             let mut crossed = Vec::new();
             let mut moved_zones = false;
             if seen {
                 life.last_ms = now_ms;
+                life.scores[life.seen % SCORES] = t.score;
+                life.seen += 1;
                 let at = anchor(&t.bbox);
-                let inside = self.zones.iter().enumerate().fold(0u64, |m, (i, z)| m | (u64::from(z.contains(at)) << i));
+                let zone_classes = &self.zone_classes;
+                let counts_in = |i: usize| zone_classes[i].as_ref().is_none_or(|c| c.contains(&t.class_id));
+                let inside = self
+                    .zones
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (i, z)| m | (u64::from(counts_in(i) && z.contains(at)) << i));
                 moved_zones = inside != life.inside;
                 life.inside = inside;
                 life.entered |= inside;
-                // Crossings count for real objects only, not flickers.
-                if let Some(from) = life.at.filter(|_| life.told || t.confirmed) {
+                // Crossings count for objects that count, not flickers or
+                // what the filters leave out.
+                let counts = life.told || (t.confirmed && life.counts(rule));
+                if let Some(from) = life.at.filter(|_| counts) {
                     for (i, line) in self.lines.iter().enumerate() {
                         if let Some(direction) = line.crossed(from, at) {
                             self.counts[i][usize::from(direction == Direction::RightToLeft)] += 1;
@@ -270,7 +336,7 @@ impl Events {
                 ];
                 reasons.extend(reasons_now.iter().filter(|(_, due)| *due).map(|(why, _)| *why));
             }
-            let kind = if t.confirmed && !life.told {
+            let kind = if t.confirmed && !life.told && life.counts(rule) {
                 Some(EventKind::New)
             } else if !reasons.is_empty() {
                 Some(EventKind::Update)
@@ -293,6 +359,11 @@ impl Events {
                 out.push(event);
             }
         }
+    }
+
+    /// Whether the object with track `id` is stationary (told as such).
+    pub fn is_stationary(&self, id: u64) -> bool {
+        self.lives.get(&id).is_some_and(|l| l.stationary)
     }
 
     /// The run ended: an `end` for every object told as new and not ended.
@@ -489,5 +560,82 @@ mod tests {
             events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
         }
         assert_eq!(out.len(), 1, "{out:?}");
+    }
+
+    /// Runs one object of `class` through `boxes` (100 ms a frame) with
+    /// `scores` (cycled) and returns what was told: (frame, kind, zones).
+    fn told_with(
+        events: &mut Events,
+        class: u32,
+        boxes: &[BBox],
+        scores: &[f32],
+    ) -> Vec<(u64, EventKind, Vec<String>)> {
+        let mut tracker = Tracker::new(TrackParams { high_score: 0.3, ..TrackParams::default() });
+        let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for (f, b) in boxes.iter().enumerate() {
+            let score = scores[f % scores.len()];
+            tracker.update(&[(class, score, *b)], &mut ids, &mut ended);
+            events.frame(f as u64, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
+        }
+        events.finish(boxes.len() as u64, tracker.tracks(), &mut out);
+        out.iter().map(|e| (e.frame, e.kind, e.zones.clone())).collect()
+    }
+
+    #[test]
+    fn an_object_counts_once_its_median_score_reaches_the_threshold() {
+        let still = vec![BBox::new(10.0, 10.0, 50.0, 90.0); 30];
+        let rules = |t| HashMap::from([(1, CountRule { threshold: t, required: 0 })]);
+        // One good frame in four: the median stays at 0.4.
+        let mut events = Events::new(EventParams::default()).with_rules(rules(0.7), vec![]);
+        assert_eq!(told_with(&mut events, 1, &still, &[0.95, 0.4, 0.4, 0.4]), vec![], "a flicker of a person");
+        // Three good frames in four: new once the median reaches 0.7
+        // (frames 0..=3 give 0.95, 0.4, 0.95, 0.95: median 0.95 at frame 2).
+        let mut events = Events::new(EventParams::default()).with_rules(rules(0.7), vec![]);
+        let got = told_with(&mut events, 1, &still, &[0.95, 0.4, 0.95, 0.95]);
+        assert_eq!(
+            got.iter().map(|(f, k, _)| (*f, *k)).collect::<Vec<_>>(),
+            [(2, EventKind::New), (30, EventKind::End)]
+        );
+        // Another class is not held to it.
+        let mut events = Events::new(EventParams::default()).with_rules(rules(0.7), vec![]);
+        assert_eq!(told_with(&mut events, 2, &still, &[0.95, 0.4, 0.4, 0.4]).len(), 2);
+    }
+
+    #[test]
+    fn required_zones_hold_events_back_until_the_object_enters_one() {
+        // Walking right, feet at y = 90, 10 px a frame, from x = 5 to 195;
+        // a line at x = 30 and the required zone "porch" at x 100..150.
+        let walk: Vec<BBox> =
+            (0..20).map(|f| 5.0 + 10.0 * f as f32).map(|x| BBox::new(x - 20.0, 10.0, x + 20.0, 90.0)).collect();
+        let drive = Zone::parse("drive=0,0,60,0,60,200,0,200").unwrap();
+        let porch = Zone::parse("porch=100,0,150,0,150,200,100,200").unwrap();
+        let line = Line::parse("gate=30,0,30,200").unwrap();
+        let rules = HashMap::from([(1, CountRule { threshold: 0.0, required: 0b10 })]);
+        let mut events = Events::new(EventParams::default())
+            .with_places(vec![drive.clone(), porch.clone()], vec![line.clone()])
+            .with_rules(rules.clone(), vec![]);
+        let got = told_with(&mut events, 1, &walk, &[0.9]);
+        let porch_now = vec!["porch".to_string()];
+        assert_eq!(
+            got,
+            vec![
+                (10, EventKind::New, porch_now.clone()),
+                (15, EventKind::Update, vec![]),
+                (20, EventKind::End, vec![])
+            ],
+            "nothing before the porch (x = 105), the line crossed before it is not counted"
+        );
+        assert_eq!(events.places().counts, [[0, 0]]);
+        // A zone that counts cars only: a person in it is in no zone, and
+        // the required zone is never entered.
+        let mut events = Events::new(EventParams::default())
+            .with_places(vec![drive, porch], vec![line])
+            .with_rules(rules, vec![None, Some(vec![3])]);
+        assert_eq!(told_with(&mut events, 1, &walk, &[0.9]), vec![]);
+        let mut events = Events::new(EventParams::default())
+            .with_places(vec![Zone::parse("porch=100,0,150,0,150,200,100,200").unwrap()], vec![])
+            .with_rules(HashMap::new(), vec![Some(vec![3])]);
+        let got = told_with(&mut events, 1, &walk, &[0.9]);
+        assert!(got.iter().all(|(_, _, zones)| zones.is_empty()) && got.len() == 2, "{got:?}");
     }
 }

@@ -44,18 +44,36 @@ pub struct Plan {
     pub regions: Vec<Region>,
     /// The motion detector saw something move.
     pub motion: bool,
+    /// The model looks at the resting (stationary) objects on this frame:
+    /// the whole frame runs, or their check is due. When not, the tracker
+    /// holds them as they were.
+    pub resting_checked: bool,
 }
 
 impl Plan {
     /// The model does not run on the frame (detection switched off).
     pub fn idle() -> Self {
-        Self { full: false, regions: Vec::new(), motion: false }
+        Self { full: false, regions: Vec::new(), motion: false, resting_checked: false }
     }
 }
 
 /// The boxes of the objects being tracked, written by the output stage and
 /// read by the gate: where the model must keep looking even if nothing moves.
-pub type Tracked = Arc<Mutex<Vec<BBox>>>;
+pub type Tracked = Arc<Mutex<TrackedBoxes>>;
+
+/// The tracked objects' boxes, as the gate sees them.
+#[derive(Debug, Clone, Default)]
+pub struct TrackedBoxes {
+    /// Objects the model looks at on every frame.
+    pub moving: Vec<BBox>,
+    /// Stationary objects seen when last looked at: the model looks at
+    /// them only every `--stationary-check` (a parked car needs no
+    /// inference ten times a second to stay parked).
+    pub resting: Vec<BBox>,
+}
+
+/// How often resting objects are looked at unless the whole frame runs.
+pub const STATIONARY_CHECK_MS: f64 = 10_000.0;
 
 /// Motion, tracked objects and the full-frame schedule, turned into plans.
 #[derive(Debug)]
@@ -67,6 +85,9 @@ pub struct Gate {
     tracked: Tracked,
     /// Frame count and timestamp of the last full-frame run.
     last_full: Option<(u64, f64)>,
+    /// How often resting objects are looked at (ms), and when they last were.
+    still_every_ms: f64,
+    last_still: Option<f64>,
     frames: u64,
     boxes: Vec<BBox>,
 }
@@ -87,9 +108,17 @@ impl Gate {
             every,
             tracked,
             last_full: None,
+            still_every_ms: STATIONARY_CHECK_MS,
+            last_still: None,
             frames: 0,
             boxes: Vec::new(),
         }
+    }
+
+    /// Looks at resting objects every `ms` (`--stationary-check`).
+    pub fn with_stationary_check(mut self, ms: f64) -> Self {
+        self.still_every_ms = ms;
+        self
     }
 
     /// The plan for one RGB frame taken at `timestamp_ms`.
@@ -105,8 +134,15 @@ impl Gate {
         let motion = !self.motion.boxes.is_empty();
         self.boxes.clear();
         self.boxes.extend_from_slice(&self.motion.boxes);
+        let still_due = self.last_still.is_none_or(|t| timestamp_ms - t >= self.still_every_ms);
+        let mut resting = false;
         if let Ok(tracked) = self.tracked.lock() {
-            self.boxes.extend(tracked.iter().map(|b| b.clip(width as f32, height as f32)));
+            let clip = |b: &BBox| b.clip(width as f32, height as f32);
+            self.boxes.extend(tracked.moving.iter().map(clip));
+            resting = !tracked.resting.is_empty();
+            if still_due {
+                self.boxes.extend(tracked.resting.iter().map(clip));
+            }
         }
         self.boxes.retain(|b| b.width() > 0.0 && b.height() > 0.0);
         let mut regions = Vec::new();
@@ -115,7 +151,11 @@ impl Gate {
             regions.clear();
             self.last_full = Some((frames, timestamp_ms));
         }
-        Plan { full, regions, motion }
+        let resting_checked = full || still_due;
+        if full || (still_due && resting) {
+            self.last_still = Some(timestamp_ms);
+        }
+        Plan { full, regions, motion, resting_checked }
     }
 }
 
@@ -142,8 +182,29 @@ mod tests {
         let full_at: Vec<usize> = runs.iter().enumerate().filter(|(_, &f)| f).map(|(i, _)| i).collect();
         assert_eq!(full_at, [0, 10, 20]);
         // A tracked object gets its region though nothing moves.
-        *tracked.lock().unwrap() = vec![BBox::new(600.0, 300.0, 650.0, 400.0)];
+        tracked.lock().unwrap().moving = vec![BBox::new(600.0, 300.0, 650.0, 400.0)];
         let p = gate.plan(&still, 1280, 720, 25.0 * 33.0);
         assert!(!p.full && !p.motion && p.regions.len() == 1, "{p:?}");
+    }
+
+    #[test]
+    fn resting_objects_are_looked_at_only_when_their_check_is_due() {
+        let tracked = Tracked::default();
+        let gate =
+            Gate::new(MotionParams::default(), vec![], [300, 300], FullEvery::Seconds(60.0), Arc::clone(&tracked));
+        let mut gate = gate.with_stationary_check(1_000.0);
+        let still = vec![80u8; 1280 * 720 * 3];
+        assert!(gate.plan(&still, 1280, 720, 0.0).full, "the first frame runs whole");
+        tracked.lock().unwrap().resting = vec![BBox::new(600.0, 300.0, 650.0, 400.0)];
+        // 10 frames a second for 3 s: a crop on the resting box once a
+        // second (the full frame at 0 counted as its check), none between.
+        let plans: Vec<Plan> = (1..30).map(|i| gate.plan(&still, 1280, 720, i as f64 * 100.0)).collect();
+        let looked: Vec<usize> =
+            plans.iter().enumerate().filter(|(_, p)| !p.regions.is_empty()).map(|(i, _)| i + 1).collect();
+        assert_eq!(looked, [10, 20]);
+        assert!(plans.iter().all(|p| !p.full && p.resting_checked != p.regions.is_empty()), "{plans:?}");
+        // A moving object keeps its crop on every frame.
+        tracked.lock().unwrap().moving = vec![BBox::new(100.0, 300.0, 150.0, 400.0)];
+        assert!((30..40).all(|i| !gate.plan(&still, 1280, 720, i as f64 * 100.0).regions.is_empty()));
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod events;
 #[cfg(feature = "failpoints")]
 pub mod failpoint;
+pub mod filters;
 pub mod gate;
 pub mod inspect;
 pub mod jpeg;

@@ -376,7 +376,8 @@ mod tests {
             file: None,
             pts_ms: None,
         };
-        let plan = crate::gate::Plan { full: false, regions: vec![[20, 30, 100, 100]], motion: true };
+        let plan =
+            crate::gate::Plan { full: false, regions: vec![[20, 30, 100, 100]], motion: true, resting_checked: true };
         let r = crate::sink::FrameResult {
             frame: &f,
             detections: &[],
@@ -386,6 +387,7 @@ mod tests {
             latency: crate::sink::Latency::default(),
             dropped: 0,
             places: Default::default(),
+            stationary: &[],
             fps: 0.0,
         };
         assert_eq!(region_boxes(&plan, 200, 150), vec![[20, 30, 120, 130]]);

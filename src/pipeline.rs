@@ -415,7 +415,10 @@ impl Gating {
             return Some(crate::gate::Plan::idle());
         }
         let gate = self.gate.as_mut().filter(|_| self.switches.get(Switch::Motion))?;
-        Some(gate.plan(&frame.rgb, width, height, frame.timestamp_ms))
+        // A file's schedule follows its own timeline, as its events do
+        // (crate::clock): the same file gates the same way however fast
+        // the machine decodes it.
+        Some(gate.plan(&frame.rgb, width, height, frame.pts_ms.unwrap_or(frame.timestamp_ms)))
     }
 }
 
@@ -737,6 +740,7 @@ fn output_stage(
     let (mut detections, mut part): (Vec<Detection>, Vec<Detection>) = (Vec::new(), Vec::new());
     let mut merge = RegionMerge::default();
     let (mut track_ids, mut tracked, mut ended) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut held, mut stationary) = (Vec::new(), Vec::new());
     let (mut frame_events, mut last_frame) = (Vec::new(), 0);
     let mut fps = crate::overlay::FpsMeter::default();
     let mut first_capture: Option<Instant> = None;
@@ -770,19 +774,44 @@ fn output_stage(
         track_ids.clear();
         frame_events.clear();
         last_frame = frame;
+        stationary.clear();
         if let Some(t) = tracker.as_mut() {
             tracked.clear();
             tracked.extend(detections.iter().map(|d| (d.class_id, d.score, d.bbox)));
             ended.clear();
-            t.update(&tracked, &mut track_ids, &mut ended);
+            // Under motion gating a stationary object is looked at only
+            // now and then (the gate's resting boxes): between looks the
+            // tracker holds it where it was.
+            held.clear();
+            if let (Some(plan), Some(ev)) = (msg.plan.as_ref(), events.as_ref()) {
+                if !plan.resting_checked {
+                    held.extend(t.tracks().iter().filter(|tr| resting(ev, tr)).map(|tr| tr.id));
+                }
+            }
+            t.update_holding(&tracked, &held, &mut track_ids, &mut ended);
             if let Some(ev) = events.as_mut() {
                 ev.frame(frame, clock.at(&msg.frame), t.tracks(), &ended, &mut frame_events);
             }
             keep_reported(&mut detections, &mut track_ids, t.params().high_score);
+            // What is held is still there: reported and drawn as it was.
+            for tr in t.tracks().iter().filter(|tr| held.contains(&tr.id)) {
+                if !track_ids.contains(&Some(tr.id)) {
+                    let keypoints = Default::default();
+                    detections.push(Detection { class_id: tr.class_id, score: tr.score, bbox: tr.bbox, keypoints });
+                    track_ids.push(Some(tr.id));
+                }
+            }
+            if let Some(ev) = events.as_ref() {
+                stationary.extend(t.tracks().iter().filter(|tr| ev.is_stationary(tr.id)).map(|tr| tr.id));
+            }
             if let Some(shared) = &gate_boxes {
                 if let Ok(mut boxes) = shared.lock() {
-                    boxes.clear();
-                    boxes.extend(t.tracks().iter().map(|tr| tr.bbox));
+                    boxes.moving.clear();
+                    boxes.resting.clear();
+                    for tr in t.tracks() {
+                        let rests = events.as_ref().is_some_and(|ev| resting(ev, tr));
+                        if rests { &mut boxes.resting } else { &mut boxes.moving }.push(tr.bbox);
+                    }
                 }
             }
         }
@@ -803,6 +832,7 @@ fn output_stage(
             latency,
             dropped: dropped.load(Ordering::Relaxed),
             places: events.as_ref().map_or_else(Default::default, crate::events::Events::places),
+            stationary: &stationary,
             fps: fps.tick(finished),
         };
         for sink in &mut sinks {
@@ -868,6 +898,13 @@ fn output_stage(
 
 /// Keeps the detections at or above `high` and those under it that a track
 /// took, in order, with their ids.
+/// A stationary object seen when last looked at: the gate checks it only
+/// now and then. One missed look and it is looked at every frame again,
+/// so that an object that left ends within the tracker's max age.
+fn resting(events: &crate::events::Events, t: &ssd_core::track::Track) -> bool {
+    t.missed == 0 && events.is_stationary(t.id)
+}
+
 fn keep_reported(detections: &mut Vec<Detection>, ids: &mut Vec<Option<u64>>, high: f32) {
     let mut k = 0;
     for i in 0..detections.len() {

@@ -62,6 +62,9 @@ struct DetectionRecord<'a> {
     /// The object's id across frames (with tracking on).
     #[serde(skip_serializing_if = "Option::is_none")]
     track_id: Option<u64>,
+    /// Its object is stationary (said only when it is).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stationary: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     keypoints: Vec<[f64; 2]>,
 }
@@ -180,6 +183,7 @@ pub fn frame_record<T, E>(
             score: round(d.score, 4),
             bbox: BoxRecord::from(&d.bbox),
             track_id: r.track_ids.get(i).copied().flatten(),
+            stationary: r.track_ids.get(i).copied().flatten().is_some_and(|id| r.stationary.contains(&id)),
             keypoints: d.keypoints.as_slice().iter().map(|p| [round(p[0], 1), round(p[1], 1)]).collect(),
         })
         .collect();

@@ -14,6 +14,8 @@ pub struct Zone {
     pub name: String,
     /// Corners in source pixels, at least three.
     pub polygon: Vec<[f32; 2]>,
+    /// The labels it counts (`NAME:person+car=…`); empty: all.
+    pub labels: Vec<String>,
 }
 
 /// A named counting line from `a` to `b`.
@@ -101,13 +103,28 @@ pub fn parse_mask(spec: &str) -> Result<Zone, String> {
 }
 
 impl Zone {
-    /// Parses `NAME=x1,y1,x2,y2,x3,y3[,…]`.
+    /// Parses `NAME=x1,y1,x2,y2,x3,y3[,…]`, or `NAME:LABEL[+LABEL…]=…` for
+    /// a zone that counts only objects with those labels.
     pub fn parse(spec: &str) -> Result<Zone, String> {
-        let (name, n) = parse_named(spec, "--zone")?;
+        let Some((head, numbers)) = spec.split_once('=') else {
+            return Err(format!("--zone '{spec}': expected NAME=x1,y1,x2,y2,…"));
+        };
+        let (name, labels) = match head.split_once(':') {
+            Some((name, labels)) => {
+                let labels: Vec<String> = labels.split('+').map(|l| l.trim().to_owned()).collect();
+                if labels.iter().any(String::is_empty) {
+                    return Err(format!("--zone '{spec}': expected NAME:LABEL[+LABEL…]=x1,y1,…"));
+                }
+                (name, labels)
+            }
+            None => (head, Vec::new()),
+        };
+        let (name, n) = parse_named(&format!("{name}={numbers}"), "--zone")
+            .map_err(|e| e.replacen(&format!("'{name}={numbers}'"), &format!("'{spec}'"), 1))?;
         if n.len() < 6 || n.len() % 2 != 0 {
             return Err(format!("--zone '{spec}': a zone needs 3 or more x,y corners"));
         }
-        Ok(Zone { name, polygon: n.chunks_exact(2).map(|p| [p[0], p[1]]).collect() })
+        Ok(Zone { name, polygon: n.chunks_exact(2).map(|p| [p[0], p[1]]).collect(), labels })
     }
 
     /// Whether `p` is inside (even-odd rule).
@@ -194,6 +211,12 @@ mod tests {
     #[test]
     fn zones_parse_and_contain_their_inside_only() {
         let z = Zone::parse("door=100,200,300,200,300,400,100,400").unwrap();
+        assert!(z.labels.is_empty(), "a zone counts every label unless it lists some");
+        let drive = Zone::parse("drive:car+truck=0,0,10,0,10,10").unwrap();
+        assert_eq!((drive.name.as_str(), drive.labels.as_slice()), ("drive", &["car".to_string(), "truck".into()][..]));
+        for bad in ["drive:=0,0,10,0,10,10", "drive:car+=0,0,10,0,10,10", ":car=0,0,10,0,10,10"] {
+            assert!(Zone::parse(bad).unwrap_err().contains(bad), "{bad}");
+        }
         assert_eq!((z.name.as_str(), z.polygon.len()), ("door", 4));
         assert!(z.contains([200.0, 300.0]));
         assert!(!z.contains([50.0, 300.0]) && !z.contains([200.0, 450.0]));

@@ -284,7 +284,7 @@ fn boxes_found_in_a_region_come_back_in_frame_pixels_exactly() {
     // 90 px box, so its region is the least crop, 4/3 of the model's
     // 300x300, centred on it: [530, 130, 400, 400], shrunk by 4/3.
     let tracked = ssd_cam::gate::Tracked::default();
-    tracked.lock().unwrap().push(ssd_core::boxes::BBox::new(700.0, 300.0, 760.0, 360.0));
+    tracked.lock().unwrap().moving.push(ssd_core::boxes::BBox::new(700.0, 300.0, 760.0, 360.0));
     let gate = ssd_cam::gate::Gate::new(
         ssd_cam::motion::MotionParams::default(),
         vec![],

@@ -800,3 +800,148 @@ fn one_person_walking_across_is_one_new_one_end_and_only_what_places_explain() {
         "{events:#?}"
     );
 }
+
+/// A person who walks in (3 s), stands still for 60 s and walks out (3 s),
+/// then 4 s of the empty scene: 10 frames a second.
+fn stop_clip(path: &Path) {
+    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
+    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill,\
+                 drawbox=x=0:y=320:w=640:h=40:color=0x5a5a50:t=fill[scene];\
+                 [1]crop=300:512:90:0,scale=176:300[person];\
+                 [scene][person]overlay=x='if(lt(t,3),-176+t*136,if(lt(t,63),232,232+(t-63)*136))':y=40:shortest=1";
+    let input = "color=c=0x707a84:s=640x360:r=10:d=70";
+    let photo = photo.to_str().unwrap();
+    let out = path.to_str().unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        input,
+        "-loop",
+        "1",
+        "-i",
+        photo,
+        "-filter_complex",
+        scene,
+        "-t",
+        "70",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        out,
+    ]);
+}
+
+#[test]
+fn a_person_who_stops_for_a_minute_is_one_object_stationary_once_and_checked_only_now_and_then() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("stop.mp4");
+    stop_clip(&clip);
+    // Gated on motion, with the defaults: stationary after 10 s (by then
+    // the motion detector's background has taken her in), the whole frame
+    // every 5 s and a look at a stationary object every 10 s. Both runs
+    // follow the file's own timeline, so they see the same frames the
+    // same way.
+    let args = |more: &[&str]| -> Vec<String> {
+        let common = ["--source", clip.to_str().unwrap(), "--headless", "--detect", "motion"];
+        common.iter().chain(more).map(|s| s.to_string()).collect()
+    };
+    let out = ssd_cam(&args(&["--events"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&out);
+    let ids: Vec<u64> = events.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(ids.iter().all(|&id| id == ids[0]), "one object all along: {events:#?}");
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let reasons: Vec<String> =
+        events.iter().filter_map(|e| e["reasons"].as_array()).flatten().map(|r| r.to_string()).collect();
+    assert_eq!((kinds.iter().filter(|k| **k == "new").count(), kinds.last()), (1, Some(&"end")), "{events:#?}");
+    assert_eq!(reasons.iter().filter(|r| *r == "\"stationary\"").count(), 1, "{events:#?}");
+    assert_eq!(reasons.iter().filter(|r| *r == "\"active\"").count(), 1, "she walks off: {events:#?}");
+    assert!(reasons
+        .iter()
+        .all(|r| ["\"stationary\"", "\"active\"", "\"score\"", "\"heartbeat\""].contains(&r.as_str())));
+    let stopped = events.iter().find(|e| e["reasons"].to_string().contains("stationary")).unwrap();
+    let moved = events.iter().find(|e| e["reasons"].to_string().contains("active")).unwrap();
+    let (from, to) = (stopped["frame"].as_u64().unwrap(), moved["frame"].as_u64().unwrap());
+    // She stops at 3 s (frame 30), leaves at 63 s (frame 630).
+    assert!((125..=145).contains(&from) && (625..=640).contains(&to), "stationary {from}, active {to}");
+
+    // The frames: while she stands stationary, the model runs on under
+    // 10% of them, and every frame still reports her, marked stationary.
+    let out = ssd_cam(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let frames = json_lines(&out);
+    assert_eq!(frames.len(), 700);
+    let standing: Vec<&serde_json::Value> =
+        frames.iter().filter(|f| (from + 1..to).contains(&f["frame"].as_u64().unwrap())).collect();
+    let ran = standing.iter().filter(|f| !f["regions"].as_array().unwrap().is_empty()).count();
+    eprintln!("the model ran on {ran} of the {} frames she stood stationary", standing.len());
+    assert!(ran * 10 < standing.len(), "the model ran on {ran} of {} frames", standing.len());
+    assert!(ran >= 5, "she was looked at now and then: {ran} frames");
+    for f in &standing {
+        let dets = f["detections"].as_array().unwrap();
+        assert!(
+            dets.len() == 1 && dets[0]["track_id"] == ids[0] && dets[0]["stationary"] == true,
+            "frame {}: {dets:?}",
+            f["frame"]
+        );
+    }
+}
+
+#[test]
+fn object_filters_leave_out_what_they_name_and_required_zones_wait_for_the_zone() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("walk.mp4");
+    walk_clip(&clip);
+    let run = |more: &[&str]| {
+        let out = ssd_cam(&[&["--source", clip.to_str().unwrap(), "--headless", "--events"], more].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&out)
+    };
+    let kinds = |events: &[serde_json::Value]| -> Vec<String> {
+        events.iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(kinds(&run(&[])), ["new", "end"], "without filters she is seen");
+    // Her box is about 176 x 300 px (52 800 px, 23% of the frame), ratio
+    // 0.59, scores 0.58 to 0.99: each filter set past that leaves her out.
+    for filter in [
+        "person:min_area=60000",
+        "person:max_area=0.1",
+        "person:max_ratio=0.3",
+        "person:min_ratio=1.2",
+        "person:min_score=0.995",
+        "person:threshold=0.995",
+    ] {
+        assert_eq!(run(&["--filter", filter]), Vec::<serde_json::Value>::new(), "--filter {filter}");
+    }
+    // Filters that let her through change nothing.
+    assert_eq!(
+        kinds(&run(&["--filter", "person:min_area=20000,max_ratio=1,min_score=0.5,threshold=0.6"])),
+        ["new", "end"]
+    );
+    // Required zone: new only once she enters it, and then she is in it.
+    let zone = "door=250,300,390,300,390,360,250,360";
+    let events = run(&["--zone", zone, "--filter", "person:required_zones=door"]);
+    assert_eq!(events[0]["type"], "new", "{events:#?}");
+    assert_eq!(events[0]["zones"], serde_json::json!(["door"]), "{events:#?}");
+    assert!(events[0]["frame"].as_u64().unwrap() >= 25, "she reaches the door half way: {events:#?}");
+    // Names that do not exist are one-line errors before any frame.
+    for (args, says) in [
+        (vec!["--filter", "person:required_zones=porch"], "required zone 'porch' is not a zone of the camera"),
+        (vec!["--filter", "horse:min_score=0.5"], "--filter horse: not a label of this model"),
+        (vec!["--filter", "person:min_score=2"], "min_score: 2 is not 0 to 1"),
+        (vec!["--zone", "door:car=250,300,390,300,390,360"], "--zone door: car: not a label of this model"),
+    ] {
+        let out = ssd_cam(&[&["--source", clip.to_str().unwrap(), "--headless", "--events"], &args[..]].concat());
+        let err = stderr(&out);
+        assert!(!out.status.success() && err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -1,4 +1,5 @@
-//! Parsers of command-line values on arbitrary text: `--zone`, `--line` and `--zones-file`
+//! Parsers of command-line values on arbitrary text: `--filter` (what
+//! parses has a label and scores between 0 and 1), `--zone`, `--line` and `--zones-file`
 //! (what parses is put to work: containment and crossing tests never
 //! panic), `--mqtt` (what parses prints as a URL that parses the same,
 //! without the password) and `--config` cameras files (every camera that
@@ -25,6 +26,13 @@ fn base() -> &'static ssd_cam::config::Camera {
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     secrets(text);
+    if let Ok(f) = ssd_cam::filters::ObjectFilter::parse(text) {
+        assert!(!f.label.trim().is_empty() && f.check().is_ok());
+        for score in [f.limits.min_score, f.threshold].into_iter().flatten() {
+            assert!((0.0..=1.0).contains(&score), "{text}: {score}");
+        }
+        assert!(f.required_zones.iter().all(|z| !z.is_empty()));
+    }
     let probe = [[0.0, 0.0], [1e30, -1e30], [-5.5, 7.25], [f32::MAX, f32::MIN]];
     if let Ok(z) = Zone::parse(text) {
         assert!(z.polygon.len() >= 3 && !z.name.is_empty());

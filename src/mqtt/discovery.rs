@@ -6,8 +6,11 @@
 //! sent on every connect and again when Home Assistant says `online` on
 //! `PREFIX/status`):
 //! - per watched label: a `binary_sensor` (occupancy: on while one is in
-//!   view) and a `sensor` counting them, both reading `BASE/LABEL`;
-//! - per zone and label: a `sensor` counting them in the zone
+//!   view) and a `sensor` counting them, both reading `BASE/LABEL`, and a
+//!   `sensor` counting the stationary ones (`BASE/LABEL/stationary`);
+//! - per watched label with `--snapshots`: an `image` with the latest
+//!   object's best picture (`BASE/LABEL/snapshot`, JPEG bytes);
+//! - per zone and label it counts: a `sensor` counting them in the zone
 //!   (`BASE/zones/ZONE/LABEL`);
 //! - a `switch` turning detection on and off (`BASE/detect/set`, state on
 //!   `BASE/detect/state`) and, under motion gating, one for the gate
@@ -52,10 +55,12 @@ pub struct Device {
     pub model: String,
     /// The labels it reports (each gets sensors).
     pub labels: Vec<String>,
-    /// Its zones' names.
-    pub zones: Vec<String>,
+    /// Its zones' names, each with the labels it counts (empty: all).
+    pub zones: Vec<(String, Vec<String>)>,
     /// Whether it gates detection on motion (a switch for the gate).
     pub motion_gate: bool,
+    /// Whether it keeps snapshots (an image entity per label).
+    pub snapshots: bool,
     /// The web viewer's address, for the device page's link.
     pub viewer: Option<String>,
 }
@@ -109,7 +114,29 @@ impl Device {
                     "icon": "mdi:counter",
                 }),
             );
-            for zone in &self.zones {
+            entity(
+                "sensor",
+                &format!("{label}_stationary"),
+                json!({
+                    "name": format!("{} stationary", title(label)),
+                    "state_topic": stationary_topic(&self.base, label),
+                    "value_template": count,
+                    "state_class": "measurement",
+                    "icon": "mdi:sofa",
+                }),
+            );
+            if self.snapshots {
+                entity(
+                    "image",
+                    &format!("{label}_snapshot"),
+                    json!({
+                        "name": format!("{} snapshot", title(label)),
+                        "image_topic": snapshot_topic(&self.base, label),
+                        "content_type": "image/jpeg",
+                    }),
+                );
+            }
+            for zone in self.zones_counting(label) {
                 entity(
                     "sensor",
                     &format!("{zone}_{label}_count"),
@@ -170,6 +197,24 @@ impl Device {
         );
         out
     }
+
+    /// The zones that count `label`.
+    pub fn zones_counting<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.zones
+            .iter()
+            .filter(move |(_, labels)| labels.is_empty() || labels.iter().any(|l| l.eq_ignore_ascii_case(label)))
+            .map(|(zone, _)| zone.as_str())
+    }
+}
+
+/// The topic of the latest `label` object's snapshot (JPEG bytes).
+pub fn snapshot_topic(base: &str, label: &str) -> String {
+    format!("{base}/{}/snapshot", super::topic_safe(label))
+}
+
+/// The topic of the count of stationary `label` objects.
+pub fn stationary_topic(base: &str, label: &str) -> String {
+    format!("{base}/{}/stationary", super::topic_safe(label))
 }
 
 /// The topic of the count of `label` objects in `zone`.
@@ -202,9 +247,10 @@ mod tests {
             camera: "front door".into(),
             base: "ssd-cam/front door".into(),
             model: "person-ssdlite".into(),
-            labels: vec!["person".into()],
-            zones: vec!["porch".into()],
+            labels: vec!["person".into(), "car".into()],
+            zones: vec![("porch".into(), vec!["person".into()])],
             motion_gate: true,
+            snapshots: false,
             viewer: Some("http://board:8080/".into()),
         }
     }
@@ -218,7 +264,12 @@ mod tests {
             [
                 "homeassistant/binary_sensor/ssd-cam_ssd-cam/front_door_person_occupancy/config",
                 "homeassistant/sensor/ssd-cam_ssd-cam/front_door_person_count/config",
+                "homeassistant/sensor/ssd-cam_ssd-cam/front_door_person_stationary/config",
                 "homeassistant/sensor/ssd-cam_ssd-cam/front_door_porch_person_count/config",
+                // The porch counts persons only: no porch car count.
+                "homeassistant/binary_sensor/ssd-cam_ssd-cam/front_door_car_occupancy/config",
+                "homeassistant/sensor/ssd-cam_ssd-cam/front_door_car_count/config",
+                "homeassistant/sensor/ssd-cam_ssd-cam/front_door_car_stationary/config",
                 "homeassistant/switch/ssd-cam_ssd-cam/front_door_detect/config",
                 "homeassistant/switch/ssd-cam_ssd-cam/front_door_motion/config",
                 "homeassistant/sensor/ssd-cam_ssd-cam/front_door_fps/config",
@@ -231,8 +282,9 @@ mod tests {
         assert_eq!(occupancy["unique_id"], "ssd-cam_ssd-cam_front_door_person_occupancy");
         assert_eq!(occupancy["device"]["identifiers"][0], "ssd-cam_ssd-cam_front_door");
         assert_eq!(occupancy["device"]["configuration_url"], "http://board:8080/");
-        assert_eq!(configs[2].1["state_topic"], "ssd-cam/front door/zones/porch/person");
-        assert_eq!(configs[3].1["command_topic"], "ssd-cam/front door/detect/set");
+        assert_eq!(configs[2].1["state_topic"], "ssd-cam/front door/person/stationary");
+        assert_eq!(configs[3].1["state_topic"], "ssd-cam/front door/zones/porch/person");
+        assert_eq!(configs[7].1["command_topic"], "ssd-cam/front door/detect/set");
         // One device for all of them; every unique id once.
         let mut ids: Vec<&str> = configs.iter().map(|(_, c)| c["unique_id"].as_str().unwrap()).collect();
         assert!(configs.iter().all(|(_, c)| c["device"] == occupancy["device"]));
@@ -241,7 +293,13 @@ mod tests {
         assert_eq!(ids.len(), configs.len());
         // No gate, no gate switch.
         let plain = Device { motion_gate: false, zones: vec![], ..door() }.configs();
-        assert!(plain.iter().all(|(t, _)| !t.contains("motion") && !t.contains("porch")));
+        assert!(plain.iter().all(|(t, _)| !t.contains("motion") && !t.contains("porch") && !t.contains("image")));
+        // With snapshots, an image per label reading the latest picture.
+        let pictured = Device { snapshots: true, ..door() }.configs();
+        let images: Vec<&Value> = pictured.iter().filter(|(t, _)| t.contains("/image/")).map(|(_, c)| c).collect();
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0]["image_topic"], "ssd-cam/front door/person/snapshot");
+        assert_eq!(images[0]["content_type"], "image/jpeg");
     }
 
     #[test]

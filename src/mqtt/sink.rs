@@ -15,6 +15,12 @@ use super::{Message, MqttUrl, Shared, Start};
 use crate::events::{Event as ObjectEvent, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
 
+/// The largest snapshot sent (bytes): under the client's packet limit.
+const MAX_SNAPSHOT: usize = 1 << 19 | 1 << 18;
+
+/// How long a snapshot file is waited for after its event.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(5);
+
 /// The most messages waiting for the broker; more are dropped and counted.
 pub const QUEUE: usize = 10_000;
 /// How long the end of a run waits for the broker to take what is queued.
@@ -28,6 +34,7 @@ impl Default for MqttSinkOptions {
             ca: None,
             detections_hz: None,
             snapshots: Default::default(),
+            snapshot_dir: None,
             home_assistant: None,
         }
     }
@@ -62,8 +69,14 @@ pub struct MqttSink {
     source: String,
     labels: Vec<String>,
     snapshots: crate::records::SnapshotLink,
+    snapshot_dir: Option<std::path::PathBuf>,
+    /// Snapshots to send once their files are written: class, file, until.
+    pending_snapshots: Vec<(u32, std::path::PathBuf, Instant)>,
     /// Objects in view per label (told as new, not yet ended).
     counts: HashMap<u32, u64>,
+    /// Stationary objects (id -> class), and the counts per class sent.
+    stationary: HashMap<u64, u32>,
+    stationary_sent: HashMap<u32, u64>,
     detections_every: Option<Duration>,
     last_detections: Option<Instant>,
     url: MqttUrl,
@@ -95,6 +108,9 @@ pub struct MqttSinkOptions {
     pub detections_hz: Option<f64>,
     /// What events say of their snapshot.
     pub snapshots: crate::records::SnapshotLink,
+    /// `--snapshots` DIR: each label's latest snapshot is published, JPEG
+    /// bytes, retained on `BASE/LABEL/snapshot` (Home Assistant's image).
+    pub snapshot_dir: Option<std::path::PathBuf>,
     /// Home Assistant discovery and switches.
     pub home_assistant: Option<HomeAssistant>,
 }
@@ -195,7 +211,11 @@ impl MqttSink {
             source: source.to_owned(),
             labels,
             snapshots: options.snapshots,
+            snapshot_dir: options.snapshot_dir,
+            pending_snapshots: Vec::new(),
             counts: HashMap::new(),
+            stationary: HashMap::new(),
+            stationary_sent: HashMap::new(),
             detections_every: options.detections_hz.map(|hz| Duration::from_secs_f64(1.0 / hz)),
             last_detections: None,
             url,
@@ -227,7 +247,8 @@ impl MqttSink {
         }
         for label in &ha.device.labels {
             self.send(retained(self.topics.label(label), b"0".to_vec()));
-            for zone in &ha.device.zones {
+            self.send(retained(super::discovery::stationary_topic(&self.topics.base, label), b"0".to_vec()));
+            for zone in ha.device.zones_counting(label) {
                 self.send(retained(super::discovery::zone_topic(&self.topics.base, zone, label), b"0".to_vec()));
             }
         }
@@ -350,6 +371,86 @@ impl MqttSink {
             }
         }
         self.zone_counts(events);
+        self.stationary_counts(events);
+        self.snapshots(events);
+    }
+
+    /// The picture of the latest object of each label: its snapshot file
+    /// when it is new, has a better view, or ends with its best. The
+    /// snapshot sink writes on its own thread, so a file not there yet is
+    /// looked for again on the next frames, for [`SNAPSHOT_WAIT`].
+    fn snapshots(&mut self, events: &[ObjectEvent]) {
+        let Some(dir) = &self.snapshot_dir else { return };
+        for e in events {
+            if e.kind == EventKind::Update && !e.reasons.contains(&"score") {
+                continue;
+            }
+            let path = dir.join(crate::sink::snapshot::file_name(e));
+            let until = Instant::now() + SNAPSHOT_WAIT;
+            self.pending_snapshots.retain(|(_, p, _)| *p != path);
+            self.pending_snapshots.push((e.class_id, path, until));
+        }
+        self.send_snapshots();
+    }
+
+    /// Stationary objects per label that changed with `events`, sent
+    /// retained to `BASE/LABEL/stationary`.
+    fn stationary_counts(&mut self, events: &[ObjectEvent]) {
+        let mut touched = Vec::new();
+        for e in events {
+            let was = self.stationary.contains_key(&e.id);
+            let is = e.stationary && e.kind != EventKind::End;
+            if is {
+                self.stationary.insert(e.id, e.class_id);
+            } else {
+                self.stationary.remove(&e.id);
+            }
+            if was != is {
+                touched.push(e.class_id);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for class in touched {
+            let count = self.stationary.values().filter(|&&c| c == class).count() as u64;
+            if self.stationary_sent.insert(class, count) != Some(count) {
+                let label = self.label(class);
+                self.send(Message {
+                    topic: super::discovery::stationary_topic(&self.topics.base, &label),
+                    payload: count.to_string().into_bytes(),
+                    qos: QoS::AtLeastOnce,
+                    retain: true,
+                    keep: false,
+                });
+            }
+        }
+    }
+
+    /// Sends the pending snapshots whose files are there.
+    fn send_snapshots(&mut self) {
+        let now = Instant::now();
+        let mut pending = std::mem::take(&mut self.pending_snapshots);
+        pending.retain(|(class, path, until)| {
+            let jpeg = match std::fs::read(path) {
+                Ok(jpeg) if jpeg.len() <= MAX_SNAPSHOT => jpeg,
+                Ok(jpeg) => {
+                    log::debug!("mqtt: {} is {} bytes, over {MAX_SNAPSHOT}: not sent", path.display(), jpeg.len());
+                    return false;
+                }
+                // A failing disk is the snapshot sink's to report.
+                Err(_) => return now < *until,
+            };
+            let label = self.label(*class);
+            self.send(Message {
+                topic: super::discovery::snapshot_topic(&self.topics.base, &label),
+                payload: jpeg,
+                qos: QoS::AtLeastOnce,
+                retain: true,
+                keep: false,
+            });
+            false
+        });
+        self.pending_snapshots = pending;
     }
 }
 
@@ -371,6 +472,9 @@ fn inbox(ha: &HomeAssistant, topics: &Topics) -> super::publisher::Inbox {
 impl Sink for MqttSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         self.events(r.events);
+        if !self.pending_snapshots.is_empty() {
+            self.send_snapshots();
+        }
         self.stats(r);
         if let Some(every) = self.detections_every {
             let now = Instant::now();
@@ -396,6 +500,8 @@ impl Sink for MqttSink {
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
+        // The last objects' pictures, if their files are written by now.
+        self.send_snapshots();
         // Closing the queue tells the publisher to deliver what it holds,
         // say offline and disconnect.
         self.shared.finished.store(true, Ordering::Relaxed);

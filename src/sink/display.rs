@@ -241,6 +241,7 @@ mod tests {
                 latency: Default::default(),
                 dropped: 0,
                 places: Default::default(),
+                stationary: &[],
                 fps: 0.0,
             };
             sink.write(&r).unwrap();

@@ -48,6 +48,8 @@ pub struct FrameResult<'a> {
     pub dropped: u64,
     /// The camera's zones and lines, drawn on every picture.
     pub places: Places<'a>,
+    /// Track ids of the objects that are stationary (`--stationary-after`).
+    pub stationary: &'a [u64],
     /// Frames written per second over the last 5 s
     /// ([`crate::overlay::FpsMeter`], one per camera): the one figure the
     /// window, recordings, `/metrics` and the page show.

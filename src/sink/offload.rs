@@ -131,6 +131,7 @@ fn serve(mut sink: Box<dyn Sink>, jobs: &Receiver<Job>, give_back: &Sender<Vec<u
                     latency: owned.latency,
                     dropped: owned.dropped,
                     places: super::Places { zones: &owned.places.0, lines: &owned.places.1, counts: &owned.counts },
+                    stationary: &[],
                     fps: owned.fps,
                 };
                 let written = sink.write(&result);
@@ -304,6 +305,7 @@ mod tests {
             latency: Latency::default(),
             dropped: 0,
             places: Default::default(),
+            stationary: &[],
             fps: 0.0,
         };
         sink.write(&r).unwrap();

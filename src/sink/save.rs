@@ -207,6 +207,7 @@ mod tests {
             latency: Latency::default(),
             dropped: 0,
             places: Default::default(),
+            stationary: &[],
             fps: 0.0,
         };
         sink.write(&r).unwrap();

@@ -235,6 +235,7 @@ mod tests {
                 latency: Latency::default(),
                 dropped: 0,
                 places: Default::default(),
+                stationary: &[],
                 fps: 0.0,
             };
             sink.write(&r).unwrap();
@@ -300,6 +301,7 @@ mod tests {
                 latency: Latency::default(),
                 dropped: 0,
                 places: Default::default(),
+                stationary: &[],
                 fps: 0.0,
             };
             sink.write(&r).unwrap();

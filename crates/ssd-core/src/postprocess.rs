@@ -63,23 +63,77 @@ impl From<crate::manifest::Thresholds> for PostParams {
     }
 }
 
-/// The detections a user asked for: some classes only, and boxes no smaller
-/// than a size in source pixels. Applied before NMS, so unwanted classes and
-/// tiny boxes never take a place in the per-frame top-k.
+/// The detections a user asked for: some classes only, boxes no smaller
+/// than a size in source pixels, and per class the limits of
+/// [`ShapeLimits`]. Applied before NMS, so unwanted classes and boxes never
+/// take a place in the per-frame top-k.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DetectionFilter {
     /// Class indices to keep (on the model's class axis); `None` keeps all.
     pub classes: Option<Vec<u32>>,
     /// Smallest box side in source pixels (both width and height); 0 keeps all.
     pub min_size: f32,
+    /// Limits for some classes (by class index).
+    pub limits: Vec<(u32, ShapeLimits)>,
+}
+
+/// A box area: in source pixels, or as a fraction of the frame's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Area {
+    /// Square pixels.
+    Pixels(f32),
+    /// A fraction of the frame (0 to 1).
+    Fraction(f32),
+}
+
+impl Area {
+    /// The area in square pixels in a frame of `frame` (width, height).
+    pub fn pixels(self, frame: [f32; 2]) -> f32 {
+        match self {
+            Area::Pixels(p) => p,
+            Area::Fraction(f) => f * frame[0] * frame[1],
+        }
+    }
+}
+
+/// What one class's detections must be to count at all (Frigate's object
+/// filters): a person's box 3 px wide or a score of 0.51 is a false
+/// detection the user knows to ignore for that camera.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ShapeLimits {
+    /// Least score.
+    pub min_score: Option<f32>,
+    /// Least box area.
+    pub min_area: Option<Area>,
+    /// Largest box area.
+    pub max_area: Option<Area>,
+    /// Least width / height.
+    pub min_ratio: Option<f32>,
+    /// Largest width / height.
+    pub max_ratio: Option<f32>,
+}
+
+impl ShapeLimits {
+    /// Whether a box `bbox` scoring `score` in a `frame`-sized frame passes.
+    pub fn passes(&self, score: f32, bbox: &BBox, frame: [f32; 2]) -> bool {
+        let (w, h) = (bbox.x2 - bbox.x1, bbox.y2 - bbox.y1);
+        let (area, ratio) = (w * h, if h > 0.0 { w / h } else { f32::INFINITY });
+        self.min_score.is_none_or(|m| score >= m)
+            && self.min_area.is_none_or(|m| area >= m.pixels(frame))
+            && self.max_area.is_none_or(|m| area <= m.pixels(frame))
+            && self.min_ratio.is_none_or(|m| ratio >= m)
+            && self.max_ratio.is_none_or(|m| ratio <= m)
+    }
 }
 
 impl DetectionFilter {
-    /// Whether a box of `class` at `bbox` (source pixels) is wanted.
-    pub fn keeps(&self, class: u32, bbox: &BBox) -> bool {
+    /// Whether a box of `class` at `bbox` (source pixels) scoring `score`
+    /// in a `frame`-sized frame is wanted.
+    pub fn keeps(&self, class: u32, score: f32, bbox: &BBox, frame: [f32; 2]) -> bool {
         self.classes.as_ref().is_none_or(|c| c.contains(&class))
             && bbox.x2 - bbox.x1 >= self.min_size
             && bbox.y2 - bbox.y1 >= self.min_size
+            && self.limits.iter().filter(|(c, _)| *c == class).all(|(_, l)| l.passes(score, bbox, frame))
     }
 }
 
@@ -200,7 +254,7 @@ impl Decoder {
                 && c.bbox.y1.is_finite()
                 && c.bbox.x2.is_finite()
                 && c.bbox.y2.is_finite()
-                && filter.keeps(c.class, &mapping.to_source(&c.bbox))
+                && filter.keeps(c.class, c.score, &mapping.to_source(&c.bbox), mapping.source)
         });
         nms(&mut self.candidates, &self.params.nms, &mut self.kept);
         out.clear();
@@ -253,12 +307,39 @@ mod tests {
 
     #[test]
     fn the_filter_keeps_wanted_classes_and_boxes_big_on_both_sides() {
-        let f = DetectionFilter { classes: Some(vec![1, 3]), min_size: 10.0 };
-        assert!(f.keeps(1, &BBox::new(0.0, 0.0, 10.0, 10.0)));
-        assert!(!f.keeps(2, &BBox::new(0.0, 0.0, 50.0, 50.0)), "class 2 not asked for");
-        assert!(!f.keeps(3, &BBox::new(0.0, 0.0, 50.0, 9.0)), "too flat");
-        assert!(DetectionFilter::default().keeps(7, &BBox::new(0.0, 0.0, 0.0, 0.0)), "the default keeps all");
+        let f = DetectionFilter { classes: Some(vec![1, 3]), min_size: 10.0, limits: vec![] };
+        let frame = [640.0, 480.0];
+        assert!(f.keeps(1, 0.5, &BBox::new(0.0, 0.0, 10.0, 10.0), frame));
+        assert!(!f.keeps(2, 0.5, &BBox::new(0.0, 0.0, 50.0, 50.0), frame), "class 2 not asked for");
+        assert!(!f.keeps(3, 0.5, &BBox::new(0.0, 0.0, 50.0, 9.0), frame), "too flat");
+        assert!(
+            DetectionFilter::default().keeps(7, 0.0, &BBox::new(0.0, 0.0, 0.0, 0.0), frame),
+            "the default keeps all"
+        );
     }
+
+    #[test]
+    fn shape_limits_hold_for_their_class_only() {
+        let limits = ShapeLimits {
+            min_score: Some(0.6),
+            min_area: Some(Area::Pixels(2000.0)),
+            max_area: Some(Area::Fraction(0.5)),
+            min_ratio: Some(0.2),
+            max_ratio: Some(1.0),
+        };
+        let f = DetectionFilter { limits: vec![(1, limits)], ..DetectionFilter::default() };
+        let frame = [200.0, 100.0]; // 20 000 px: max_area 10 000
+        let person = BBox::new(0.0, 0.0, 40.0, 80.0); // 3200 px, ratio 0.5
+        assert!(f.keeps(1, 0.7, &person, frame));
+        assert!(!f.keeps(1, 0.59, &person, frame), "min_score");
+        assert!(!f.keeps(1, 0.7, &BBox::new(0.0, 0.0, 30.0, 60.0), frame), "1800 px < min_area");
+        assert!(f.keeps(1, 0.7, &BBox::new(0.0, 0.0, 100.0, 100.0), frame), "both at their limits");
+        assert!(!f.keeps(1, 0.7, &BBox::new(0.0, 0.0, 100.0, 101.0), frame), "over half the frame");
+        assert!(!f.keeps(1, 0.7, &BBox::new(0.0, 0.0, 80.0, 40.0), frame), "ratio 2 > max_ratio");
+        assert!(!f.keeps(1, 0.7, &BBox::new(0.0, 0.0, 15.0, 100.0), frame), "ratio 0.15 < min_ratio");
+        assert!(f.keeps(2, 0.1, &BBox::new(0.0, 0.0, 1.0, 1.0), frame), "class 2 has no limits");
+    }
+
     use crate::manifest::ScoreActivation;
 
     fn decoder(activation: ScoreActivation, t: f32) -> Decoder {

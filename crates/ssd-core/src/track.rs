@@ -173,9 +173,23 @@ impl Tracker {
     /// `None` for a low-score detection no track wanted. Tracks that go
     /// unseen longer than `max_age` end and are appended to `ended`.
     pub fn update(&mut self, detections: &[(u32, f32, BBox)], ids: &mut Vec<Option<u64>>, ended: &mut Vec<Track>) {
+        self.update_holding(detections, &[], ids, ended);
+    }
+
+    /// [`Tracker::update`] for a frame the model did not look at everywhere:
+    /// the tracks in `held` (ids) were not looked for, so unless a detection
+    /// joins one anyway it keeps its box and does not age. A stationary
+    /// object checked only now and then lives on between its checks.
+    pub fn update_holding(
+        &mut self,
+        detections: &[(u32, f32, BBox)],
+        held: &[u64],
+        ids: &mut Vec<Option<u64>>,
+        ended: &mut Vec<Track>,
+    ) {
         let p = self.params;
         for t in &mut self.tracks {
-            if p.motion == Motion::Kalman {
+            if p.motion == Motion::Kalman && !held.contains(&t.id) {
                 let scale = t.axes[3].p.max(1.0);
                 for a in &mut t.axes {
                     a.predict(scale);
@@ -204,8 +218,8 @@ impl Tracker {
         // in id order, so a frame allocates nothing.
         let mut k = 0;
         for i in 0..self.tracks.len() {
-            let seen = self.matched_track[i];
             let t = &mut self.tracks[i];
+            let seen = self.matched_track[i] || held.contains(&t.id);
             if !seen {
                 t.missed += 1;
             }
@@ -317,6 +331,31 @@ mod tests {
                 ids.clone()
             })
             .collect()
+    }
+
+    #[test]
+    fn a_held_track_neither_ages_nor_drifts_until_it_is_looked_for_again() {
+        let params = TrackParams { max_age: 3, ..TrackParams::default() };
+        let mut t = Tracker::new(params);
+        let (mut ids, mut ended) = (Vec::new(), Vec::new());
+        // Walks in (5 px a frame), so the Kalman filter has a velocity.
+        for i in 0..6 {
+            t.update(&[(1, 0.9, boxed(50.0 + 5.0 * i as f32, 60.0))], &mut ids, &mut ended);
+        }
+        let at = t.tracks()[0].bbox;
+        // 100 frames not looked at: still there, same box.
+        for _ in 0..100 {
+            t.update_holding(&[], &[1], &mut ids, &mut ended);
+        }
+        assert!(ended.is_empty());
+        assert_eq!((t.tracks()[0].missed, t.tracks()[0].bbox), (0, at));
+        // A look that finds it joins it; looks that miss age it and end it.
+        t.update_holding(&[(1, 0.9, at)], &[], &mut ids, &mut ended);
+        assert_eq!(ids, [Some(1)]);
+        for _ in 0..4 {
+            t.update_holding(&[], &[], &mut ids, &mut ended);
+        }
+        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
     }
 
     #[test]
