@@ -638,6 +638,9 @@ fn gating(
 /// The camera's object events, when made.
 fn events(camera: &Camera, labels: &[String]) -> Result<Option<Events>> {
     let (rules, zone_classes) = count_rules(camera, labels)?;
+    if !makes_events(camera) && rules.values().any(|r| r.threshold > 0.0 || r.required != 0) {
+        log::warn!("--filter: threshold and required_zones act on tracked objects; with --track off they do nothing");
+    }
     Ok(makes_events(camera).then(|| {
         let timing = &camera.event_timing;
         let params = EventParams {

@@ -243,7 +243,14 @@ fn no_secret_reaches_stdout_stderr_the_broker_the_web_or_files() {
         }
         let mut resp = req.call().ok()?;
         let head = format!("{} {:?}", resp.status(), resp.headers());
-        let body = resp.body_mut().with_config().limit(10 << 20).read_to_vec().unwrap_or_default();
+        // What came before an error counts: a stream the server cuts at the
+        // run's end still carried its events.
+        let mut body = Vec::new();
+        let mut reader = resp.body_mut().with_config().limit(10 << 20).reader();
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut reader, &mut chunk) {
+            body.extend_from_slice(&chunk[..n]);
+        }
         Some((format!("GET {path} (token {auth})"), [head.into_bytes(), body].concat()))
     };
     let streams: Vec<_> = ["/api/detections", "/api/events"]
