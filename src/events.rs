@@ -8,7 +8,10 @@
 //! `stationary`, its box has stayed put for `stationary_ms`; `active`, a
 //! stationary object moved again; `heartbeat`, `every_ms` passed since the
 //! last word on it) and `end` (its track ended, or the run did). Zones and lines
-//! ([`crate::zones`]) see an object at its box's bottom centre.
+//! ([`crate::zones`]) see an object at its box's bottom centre. A class's
+//! [`CountRule`] (a filter's `threshold` and `required_zones`,
+//! [`crate::filters`]) holds its objects' `new` back until they pass it;
+//! objects that never do are never told.
 //!
 //! The JSON form, one object per line (`schema` names its version):
 //!

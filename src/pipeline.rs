@@ -896,8 +896,6 @@ fn output_stage(
     Ok(stats)
 }
 
-/// Keeps the detections at or above `high` and those under it that a track
-/// took, in order, with their ids.
 /// A stationary object seen when last looked at: the gate checks it only
 /// now and then. One missed look and it is looked at every frame again,
 /// so that an object that left ends within the tracker's max age.
@@ -905,6 +903,8 @@ fn resting(events: &crate::events::Events, t: &ssd_core::track::Track) -> bool {
     t.missed == 0 && events.is_stationary(t.id)
 }
 
+/// Keeps the detections at or above `high` and those under it that a track
+/// took, in order, with their ids.
 fn keep_reported(detections: &mut Vec<Detection>, ids: &mut Vec<Option<u64>>, high: f32) {
     let mut k = 0;
     for i in 0..detections.len() {
