@@ -443,11 +443,16 @@ fn the_fps_figure_is_frames_over_time_with_two_workers() {
     assert!(done > 0.0);
     let near = |figure: f64| (figure - done).abs() <= 0.05 * done;
     assert!(near(fps), "ssd_cam_fps {fps:.2}, frames_total grew {done:.2} a second");
+    // The picture's and the page's 5 s end when that frame was written and
+    // when the page last heard, not when /metrics was read: on a loaded
+    // machine the rate moves that much between them (16.9 against 15.96
+    // seen in CI). The bug this guards against was 3x off.
+    let close = |figure: f64| (figure - done).abs() <= 0.1 * done;
     let hud = hud.unwrap_or_else(|| panic!("no rate in the status line of {}", newest.display()));
-    assert!(near(hud), "{} says {hud} fps, frames_total grew {done:.2} a second", newest.display());
+    assert!(close(hud), "{} says {hud} fps, frames_total grew {done:.2} a second", newest.display());
     if let Some(shown) = shown {
         let figure: f64 = shown.parse().unwrap_or_else(|_| panic!("the page shows fps {shown:?}"));
-        assert!(near(figure), "the page says {figure} fps, frames_total grew {done:.2} a second");
+        assert!(close(figure), "the page says {figure} fps, frames_total grew {done:.2} a second");
     }
 }
 
