@@ -750,6 +750,13 @@ fn walk_clip(path: &Path) {
     ]);
 }
 
+/// The events of a headless run on `clip` with `more` options.
+fn events_of(clip: &Path, more: &[&str]) -> Vec<serde_json::Value> {
+    let out = ssd_cam(&[&["--source", clip.to_str().unwrap(), "--headless", "--events"], more].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    json_lines(&out)
+}
+
 #[test]
 fn one_person_walking_across_is_one_new_one_end_and_only_what_places_explain() {
     if !tools(false) {
@@ -758,11 +765,7 @@ fn one_person_walking_across_is_one_new_one_end_and_only_what_places_explain() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("walk.mp4");
     walk_clip(&clip);
-    let run = |places: &[&str]| {
-        let out = ssd_cam(&[&["--source", clip.to_str().unwrap(), "--headless", "--events"], places].concat());
-        assert!(out.status.success(), "{}", stderr(&out));
-        json_lines(&out)
-    };
+    let run = |places: &[&str]| events_of(&clip, places);
     // The score climbs from 0.58 to 0.99 as she walks in and swings
     // 0.7..1.0 after: no update for any of it.
     let events = run(&[]);
@@ -900,11 +903,7 @@ fn object_filters_leave_out_what_they_name_and_required_zones_wait_for_the_zone(
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("walk.mp4");
     walk_clip(&clip);
-    let run = |more: &[&str]| {
-        let out = ssd_cam(&[&["--source", clip.to_str().unwrap(), "--headless", "--events"], more].concat());
-        assert!(out.status.success(), "{}", stderr(&out));
-        json_lines(&out)
-    };
+    let run = |more: &[&str]| events_of(&clip, more);
     let kinds = |events: &[serde_json::Value]| -> Vec<String> {
         events.iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
     };
