@@ -60,10 +60,20 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let mut hold = false;
     for (spec, name) in specs.iter().zip(&taken) {
         let name = name.clone();
+        let clip_dir = spec.outputs.clips.as_ref().map(|c| if several { c.dir.join(&name) } else { c.dir.clone() });
+        let copied = match (&spec.outputs.clips, &clip_dir, &spec.input) {
+            (Some(clips), Some(dir), Input::Source(source))
+                if !clips.annotated && crate::clips::copyable(source, &ffmpeg::FfmpegOptions::default().program) =>
+            {
+                Some(clip_buffer(dir)?)
+            }
+            _ => None,
+        };
         let opened = match &spec.input {
             Input::Device(device) => open_camera(device, spec, Arc::clone(&stop)),
             Input::Source(source) => {
-                crate::source::open_with(source, ffmpeg_options(spec), Arc::clone(&stop)).map_err(anyhow::Error::from)
+                let options = ffmpeg::FfmpegOptions { segments: copied.clone(), ..ffmpeg_options(spec) };
+                crate::source::open_with(source, options, Arc::clone(&stop)).map_err(anyhow::Error::from)
             }
         };
         let source = match opened {
@@ -106,6 +116,10 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
                 .map_err(in_camera)?,
         );
+        if let (Some(clips), Some(dir)) = (&spec.outputs.clips, clip_dir) {
+            let sink = clip_sink(clips, dir, copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
+            sinks.push(offloaded("clips", sink, live, &mut scraped.output_drops)?);
+        }
         running.push(Running { spec, scraped, snapshots, link });
         cameras.push(crate::pipeline::Camera {
             source,
@@ -594,6 +608,44 @@ fn file_sinks(
     Ok(sinks)
 }
 
+/// A clips folder's segment buffer (`DIR/.buffer`).
+fn clip_buffer(dir: &std::path::Path) -> Result<crate::clips::segments::SegmentFeed> {
+    let buffer = dir.join(".buffer");
+    crate::clips::segments::SegmentFeed::new(buffer.clone())
+        .with_context(|| format!("--clips: cannot create {}", buffer.display()))
+}
+
+/// The clip output of a camera whose clips go in `dir`: cut from the
+/// stream `copied` by the source's ffmpeg, or from frames it encodes.
+fn clip_sink(
+    clips: &crate::config::Clips,
+    dir: std::path::PathBuf,
+    copied: Option<crate::clips::segments::SegmentFeed>,
+    source: &dyn crate::source::Source,
+    labels: &[String],
+) -> Result<Box<dyn Sink>> {
+    use crate::clips::sink::{ClipOptions, ClipSink, Segments};
+    let segments = match copied {
+        Some(feed) => Segments::Copied(feed),
+        None => Segments::Encoded {
+            feed: clip_buffer(&dir)?,
+            annotated: clips.annotated,
+            fps: source.frame_rate().filter(|r| r.is_finite() && *r > 0.0).unwrap_or(30.0),
+        },
+    };
+    let how = if matches!(segments, Segments::Copied(_)) { "copied from the stream" } else { "encoded" };
+    log::info!("clips in {} ({how})", dir.display());
+    let options = ClipOptions {
+        dir,
+        capture: clips.capture,
+        segments,
+        program: ffmpeg::FfmpegOptions::default().program,
+        live: source.is_live(),
+        rate: source.frame_rate(),
+    };
+    Ok(Box::new(ClipSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?))
+}
+
 /// Frames a file-writing sink may hold before a live camera's frames are
 /// dropped for it: a fraction of a second at camera rates, a bounded amount
 /// of memory (four frames) whatever the disk does.
@@ -649,7 +701,12 @@ fn events(camera: &Camera, labels: &[String]) -> Result<Option<Events>> {
             every_ms: timing.every.as_secs_f64() * 1000.0,
             stationary_ms: timing.stationary_after.as_secs_f64() * 1000.0,
         };
-        Events::new(params).with_places(camera.zones.clone(), camera.lines.clone()).with_rules(rules, zone_classes)
+        let events =
+            Events::new(params).with_places(camera.zones.clone(), camera.lines.clone()).with_rules(rules, zone_classes);
+        match &camera.outputs.clips {
+            Some(clips) => events.with_clips(clips.capture),
+            None => events,
+        }
     }))
 }
 
@@ -706,7 +763,7 @@ fn check_options(args: &Args, cameras: &[Camera]) -> Result<()> {
             _ => String::new(),
         };
         if camera.wants_events() && camera.tracking.track == Track::Off {
-            bail!("{who}--events, --snapshots and --mqtt follow tracked objects: leave out --track off");
+            bail!("{who}--events, --snapshots, --clips and --mqtt follow tracked objects: leave out --track off");
         }
         if !camera.zones.is_empty() || !camera.lines.is_empty() {
             if camera.tracking.track == Track::Off {

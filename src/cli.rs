@@ -177,6 +177,26 @@ pub struct Args {
     #[arg(long, help_heading = "Output", value_name = "DIR")]
     pub snapshots: Option<std::path::PathBuf>,
 
+    /// A video clip of each object event in DIR (FIRST-ID.mp4, H.264 in
+    /// MP4; events name it in "clip"): from --pre-capture seconds before
+    /// the object came to --post-capture seconds after it left; objects
+    /// that overlap share one. Network cameras and H.264/H.265 files are
+    /// copied as they come, other sources encoded. Needs tracking.
+    #[arg(long, help_heading = "Output", value_name = "DIR")]
+    pub clips: Option<std::path::PathBuf>,
+
+    /// Seconds of video in a clip before its first object came.
+    #[arg(long, help_heading = "Output", value_name = "SECS", default_value_t = 5.0, value_parser = seconds, requires = "clips")]
+    pub pre_capture: f64,
+
+    /// Seconds of video in a clip after its last object left.
+    #[arg(long, help_heading = "Output", value_name = "SECS", default_value_t = 5.0, value_parser = seconds, requires = "clips")]
+    pub post_capture: f64,
+
+    /// Clips with the boxes drawn (encoded, never a copy of the stream).
+    #[arg(long, help_heading = "Output", requires = "clips")]
+    pub clips_annotated: bool,
+
     /// Publish events to an MQTT broker: mqtt://user:pass@host:port/prefix,
     /// login and port optional (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
     /// PREFIX/SOURCE/LABEL (retained count of objects now in view),
@@ -509,6 +529,14 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
             json: args.headless || args.json || args.events,
             events: args.events,
             snapshots: args.snapshots.clone(),
+            clips: args.clips.clone().map(|dir| Clips {
+                dir,
+                capture: crate::clips::Capture {
+                    pre_ms: args.pre_capture * 1000.0,
+                    post_ms: args.post_capture * 1000.0,
+                },
+                annotated: args.clips_annotated,
+            }),
             mqtt: mqtt_url(args)?.map(|url| Mqtt {
                 url,
                 ca: args.mqtt_ca.clone(),

@@ -282,6 +282,17 @@ pub struct Record {
     pub segment_seconds: Option<f64>,
 }
 
+/// `--clips`: a clip around each object event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clips {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Seconds before and after.
+    pub capture: crate::clips::Capture,
+    /// Boxes drawn (encoded).
+    pub annotated: bool,
+}
+
 /// `--mqtt`: events (and optionally detections) to a broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mqtt {
@@ -304,6 +315,8 @@ pub struct Outputs {
     pub events: bool,
     /// Each object's best picture in this folder.
     pub snapshots: Option<PathBuf>,
+    /// A clip of each event in this folder.
+    pub clips: Option<Clips>,
     /// Events to a broker.
     pub mqtt: Option<Mqtt>,
     /// Frames as image files.
@@ -342,9 +355,12 @@ pub struct Camera {
 }
 
 impl Camera {
-    /// Object events are made for stdout, snapshots or MQTT.
+    /// Object events are made for stdout, snapshots, clips or MQTT.
     pub fn wants_events(&self) -> bool {
-        self.outputs.events || self.outputs.snapshots.is_some() || self.outputs.mqtt.is_some()
+        self.outputs.events
+            || self.outputs.snapshots.is_some()
+            || self.outputs.clips.is_some()
+            || self.outputs.mqtt.is_some()
     }
 }
 

@@ -27,7 +27,9 @@
 //! "left_to_right":3,"right_to_left":1}]` (the line's totals so far; the
 //! direction is the user's name for it when the line names its ways), and
 //! `--snapshots` adds `"snapshot":"1795337900492-7.jpg"` (the object's
-//! picture, [`crate::sink::snapshot`]). Version 1 only ever gains fields.
+//! picture, [`crate::sink::snapshot`]) and `--clips` adds
+//! `"clip":"1795337900492-7.mp4"` ([`crate::clips`]). Version 1 only ever
+//! gains fields.
 
 use std::collections::HashMap;
 
@@ -94,6 +96,8 @@ pub struct Event {
     pub reasons: Vec<&'static str>,
     /// Its box has stayed put for the params' `stationary_ms`.
     pub stationary: bool,
+    /// The clip it is in (`--clips`).
+    pub clip: Option<crate::clips::ClipId>,
 }
 
 /// An object crossing a counting line.
@@ -154,6 +158,8 @@ struct Life {
     still: Option<(BBox, f64)>,
     /// Told as stationary.
     stationary: bool,
+    /// Its clip, once told as new (`--clips`).
+    clip: Option<crate::clips::ClipId>,
     /// Its last scores (while seen), for the median a filter's
     /// `threshold` asks of it.
     scores: [f32; SCORES],
@@ -207,6 +213,8 @@ pub struct Events {
     rules: HashMap<u32, CountRule>,
     /// Per zone: the classes it counts (`None`: all).
     zone_classes: Vec<Option<Vec<u32>>>,
+    /// Which clip each object is in (`--clips`).
+    clips: Option<crate::clips::ClipPlan>,
 }
 
 /// The most zones an event run takes (their membership is a bit set).
@@ -239,6 +247,12 @@ impl Events {
         self
     }
 
+    /// Names each told object's clip (`--clips`).
+    pub fn with_clips(mut self, capture: crate::clips::Capture) -> Self {
+        self.clips = Some(crate::clips::ClipPlan::new(capture));
+        self
+    }
+
     /// The zones and lines, with each line's crossings so far (left to
     /// right, right to left), for drawing.
     pub fn places(&self) -> crate::sink::Places<'_> {
@@ -249,11 +263,7 @@ impl Events {
     /// in it. Events are appended to `out`, ends first, then by id.
     pub fn frame(&mut self, frame: u64, now_ms: f64, tracks: &[Track], ended: &[Track], out: &mut Vec<Event>) {
         for t in ended {
-            if let Some(life) = self.lives.remove(&t.id) {
-                if life.told {
-                    out.push(self.event(EventKind::End, t, frame, &life));
-                }
-            }
+            self.end(t, frame, out);
         }
         for t in tracks {
             let seen = t.missed == 0;
@@ -269,6 +279,7 @@ impl Events {
                 at: None,
                 still: None,
                 stationary: false,
+                clip: None,
                 scores: [0.0; SCORES],
                 seen: 0,
             });
@@ -355,6 +366,9 @@ impl Events {
                 life.told = true;
                 life.said_score = if kind == EventKind::New { t.score } else { life.said_score.max(t.score) };
                 life.said_ms = now_ms;
+                if kind == EventKind::New {
+                    life.clip = self.clips.as_mut().map(|plan| plan.join(t.id, life.first_ms, now_ms));
+                }
                 let life = *life;
                 let mut event = self.event(kind, t, frame, &life);
                 event.crossed = crossed;
@@ -372,11 +386,17 @@ impl Events {
     /// The run ended: an `end` for every object told as new and not ended.
     pub fn finish(&mut self, frame: u64, tracks: &[Track], out: &mut Vec<Event>) {
         for t in tracks {
-            if let Some(life) = self.lives.remove(&t.id) {
-                if life.told {
-                    out.push(self.event(EventKind::End, t, frame, &life));
-                }
+            self.end(t, frame, out);
+        }
+    }
+
+    /// Track `t` ended: its `end` if it was told.
+    fn end(&mut self, t: &Track, frame: u64, out: &mut Vec<Event>) {
+        if let Some(life) = self.lives.remove(&t.id).filter(|l| l.told) {
+            if let (Some(plan), Some(clip)) = (self.clips.as_mut(), life.clip) {
+                plan.leave(clip, life.last_ms);
             }
+            out.push(self.event(EventKind::End, t, frame, &life));
         }
     }
 
@@ -390,6 +410,7 @@ impl Events {
             crossed: Vec::new(),
             reasons: Vec::new(),
             stationary: life.stationary,
+            clip: life.clip,
             kind,
             id: t.id,
             class_id: t.class_id,

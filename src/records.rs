@@ -131,6 +131,10 @@ pub struct EventRecord<'a> {
     /// its address.
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot_url: Option<String>,
+    /// The object's clip in `--clips` DIR (cut once its post-capture
+    /// passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clip: Option<String>,
 }
 
 /// What events say of their object's snapshot.
@@ -241,5 +245,6 @@ pub fn event_record<'a>(
         stationary: e.stationary,
         snapshot_url: file.as_deref().filter(|_| snapshots == SnapshotLink::Served).map(|f| snapshot_path(source, f)),
         snapshot: file,
+        clip: e.clip.map(|c| c.file_name()),
     }
 }

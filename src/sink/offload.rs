@@ -57,6 +57,8 @@ pub struct Offloaded {
     dropped: Arc<AtomicU64>,
     warned: Option<(Instant, u64)>,
     places: Shared,
+    /// Events of the frames dropped since the last one sent.
+    pending: Vec<crate::events::Event>,
 }
 
 impl std::fmt::Debug for Offloaded {
@@ -86,6 +88,7 @@ impl Offloaded {
             dropped: Arc::new(AtomicU64::new(0)),
             warned: None,
             places: Shared::default(),
+            pending: Vec::new(),
         })
     }
 
@@ -184,11 +187,16 @@ impl Sink for Offloaded {
         if p.zones != self.places.0.as_slice() || p.lines != self.places.1.as_slice() {
             self.places = Arc::new((p.zones.to_vec(), p.lines.to_vec()));
         }
+        // Events of frames dropped for this sink ride on the next frame
+        // that reaches it: a dropped frame costs a picture, never an
+        // object's `new` or `end`.
+        let mut events = std::mem::take(&mut self.pending);
+        events.extend_from_slice(r.events);
         let job = Job::Frame(Box::new(Owned {
             frame,
             detections: r.detections.to_vec(),
             track_ids: r.track_ids.to_vec(),
-            events: r.events.to_vec(),
+            events,
             gate: r.gate.cloned(),
             latency: r.latency,
             dropped: r.dropped,
@@ -200,7 +208,12 @@ impl Sink for Offloaded {
             if self.live { queue.try_send(job) } else { queue.send(job).map_err(|e| TrySendError::Disconnected(e.0)) };
         match sent {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.drop_one(),
+            Err(TrySendError::Full(job)) => {
+                if let Job::Frame(owned) = job {
+                    self.pending = owned.events;
+                }
+                self.drop_one();
+            }
             // The thread ended (a panic in the sink): finish reports it.
             Err(TrySendError::Disconnected(_)) => self.queue = None,
         }
@@ -209,8 +222,10 @@ impl Sink for Offloaded {
 
     fn write_events(&mut self, events: &[crate::events::Event]) -> Result<(), SinkError> {
         if let Some(queue) = &self.queue {
+            let mut all = std::mem::take(&mut self.pending);
+            all.extend_from_slice(events);
             // The last events of the run: worth a wait, not a hang.
-            if queue.send_timeout(Job::Events(events.to_vec()), FINISH_PATIENCE).is_err() {
+            if queue.send_timeout(Job::Events(all), FINISH_PATIENCE).is_err() {
                 log::warn!("{}: did not take the run's last events within {FINISH_PATIENCE:?}", self.name);
             }
         }
@@ -263,6 +278,8 @@ mod tests {
         seen: Arc<Mutex<Vec<u64>>>,
         gate: Arc<Mutex<()>>,
         events: Arc<AtomicU64>,
+        /// The ids of every event that reached it, in order.
+        ids: Arc<Mutex<Vec<u64>>>,
     }
 
     impl Sink for Slow {
@@ -270,10 +287,12 @@ mod tests {
             let _held = self.gate.lock().unwrap();
             assert_eq!(r.frame.rgb.len(), 12, "the pixels travel with the frame");
             self.seen.lock().unwrap().push(r.frame.index);
+            self.ids.lock().unwrap().extend(r.events.iter().map(|e| e.id));
             Ok(())
         }
         fn write_events(&mut self, events: &[crate::events::Event]) -> Result<(), SinkError> {
-            self.events.fetch_add(events.len() as u64 + 1, Ordering::Relaxed);
+            self.events.fetch_add(1, Ordering::Relaxed);
+            self.ids.lock().unwrap().extend(events.iter().map(|e| e.id));
             Ok(())
         }
         fn finish(&mut self) -> Result<(), SinkError> {
@@ -295,12 +314,16 @@ mod tests {
     }
 
     fn write(sink: &mut Offloaded, index: u64) {
+        write_with(sink, index, &[]);
+    }
+
+    fn write_with(sink: &mut Offloaded, index: u64, events: &[crate::events::Event]) {
         let f = frame(index);
         let r = FrameResult {
             frame: &f,
             detections: &[],
             track_ids: &[],
-            events: &[],
+            events,
             gate: None,
             latency: Latency::default(),
             dropped: 0,
@@ -331,6 +354,39 @@ mod tests {
         assert_eq!(seen.len() as u64 + offloaded.dropped(), 100);
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
         assert_eq!(events.load(Ordering::Relaxed), 1, "the last events arrive");
+    }
+
+    #[test]
+    fn events_of_dropped_frames_still_arrive_in_order() {
+        let sink = Slow::default();
+        let (ids, gate) = (Arc::clone(&sink.ids), Arc::clone(&sink.gate));
+        let mut offloaded = Offloaded::start("stuck", Box::new(sink), 2, true).unwrap();
+        let held = gate.lock().unwrap();
+        let event = |id| crate::events::Event {
+            kind: crate::events::EventKind::New,
+            id,
+            class_id: 0,
+            frame: id,
+            first_ms: 0.0,
+            last_ms: 0.0,
+            score: 0.5,
+            top_score: 0.5,
+            bbox: ssd_core::boxes::BBox { x1: 0.0, y1: 0.0, x2: 1.0, y2: 1.0 },
+            zones: Vec::new(),
+            entered_zones: Vec::new(),
+            crossed: Vec::new(),
+            reasons: Vec::new(),
+            stationary: false,
+            clip: None,
+        };
+        for i in 0..40 {
+            write_with(&mut offloaded, i, &[event(i)]);
+        }
+        assert!(offloaded.dropped() >= 30, "{}", offloaded.dropped());
+        drop(held);
+        offloaded.write_events(&[event(40)]).unwrap();
+        offloaded.finish().unwrap();
+        assert_eq!(*ids.lock().unwrap(), (0..=40).collect::<Vec<_>>(), "no event lost with its frame");
     }
 
     #[test]

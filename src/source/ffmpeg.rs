@@ -47,6 +47,9 @@ pub struct FfmpegOptions {
     pub read_timeout: Duration,
     /// Back-off and give-up time for network streams.
     pub reconnect: Reconnect,
+    /// `--clips`: ffmpeg also copies the stream, as it comes, into rolling
+    /// segments here.
+    pub segments: Option<crate::clips::segments::SegmentFeed>,
 }
 
 impl Default for FfmpegOptions {
@@ -59,6 +62,7 @@ impl Default for FfmpegOptions {
             size: None,
             read_timeout: Duration::from_secs(5),
             reconnect: Reconnect::default(),
+            segments: None,
         }
     }
 }
@@ -89,6 +93,8 @@ struct Running {
     y4m: Y4mSource<BufReader<ChildStdout>>,
     stderr: StderrTail,
     reader: Option<std::thread::JoinHandle<()>>,
+    /// Its segment run (`--clips`), until its first frame placed it.
+    unplaced: Option<u32>,
 }
 
 impl Running {
@@ -185,6 +191,11 @@ impl FfmpegSource {
 
     /// The ffmpeg command line for this source.
     pub fn command(&self) -> Command {
+        self.command_for(None)
+    }
+
+    /// The command line, copying the stream into `segments`' files too.
+    fn command_for(&self, segments: Option<&crate::clips::segments::RunFiles>) -> Command {
         let o = &self.options;
         let mut cmd = Command::new(&o.program);
         cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
@@ -212,6 +223,16 @@ impl FfmpegSource {
         cmd.args(["-vf", &filters.join(",")]);
         // Files keep every frame as decoded; a live stream too (the pipeline drops).
         cmd.args(["-fps_mode", "passthrough", "-f", "yuv4mpegpipe", "-strict", "-1", "-"]);
+        if let Some(files) = segments {
+            // The second output: the stream as it came, cut at the first
+            // keyframe after each second, for clips (no decoding, no
+            // encoding: a copy costs the CPU next to nothing).
+            cmd.args(["-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn", "-f", "segment", "-segment_time", "1"])
+                .args(["-reset_timestamps", "1", "-segment_format", "mpegts", "-segment_list_type", "csv"])
+                .arg("-segment_list")
+                .arg(&files.list)
+                .arg(&files.pattern);
+        }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         die_with_parent(&mut cmd);
         cmd
@@ -219,7 +240,9 @@ impl FfmpegSource {
 
     /// Spawns ffmpeg and reads the Y4M header.
     fn start(&self) -> Result<Running, SourceError> {
-        let mut child = self.command().spawn().map_err(|e| match e.kind() {
+        let run = self.options.segments.as_ref().map(crate::clips::segments::SegmentFeed::start_run);
+        let unplaced = run.as_ref().map(|r| r.run);
+        let mut child = self.command_for(run.as_ref()).spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::Open {
                 what: self.name.clone(),
                 message: format!(
@@ -244,7 +267,7 @@ impl FfmpegSource {
             return Err(SourceError::Open { what: self.name.clone(), message: "ffmpeg gave no output pipe".into() });
         };
         match Y4mSource::new(BufReader::with_capacity(1 << 20, stdout), self.name.clone()) {
-            Ok(y4m) => Ok(Running { child, y4m, stderr, reader }),
+            Ok(y4m) => Ok(Running { child, y4m, stderr, reader, unplaced }),
             Err(e) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
@@ -351,6 +374,13 @@ impl Source for FfmpegSource {
             let Some(running) = self.running.as_mut() else { return Ok(None) };
             let (why, status, read_error) = match running.y4m.next_frame(rgb) {
                 Ok(Some(size)) => {
+                    if let (Some(run), Some(feed)) = (running.unplaced.take(), self.options.segments.as_ref()) {
+                        // The run's timeline starts with its first frame:
+                        // on the wall clock for a stream, and where a
+                        // file's event clock starts (its first frame's
+                        // time) for a file.
+                        feed.set_base(run, crate::clock::now_unix_ms());
+                    }
                     let now = Instant::now();
                     if let (Some(last), Some(rate)) = (self.last_frame, self.rate) {
                         // A gap well beyond a frame period (an outage) is

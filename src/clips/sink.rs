@@ -1,0 +1,479 @@
+//! The clip output: follows the events' clips ([`super::ClipPlan`]), keeps
+//! the segments that may still be needed and deletes the rest, and cuts
+//! each clip once its post-capture has passed: the segments that cover it
+//! joined by ffmpeg's concat demuxer without re-encoding, into an MP4 with
+//! its index first (`+faststart`, so a browser starts playing at once),
+//! written under a hidden name and renamed into place (a crash never
+//! leaves half a clip under the real name).
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use super::segments::{Listed, RunFiles, SegmentFeed};
+use super::{Capture, ClipId};
+use crate::clock::EventClock;
+use crate::events::{Event, EventKind};
+use crate::sink::{FrameResult, Sink, SinkError};
+use crate::source::ffmpeg::{die_with_parent, end};
+
+/// Segment length the clip output's own encoder cuts at (seconds), with a
+/// keyframe at each: a clip starts at most this much before its pre-capture.
+pub const ENCODED_SEGMENT_S: f64 = 0.5;
+
+/// Segments kept beyond the pre-capture while no clip is open (ms): an
+/// object confirmed late (a filter's threshold, a required zone) still gets
+/// its pre-roll.
+const SLACK_MS: f64 = 10_000.0;
+
+/// The longest run of dropped frames repeated into an encoded buffer.
+const MAX_FILL: u64 = 60;
+
+/// Where a camera's segments come from.
+pub enum Segments {
+    /// The source's ffmpeg copies the stream into them.
+    Copied(SegmentFeed),
+    /// The clip output encodes the frames itself.
+    Encoded {
+        /// The buffer.
+        feed: SegmentFeed,
+        /// Draw the boxes (`--clips-annotated`).
+        annotated: bool,
+        /// Frames per second of the source (30 when it does not say).
+        fps: f64,
+    },
+}
+
+/// What the clip output needs.
+pub struct ClipOptions {
+    /// Where clips go.
+    pub dir: PathBuf,
+    /// Pre- and post-capture.
+    pub capture: Capture,
+    /// The segments.
+    pub segments: Segments,
+    /// The ffmpeg program.
+    pub program: String,
+    /// Whether the source is live (for the event clock).
+    pub live: bool,
+    /// The source's frame rate, if it says.
+    pub rate: Option<f64>,
+}
+
+/// One segment on the event clock.
+#[derive(Debug, Clone)]
+struct Segment {
+    path: PathBuf,
+    start_ms: f64,
+    end_ms: f64,
+}
+
+/// A clip being captured.
+#[derive(Debug, Clone)]
+struct Window {
+    start_ms: f64,
+    end_ms: f64,
+    active: HashSet<u64>,
+}
+
+/// The ffmpeg encoding frames into the buffer.
+struct Encoder {
+    child: Child,
+    stdin: ChildStdin,
+    run: u32,
+    size: (u32, u32),
+    frames: u64,
+}
+
+/// A clip being written by ffmpeg.
+struct Cut {
+    child: Child,
+    partial: PathBuf,
+    path: PathBuf,
+    list: PathBuf,
+    /// Its first segment's start: no segment from there on goes while
+    /// ffmpeg reads them.
+    from_ms: f64,
+}
+
+/// Cuts clips around object events.
+pub struct ClipSink {
+    options: ClipOptions,
+    labels: Vec<String>,
+    clock: EventClock,
+    now_ms: f64,
+    segments: VecDeque<Segment>,
+    windows: BTreeMap<ClipId, Window>,
+    encoder: Option<Encoder>,
+    /// Per encoder run: (frame number, event time) of the real frames
+    /// written, which place its segments on the event clock.
+    timelines: std::collections::HashMap<u32, VecDeque<(u64, f64)>>,
+    codec: &'static [&'static str],
+    canvas: Vec<u8>,
+    last_index: Option<u64>,
+    cuts: Vec<Cut>,
+    written: u64,
+    failed: u64,
+    broken: bool,
+}
+
+impl ClipSink {
+    /// Checks the clips folder and, for encoded segments, that ffmpeg runs
+    /// and which encoder it has, now: clips that cannot be are an error at
+    /// start.
+    pub fn new(options: ClipOptions, labels: Vec<String>) -> Result<Self, String> {
+        std::fs::create_dir_all(&options.dir)
+            .map_err(|e| format!("--clips {}: cannot create the folder: {e}", options.dir.display()))?;
+        let listed = Command::new(&options.program)
+            .args(["-hide_banner", "-encoders"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|_| {
+                format!("--clips needs ffmpeg, and '{}' is not installed: sudo apt install ffmpeg", options.program)
+            })?;
+        let codec: &'static [&'static str] = if String::from_utf8_lossy(&listed.stdout).contains(" libx264 ") {
+            &["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+        } else {
+            if matches!(options.segments, Segments::Encoded { .. }) {
+                log::warn!("--clips: this ffmpeg has no H.264 encoder (libx264); clips are MPEG-4 part 2, which browsers do not play");
+            }
+            &["-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p"]
+        };
+        let clock = EventClock::new(options.live, options.rate);
+        Ok(Self {
+            options,
+            labels,
+            clock,
+            now_ms: 0.0,
+            segments: VecDeque::new(),
+            windows: BTreeMap::new(),
+            encoder: None,
+            timelines: std::collections::HashMap::new(),
+            codec,
+            canvas: Vec::new(),
+            last_index: None,
+            cuts: Vec::new(),
+            written: 0,
+            failed: 0,
+            broken: false,
+        })
+    }
+
+    fn feed(&self) -> &SegmentFeed {
+        match &self.options.segments {
+            Segments::Copied(feed) | Segments::Encoded { feed, .. } => feed,
+        }
+    }
+
+    /// Follows the clips the events name.
+    fn follow(&mut self, events: &[Event]) {
+        let capture = self.options.capture;
+        for e in events {
+            let Some(clip) = e.clip else { continue };
+            match e.kind {
+                EventKind::New => {
+                    let w = self.windows.entry(clip).or_insert_with(|| Window {
+                        start_ms: e.first_ms - capture.pre_ms,
+                        end_ms: e.last_ms + capture.post_ms,
+                        active: HashSet::new(),
+                    });
+                    w.start_ms = w.start_ms.min(e.first_ms - capture.pre_ms);
+                    w.active.insert(e.id);
+                }
+                EventKind::End => {
+                    if let Some(w) = self.windows.get_mut(&clip) {
+                        w.active.remove(&e.id);
+                        w.end_ms = w.end_ms.max(e.last_ms + capture.post_ms);
+                    }
+                }
+                EventKind::Update => {}
+            }
+        }
+    }
+
+    /// Takes in the segments ffmpeg finished.
+    fn take_segments(&mut self) {
+        for Listed { path, run, start_s, end_s } in self.feed().poll() {
+            let times = match &self.options.segments {
+                Segments::Copied(feed) => feed.base_ms(run).map(|b| (b + start_s * 1000.0, b + end_s * 1000.0)),
+                Segments::Encoded { fps, .. } => self.timelines.get(&run).filter(|t| !t.is_empty()).map(|times| {
+                    let at = |s: f64| time_of(times, (s * fps).round() as u64, 1000.0 / fps);
+                    (at(start_s), at(end_s))
+                }),
+            };
+            match times {
+                Some((start_ms, end_ms)) => self.segments.push_back(Segment { path, start_ms, end_ms }),
+                // A run whose timeline is unknown (it ended before a frame
+                // came through) cannot be placed: its segments go.
+                None => drop(std::fs::remove_file(&path)),
+            }
+        }
+    }
+
+    /// Cuts the clips whose post-capture has passed (all of them when the
+    /// run `ends`) and deletes the segments no clip can need.
+    fn cut_due(&mut self, ends: bool) {
+        let covered = self.segments.back().map_or(f64::NEG_INFINITY, |s| s.end_ms);
+        let due: Vec<ClipId> = self
+            .windows
+            .iter()
+            .filter(|(_, w)| ends || (w.active.is_empty() && self.now_ms >= w.end_ms && covered >= w.end_ms))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(w) = self.windows.remove(&id) {
+                self.cut(id, &w);
+            }
+        }
+        let keep_from = self
+            .windows
+            .values()
+            .map(|w| w.start_ms)
+            .chain(self.cuts.iter().map(|c| c.from_ms))
+            .fold(self.now_ms - self.options.capture.pre_ms - SLACK_MS, f64::min);
+        while self.segments.front().is_some_and(|s| s.end_ms < keep_from) {
+            if let Some(s) = self.segments.pop_front() {
+                let _ = std::fs::remove_file(&s.path);
+            }
+        }
+        // The frame times the kept segments may still ask for.
+        for times in self.timelines.values_mut() {
+            while times.len() > 1 && times.get(1).is_some_and(|t| t.1 < keep_from) {
+                times.pop_front();
+            }
+        }
+        let current = self.encoder.as_ref().map(|e| e.run);
+        self.timelines.retain(|run, times| Some(*run) == current || times.back().is_some_and(|t| t.1 >= keep_from));
+    }
+
+    /// Starts ffmpeg joining the segments that cover `w` into the clip.
+    fn cut(&mut self, id: ClipId, w: &Window) {
+        let path = self.options.dir.join(id.file_name());
+        let first = self.segments.iter().rposition(|s| s.start_ms <= w.start_ms).unwrap_or(0);
+        let Some(last) = self.segments.iter().position(|s| s.end_ms >= w.end_ms).or(self.segments.len().checked_sub(1))
+        else {
+            self.fail_clip(&path, "no video was buffered for it");
+            return;
+        };
+        let chosen: Vec<Segment> = self.segments.range(first..=last.max(first)).cloned().collect();
+        let chosen_from = chosen.first().map_or(w.start_ms, |s| s.start_ms);
+        let mut list = String::from("ffconcat version 1.0\n");
+        for (i, s) in chosen.iter().enumerate() {
+            // Names only: the concat demuxer reads them beside the list.
+            let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            list.push_str(&format!("file '{}'\n", name.replace('\'', "'\\''")));
+            if i + 1 == chosen.len() && w.end_ms < s.end_ms {
+                // Trim the tail to the post-capture (the head starts at
+                // the keyframe that opens the first segment).
+                list.push_str(&format!("outpoint {:.3}\n", ((w.end_ms - s.start_ms) / 1000.0).max(0.0)));
+            }
+        }
+        let list_path = self.feed().dir().join(format!("cut-{}.txt", id.file_name()));
+        let partial = self.options.dir.join(format!(".{}.partial", id.file_name()));
+        if let Err(e) = std::fs::write(&list_path, list) {
+            self.fail_clip(&path, &e.to_string());
+            return;
+        }
+        // What ffmpeg says goes to a file beside the list (a pipe nobody
+        // reads could fill and hang it), read if it fails.
+        let said = match std::fs::File::create(list_path.with_extension("log")) {
+            Ok(file) => Stdio::from(file),
+            Err(_) => Stdio::null(),
+        };
+        let mut cmd = Command::new(&self.options.program);
+        cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i"])
+            .arg(&list_path)
+            .args(["-map", "0:v", "-c", "copy", "-movflags", "+faststart", "-f", "mp4"])
+            .arg(&partial)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(said);
+        die_with_parent(&mut cmd);
+        match cmd.spawn() {
+            Ok(child) => self.cuts.push(Cut { child, partial, path, list: list_path, from_ms: chosen_from }),
+            Err(e) => self.fail_clip(&path, &format!("cannot start ffmpeg: {e}")),
+        }
+    }
+
+    /// Renames the clips ffmpeg finished into place; `wait`: waits for all.
+    fn reap(&mut self, wait: bool) {
+        let mut i = 0;
+        while i < self.cuts.len() {
+            let status = if wait { self.cuts[i].child.wait().map(Some) } else { self.cuts[i].child.try_wait() };
+            match status {
+                Ok(None) => i += 1,
+                Ok(Some(status)) => {
+                    let cut = self.cuts.swap_remove(i);
+                    let log = cut.list.with_extension("log");
+                    let said = std::fs::read_to_string(&log).unwrap_or_default();
+                    let _ = std::fs::remove_file(&cut.list);
+                    let _ = std::fs::remove_file(&log);
+                    if !status.success() {
+                        let _ = std::fs::remove_file(&cut.partial);
+                        let first = said.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+                        self.fail_clip(&cut.path, &format!("ffmpeg failed ({status}): {first}"));
+                    } else if let Err(e) = std::fs::rename(&cut.partial, &cut.path) {
+                        self.fail_clip(&cut.path, &e.to_string());
+                    } else {
+                        self.written += 1;
+                        log::debug!("clip {}", cut.path.display());
+                    }
+                }
+                Err(e) => {
+                    let cut = self.cuts.swap_remove(i);
+                    self.fail_clip(&cut.path, &e.to_string());
+                }
+            }
+        }
+    }
+
+    fn fail_clip(&mut self, path: &Path, why: &str) {
+        if self.failed == 0 {
+            log::warn!("--clips: {}: {why}; detection output continues (reported once)", path.display());
+        }
+        self.failed += 1;
+    }
+
+    /// Feeds the frame to the buffer's encoder (encoded segments only).
+    fn encode(&mut self, r: &FrameResult<'_>) {
+        let Segments::Encoded { feed, annotated, fps } = &self.options.segments else { return };
+        let (feed, annotated, fps) = (feed.clone(), *annotated, *fps);
+        if self.broken {
+            return;
+        }
+        let size = (r.frame.width, r.frame.height);
+        if self.encoder.as_ref().is_some_and(|e| e.size != size) {
+            // A new size needs a new encoder (and run).
+            self.close_encoder();
+        }
+        if self.encoder.is_none() {
+            match start_encoder(&self.options.program, self.codec, feed.start_run(), size, fps) {
+                Ok(e) => self.encoder = Some(e),
+                Err(why) => {
+                    log::warn!("--clips: cannot encode the buffer ({why}); no clips from now on, detections go on");
+                    self.broken = true;
+                    return;
+                }
+            }
+        }
+        let missed = self.last_index.map_or(0, |last| r.frame.index.saturating_sub(last + 1)).min(MAX_FILL);
+        self.last_index = Some(r.frame.index);
+        if annotated {
+            crate::overlay::annotate(&mut self.canvas, r, &self.labels, false);
+        } else {
+            self.canvas.clear();
+            self.canvas.extend_from_slice(&r.frame.rgb);
+        }
+        let Some(e) = self.encoder.as_mut() else { return };
+        self.timelines.entry(e.run).or_default().push_back((e.frames + missed, self.now_ms));
+        for _ in 0..=missed {
+            if e.stdin.write_all(&self.canvas).is_err() {
+                log::warn!("--clips: the buffer's encoder ended; no clips from now on, detections go on");
+                self.broken = true;
+                return;
+            }
+            e.frames += 1;
+        }
+    }
+
+    /// Ends the encoder, letting it finish its last segment.
+    fn close_encoder(&mut self) {
+        if let Some(Encoder { mut child, stdin, .. }) = self.encoder.take() {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The event time of encoded frame `n`: the last real frame at or before
+/// it, plus the frames repeated since.
+fn time_of(times: &VecDeque<(u64, f64)>, n: u64, frame_ms: f64) -> f64 {
+    let i = times.partition_point(|t| t.0 <= n);
+    match i.checked_sub(1).and_then(|i| times.get(i)) {
+        Some(&(at, ms)) => ms + (n - at) as f64 * frame_ms,
+        None => times.front().map_or(0.0, |&(at, ms)| ms - (at - n) as f64 * frame_ms),
+    }
+}
+
+/// Starts an ffmpeg encoding raw RGB frames of `size` into run `files`'
+/// segments, a keyframe at each segment.
+fn start_encoder(
+    program: &str,
+    codec: &[&str],
+    files: RunFiles,
+    size: (u32, u32),
+    fps: f64,
+) -> Result<Encoder, String> {
+    let (w, h) = size;
+    let mut cmd = Command::new(program);
+    cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &format!("{w}x{h}")])
+        .args(["-framerate", &format!("{fps}"), "-i", "-"])
+        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
+        .args(codec)
+        .args(["-force_key_frames", &format!("expr:gte(t,n_forced*{ENCODED_SEGMENT_S})")])
+        .args(["-f", "segment", "-segment_time", &format!("{ENCODED_SEGMENT_S}"), "-reset_timestamps", "1"])
+        .args(["-segment_format", "mpegts", "-segment_list_type", "csv", "-segment_list"])
+        .arg(&files.list)
+        .arg(&files.pattern)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+    let Some(stdin) = child.stdin.take() else {
+        end(&mut child);
+        return Err("ffmpeg gave no input pipe".into());
+    };
+    Ok(Encoder { child, stdin, run: files.run, size, frames: 0 })
+}
+
+impl Sink for ClipSink {
+    fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
+        self.now_ms = self.clock.at(r.frame);
+        self.encode(r);
+        self.follow(r.events);
+        self.take_segments();
+        self.cut_due(false);
+        self.reap(false);
+        Ok(())
+    }
+
+    fn write_events(&mut self, events: &[Event]) -> Result<(), SinkError> {
+        self.follow(events);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.close_encoder();
+        self.take_segments();
+        self.cut_due(true);
+        self.reap(true);
+        for s in self.segments.drain(..) {
+            let _ = std::fs::remove_file(&s.path);
+        }
+        self.feed().remove_lists();
+        if self.written + self.failed > 0 {
+            log::info!("--clips: {} clip(s) in {}, {} failed", self.written, self.options.dir.display(), self.failed);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_frames_take_the_time_of_the_real_frame_they_repeat() {
+        let times: VecDeque<(u64, f64)> = [(0, 1000.0), (1, 1100.0), (5, 1500.0)].into_iter().collect();
+        assert_eq!(time_of(&times, 0, 100.0), 1000.0);
+        assert_eq!(time_of(&times, 3, 100.0), 1400.0);
+        assert_eq!(time_of(&times, 5, 100.0), 1500.0);
+        assert_eq!(time_of(&times, 7, 100.0), 1700.0);
+        let later: VecDeque<(u64, f64)> = [(10, 2000.0)].into_iter().collect();
+        assert_eq!(time_of(&later, 8, 100.0), 1800.0);
+    }
+}
