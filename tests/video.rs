@@ -944,3 +944,77 @@ fn object_filters_leave_out_what_they_name_and_required_zones_wait_for_the_zone(
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// The walk with the empty scene around it: 5 s before she comes in, then
+/// the 6 s walk, 5 s after; a keyframe every second, as cameras send.
+fn walk_with_margins(path: &Path) {
+    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
+    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill[scene];\
+                 [1]crop=300:512:90:0,scale=176:300[person];\
+                 [scene][person]overlay=x='-176+(t-5)*136':y=40:shortest=1";
+    let photo = photo.to_str().unwrap();
+    let out = path.to_str().unwrap();
+    let input = "color=c=0x707a84:s=640x360:r=10:d=16";
+    let encode = ["-t", "16", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", out];
+    ffmpeg(&[&["-f", "lavfi", "-i", input, "-loop", "1", "-i", photo, "-filter_complex", scene][..], &encode].concat());
+}
+
+/// Seconds of video in `path`, by ffprobe.
+fn duration_s(path: &Path) -> f64 {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(-1.0)
+}
+
+#[test]
+fn a_clip_holds_the_event_with_its_pre_and_post_capture_copied_or_encoded() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("walk.mp4");
+    walk_with_margins(&clip);
+    for (how, more) in [("copied", &[][..]), ("encoded", &["--clips-annotated"][..])] {
+        let clips = dir.path().join(how);
+        let args = [&["--clips", clips.to_str().unwrap(), "--pre-capture", "2", "--post-capture", "2"][..], more];
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+            .args(["--source", clip.to_str().unwrap(), "--headless", "--events"])
+            .args(args.concat())
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains(&format!("clips in {} ({how}", clips.display())), "{err}");
+        let events = json_lines(&out);
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["new", "end"], "{events:#?}");
+        let name = events[0]["clip"].as_str().expect("events name their clip");
+        assert_eq!(events[1]["clip"], name);
+        let file = clips.join(name);
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}\n{err}", file.display()));
+        // Playable in a browser at once: H.264 with the index before the data.
+        let at = |tag: &[u8]| bytes.windows(4).position(|w| w == tag);
+        assert!(at(b"moov").unwrap() < at(b"mdat").unwrap(), "{how}: the index comes first");
+        assert_eq!(probe_codec(&file), "h264", "{how}");
+        let want = events[1]["duration_ms"].as_f64().unwrap() / 1000.0 + 4.0;
+        let got = duration_s(&file);
+        assert!((got - want).abs() <= 1.0, "{how}: the clip lasts {got} s, the event and its 2 + 2 s {want} s");
+        // Nothing of the buffer is left behind.
+        let left: Vec<_> = std::fs::read_dir(clips.join(".buffer")).unwrap().flatten().map(|e| e.path()).collect();
+        assert!(left.is_empty(), "{how}: {left:?}");
+    }
+}
+
+/// The codec of the first video stream in `path`, by ffprobe.
+fn probe_codec(path: &Path) -> String {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
