@@ -58,6 +58,17 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let mut running: Vec<Running<'_>> = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
     let mut hold = false;
+    // The events database, in the clips folder: one for the run.
+    let store = match specs.iter().find_map(|s| s.outputs.clips.as_ref()) {
+        Some(clips) => {
+            std::fs::create_dir_all(&clips.dir)
+                .with_context(|| format!("--clips {}: cannot create the folder", clips.dir.display()))?;
+            let writer = crate::store::StoreWriter::start(clips.dir.join(crate::store::FILE_NAME))
+                .map_err(|e| anyhow::anyhow!("events database {e}"))?;
+            Some(writer)
+        }
+        None => None,
+    };
     for (spec, name) in specs.iter().zip(&taken) {
         let name = name.clone();
         let clip_dir = spec.outputs.clips.as_ref().map(|c| if several { c.dir.join(&name) } else { c.dir.clone() });
@@ -119,6 +130,15 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         if let (Some(clips), Some(dir)) = (&spec.outputs.clips, clip_dir) {
             let sink = clip_sink(clips, dir, copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
             sinks.push(offloaded("clips", sink, live, &mut scraped.output_drops)?);
+            if let Some(writer) = &store {
+                let rows = crate::store::StoreSink::new(
+                    writer.clone(),
+                    name.clone(),
+                    manifest.labels.clone(),
+                    snapshots.is_some(),
+                );
+                sinks.push(Box::new(rows));
+            }
         }
         running.push(Running { spec, scraped, snapshots, link });
         cameras.push(crate::pipeline::Camera {
@@ -134,6 +154,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
         });
         names.push(name);
     }
+    // The cameras' sinks hold the database's writer now: the last to
+    // finish waits for its rows.
+    drop(store);
     if cameras.is_empty() {
         bail!("no camera could be opened: {}", failed.join("; "));
     }

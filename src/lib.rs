@@ -33,6 +33,7 @@ pub mod regions;
 pub mod secrets;
 pub mod sink;
 pub mod source;
+pub mod store;
 pub mod switches;
 pub mod web;
 pub mod zones;
