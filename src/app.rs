@@ -127,7 +127,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
                 .map_err(in_camera)?,
         );
-        if let (Some(clips), Some(dir)) = (&spec.outputs.clips, clip_dir) {
+        if let (Some(clips), Some(dir)) = (&spec.outputs.clips, clip_dir.clone()) {
             let sink = clip_sink(clips, dir, copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
             sinks.push(offloaded("clips", sink, live, &mut scraped.output_drops)?);
             if let Some(writer) = &store {
@@ -140,7 +140,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
                 sinks.push(Box::new(rows));
             }
         }
-        running.push(Running { spec, scraped, snapshots, link });
+        running.push(Running { spec, scraped, snapshots, link, clips: clip_dir });
         cameras.push(crate::pipeline::Camera {
             source,
             decoder,
@@ -453,6 +453,8 @@ struct Running<'a> {
     snapshots: Option<std::path::PathBuf>,
     /// What its events say of their snapshots.
     link: crate::records::SnapshotLink,
+    /// Its clips folder.
+    clips: Option<std::path::PathBuf>,
 }
 
 /// Starts the web server for the running `cameras` (by name), the first
@@ -460,10 +462,11 @@ struct Running<'a> {
 fn start_web(
     args: &Args,
     bound: crate::web::server::Bound,
-    options: crate::web::server::ServerOptions,
+    mut options: crate::web::server::ServerOptions,
     manifest: &Manifest,
     cameras: Vec<(String, Running<'_>)>,
 ) -> Result<Sinks> {
+    options.events_db = args.clips.as_ref().map(|dir| dir.join(crate::store::FILE_NAME));
     let set = crate::web::metrics::MetricsSet::new(&manifest.name);
     let specs: Vec<(&Camera, crate::records::SnapshotLink)> = cameras.iter().map(|(_, r)| (r.spec, r.link)).collect();
     let hubs: Vec<_> = cameras
@@ -477,6 +480,7 @@ fn start_web(
                 version: env!("CARGO_PKG_VERSION"),
                 events: makes_events(running.spec),
                 snapshots: running.snapshots,
+                clips: running.clips,
             };
             crate::web::hub::Hub::new(info, metrics)
         })

@@ -945,20 +945,6 @@ fn object_filters_leave_out_what_they_name_and_required_zones_wait_for_the_zone(
     }
 }
 
-/// The walk with the empty scene around it: 5 s before she comes in, then
-/// the 6 s walk, 5 s after; a keyframe every second, as cameras send.
-fn walk_with_margins(path: &Path) {
-    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
-    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill[scene];\
-                 [1]crop=300:512:90:0,scale=176:300[person];\
-                 [scene][person]overlay=x='-176+(t-5)*136':y=40:shortest=1";
-    let photo = photo.to_str().unwrap();
-    let out = path.to_str().unwrap();
-    let input = "color=c=0x707a84:s=640x360:r=10:d=16";
-    let encode = ["-t", "16", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", out];
-    ffmpeg(&[&["-f", "lavfi", "-i", input, "-loop", "1", "-i", photo, "-filter_complex", scene][..], &encode].concat());
-}
-
 /// Seconds of video in `path`, by ffprobe.
 fn duration_s(path: &Path) -> f64 {
     let out = std::process::Command::new("ffprobe")
@@ -976,7 +962,7 @@ fn a_clip_holds_the_event_with_its_pre_and_post_capture_copied_or_encoded() {
     }
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("walk.mp4");
-    walk_with_margins(&clip);
+    common::walk_with_margins(&clip);
     for (how, more) in [("copied", &[][..]), ("encoded", &["--clips-annotated"][..])] {
         let clips = dir.path().join(how);
         let args = [&["--clips", clips.to_str().unwrap(), "--pre-capture", "2", "--post-capture", "2"][..], more];

@@ -1118,3 +1118,76 @@ fn several_cameras_are_served_by_name_with_their_own_metrics() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn the_review_page_lists_an_event_after_a_restart_and_plays_its_clip() {
+    let Some(program) = Browser::find() else { return };
+    let ffmpeg = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !ffmpeg {
+        assert!(std::env::var("SSD_CAM_REQUIRE_FFMPEG").as_deref() != Ok("1"), "ffmpeg is required here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let walk = dir.path().join("walk.mp4");
+    common::walk_with_margins(&walk);
+    let (clips, snaps) = (dir.path().join("clips"), dir.path().join("snaps"));
+    let (clips, snaps) = (clips.to_str().unwrap(), snaps.to_str().unwrap());
+    let folders = ["--clips", clips, "--snapshots", snaps, "--name", "door"];
+    // The first run: she walks by.
+    let capture = ["--pre-capture", "2", "--post-capture", "2", "--events"];
+    let out = common::ssd_cam(&[&["--source", walk.to_str().unwrap(), "--headless"][..], &folders, &capture].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = common::json_lines(&out);
+    let end = events.iter().find(|e| e["type"] == "end").expect("her end");
+    let id = format!("door/{}-{}", end["first_ms"].as_f64().unwrap() as u64, end["id"]);
+    let want = end["duration_ms"].as_f64().unwrap() / 1000.0 + 4.0;
+    // A restart: the viewer over the same folders, on a still scene.
+    let s = Served::start(&[&["--source", STILL][..], &folders].concat());
+    // The API gives her event back from the database.
+    let (status, _, body) = get(&s.url("/api/events?label=person"), &[("accept", "application/json")]);
+    assert_eq!(status, 200);
+    let listed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed[0]["clip_url"], format!("/clips/door/{}", end["clip"].as_str().unwrap()));
+    assert_eq!(get(&s.url("/api/events?label=../x"), &[("accept", "application/json")]).0, 400);
+    assert_eq!(get(&s.url("/clips/door/..%2F..%2Fssd-cam.db"), &[]).0, 404);
+
+    let mut browser = Browser::start(&program, 1000, 900);
+    let session = browser.open(&s.url("/review"));
+    let eval = |browser: &mut Browser, js: &str| -> serde_json::Value {
+        let result = browser.call(
+            Some(&session),
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": format!("JSON.stringify({js})"), "returnByValue": true }),
+        );
+        serde_json::from_str(result["result"]["value"].as_str().unwrap_or("null")).unwrap_or(serde_json::Value::Null)
+    };
+    let card = format!(r#"document.querySelector('.event[data-id="{id}"]')"#);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let thumb = eval(&mut browser, &format!("(() => {{ const c = {card}; return c && c.querySelector('img') && c.querySelector('img').naturalWidth; }})()"));
+        if thumb.as_u64().is_some_and(|w| w > 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "her event with its thumbnail never showed: {thumb}\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eval(&mut browser, &format!("{card}.click()"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let seen = eval(
+            &mut browser,
+            r#"(() => { const v = document.getElementById("video");
+                return { t: v.currentTime, d: v.duration, poster: v.poster, error: v.error && v.error.code }; })()"#,
+        );
+        if seen["t"].as_f64().is_some_and(|t| t > 1.0) {
+            break seen;
+        }
+        assert!(seen["error"].is_null(), "the clip does not play: {seen}");
+        assert!(Instant::now() < deadline, "the clip never played: {seen}\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let duration = seen["d"].as_f64().unwrap();
+    assert!((duration - want).abs() <= 1.0, "the clip lasts {duration} s, the event and its 2 + 2 s {want} s");
+    assert!(seen["poster"].as_str().unwrap().ends_with(end["snapshot"].as_str().unwrap()), "{seen}");
+}

@@ -49,6 +49,9 @@ pub struct RunInfo {
     /// (never shown: a path of the machine).
     #[serde(skip)]
     pub snapshots: Option<std::path::PathBuf>,
+    /// The camera's clips folder (`--clips`), served under `/clips/CAMERA/`.
+    #[serde(skip)]
+    pub clips: Option<std::path::PathBuf>,
 }
 
 /// State shared by the output stage and the server.

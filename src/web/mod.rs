@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod hub;
 pub mod metrics;
+pub mod review;
 pub mod server;
 pub mod sink;
 
@@ -96,6 +97,7 @@ impl WebOptions {
             tls,
             max_clients: self.max_clients,
             health_timeout: self.health_timeout,
+            events_db: None,
         })
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::{watch, Notify};
 
 use super::auth::{form_value, Access};
 use super::hub::Hub;
+use super::review;
 
 /// A client must send a request's headers within this time, the first
 /// request and every later one on a kept-alive connection.
@@ -59,6 +60,9 @@ pub struct ServerOptions {
     pub max_clients: usize,
     /// `/healthz` fails when no frame came for this long.
     pub health_timeout: Duration,
+    /// The events database (`--clips`), for `/api/events` queries and
+    /// `/review`.
+    pub events_db: Option<std::path::PathBuf>,
 }
 
 /// A bound listening socket: binding happens at start, so that a port in
@@ -261,8 +265,9 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     answer(status, "text/plain; charset=utf-8", body)
 }
 
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 10] = [
     "/",
+    "/review",
     "/login",
     "/stream.mjpg",
     "/snapshot.jpg",
@@ -276,7 +281,8 @@ const ROUTES: [&str; 9] = [
 async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls: bool) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
-    if !ROUTES.contains(&path.as_str()) && !path.starts_with(SNAPSHOTS) {
+    let prefixed = path.starts_with(SNAPSHOTS) || path.starts_with(review::CLIPS);
+    if !ROUTES.contains(&path.as_str()) && !prefixed {
         ctx.metrics.refused("not_found");
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
@@ -309,6 +315,25 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
     }
     if let Some(rest) = path.strip_prefix(SNAPSHOTS) {
         return object_snapshot(ctx, rest).await;
+    }
+    if let Some(rest) = path.strip_prefix(review::CLIPS) {
+        let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        return clip(ctx, rest, range).await;
+    }
+    if path == "/review" {
+        return review_page();
+    }
+    // With the events database, /api/events answers queries in JSON; an
+    // EventSource (the live page) still gets the stream.
+    let streaming = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if path == "/api/events" && !streaming {
+        if let Some(db) = ctx.options.events_db.clone() {
+            return events_api(ctx, db, req.uri().query().unwrap_or_default()).await;
+        }
     }
     // `?camera=NAME` picks a camera; without it, the first.
     let wanted = req
@@ -480,6 +505,128 @@ fn mjpeg(ctx: &Arc<Ctx>, hub: &Arc<Hub>, stalled: Arc<Notify>) -> Response<Body>
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
+    r
+}
+
+/// The review page.
+const REVIEW: &str = include_str!("review.html");
+
+fn review_page() -> Response<Body> {
+    let mut r = answer(StatusCode::OK, "text/html; charset=utf-8", REVIEW);
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; \
+             script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    r
+}
+
+/// `/api/events?…`: the events database's rows, newest first, with where
+/// their snapshots and clips are served.
+async fn events_api(ctx: &Arc<Ctx>, db: std::path::PathBuf, query: &str) -> Response<Body> {
+    let q = match review::parse_query(query) {
+        Ok(q) => q,
+        Err(e) => {
+            ctx.metrics.refused("bad_request");
+            return answer(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", format!("{e}\n"));
+        }
+    };
+    // Per camera of this run: its snapshots and clips folders.
+    let folders: std::collections::HashMap<String, (Option<std::path::PathBuf>, Option<std::path::PathBuf>)> =
+        ctx.hubs.iter().map(|h| (h.info.source.clone(), (h.info.snapshots.clone(), h.info.clips.clone()))).collect();
+    let read = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let store = crate::store::Store::open(&db)?;
+        let rows = store.query(&q).map_err(|e| e.to_string())?;
+        let events: Vec<review::EventJson> = rows
+            .into_iter()
+            .map(|row| {
+                let (snapshots, clips) = folders.get(&row.camera).cloned().unwrap_or_default();
+                let snapshot_url = row
+                    .snapshot
+                    .as_ref()
+                    .filter(|f| snapshots.as_ref().is_some_and(|d| d.join(f).is_file()))
+                    .map(|f| crate::records::snapshot_path(&row.camera, f));
+                let clip_url = row
+                    .clip
+                    .as_ref()
+                    .filter(|f| clips.as_ref().is_some_and(|d| d.join(f).is_file()))
+                    .map(|f| format!("{}{}/{f}", review::CLIPS, row.camera));
+                let duration_ms = row.end_ms.map(|end| ((end - row.start_ms) * 10.0).round() / 10.0);
+                review::EventJson { row, duration_ms, snapshot_url, clip_url }
+            })
+            .collect();
+        serde_json::to_string(&events).map_err(|e| e.to_string())
+    });
+    match read.await {
+        Ok(Ok(json)) => answer(StatusCode::OK, "application/json", json),
+        Ok(Err(e)) => {
+            log::warn!("/api/events: {e}");
+            text(StatusCode::SERVICE_UNAVAILABLE, "the events database cannot be read\n")
+        }
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "the events database cannot be read\n"),
+    }
+}
+
+/// A clip from a camera's `--clips` folder, in parts when asked
+/// (`Range`), so that a video element can seek.
+async fn clip(ctx: &Arc<Ctx>, rest: &str, range: Option<String>) -> Response<Body> {
+    let found = rest.split_once('/').and_then(|(camera, file)| {
+        let hub = ctx.hubs.iter().find(|h| h.info.source == camera)?;
+        let dir = hub.info.clips.as_ref()?;
+        review::is_clip_name(file).then(|| dir.join(file))
+    });
+    let Some(path) = found else {
+        ctx.metrics.refused("not_found");
+        return text(StatusCode::NOT_FOUND, "no such clip\n");
+    };
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, review::Part, Vec<u8>)> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        let part = range.as_deref().map_or(review::Part::Whole, |r| review::parse_range(r, len));
+        let bytes = match part {
+            review::Part::Whole => {
+                let mut all = Vec::with_capacity(len as usize);
+                file.read_to_end(&mut all)?;
+                all
+            }
+            review::Part::Range(start, end) => {
+                file.seek(SeekFrom::Start(start))?;
+                let mut some = vec![0; (end - start + 1) as usize];
+                file.read_exact(&mut some)?;
+                some
+            }
+            review::Part::Unsatisfiable => Vec::new(),
+        };
+        Ok((len, part, bytes))
+    });
+    let (len, part, bytes) = match read.await {
+        Ok(Ok(read)) => read,
+        _ => {
+            ctx.metrics.refused("not_found");
+            return text(StatusCode::NOT_FOUND, "no such clip\n");
+        }
+    };
+    let mut r = match part {
+        review::Part::Whole => answer(StatusCode::OK, "video/mp4", bytes),
+        review::Part::Range(start, end) => {
+            let mut r = answer(StatusCode::PARTIAL_CONTENT, "video/mp4", bytes);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+        review::Part::Unsatisfiable => {
+            let mut r = text(StatusCode::RANGE_NOT_SATISFIABLE, "");
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return r;
+        }
+    };
+    r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     r
 }
 

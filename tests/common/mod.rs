@@ -220,3 +220,23 @@ pub fn threads_and_rss(pid: u32) -> (usize, u64) {
         .unwrap_or(0);
     (threads, rss_kb)
 }
+
+/// A person (the astronaut photo, cropped to her) walking across a still
+/// scene from off the left edge to off the right, with the empty scene
+/// around it: 5 s before she comes in, the 6 s walk, 5 s after. 640x360,
+/// 10 frames/s, H.264 with a keyframe every second, as cameras send.
+pub fn walk_with_margins(path: &Path) {
+    let photo = repo_root().join("models/person-ssdlite-demo-input.jpg");
+    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill[scene];\
+                 [1]crop=300:512:90:0,scale=176:300[person];\
+                 [scene][person]overlay=x='-176+(t-5)*136':y=40:shortest=1";
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=0x707a84:s=640x360:r=10:d=16", "-loop", "1"])
+        .arg("-i")
+        .arg(&photo)
+        .args(["-filter_complex", scene, "-t", "16", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg could not make {}", path.display());
+}
