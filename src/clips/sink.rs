@@ -470,7 +470,8 @@ mod tests {
     fn encoded_frames_take_the_time_of_the_real_frame_they_repeat() {
         let times: VecDeque<(u64, f64)> = [(0, 1000.0), (1, 1100.0), (5, 1500.0)].into_iter().collect();
         assert_eq!(time_of(&times, 0, 100.0), 1000.0);
-        assert_eq!(time_of(&times, 3, 100.0), 1400.0);
+        // Frames 2 to 4 repeat frame 1 at the frame period.
+        assert_eq!(time_of(&times, 3, 100.0), 1300.0);
         assert_eq!(time_of(&times, 5, 100.0), 1500.0);
         assert_eq!(time_of(&times, 7, 100.0), 1700.0);
         let later: VecDeque<(u64, f64)> = [(10, 2000.0)].into_iter().collect();

@@ -553,6 +553,7 @@ mod tests {
             crossed: vec![],
             reasons: vec![],
             stationary: false,
+            clip: None,
         }
     }
 

@@ -20,6 +20,9 @@ use crate::source::Frame;
 /// encoder writing its last frames) before leaving it.
 const FINISH_PATIENCE: Duration = Duration::from_secs(30);
 
+/// The most events of dropped frames kept for a sink that is stuck.
+const MAX_PENDING: usize = 10_000;
+
 /// At most one warning about dropped frames per this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -165,7 +168,13 @@ impl Sink for Offloaded {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         let Some(queue) = self.queue.clone() else { return Ok(()) };
         if self.live && queue.is_full() {
-            // Known before the copy: a stuck sink costs nothing per frame.
+            // Known before the copy: a stuck sink costs nothing per frame
+            // (but the frame's events wait for the next one sent).
+            self.pending.extend_from_slice(r.events);
+            if self.pending.len() > MAX_PENDING {
+                // A sink stuck for hours: its oldest events go.
+                self.pending.drain(..self.pending.len() - MAX_PENDING);
+            }
             self.drop_one();
             return Ok(());
         }
