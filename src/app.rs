@@ -38,6 +38,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let several = specs.len() > 1;
     check_several(args, specs.len())?;
     check_options(args, &specs)?;
+    let retention = retention_places(args)?;
     let web = bind_web(args)?;
     let first = specs.first().map(|s| s.input.spec().to_owned()).unwrap_or_default();
     let any_device = specs.iter().any(|s| matches!(s.input, Input::Device(_)));
@@ -157,6 +158,11 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     // The cameras' sinks hold the database's writer now: the last to
     // finish waits for its rows.
     drop(store);
+    if let Some((retention, places)) = retention {
+        // Its thread checks `stop`; at the end of a file it dies with the
+        // process (it never holds a file open between sweeps).
+        let _sweeper = crate::retention::start(retention, places, Arc::clone(&stop));
+    }
     if cameras.is_empty() {
         bail!("no camera could be opened: {}", failed.join("; "));
     }
@@ -633,6 +639,32 @@ fn file_sinks(
         sinks.push(offloaded("record", Box::new(sink), live, drops)?);
     }
     Ok(sinks)
+}
+
+/// `--retain-days` / `--retain-size` and the folders they look after.
+fn retention_places(args: &Args) -> Result<Option<(crate::retention::Retention, Vec<crate::retention::Place>)>> {
+    use crate::retention::{Kind, Place, Retention};
+    let retention = Retention::parse(&args.retain_days, &args.retain_size).map_err(anyhow::Error::msg)?;
+    if !retention.any() {
+        return Ok(None);
+    }
+    let mut places = Vec::new();
+    if let Some(dir) = &args.clips {
+        places.push(Place { kind: Kind::Clips, dir: dir.clone(), stem: None });
+    }
+    if let Some(dir) = &args.snapshots {
+        places.push(Place { kind: Kind::Snapshots, dir: dir.clone(), stem: None });
+    }
+    if let Some(path) = &args.record {
+        let part = |s: Option<&std::ffi::OsStr>| s.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let stem = Some((part(path.file_stem()), part(path.extension())));
+        places.push(Place { kind: Kind::Recordings, dir: dir.to_path_buf(), stem });
+    }
+    if places.is_empty() {
+        bail!("--retain-days and --retain-size look after --clips, --snapshots and --record: add one of them");
+    }
+    Ok(Some((retention, places)))
 }
 
 /// A clips folder's segment buffer (`DIR/.buffer`).

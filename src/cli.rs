@@ -197,6 +197,18 @@ pub struct Args {
     #[arg(long, help_heading = "Output", requires = "clips")]
     pub clips_annotated: bool,
 
+    /// Delete clips, snapshots and recordings older than DAYS, oldest
+    /// first, at start and every 5 minutes; KIND= (clips, snapshots or
+    /// recordings) for one kind only. Repeatable.
+    #[arg(long, help_heading = "Output", value_name = "[KIND=]DAYS")]
+    pub retain_days: Vec<String>,
+
+    /// Delete the oldest clips, snapshots and recordings while a kind
+    /// holds more than SIZE (500M, 20G); KIND= for one kind only.
+    /// Repeatable.
+    #[arg(long, help_heading = "Output", value_name = "[KIND=]SIZE")]
+    pub retain_size: Vec<String>,
+
     /// Publish events to an MQTT broker: mqtt://user:pass@host:port/prefix,
     /// login and port optional (mqtts:// for TLS). Topics: PREFIX/SOURCE/events (QoS 1, every event),
     /// PREFIX/SOURCE/LABEL (retained count of objects now in view),

@@ -30,6 +30,7 @@ pub mod overlay;
 pub mod pipeline;
 pub mod records;
 pub mod regions;
+pub mod retention;
 pub mod secrets;
 pub mod sink;
 pub mod source;

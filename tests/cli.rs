@@ -1019,3 +1019,35 @@ fn places_are_drawn_on_pictures_and_a_lines_ways_carry_their_names() {
         stderr(&unused)
     );
 }
+
+#[test]
+fn retention_deletes_only_our_files_past_their_days_at_start_and_wrong_values_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snaps");
+    std::fs::create_dir_all(&snaps).unwrap();
+    let day = std::time::Duration::from_secs(86_400);
+    for (name, age) in [("1000-1.jpg", day * 10), ("2000-1.jpg", day), ("holiday.jpg", day * 100)] {
+        std::fs::write(snaps.join(name), b"jpeg").unwrap();
+        let f = std::fs::File::options().write(true).open(snaps.join(name)).unwrap();
+        f.set_modified(std::time::SystemTime::now() - age).unwrap();
+    }
+    let snaps_arg = snaps.to_str().unwrap();
+    let run = |more: &[&str]| {
+        ssd_cam(&[&["--source", "demo:fps=0,frames=3", "--headless", "--snapshots", snaps_arg][..], more].concat())
+    };
+    let out = run(&["--retain-days", "snapshots=7"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!snaps.join("1000-1.jpg").exists(), "ten days old, past seven");
+    assert!(snaps.join("2000-1.jpg").exists() && snaps.join("holiday.jpg").exists());
+    for (args, says) in [
+        (&["--retain-days", "movies=3"][..], "'movies' is not clips, snapshots or recordings"),
+        (&["--retain-size", "lots"][..], "is not a size such as 500M or 20G"),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says) && err.trim().lines().count() == 1, "{err}");
+    }
+    let out = ssd_cam(&["--source", "demo:fps=0,frames=3", "--headless", "--retain-days", "7"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("add one of them"), "{err}");
+}
