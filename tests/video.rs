@@ -945,6 +945,38 @@ fn object_filters_leave_out_what_they_name_and_required_zones_wait_for_the_zone(
     }
 }
 
+#[test]
+fn a_live_camera_s_clip_is_its_own_stream_copied_around_the_event() {
+    if !tools(true) {
+        return;
+    }
+    let port = free_port();
+    let _server = RtspServer::start(port);
+    let dir = tempfile::tempdir().unwrap();
+    let clips = dir.path().join("clips");
+    let url = format!("rtsp://127.0.0.1:{port}/cam");
+    // The test pattern's ball is a circle to the shapes model: one object
+    // from the first frames to the end of the run.
+    let args = ["--events", "--clips", clips.to_str().unwrap(), "--pre-capture", "2", "--post-capture", "2"];
+    let (mut child, rx) = spawn_live(&url, &args);
+    let new = wait_lines(&rx, 1, Duration::from_secs(30)).remove(0);
+    assert_eq!(new["type"], "new", "{new}");
+    std::thread::sleep(Duration::from_secs(8));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    let end = rx.iter().find(|e| e["type"] == "end" && e["id"] == new["id"]).expect("her end at the end of the run");
+    let file = clips.join(new["clip"].as_str().expect("the clip is named"));
+    assert_eq!(probe_codec(&file), "h264", "{}: {err}", file.display());
+    // The event, with its 2 s before (the stream ran that long before she
+    // was confirmed) and what the run had after it (it ended at once).
+    let event_s = (end["last_ms"].as_f64().unwrap() - new["first_ms"].as_f64().unwrap()) / 1000.0;
+    let got = duration_s(&file);
+    assert!(got >= event_s + 1.0 && got <= event_s + 4.0 + 1.0, "{got} s for a {event_s} s event: {err}");
+}
+
 /// Seconds of video in `path`, by ffprobe.
 fn duration_s(path: &Path) -> f64 {
     let out = std::process::Command::new("ffprobe")
