@@ -14,7 +14,7 @@ seconds="${1:-30}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(y4m manifest voc_xml coco_json image_decode model_load arguments http_auth pretrained mqtt_incoming)
+    targets=(y4m manifest voc_xml coco_json image_decode model_load arguments http_auth pretrained mqtt_incoming review_request)
 fi
 # The parsers are safe Rust: what fuzzing hunts here is panics, hangs and
 # unbounded allocations, which libFuzzer sees without a sanitizer (and the
