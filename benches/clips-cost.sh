@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What --clips costs on a 1080p H.264 network camera (the copy path): the
-# same RTSP stream (ffmpeg serving a 1080p, 15 frames/s clip of a person
-# walking by every 20 s, a keyframe a second) run for SECONDS (default 90)
+# same RTSP stream (GStreamer's RTSP server, tests/support/rtsp_server.py,
+# serving a 1080p, 15 frames/s file of a person walking by every 20 s, a
+# keyframe a second, from its start for each client) run for SECONDS (default 90)
 # without and with --clips; CPU of ssd-cam and its ffmpeg children over the
 # run after a 15 s warm-up (from /proc), the bytes the segment buffer wrote
 # and the clips kept, both scaled to an hour.
@@ -12,12 +13,12 @@ secs=${1:-90}
 bin=${2:-target/quick-release/ssd-cam}
 work=target/tmp/clips-cost
 mkdir -p "$work"
-clip=$work/walk-1080p.mp4
+clip=$work/walk-1080p.ts
 if [ ! -f "$clip" ]; then
-    ffmpeg -y -loglevel error -f lavfi -i color=c=0x707a84:s=1920x1080:r=15:d=60 -loop 1 \
+    ffmpeg -y -loglevel error -f lavfi -i color=c=0x707a84:s=1920x1080:r=15:d=130 -loop 1 \
         -i models/person-ssdlite-demo-input.jpg -filter_complex \
         "[0]drawbox=x=750:y=60:w=420:h=900:color=0x4a3b2c:t=fill[s];[1]crop=300:512:90:0,scale=528:900[p];[s][p]overlay=x='mod(t,20)*150-528':y=120:shortest=1" \
-        -t 60 -c:v libx264 -preset veryfast -g 15 -pix_fmt yuv420p "$clip"
+        -t 130 -c:v libx264 -preset veryfast -g 15 -pix_fmt yuv420p -f mpegts "$clip"
 fi
 python3 - "$bin" "$clip" "$secs" "$work" <<'PY'
 import json, os, shutil, signal, socket, subprocess, sys, time
@@ -46,9 +47,10 @@ def family(pid):
 def run(clips):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     url = f"rtsp://127.0.0.1:{port}/cam"
-    server = subprocess.Popen(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy",
-                               "-f", "rtsp", "-rtsp_flags", "listen", url])
-    time.sleep(1.0)
+    launch = f"( filesrc location={os.path.abspath(clip)} ! tsdemux ! h264parse ! rtph264pay name=pay0 pt=96 )"
+    server = subprocess.Popen(["/usr/bin/python3", "tests/support/rtsp_server.py", str(port), "/cam", launch],
+                              stdout=subprocess.PIPE)
+    assert server.stdout.readline().strip() == b"ready"
     out = os.path.join(work, "clips")
     shutil.rmtree(out, ignore_errors=True)
     args = [bin, "--source", url, "--headless", "--events"] + (["--clips", out] if clips else [])

@@ -977,6 +977,48 @@ fn a_live_camera_s_clip_is_its_own_stream_copied_around_the_event() {
     assert!(got >= event_s + 1.0 && got <= event_s + 4.0 + 1.0, "{got} s for a {event_s} s event: {err}");
 }
 
+#[test]
+fn a_stream_ffmpeg_cannot_copy_is_detected_as_ever_and_its_clips_encoded() {
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("walk.mp4");
+    common::walk_with_margins(&clip);
+    // An ffmpeg without the filter the copy needs, as older ones are: the
+    // real one with that filter's name changed (ffprobe beside it).
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/bash\na=()\nfor x in \"$@\"; do case \"$x\" in setts=*) a+=(nosuchfilter) ;; *) a+=(\"$x\") ;; esac; done\nexec ffmpeg \"${a[@]}\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let ffprobe = String::from_utf8(Command::new("which").arg("ffprobe").output().unwrap().stdout).unwrap();
+    std::os::unix::fs::symlink(ffprobe.trim(), bin.join("ffprobe")).unwrap();
+    let clips = dir.path().join("clips");
+    let out = Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
+        .args(["--source", clip.to_str().unwrap(), "--headless", "--events", "--clips", clips.to_str().unwrap()])
+        .args(["--pre-capture", "2", "--post-capture", "2"])
+        .env("SSD_CAM_FFMPEG", &wrapper)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("ffmpeg cannot copy this stream") && err.contains("clips are encoded"), "{err}");
+    let events = json_lines(&out);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["new", "end"], "detection as ever: {events:#?}");
+    let file = clips.join(events[0]["clip"].as_str().unwrap());
+    assert_eq!(probe_codec(&file), "h264", "{err}");
+    let want = events[1]["duration_ms"].as_f64().unwrap() / 1000.0 + 4.0;
+    let got = duration_s(&file);
+    assert!((got - want).abs() <= 1.0, "the clip lasts {got} s, the event and its 2 + 2 s {want} s");
+}
+
 /// Seconds of video in `path`, by ffprobe.
 fn duration_s(path: &Path) -> f64 {
     let out = std::process::Command::new("ffprobe")

@@ -31,6 +31,12 @@ impl ClipId {
     }
 }
 
+/// The longest clip (ms from its opening object's first time): an object
+/// that stays for hours (a parked car) would otherwise keep its clip, and
+/// the buffer under it, growing. The clip output cuts a clip then as it
+/// is; objects told as new after it open another.
+pub const MAX_CLIP_MS: f64 = 10.0 * 60_000.0;
+
 /// Seconds of video kept before an object's `new` and after its `end`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Capture {
@@ -76,7 +82,10 @@ impl ClipPlan {
     pub fn join(&mut self, track: u64, first_ms: f64, now_ms: f64) -> ClipId {
         let post = self.capture.post_ms;
         match &mut self.open {
-            Some(open) if open.active > 0 || now_ms <= open.end_ms + post => {
+            Some(open)
+                if (open.active > 0 || now_ms <= open.end_ms + post)
+                    && now_ms < open.id.start_ms as f64 + MAX_CLIP_MS =>
+            {
                 open.active += 1;
                 open.id
             }
@@ -127,7 +136,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn objects_share_a_clip_while_it_is_captured_and_open_a_new_one_after() {
+    fn objects_share_a_clip_while_it_is_captured_and_open_a_new_one_after_or_past_the_longest() {
         let mut plan = ClipPlan::new(Capture { pre_ms: 5_000.0, post_ms: 5_000.0 });
         let a = plan.join(1, 1_000.0, 1_500.0);
         assert_eq!(a, ClipId { start_ms: 1_000, track: 1 });
@@ -148,5 +157,8 @@ mod tests {
         // Leaving a clip that is no longer open changes nothing.
         plan.leave(a, 50_000.0);
         assert_eq!(plan.join(6, 43_000.0, 43_000.0), e);
+        // A clip as long as clips get takes no one more, even with E there.
+        let late = 42_100.0 + MAX_CLIP_MS;
+        assert_eq!(plan.join(7, late, late), ClipId { start_ms: late as u64, track: 7 });
     }
 }

@@ -56,6 +56,8 @@ struct Run {
 #[derive(Debug, Default)]
 struct Feed {
     runs: Vec<Run>,
+    /// The source could not copy its stream: the clip output encodes.
+    failed: bool,
 }
 
 /// The buffer folder of one camera's segments, shared by the ffmpeg that
@@ -129,6 +131,19 @@ impl SegmentFeed {
     /// Where run `run`'s timeline starts on the event clock.
     pub fn base_ms(&self, run: u32) -> Option<f64> {
         self.feed.lock().ok()?.runs.get(run as usize)?.base_ms
+    }
+
+    /// The stream cannot be copied into segments (the source's ffmpeg
+    /// failed at it): whoever reads them encodes instead.
+    pub fn fail(&self) {
+        if let Ok(mut feed) = self.feed.lock() {
+            feed.failed = true;
+        }
+    }
+
+    /// Whether [`SegmentFeed::fail`] was called.
+    pub fn failed(&self) -> bool {
+        self.feed.lock().is_ok_and(|f| f.failed)
     }
 
     /// Deletes the runs' lists (the run is over).

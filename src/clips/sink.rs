@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
 use super::segments::{Listed, RunFiles, SegmentFeed};
-use super::{Capture, ClipId};
+use super::{Capture, ClipId, MAX_CLIP_MS};
 use crate::clock::EventClock;
 use crate::events::{Event, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
@@ -134,7 +134,9 @@ impl ClipSink {
                 format!("--clips needs ffmpeg, and '{}' is not installed: sudo apt install ffmpeg", options.program)
             })?;
         let codec: &'static [&'static str] = if String::from_utf8_lossy(&listed.stdout).contains(" libx264 ") {
-            &["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+            // ultrafast: the buffer is encoded all the time, events or not,
+            // and a board's CPU is for detection.
+            &["-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p"]
         } else {
             if matches!(options.segments, Segments::Encoded { .. }) {
                 log::warn!("--clips: this ffmpeg has no H.264 encoder (libx264); clips are MPEG-4 part 2, which browsers do not play");
@@ -219,11 +221,19 @@ impl ClipSink {
         let due: Vec<ClipId> = self
             .windows
             .iter()
-            .filter(|(_, w)| ends || (w.active.is_empty() && self.now_ms >= w.end_ms && covered >= w.end_ms))
+            .filter(|(id, w)| {
+                let over = w.active.is_empty() && self.now_ms >= w.end_ms && covered >= w.end_ms;
+                ends || over || self.now_ms >= id.start_ms as f64 + MAX_CLIP_MS
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            if let Some(w) = self.windows.remove(&id) {
+            if let Some(mut w) = self.windows.remove(&id) {
+                if !w.active.is_empty() {
+                    // Cut short (the run ended, or the clip is as long as
+                    // clips get): up to now.
+                    w.end_ms = self.now_ms;
+                }
                 self.cut(id, &w);
             }
         }
@@ -251,25 +261,10 @@ impl ClipSink {
     /// Starts ffmpeg joining the segments that cover `w` into the clip.
     fn cut(&mut self, id: ClipId, w: &Window) {
         let path = self.options.dir.join(id.file_name());
-        let first = self.segments.iter().rposition(|s| s.start_ms <= w.start_ms).unwrap_or(0);
-        let Some(last) = self.segments.iter().position(|s| s.end_ms >= w.end_ms).or(self.segments.len().checked_sub(1))
-        else {
+        let Some((chosen_from, list)) = concat_list(&self.segments, w) else {
             self.fail_clip(&path, "no video was buffered for it");
             return;
         };
-        let chosen: Vec<Segment> = self.segments.range(first..=last.max(first)).cloned().collect();
-        let chosen_from = chosen.first().map_or(w.start_ms, |s| s.start_ms);
-        let mut list = String::from("ffconcat version 1.0\n");
-        for (i, s) in chosen.iter().enumerate() {
-            // Names only: the concat demuxer reads them beside the list.
-            let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            list.push_str(&format!("file '{}'\n", name.replace('\'', "'\\''")));
-            if i + 1 == chosen.len() && w.end_ms < s.end_ms {
-                // Trim the tail to the post-capture (the head starts at
-                // the keyframe that opens the first segment).
-                list.push_str(&format!("outpoint {:.3}\n", ((w.end_ms - s.start_ms) / 1000.0).max(0.0)));
-            }
-        }
         let list_path = self.feed().dir().join(format!("cut-{}.txt", id.file_name()));
         let partial = self.options.dir.join(format!(".{}.partial", id.file_name()));
         if let Err(e) = std::fs::write(&list_path, list) {
@@ -387,6 +382,26 @@ impl ClipSink {
     }
 }
 
+/// The concat list of the segments that cover `w`: from the last one that
+/// starts at or before its start (a segment opens with a keyframe) to the
+/// first that reaches its end, that one trimmed to the end; and where the
+/// first starts. `None` when nothing is buffered.
+fn concat_list(segments: &VecDeque<Segment>, w: &Window) -> Option<(f64, String)> {
+    let first = segments.iter().rposition(|s| s.start_ms <= w.start_ms).unwrap_or(0);
+    let last = segments.iter().position(|s| s.end_ms >= w.end_ms).or(segments.len().checked_sub(1))?;
+    let chosen: Vec<&Segment> = segments.range(first..=last.max(first)).collect();
+    let mut list = String::from("ffconcat version 1.0\n");
+    for (i, s) in chosen.iter().enumerate() {
+        // Names only: the concat demuxer reads them beside the list.
+        let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        list.push_str(&format!("file '{}'\n", name.replace('\'', "'\\''")));
+        if i + 1 == chosen.len() && w.end_ms < s.end_ms {
+            list.push_str(&format!("outpoint {:.3}\n", ((w.end_ms - s.start_ms) / 1000.0).max(0.0)));
+        }
+    }
+    Some((chosen.first()?.start_ms, list))
+}
+
 /// The event time of encoded frame `n`: the last real frame at or before
 /// it, plus the frames repeated since.
 fn time_of(times: &VecDeque<(u64, f64)>, n: u64, frame_ms: f64) -> f64 {
@@ -433,6 +448,13 @@ fn start_encoder(
 impl Sink for ClipSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
         self.now_ms = self.clock.at(r.frame);
+        if let Segments::Copied(feed) = &self.options.segments {
+            if feed.failed() {
+                // The source could not copy its stream: encode from here on.
+                let fps = self.options.rate.filter(|r| r.is_finite() && *r > 0.0).unwrap_or(30.0);
+                self.options.segments = Segments::Encoded { feed: feed.clone(), annotated: false, fps };
+            }
+        }
         self.encode(r);
         self.follow(r.events);
         self.take_segments();
@@ -465,6 +487,32 @@ impl Sink for ClipSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clip_takes_the_segments_that_cover_it_trimmed_at_its_end() {
+        let segments: VecDeque<Segment> = (0..10)
+            .map(|i| Segment {
+                path: PathBuf::from(format!("/buf/s{i}.ts")),
+                start_ms: 1000.0 * f64::from(i),
+                end_ms: 1000.0 * f64::from(i + 1),
+            })
+            .collect();
+        let window = |start_ms, end_ms| Window { start_ms, end_ms, active: HashSet::new() };
+        let (from, list) = concat_list(&segments, &window(2500.0, 5250.0)).unwrap();
+        assert_eq!(from, 2000.0);
+        assert_eq!(
+            list,
+            "ffconcat version 1.0\nfile 's2.ts'\nfile 's3.ts'\nfile 's4.ts'\nfile 's5.ts'\noutpoint 0.250\n"
+        );
+        // Before the buffer and past it: what there is.
+        let (from, list) = concat_list(&segments, &window(-5000.0, 99_000.0)).unwrap();
+        assert_eq!((from, list.matches("file ").count()), (0.0, 10));
+        assert!(!list.contains("outpoint"));
+        // Ending on a segment's end: no trim.
+        let (_, list) = concat_list(&segments, &window(9000.0, 10_000.0)).unwrap();
+        assert_eq!(list, "ffconcat version 1.0\nfile 's9.ts'\n");
+        assert!(concat_list(&VecDeque::new(), &window(0.0, 1.0)).is_none());
+    }
 
     #[test]
     fn encoded_frames_take_the_time_of_the_real_frame_they_repeat() {

@@ -80,6 +80,14 @@ pub fn is_video_file(spec: &str) -> bool {
         .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// Whether ffmpeg's last words blame the stream copy (the segment output),
+/// not the input.
+fn copy_failed(lines: &[String]) -> bool {
+    const SIGNS: [&str; 6] =
+        ["av_interleaved_write_frame", "[mpegts", "[segment", "bitstream filter", "setts", "first pts and dts"];
+    lines.iter().any(|l| SIGNS.iter().any(|s| l.contains(s)))
+}
+
 /// The last lines ffmpeg wrote on stderr, collected by a thread.
 type StderrTail = Arc<Mutex<VecDeque<String>>>;
 
@@ -129,6 +137,8 @@ pub struct FfmpegSource {
     lost: u64,
     /// Frames read from the stream, for what the end of a file says.
     frames: u64,
+    /// ffmpeg failed at copying the stream for clips: it no longer tries.
+    copy_off: AtomicBool,
 }
 
 impl std::fmt::Debug for FfmpegSource {
@@ -155,6 +165,7 @@ impl FfmpegSource {
             last_frame: None,
             lost: 0,
             frames: 0,
+            copy_off: AtomicBool::new(false),
         };
         let running = match source.start() {
             Ok(running) => running,
@@ -227,7 +238,12 @@ impl FfmpegSource {
             // The second output: the stream as it came, cut at the first
             // keyframe after each second, for clips (no decoding, no
             // encoding: a copy costs the CPU next to nothing).
-            cmd.args(["-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn", "-f", "segment", "-segment_time", "1"])
+            // Cameras send their first packets before RTCP gave them a
+            // time; MPEG-TS refuses untimed packets, so they get one.
+            let timed = "setts=pts=if(eq(PTS\\,NOPTS)\\,if(eq(DTS\\,NOPTS)\\,0\\,DTS)\\,PTS)\
+                         :dts=if(eq(DTS\\,NOPTS)\\,if(eq(PTS\\,NOPTS)\\,0\\,PTS)\\,DTS)";
+            cmd.args(["-map", "0:v:0", "-c:v", "copy", "-bsf:v", timed, "-an", "-sn", "-dn"])
+                .args(["-f", "segment", "-segment_time", "1"])
                 .args(["-reset_timestamps", "1", "-segment_format", "mpegts", "-segment_list_type", "csv"])
                 .arg("-segment_list")
                 .arg(&files.list)
@@ -238,9 +254,41 @@ impl FfmpegSource {
         cmd
     }
 
-    /// Spawns ffmpeg and reads the Y4M header.
+    /// The segments the stream is copied into, unless the copy failed.
+    fn copy(&self) -> Option<&crate::clips::segments::SegmentFeed> {
+        self.options.segments.as_ref().filter(|_| !self.copy_off.load(Ordering::Relaxed))
+    }
+
+    /// The stream copy for clips must never cost detection: a stream
+    /// ffmpeg cannot copy (a camera whose first packets carry no time, an
+    /// ffmpeg without the filter) is decoded without it from now on, and
+    /// its clips are encoded from the frames instead.
+    fn stop_copying(&self, said: &str) {
+        if let Some(feed) = self.copy() {
+            log::warn!(
+                "{}: --clips: ffmpeg cannot copy this stream ({said}); clips are encoded from the frames instead",
+                self.name
+            );
+            feed.fail();
+            self.copy_off.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Spawns ffmpeg and reads the Y4M header; without the stream copy when
+    /// ffmpeg fails at it.
     fn start(&self) -> Result<Running, SourceError> {
-        let run = self.options.segments.as_ref().map(crate::clips::segments::SegmentFeed::start_run);
+        match self.start_once() {
+            Err(e) if self.copy().is_some() && copy_failed(&[e.to_string()]) => {
+                self.stop_copying(&e.to_string());
+                self.start_once()
+            }
+            started => started,
+        }
+    }
+
+    /// Spawns ffmpeg and reads the Y4M header.
+    fn start_once(&self) -> Result<Running, SourceError> {
+        let run = self.copy().map(crate::clips::segments::SegmentFeed::start_run);
         let unplaced = run.as_ref().map(|r| r.run);
         let mut child = self.command_for(run.as_ref()).spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::Open {
@@ -374,7 +422,7 @@ impl Source for FfmpegSource {
             let Some(running) = self.running.as_mut() else { return Ok(None) };
             let (why, status, read_error) = match running.y4m.next_frame(rgb) {
                 Ok(Some(size)) => {
-                    if let (Some(run), Some(feed)) = (running.unplaced.take(), self.options.segments.as_ref()) {
+                    if let (Some(run), Some(feed)) = (running.unplaced.take(), self.copy()) {
                         // The run's timeline starts with its first frame:
                         // on the wall clock for a stream, and where a
                         // file's event clock starts (its first frame's
@@ -423,13 +471,26 @@ impl Source for FfmpegSource {
                 }
             };
             let Some(running) = self.running.take() else { return Ok(None) };
+            let before_first_frame = running.unplaced.is_some();
             let tail = running.stop();
+            let lines: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+            // A copy that failed: at once again without it.
+            if (self.live || before_first_frame) && self.copy().is_some() && copy_failed(&lines) {
+                self.stop_copying(lines.last().map_or(why.as_str(), String::as_str));
+                match self.start() {
+                    Ok(running) => {
+                        self.running = Some(running);
+                        continue;
+                    }
+                    Err(e) if !self.live => return Err(e),
+                    Err(_) => {}
+                }
+            }
             if !self.live {
                 return Err(self.failure(&tail, status, read_error));
             }
             // What ffmpeg said, as the fix it points to when it names one
             // (host gone, credentials refused), else its last line.
-            let lines: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
             let why = explain(&lines, true).map_or(why.clone(), |said| format!("{why}: {said}"));
             if !self.reconnect(&why)? {
                 return Ok(None);
@@ -637,6 +698,20 @@ mod tests {
     }
 
     #[test]
+    fn failures_of_the_stream_copy_are_told_from_failures_of_the_stream() {
+        for copy in [
+            "[mpegts @ 0x55] first pts and dts value must be set",
+            "av_interleaved_write_frame(): Invalid data found when processing input",
+            "Unknown bitstream filter nosuchfilter",
+        ] {
+            assert!(copy_failed(&[copy.to_owned()]), "{copy}");
+        }
+        for stream in ["Connection to tcp://127.0.0.1:1 failed: Connection refused", "x.mp4: Invalid data found"] {
+            assert!(!copy_failed(&[stream.to_owned()]), "{stream}");
+        }
+    }
+
+    #[test]
     fn the_line_that_says_why_is_chosen_over_a_bare_io_error() {
         let lines = vec![
             "[tcp @ 0x55c29dd1e800] Failed to resolve hostname camera.invalid: Name or service not known".to_owned(),
@@ -662,6 +737,7 @@ mod tests {
             last_frame: None,
             lost: 0,
             frames: 0,
+            copy_off: AtomicBool::new(false),
         };
         let cmd = source.command();
         let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
