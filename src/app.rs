@@ -129,8 +129,12 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
                 .map_err(in_camera)?,
         );
         if let (Some(clips), Some(dir)) = (&spec.outputs.clips, clip_dir.clone()) {
-            let sink = clip_sink(clips, dir, copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
-            sinks.push(offloaded("clips", sink, live, &mut scraped.output_drops)?);
+            let (pixels, sink) = clip_sink(clips, dir, copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
+            let offloaded = crate::sink::offload::Offloaded::start("--clips", sink, SINK_QUEUE, live)
+                .map_err(anyhow::Error::msg)?
+                .with_pixels(pixels);
+            scraped.output_drops.push(("clips".to_owned(), offloaded.drop_counter()));
+            sinks.push(Box::new(offloaded));
             if let Some(writer) = &store {
                 let rows = crate::store::StoreSink::new(
                     writer.clone(),
@@ -682,7 +686,7 @@ fn clip_sink(
     copied: Option<crate::clips::segments::SegmentFeed>,
     source: &dyn crate::source::Source,
     labels: &[String],
-) -> Result<Box<dyn Sink>> {
+) -> Result<(Arc<AtomicBool>, Box<dyn Sink>)> {
     use crate::clips::sink::{ClipOptions, ClipSink, Segments};
     let segments = match copied {
         Some(feed) => Segments::Copied(feed),
@@ -702,7 +706,8 @@ fn clip_sink(
         live: source.is_live(),
         rate: source.frame_rate(),
     };
-    Ok(Box::new(ClipSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?))
+    let sink = ClipSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?;
+    Ok((sink.pixels(), Box::new(sink)))
 }
 
 /// Frames a file-writing sink may hold before a live camera's frames are

@@ -116,6 +116,10 @@ pub struct ClipSink {
     written: u64,
     failed: u64,
     broken: bool,
+    /// Whether it needs the frames' pixels (it encodes).
+    pixels: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// When the segment list was last read.
+    polled: Option<std::time::Instant>,
 }
 
 impl ClipSink {
@@ -144,6 +148,8 @@ impl ClipSink {
             &["-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p"]
         };
         let clock = EventClock::new(options.live, options.rate);
+        let encodes = matches!(options.segments, Segments::Encoded { .. });
+        let pixels = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(encodes));
         Ok(Self {
             options,
             labels,
@@ -160,7 +166,15 @@ impl ClipSink {
             written: 0,
             failed: 0,
             broken: false,
+            pixels,
+            polled: None,
         })
+    }
+
+    /// Set while it needs the frames' pixels: an offloading wrapper
+    /// copies them only then ([`crate::sink::offload::Offloaded::with_pixels`]).
+    pub fn pixels(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        std::sync::Arc::clone(&self.pixels)
     }
 
     fn feed(&self) -> &SegmentFeed {
@@ -339,6 +353,10 @@ impl ClipSink {
             return;
         }
         let size = (r.frame.width, r.frame.height);
+        if r.frame.rgb.len() != size.0 as usize * size.1 as usize * 3 {
+            // Sent without its pixels (before the switch to encoding).
+            return;
+        }
         if self.encoder.as_ref().is_some_and(|e| e.size != size) {
             // A new size needs a new encoder (and run).
             self.close_encoder();
@@ -453,11 +471,17 @@ impl Sink for ClipSink {
                 // The source could not copy its stream: encode from here on.
                 let fps = self.options.rate.filter(|r| r.is_finite() && *r > 0.0).unwrap_or(30.0);
                 self.options.segments = Segments::Encoded { feed: feed.clone(), annotated: false, fps };
+                self.pixels.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
         self.encode(r);
         self.follow(r.events);
-        self.take_segments();
+        // ffmpeg finishes a segment a second or so: no need to look at
+        // its list every frame.
+        if self.polled.is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(250)) {
+            self.polled = Some(std::time::Instant::now());
+            self.take_segments();
+        }
         self.cut_due(false);
         self.reap(false);
         Ok(())

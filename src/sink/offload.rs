@@ -62,6 +62,10 @@ pub struct Offloaded {
     places: Shared,
     /// Events of the frames dropped since the last one sent.
     pending: Vec<crate::events::Event>,
+    /// While false, frames go without their pixels (a sink that only
+    /// follows events and times: copying a 1080p frame costs more than it
+    /// does).
+    pixels: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Offloaded {
@@ -92,7 +96,14 @@ impl Offloaded {
             warned: None,
             places: Shared::default(),
             pending: Vec::new(),
+            pixels: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         })
+    }
+
+    /// Frames reach the sink with their pixels only while `pixels` holds.
+    pub fn with_pixels(mut self, pixels: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.pixels = pixels;
+        self
     }
 
     /// Frames this sink dropped because it could not keep up.
@@ -180,7 +191,9 @@ impl Sink for Offloaded {
         }
         let mut rgb = self.spare.try_recv().unwrap_or_default();
         rgb.clear();
-        rgb.extend_from_slice(&r.frame.rgb);
+        if self.pixels.load(Ordering::Relaxed) {
+            rgb.extend_from_slice(&r.frame.rgb);
+        }
         let f = r.frame;
         let frame = Frame {
             index: f.index,
