@@ -6,11 +6,14 @@
 # without and with --clips; CPU of ssd-cam and its ffmpeg children over the
 # run after a 15 s warm-up (from /proc), the bytes the segment buffer wrote
 # and the clips kept, both scaled to an hour.
-#   benches/clips-cost.sh [SECONDS] [SSD_CAM_BINARY]
+# Runs alternate, PAIRS times (default 3): the machine's noise (a few % run
+# to run) is larger than the cost, so the medians are compared.
+#   benches/clips-cost.sh [SECONDS] [SSD_CAM_BINARY] [PAIRS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-90}
 bin=${2:-target/quick-release/ssd-cam}
+pairs=${3:-3}
 work=target/tmp/clips-cost
 mkdir -p "$work"
 clip=$work/walk-1080p.ts
@@ -20,9 +23,9 @@ if [ ! -f "$clip" ]; then
         "[0]drawbox=x=750:y=60:w=420:h=900:color=0x4a3b2c:t=fill[s];[1]crop=300:512:90:0,scale=528:900[p];[s][p]overlay=x='mod(t,20)*150-528':y=120:shortest=1" \
         -t 130 -c:v libx264 -preset veryfast -g 15 -pix_fmt yuv420p -f mpegts "$clip"
 fi
-python3 - "$bin" "$clip" "$secs" "$work" <<'PY'
-import json, os, shutil, signal, socket, subprocess, sys, time
-bin, clip, secs, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+python3 - "$bin" "$clip" "$secs" "$work" "$pairs" <<'PY'
+import json, os, shutil, signal, socket, statistics, subprocess, sys, time
+bin, clip, secs, work, pairs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 hz = os.sysconf("SC_CLK_TCK")
 
 def ticks(pid):
@@ -70,22 +73,28 @@ def run(clips):
                     except OSError:
                         pass
         time.sleep(0.25)
-    cpu = sum(ticks(p) - before[p] for p in pids) / hz / (time.time() - t0)
+    took = time.time() - t0
+    cpu = sum(ticks(p) - before[p] for p in pids) / hz / took
+    ffmpeg = sum(ticks(p) - before[p] for p in pids[1:]) / hz / took
     cam.send_signal(signal.SIGINT)
     err = cam.communicate(timeout=60)[1].decode(errors="replace")
     server.kill(); server.wait()
     kept = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if f.endswith(".mp4")) if clips else 0
     n = len([f for f in os.listdir(out) if f.endswith(".mp4")]) if clips else 0
     summary = [l for l in err.splitlines() if l.startswith("ssd-cam:")]
-    return cpu, sum(seen.values()), kept, n, summary
+    return cpu, sum(seen.values()), kept, n, summary, ffmpeg
 
-base = run(False)
-with_clips = run(True)
+runs = [(run(False), run(True)) for _ in range(pairs)]
 hour = 3600 / secs
-print(f"machine: {os.cpu_count()} cores; {secs} s per run after a 15 s warm-up; binary {bin}")
-print(f"no clips:   CPU {base[0]*100:.1f}% of one core  {base[4]}")
-print(f"with clips: CPU {with_clips[0]*100:.1f}% of one core  {with_clips[4]}")
-print(f"clips cost: {(with_clips[0]/base[0]-1)*100:+.1f}% CPU")
-print(f"segment buffer written: {with_clips[1]*hour/1e6:.0f} MB/hour; clips kept: {with_clips[3]} "
-      f"({with_clips[2]/1e6:.1f} MB, {with_clips[2]*hour/1e6:.0f} MB/hour at one walk-by every 20 s)")
+med = lambda xs: statistics.median(xs)
+base = med([r[0][0] for r in runs]); clips = med([r[1][0] for r in runs])
+print(f"machine: {os.cpu_count()} cores; {pairs} pairs of {secs} s runs after a 15 s warm-up; binary {bin}")
+for i, (a, b) in enumerate(runs):
+    print(f"pair {i + 1}: no clips {a[0]*100:.1f}% (ffmpeg {a[5]*100:.1f}%), with clips {b[0]*100:.1f}% "
+          f"(ffmpeg {b[5]*100:.1f}%) of one core; {b[4]}")
+print(f"median: no clips {base*100:.1f}%, with clips {clips*100:.1f}% of one core: {(clips/base-1)*100:+.1f}% CPU")
+print(f"median ffmpeg child: {med([r[0][5] for r in runs])*100:.1f}% without, {med([r[1][5] for r in runs])*100:.1f}% with the copy")
+last = runs[-1][1]
+print(f"segment buffer written: {last[1]*hour/1e6:.0f} MB/hour (the stream's own bitrate); clips kept: {last[3]} "
+      f"({last[2]/1e6:.1f} MB, {last[2]*hour/1e6:.0f} MB/hour at one walk-by every 20 s)")
 PY

@@ -2,8 +2,9 @@
 # How fast the review page loads with 10,000 events in the database: fills
 # a database (examples/fill_events_db.rs), serves it (ssd-cam --clips DIR
 # --http on a still demo scene) and times, 20 times each, what the page
-# asks for first (the page, /api/info, /api/events' first page) with curl;
-# prints the median and the worst of each and of the three together.
+# asks for first (the page, /api/info, /api/events' first page) with curl,
+# and a filtered and a last page; prints the median and the worst of each
+# and of the first three together.
 #   benches/review-load.sh [EVENTS] [SSD_CAM_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,14 +24,15 @@ python3 - "$port" "$n" <<'PY'
 import statistics, subprocess, sys
 port, n = sys.argv[1], sys.argv[2]
 paths = ["/review", "/api/info", "/api/events?limit=61&offset=0"]
-times = {p: [] for p in paths}
+more = ["/api/events?label=dog&camera=yard&limit=61", "/api/events?limit=61&offset=9900"]
+times = {p: [] for p in paths + more}
 for _ in range(20):
-    for p in paths:
+    for p in paths + more:
         t = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Accept: application/json", "-w", "%{time_total}",
                             f"http://127.0.0.1:{port}{p}"], capture_output=True, text=True, check=True).stdout
         times[p].append(float(t) * 1000)
 total = [sum(times[p][i] for p in paths) for i in range(20)]
-for p in paths:
+for p in paths + more:
     print(f"{p:32} median {statistics.median(times[p]):6.1f} ms, worst {max(times[p]):6.1f} ms")
 print(f"{'first page (all three)':32} median {statistics.median(total):6.1f} ms, worst {max(total):6.1f} ms  ({n} events)")
 PY

@@ -73,11 +73,18 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     for (spec, name) in specs.iter().zip(&taken) {
         let name = name.clone();
         let clip_dir = spec.outputs.clips.as_ref().map(|c| if several { c.dir.join(&name) } else { c.dir.clone() });
-        let copied = match (&spec.outputs.clips, &clip_dir, &spec.input) {
-            (Some(clips), Some(dir), Input::Source(source))
+        // The segment buffer: in the clips folder, or under
+        // --clips-buffer (a tmpfs spares an SD card the stream's writes).
+        let buffer = spec.outputs.clips.as_ref().zip(clip_dir.as_ref()).map(|(c, dir)| match &c.buffer {
+            Some(b) if several => b.join("ssd-cam-buffer").join(&name),
+            Some(b) => b.join("ssd-cam-buffer"),
+            None => dir.join(".buffer"),
+        });
+        let copied = match (&spec.outputs.clips, &buffer, &spec.input) {
+            (Some(clips), Some(buffer), Input::Source(source))
                 if !clips.annotated && crate::clips::copyable(source, &ffmpeg::FfmpegOptions::default().program) =>
             {
-                Some(clip_buffer(dir)?)
+                Some(clip_buffer(buffer)?)
             }
             _ => None,
         };
@@ -128,8 +135,9 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
                 .map_err(in_camera)?,
         );
-        if let (Some(clips), Some(dir)) = (&spec.outputs.clips, clip_dir.clone()) {
-            let (pixels, sink) = clip_sink(clips, dir, copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
+        if let (Some(clips), Some(dir), Some(buffer)) = (&spec.outputs.clips, clip_dir.clone(), buffer) {
+            let (pixels, sink) =
+                clip_sink(clips, (dir, buffer), copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
             let offloaded = crate::sink::offload::Offloaded::start("--clips", sink, SINK_QUEUE, live)
                 .map_err(anyhow::Error::msg)?
                 .with_pixels(pixels);
@@ -671,18 +679,19 @@ fn retention_places(args: &Args) -> Result<Option<(crate::retention::Retention, 
     Ok(Some((retention, places)))
 }
 
-/// A clips folder's segment buffer (`DIR/.buffer`).
-fn clip_buffer(dir: &std::path::Path) -> Result<crate::clips::segments::SegmentFeed> {
-    let buffer = dir.join(".buffer");
-    crate::clips::segments::SegmentFeed::new(buffer.clone())
+/// A camera's segment buffer folder, created (and emptied of an earlier
+/// run's segments).
+fn clip_buffer(buffer: &std::path::Path) -> Result<crate::clips::segments::SegmentFeed> {
+    crate::clips::segments::SegmentFeed::new(buffer.to_path_buf())
         .with_context(|| format!("--clips: cannot create {}", buffer.display()))
 }
 
-/// The clip output of a camera whose clips go in `dir`: cut from the
-/// stream `copied` by the source's ffmpeg, or from frames it encodes.
+/// The clip output of a camera whose clips go in `dir` (its segment buffer
+/// in `buffer`): cut from the stream `copied` by the source's ffmpeg, or
+/// from frames it encodes.
 fn clip_sink(
     clips: &crate::config::Clips,
-    dir: std::path::PathBuf,
+    (dir, buffer): (std::path::PathBuf, std::path::PathBuf),
     copied: Option<crate::clips::segments::SegmentFeed>,
     source: &dyn crate::source::Source,
     labels: &[String],
@@ -691,7 +700,7 @@ fn clip_sink(
     let segments = match copied {
         Some(feed) => Segments::Copied(feed),
         None => Segments::Encoded {
-            feed: clip_buffer(&dir)?,
+            feed: clip_buffer(&buffer)?,
             annotated: clips.annotated,
             fps: source.frame_rate().filter(|r| r.is_finite() && *r > 0.0).unwrap_or(30.0),
         },

@@ -197,6 +197,12 @@ pub struct Args {
     #[arg(long, help_heading = "Output", requires = "clips")]
     pub clips_annotated: bool,
 
+    /// Keep the few seconds of pre-roll segments under DIR/ssd-cam-buffer
+    /// rather than in the clips folder: a tmpfs (/dev/shm, /run) spares an
+    /// SD card the stream's continuous writes.
+    #[arg(long, help_heading = "Output", value_name = "DIR", requires = "clips")]
+    pub clips_buffer: Option<std::path::PathBuf>,
+
     /// Delete clips, snapshots and recordings older than DAYS, oldest
     /// first, at start and every 5 minutes; KIND= (clips, snapshots or
     /// recordings) for one kind only. Repeatable.
@@ -548,6 +554,7 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
                     post_ms: args.post_capture * 1000.0,
                 },
                 annotated: args.clips_annotated,
+                buffer: args.clips_buffer.clone(),
             }),
             mqtt: mqtt_url(args)?.map(|url| Mqtt {
                 url,

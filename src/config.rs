@@ -291,6 +291,9 @@ pub struct Clips {
     pub capture: crate::clips::Capture,
     /// Boxes drawn (encoded).
     pub annotated: bool,
+    /// Where the segment buffer goes (`ssd-cam-buffer` in it), when not in
+    /// the clips folder.
+    pub buffer: Option<PathBuf>,
 }
 
 /// `--mqtt`: events (and optionally detections) to a broker.

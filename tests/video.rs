@@ -1037,7 +1037,9 @@ fn a_clip_holds_the_event_with_its_pre_and_post_capture_copied_or_encoded() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("walk.mp4");
     common::walk_with_margins(&clip);
-    for (how, more) in [("copied", &[][..]), ("encoded", &["--clips-annotated"][..])] {
+    let shm = dir.path().join("shm");
+    let elsewhere = ["--clips-annotated", "--clips-buffer", shm.to_str().unwrap()];
+    for (how, more) in [("copied", &[][..]), ("encoded", &elsewhere[..])] {
         let clips = dir.path().join(how);
         let args = [&["--clips", clips.to_str().unwrap(), "--pre-capture", "2", "--post-capture", "2"][..], more];
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_ssd-cam"))
@@ -1063,9 +1065,11 @@ fn a_clip_holds_the_event_with_its_pre_and_post_capture_copied_or_encoded() {
         let want = events[1]["duration_ms"].as_f64().unwrap() / 1000.0 + 4.0;
         let got = duration_s(&file);
         assert!((got - want).abs() <= 1.0, "{how}: the clip lasts {got} s, the event and its 2 + 2 s {want} s");
-        // Nothing of the buffer is left behind.
-        let left: Vec<_> = std::fs::read_dir(clips.join(".buffer")).unwrap().flatten().map(|e| e.path()).collect();
+        // Nothing of the buffer is left behind, where it was.
+        let buffer = if more.is_empty() { clips.join(".buffer") } else { shm.join("ssd-cam-buffer") };
+        let left: Vec<_> = std::fs::read_dir(&buffer).unwrap().flatten().map(|e| e.path()).collect();
         assert!(left.is_empty(), "{how}: {left:?}");
+        assert_eq!(clips.join(".buffer").exists(), more.is_empty(), "{how}: the buffer is where it was asked");
     }
 }
 
