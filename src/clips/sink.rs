@@ -16,7 +16,7 @@ use super::{Capture, ClipId, MAX_CLIP_MS};
 use crate::clock::EventClock;
 use crate::events::{Event, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
-use crate::source::ffmpeg::{die_with_parent, end};
+use crate::source::ffmpeg::{die_with_parent, end, has_libx264};
 
 /// Segment length the clip output's own encoder cuts at (seconds), with a
 /// keyframe at each: a clip starts at most this much before its pre-capture.
@@ -129,15 +129,7 @@ impl ClipSink {
     pub fn new(options: ClipOptions, labels: Vec<String>) -> Result<Self, String> {
         std::fs::create_dir_all(&options.dir)
             .map_err(|e| format!("--clips {}: cannot create the folder: {e}", options.dir.display()))?;
-        let listed = Command::new(&options.program)
-            .args(["-hide_banner", "-encoders"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|_| {
-                format!("--clips needs ffmpeg, and '{}' is not installed: sudo apt install ffmpeg", options.program)
-            })?;
-        let codec: &'static [&'static str] = if String::from_utf8_lossy(&listed.stdout).contains(" libx264 ") {
+        let codec: &'static [&'static str] = if has_libx264(&options.program, "--clips")? {
             // ultrafast: the buffer is encoded all the time, events or not,
             // and a board's CPU is for detection.
             &["-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p"]

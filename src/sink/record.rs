@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{FrameResult, Sink, SinkError};
 use crate::overlay::annotate;
-use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, join_reader, last_line};
+use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, has_libx264, join_reader, last_line};
 
 /// What and how to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,16 +104,7 @@ impl RecordSink {
         if !dir.is_dir() {
             return Err(format!("--record {}: the folder {} does not exist", options.path.display(), dir.display()));
         }
-        let encoders = Command::new(&options.program)
-            .args(["-hide_banner", "-encoders"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|_| {
-                format!("--record needs ffmpeg, and '{}' is not installed: sudo apt install ffmpeg", options.program)
-            })?;
-        let listed = String::from_utf8_lossy(&encoders.stdout);
-        let codec: &'static [&'static str] = if listed.contains(" libx264 ") {
+        let codec: &'static [&'static str] = if has_libx264(&options.program, "--record")? {
             &["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
         } else {
             log::warn!("--record: this ffmpeg has no H.264 encoder (libx264); recording MPEG-4 part 2");

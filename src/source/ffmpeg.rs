@@ -80,6 +80,19 @@ pub fn is_video_file(spec: &str) -> bool {
         .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// Whether `program` (an ffmpeg) has the H.264 encoder libx264; an error
+/// naming the fix when it does not run at all. `flag` names the option
+/// that needs it.
+pub(crate) fn has_libx264(program: &str, flag: &str) -> Result<bool, String> {
+    let listed = Command::new(program)
+        .args(["-hide_banner", "-encoders"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|_| format!("{flag} needs ffmpeg, and '{program}' is not installed: sudo apt install ffmpeg"))?;
+    Ok(String::from_utf8_lossy(&listed.stdout).contains(" libx264 "))
+}
+
 /// Whether ffmpeg's last words blame the stream copy (the segment output),
 /// not the input.
 fn copy_failed(lines: &[String]) -> bool {
