@@ -393,6 +393,8 @@ struct CameraPatch {
     detect: Option<String>,
     full_frame_every: Option<String>,
     stationary_check: Option<f64>,
+    pre_capture: Option<f64>,
+    post_capture: Option<f64>,
     motion_threshold: Option<u8>,
     zones: Option<Vec<String>>,
     lines: Option<Vec<String>>,
@@ -626,6 +628,21 @@ impl CameraPatch {
             }
             c.motion.stationary_check = Duration::from_secs_f64(s);
         }
+        for (name, value, pre) in [("pre_capture", self.pre_capture, true), ("post_capture", self.post_capture, false)]
+        {
+            let Some(secs) = value else { continue };
+            if !(secs.is_finite() && (0.0..=3600.0).contains(&secs)) {
+                return Err(field(name, format!("{secs} is not a number of seconds from 0 to 3600")));
+            }
+            let Some(clips) = c.outputs.clips.as_mut() else {
+                return Err(field(name, "clips are kept with --clips DIR on the command line".into()));
+            };
+            if pre {
+                clips.capture.pre_ms = secs * 1000.0;
+            } else {
+                clips.capture.post_ms = secs * 1000.0;
+            }
+        }
         if let Some(t) = self.motion_threshold {
             c.motion.threshold = t.max(1);
         }
@@ -755,6 +772,28 @@ threshold = 0.8
         assert_eq!(c[0].motion.stationary_check, Duration::from_secs(4));
         let bad = "[[camera]]\nname = \"door\"\nsource = \"demo\"\n[camera.filters.person]\nmin_score = 3\n";
         assert_eq!(parse_cameras(bad).unwrap_err(), "camera 'door': filters.person: min_score: 3 is not 0 to 1");
+    }
+
+    #[test]
+    fn a_camera_sets_its_own_pre_and_post_capture_over_the_command_line() {
+        let mut base = parse_cameras("[[camera]]\nname = \"x\"\nsource = \"demo\"\n").unwrap().remove(0);
+        let text = "[defaults]\npost_capture = 8\n[[camera]]\nname = \"door\"\nsource = \"demo\"\npre_capture = 2\n\
+                    [[camera]]\nname = \"yard\"\nsource = \"demo\"\n";
+        let err = parse_cameras_over(text, &base).unwrap_err();
+        assert!(err.contains("post_capture: clips are kept with --clips DIR"), "{err}");
+        base.outputs.clips = Some(Clips {
+            dir: "clips".into(),
+            capture: crate::clips::Capture::default(),
+            annotated: false,
+            buffer: None,
+        });
+        let c = parse_cameras_over(text, &base).unwrap();
+        let capture = |i: usize| c[i].outputs.clips.as_ref().unwrap().capture;
+        assert_eq!((capture(0).pre_ms, capture(0).post_ms), (2000.0, 8000.0));
+        assert_eq!((capture(1).pre_ms, capture(1).post_ms), (5000.0, 8000.0));
+        let bad = "[[camera]]\nname = \"x\"\nsource = \"demo\"\npre_capture = -1\n";
+        let bad = parse_cameras_over(bad, &base).unwrap_err();
+        assert!(bad.contains("pre_capture: -1 is not a number of seconds"), "{bad}");
     }
 
     #[test]
