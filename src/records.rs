@@ -165,6 +165,18 @@ pub fn snapshot_path(source: &str, file: &str) -> String {
     format!("/snapshots/{source}/{file}")
 }
 
+/// Whether `file` is `<ms>-<id>.<ext>`, the name ssd-cam gives an object's
+/// snapshot (`jpg`) or clip (`mp4`): the only files the viewer serves and
+/// retention deletes, so no other path is ever reached.
+pub fn is_object_file(file: &str, ext: &str) -> bool {
+    let Some((ms, id)) = file.strip_suffix(ext).and_then(|s| s.strip_suffix('.')).and_then(|stem| stem.split_once('-'))
+    else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    digits(ms) && digits(id)
+}
+
 /// The JSON of one frame, as `--headless` writes it.
 pub fn frame_json(r: &FrameResult<'_>, source: &str, labels: &[String]) -> String {
     frame_record(r, source, labels, |record| serde_json::to_string(record)).unwrap_or_default()

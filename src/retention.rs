@@ -133,15 +133,9 @@ pub struct Place {
 impl Place {
     /// Whether `name` is a file ssd-cam wrote there.
     fn owns(&self, name: &str) -> bool {
-        let numbered = |stem: &str| {
-            stem.split_once('-').is_some_and(|(a, b)| {
-                let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-                digits(a) && digits(b)
-            })
-        };
         match (self.kind, &self.stem) {
-            (Kind::Clips, _) => name.strip_suffix(".mp4").is_some_and(numbered),
-            (Kind::Snapshots, _) => name.strip_suffix(".jpg").is_some_and(numbered),
+            (Kind::Clips, _) => crate::records::is_object_file(name, "mp4"),
+            (Kind::Snapshots, _) => crate::records::is_object_file(name, "jpg"),
             (Kind::Recordings, Some((stem, ext))) => name.strip_suffix(&format!(".{ext}")).is_some_and(|rest| {
                 rest.strip_prefix(&format!("{stem}-"))
                     .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))

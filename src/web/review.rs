@@ -105,9 +105,7 @@ pub fn parse_query(query: &str) -> Result<Query, String> {
 /// Whether `file` is a name the clip output writes (`<ms>-<id>.mp4`): the
 /// only files served, so no path can reach outside the folder.
 pub fn is_clip_name(file: &str) -> bool {
-    let Some((ms, id)) = file.strip_suffix(".mp4").and_then(|stem| stem.split_once('-')) else { return false };
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-    digits(ms) && digits(id)
+    crate::records::is_object_file(file, "mp4")
 }
 
 /// One event as `/api/events` gives it: the row, with where the viewer

@@ -636,9 +636,7 @@ const SNAPSHOTS: &str = "/snapshots/";
 /// Whether `file` is a name the snapshot sink writes (`<ms>-<id>.jpg`): the
 /// only files served, so no path can reach outside the folder.
 fn is_snapshot_name(file: &str) -> bool {
-    let Some((ms, id)) = file.strip_suffix(".jpg").and_then(|stem| stem.split_once('-')) else { return false };
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-    digits(ms) && digits(id)
+    crate::records::is_object_file(file, "jpg")
 }
 
 /// An object's snapshot file from a camera's `--snapshots` folder.
