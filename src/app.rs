@@ -45,7 +45,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
-        load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision)?;
+        load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.engine.options())?;
     let stdout = crate::sink::json::SharedLines::stdout();
     // Every camera's name (running or not), and the running cameras'.
     let taken = camera_names(&specs)?;
@@ -292,7 +292,7 @@ pub fn check_config(args: &Args) -> Vec<String> {
     let first = specs.first().map(|s| s.input.spec().to_owned()).unwrap_or_default();
     let any_device = specs.iter().any(|s| matches!(s.input, Input::Device(_)));
     let (model_arg, _) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
-    let loaded = load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.precision);
+    let loaded = load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.engine.options());
     let several = specs.len() > 1;
     for spec in &specs {
         let name = spec.name.clone().unwrap_or_else(|| spec.input.default_name());
@@ -1021,8 +1021,8 @@ impl Parallelism {
 }
 
 /// Resolves `--model`, sets the kernel thread count and loads the network
-/// in `precision`.
-pub fn load(model: &str, parallel: Parallelism, precision: crate::model::Precision) -> Result<Loaded> {
+/// on the engine `engine` names (its `threads` come from `parallel`).
+pub fn load(model: &str, parallel: Parallelism, engine: crate::model::LoadOptions) -> Result<Loaded> {
     let paths = locate_model(model).map_err(anyhow::Error::msg)?;
     let manifest = Manifest::from_path(&paths.manifest)?;
     let priors = crate::baked_priors::priors_for(&manifest.priors)
@@ -1031,12 +1031,17 @@ pub fn load(model: &str, parallel: Parallelism, precision: crate::model::Precisi
     set_threads(threads);
     let started = std::time::Instant::now();
     log::debug!("loading {}", paths.onnx.display());
-    let model = Model::load_with(&paths.onnx, &manifest, &paths.manifest, precision)?;
+    let options = crate::model::LoadOptions { threads, ..engine };
+    let model = Model::load_on(&paths.onnx, &manifest, &paths.manifest, &options)?;
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let on = model.engine();
     log::info!(
-        "model {} ({}) loaded and optimised in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
+        "model {} ({}) loaded on {} {} ({}) in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
         manifest.name,
         paths.onnx.display(),
+        on.backend,
+        on.version,
+        on.provider,
     );
     Ok(Loaded { manifest, priors, model, paths, threads, workers, load_ms })
 }

@@ -14,7 +14,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::app::{load, Loaded, Parallelism};
-use crate::model::Precision;
 use crate::pipeline::Pipeline;
 use crate::sink::{FrameResult, Latency, Sink, SinkError};
 use ssd_core::postprocess::{Decoder, PostParams};
@@ -35,8 +34,8 @@ pub struct BenchOptions {
     pub threads: Option<u32>,
     /// Inference workers in the pipeline phase (default when `None`).
     pub workers: Option<u32>,
-    /// Network arithmetic.
-    pub precision: Precision,
+    /// The engine and its arithmetic.
+    pub engine: crate::cli::EngineArgs,
     /// Also time every node of the network (tract's plan, after optimisation).
     pub profile: bool,
 }
@@ -135,6 +134,8 @@ pub struct BenchReport {
     pub threads: usize,
     /// Inference workers in the pipeline phase.
     pub workers: usize,
+    /// The engine that ran it: backend, version, provider (and library).
+    pub engine: crate::model::EngineInfo,
     /// Precision asked for.
     pub precision: String,
     /// Model load + optimise, ms.
@@ -189,7 +190,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         bail!("--frames must be at least 2");
     }
     let Loaded { manifest, priors, mut model, threads, workers, load_ms, .. } =
-        load(&options.model, Parallelism::resolve(options.threads, options.workers), options.precision)?;
+        load(&options.model, Parallelism::resolve(options.threads, options.workers), options.engine.options())?;
     let params = PostParams::from(manifest.defaults);
     let mut pre = Preprocessor::new(&manifest, false);
     let mut decoder = Decoder::new(&manifest, priors.clone(), params);
@@ -242,6 +243,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         tracked: None,
         switches: Default::default(),
     };
+    let engine = model.engine();
     let pipeline = Pipeline::one(camera, model, pre, workers);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     pipeline.run_one(stop).context("pipeline run")?;
@@ -268,8 +270,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         frame_size: [width, height],
         threads,
         workers,
-        precision: clap::ValueEnum::to_possible_value(&options.precision)
-            .map_or_else(String::new, |v| v.get_name().to_owned()),
+        engine,
+        precision: crate::model::value_name(&options.engine.precision),
         load_ms,
         throughput_ratio: if isolated.inference_fps > 0.0 { pipeline.fps / isolated.inference_fps } else { 0.0 },
         latency_ratio: if pipeline.inference.p50 > 0.0 { pipeline.service.p50 / pipeline.inference.p50 } else { 0.0 },
@@ -288,9 +290,20 @@ impl BenchReport {
         };
         let head = format!("  {:<12} {:>9} {:>9} {:>9} {:>9}\n", "ms", "p50", "p95", "p99", "mean");
         let (i, p) = (&self.isolated, &self.pipeline);
+        let e = &self.engine;
         let mut s = format!(
-            "model {} on {} ({}x{}), {} thread(s), {}\nmodel load + optimise: {:.0} ms\n\n",
-            self.model, self.source, self.frame_size[0], self.frame_size[1], self.threads, self.precision, self.load_ms
+            "model {} on {} ({}x{}), {} thread(s), {}\nengine: {} {} on {}{}\nmodel load + optimise: {:.0} ms\n\n",
+            self.model,
+            self.source,
+            self.frame_size[0],
+            self.frame_size[1],
+            self.threads,
+            self.precision,
+            e.backend,
+            e.version,
+            e.provider,
+            e.library.as_ref().map(|l| format!(" ({})", l.display())).unwrap_or_default(),
+            self.load_ms
         );
         s += &format!("stages alone (one frame, repeated): {:.1} inference-only frames/s\n", i.inference_fps);
         s += &head;

@@ -353,10 +353,9 @@ pub struct Args {
     #[arg(long, help_heading = "Performance", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub workers: Option<u32>,
 
-    /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
-    /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
-    #[arg(long, help_heading = "Performance", value_enum, default_value_t = crate::model::Precision::F32)]
-    pub precision: crate::model::Precision,
+    /// The engine that runs the network.
+    #[command(flatten)]
+    pub engine: EngineArgs,
 
     /// Where the model runs: on every frame (always), or only where
     /// something moves or is tracked (motion: a cheap motion detector on
@@ -464,9 +463,9 @@ pub enum Command {
         /// Inference workers in the pipeline phase [default: one per core].
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
         workers: Option<u32>,
-        /// Arithmetic for the network.
-        #[arg(long, value_enum, default_value_t = crate::model::Precision::F32)]
-        precision: crate::model::Precision,
+        /// The engine that runs the network.
+        #[command(flatten)]
+        engine: EngineArgs,
         /// One JSON object instead of the table.
         #[arg(long)]
         json: bool,
@@ -761,5 +760,36 @@ mod tests {
         let ok = Args::try_parse_from(["ssd-cam", "--threshold", "0.5", "--headless"]).unwrap();
         assert_eq!(ok.threshold, Some(0.5));
         assert_eq!(ok.model, None);
+    }
+}
+
+/// The engine that runs the network: `--backend`, `--ep`, `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::Args)]
+pub struct EngineArgs {
+    /// The engine: tract (built in, tuned for ARM) or onnxruntime (a build
+    /// with the `onnxruntime` feature and ONNX Runtime's library, found at
+    /// ORT_DYLIB_PATH, beside the binary or on the system; see README).
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
+    pub backend: crate::model::Backend,
+
+    /// ONNX Runtime's execution provider (cuda and tensorrt for NVIDIA GPUs
+    /// and Jetsons); one the library lacks is a warning and the CPU.
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
+    pub ep: crate::model::ExecutionProvider,
+
+    /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
+    /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
+    /// On ONNX Runtime, TensorRT only.
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t = crate::model::Precision::F32)]
+    pub precision: crate::model::Precision,
+}
+
+impl EngineArgs {
+    /// The load options these flags give (threads are set by the caller).
+    pub fn options(&self) -> crate::model::LoadOptions {
+        if self.backend == crate::model::Backend::Tract && self.ep != crate::model::ExecutionProvider::Cpu {
+            log::warn!("--ep {} is ONNX Runtime's; tract runs on the CPU (add --backend onnxruntime)", self.ep);
+        }
+        crate::model::LoadOptions { backend: self.backend, precision: self.precision, provider: self.ep, threads: 1 }
     }
 }

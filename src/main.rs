@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         warmup,
         threads,
         workers,
-        precision,
+        engine,
         json,
         profile,
     }) = &args.command
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             warmup: *warmup,
             threads: *threads,
             workers: *workers,
-            precision: *precision,
+            engine: *engine,
             profile: *profile,
         };
         return match ssd_cam::bench::run(&options) {

@@ -77,7 +77,7 @@ fn run(sources: &[(f64, u64, Option<u64>, bool)]) -> Vec<Outcome> {
     let loaded = ssd_cam::app::load(
         &common::shipped("ssd300-shapes"),
         ssd_cam::app::Parallelism { threads: 1, workers: 1 },
-        ssd_cam::model::Precision::F32,
+        ssd_cam::model::LoadOptions::default(),
     )
     .unwrap();
     let mut counters = Vec::new();

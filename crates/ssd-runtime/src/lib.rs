@@ -2,8 +2,9 @@
 //! need to run a model, and nothing of the edge application's network,
 //! window or camera stack.
 //!
-//! - [`model`]: an ONNX SSD loaded, checked against its manifest and
-//!   optimised by tract, one state per inference thread;
+//! - [`model`]: an ONNX SSD loaded, checked against its manifest and run by
+//!   a backend (tract, or ONNX Runtime with the `onnxruntime` feature), one
+//!   state per inference thread; [`onnxruntime`] finds ONNX Runtime's library;
 //! - [`model_search`]: `--model NAME|PATH` to the network and its manifest;
 //! - [`baked_priors`]: the prior tables computed at build time (build.rs,
 //!   with ssd-core's generator) for the shipped models;
@@ -19,5 +20,7 @@ pub mod draw;
 pub mod images;
 pub mod model;
 pub mod model_search;
+#[cfg(feature = "onnxruntime")]
+pub mod onnxruntime;
 pub mod signal;
 pub mod source;

@@ -1,6 +1,9 @@
-//! The network: loads an ONNX file with tract, fixes its input from the
-//! manifest, checks its outputs against the manifest, optimises it once and
-//! runs it frame after frame with one reused state and one reused input tensor.
+//! The network: loads an ONNX file, checks its input and outputs against the
+//! manifest and runs it frame after frame with one reused input buffer. The
+//! engine is a [`Backend`]: tract (the default: pure Rust, tuned for ARM)
+//! fixes the input, joins the output parts in the graph and optimises once;
+//! ONNX Runtime (feature `onnxruntime`, src/onnxruntime.rs) runs the same file
+//! and manifest where it is faster. Everything after `run` is the same for both.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,9 +37,15 @@ pub enum ModelError {
         /// Both sides of the disagreement.
         message: String,
     },
-    /// tract failed while running the network.
+    /// The engine failed while running the network.
     #[error("inference failed: {0}")]
     Run(String),
+    /// `--backend onnxruntime` in a build without it.
+    #[error("this ssd-cam was built without the ONNX Runtime backend; build it with `--features onnxruntime` or run with --backend tract")]
+    NoBackend,
+    /// The ONNX Runtime library could not be loaded.
+    #[error("cannot load ONNX Runtime: {0}")]
+    Library(String),
 }
 
 /// Largest ONNX file accepted; far above any SSD, far below a mistaken video file.
@@ -62,8 +71,223 @@ pub fn cpu_has_fp16() -> bool {
     tract_linalg::has_fp16()
 }
 
-/// A loaded, optimised network and its per-thread state.
+/// Which engine runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// tract: pure Rust, in every build, tuned for ARM CPUs.
+    #[default]
+    Tract,
+    /// ONNX Runtime, loaded at run time (`ORT_DYLIB_PATH`, beside the binary,
+    /// or the system's); needs a build with the `onnxruntime` feature.
+    Onnxruntime,
+}
+
+/// ONNX Runtime's execution provider: where it runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    /// Its own CPU kernels (MLAS): every library has them.
+    #[default]
+    Cpu,
+    /// NVIDIA GPUs (desktop, Jetson) through CUDA.
+    Cuda,
+    /// NVIDIA GPUs through TensorRT (engines built at load: slow first start).
+    Tensorrt,
+    /// XNNPACK's CPU kernels (ARM and x86).
+    Xnnpack,
+    /// Intel CPUs, GPUs and NPUs through OpenVINO.
+    Openvino,
+}
+
+/// A flag value as the command line spells it (`onnxruntime`, `cuda`, `f16`).
+pub fn value_name(v: &impl clap::ValueEnum) -> String {
+    v.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
+impl std::fmt::Display for ExecutionProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
+/// How a model is loaded: the engine and what it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadOptions {
+    /// The engine.
+    pub backend: Backend,
+    /// Arithmetic.
+    pub precision: Precision,
+    /// ONNX Runtime's execution provider (tract ignores it).
+    pub provider: ExecutionProvider,
+    /// Threads per inference worker. tract's kernels share one process-wide
+    /// pool ([`set_threads`]); ONNX Runtime gets them per session.
+    pub threads: usize,
+}
+
+/// The engine that ended up running a model, for logs and `bench`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct EngineInfo {
+    /// `tract` or `onnxruntime`.
+    pub backend: Backend,
+    /// The engine's version (ONNX Runtime's is the loaded library's).
+    pub version: String,
+    /// The provider that runs it (`cpu` for tract).
+    pub provider: ExecutionProvider,
+    /// The library file (ONNX Runtime only).
+    pub library: Option<PathBuf>,
+}
+
+/// The tract version this build runs (Cargo.toml pins it).
+const TRACT_VERSION: &str = "0.23.9";
+
+/// A loaded network with its per-thread state, on either engine.
 pub struct Model {
+    engine: Engine,
+}
+
+enum Engine {
+    Tract(TractModel),
+    #[cfg(feature = "onnxruntime")]
+    Ort(crate::onnxruntime::OrtModel),
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("input_shape", &self.input_shape()).finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// Loads `onnx` with tract, checks it against `manifest` (read from
+    /// `manifest_path`) and optimises it.
+    pub fn load(onnx: &Path, manifest: &Manifest, manifest_path: &Path) -> Result<Model, ModelError> {
+        Self::load_with(onnx, manifest, manifest_path, Precision::F32)
+    }
+
+    /// [`Model::load`] in the given precision. `F16` on a CPU without fp16
+    /// arithmetic logs a warning and runs in f32: emulated f16 is slower
+    /// than f32, never faster.
+    pub fn load_with(
+        onnx: &Path,
+        manifest: &Manifest,
+        manifest_path: &Path,
+        precision: Precision,
+    ) -> Result<Model, ModelError> {
+        Self::load_on(onnx, manifest, manifest_path, &LoadOptions { precision, ..LoadOptions::default() })
+    }
+
+    /// Loads `onnx` on the engine `options` name.
+    pub fn load_on(
+        onnx: &Path,
+        manifest: &Manifest,
+        manifest_path: &Path,
+        options: &LoadOptions,
+    ) -> Result<Model, ModelError> {
+        let engine = match options.backend {
+            Backend::Tract => Engine::Tract(TractModel::load_with(onnx, manifest, manifest_path, options.precision)?),
+            #[cfg(feature = "onnxruntime")]
+            Backend::Onnxruntime => {
+                Engine::Ort(crate::onnxruntime::OrtModel::load(onnx, manifest, manifest_path, options)?)
+            }
+            #[cfg(not(feature = "onnxruntime"))]
+            Backend::Onnxruntime => return Err(ModelError::NoBackend),
+        };
+        Ok(Model { engine })
+    }
+
+    /// Another state of the same network, for a second inference worker.
+    pub fn fork(&self) -> Result<Model, ModelError> {
+        let engine = match &self.engine {
+            Engine::Tract(m) => Engine::Tract(m.fork()?),
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(m) => Engine::Ort(m.fork()?),
+        };
+        Ok(Model { engine })
+    }
+
+    /// Shape of the input tensor.
+    pub fn input_shape(&self) -> [usize; 4] {
+        match &self.engine {
+            Engine::Tract(m) => m.input_shape,
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(m) => m.input_shape(),
+        }
+    }
+
+    /// The input tensor's values, to be filled by preprocessing: the same
+    /// buffer from frame to frame (unless tract kept a reference to it).
+    pub fn input_mut(&mut self) -> Result<&mut [f32], ModelError> {
+        match &mut self.engine {
+            Engine::Tract(m) => m.input_mut(),
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(m) => Ok(m.input_mut()),
+        }
+    }
+
+    /// How many times a new input tensor had to be allocated (0 in steady state).
+    pub fn fresh_input_allocations(&self) -> u64 {
+        match &self.engine {
+            Engine::Tract(m) => m.fresh_inputs,
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(_) => 0,
+        }
+    }
+
+    /// Runs the network on the current input.
+    pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
+        match &mut self.engine {
+            Engine::Tract(m) => m.run(),
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(m) => m.run(),
+        }
+    }
+
+    /// The engine running it.
+    pub fn engine(&self) -> EngineInfo {
+        match &self.engine {
+            Engine::Tract(_) => EngineInfo {
+                backend: Backend::Tract,
+                version: TRACT_VERSION.into(),
+                provider: ExecutionProvider::Cpu,
+                library: None,
+            },
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(m) => m.engine(),
+        }
+    }
+
+    /// The optimised plan in execution order, for `ssd-cam inspect --plan`
+    /// (tract's; empty on ONNX Runtime, whose plan is its own).
+    pub fn plan(&self) -> Vec<PlanNode> {
+        match &self.engine {
+            Engine::Tract(m) => m.plan(),
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(_) => Vec::new(),
+        }
+    }
+
+    /// Runs the network `runs` times on the current input, timing every
+    /// node (tract only): the time per operation kind and per node, largest first.
+    pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<NodeTime>), ModelError> {
+        match &mut self.engine {
+            Engine::Tract(m) => m.profile(runs),
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(_) => {
+                Err(ModelError::Run("--profile times tract's operations; run it with --backend tract".into()))
+            }
+        }
+    }
+}
+
+/// A network loaded, optimised by tract, and its per-thread state.
+struct TractModel {
     state: TypedSimpleState,
     f16: bool,
     input: Arc<Tensor>,
@@ -72,26 +296,40 @@ pub struct Model {
     fresh_inputs: u64,
 }
 
-impl std::fmt::Debug for Model {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("input_shape", &self.input_shape).finish_non_exhaustive()
-    }
-}
-
 /// What one inference produced: box offsets `[P·4]` and class scores `[P·C]`.
 #[derive(Debug)]
 pub struct RawOutputs {
-    /// Box offsets tensor.
-    pub boxes: TValue,
-    /// Class scores tensor.
-    pub scores: TValue,
+    boxes: Head,
+    scores: Head,
+}
+
+/// One joined head: tract's tensor as it is, or rows joined on the host.
+#[derive(Debug)]
+enum Head {
+    Tract(TValue),
+    #[cfg_attr(not(feature = "onnxruntime"), allow(dead_code))]
+    Host(Vec<f32>),
 }
 
 impl RawOutputs {
+    /// Outputs joined outside tract (ONNX Runtime's).
+    #[cfg_attr(not(feature = "onnxruntime"), allow(dead_code))]
+    pub(crate) fn host(boxes: Vec<f32>, scores: Vec<f32>) -> RawOutputs {
+        RawOutputs { boxes: Head::Host(boxes), scores: Head::Host(scores) }
+    }
+
     /// Both outputs as flat f32 slices.
     pub fn slices(&self) -> Result<(&[f32], &[f32]), ModelError> {
-        let (b, s) = (f32_view(&self.boxes, "box")?, f32_view(&self.scores, "score")?);
-        Ok((b, s))
+        Ok((self.boxes.view("box")?, self.scores.view("score")?))
+    }
+}
+
+impl Head {
+    fn view(&self, what: &str) -> Result<&[f32], ModelError> {
+        match self {
+            Head::Tract(t) => f32_view(t, what),
+            Head::Host(v) => Ok(v.as_slice()),
+        }
     }
 }
 
@@ -111,27 +349,32 @@ pub fn set_threads(threads: usize) {
 }
 
 /// The files a model is loaded from, for the errors that name them.
-struct Loading<'a> {
-    onnx: &'a Path,
-    manifest_path: &'a Path,
+pub(crate) struct Loading<'a> {
+    pub(crate) onnx: &'a Path,
+    pub(crate) manifest_path: &'a Path,
 }
 
 impl Loading<'_> {
-    fn load_err(&self, message: impl ToString) -> ModelError {
+    pub(crate) fn load_err(&self, message: impl ToString) -> ModelError {
         ModelError::Load { path: self.onnx.to_owned(), message: message.to_string() }
     }
 
-    fn mismatch(&self, message: String) -> ModelError {
+    pub(crate) fn mismatch(&self, message: String) -> ModelError {
         ModelError::Mismatch { onnx: self.onnx.to_owned(), manifest: self.manifest_path.to_owned(), message }
     }
 
-    /// Reads the file, refusing sizes no SSD has before parsing.
-    fn read(&self) -> Result<InferenceModel, ModelError> {
+    /// The file's bytes, refusing sizes no SSD has before reading.
+    pub(crate) fn bytes(&self) -> Result<Vec<u8>, ModelError> {
         let meta = std::fs::metadata(self.onnx).map_err(|e| self.load_err(e))?;
         if meta.len() > MAX_MODEL_BYTES {
             return Err(self.load_err(format!("{} bytes is more than any SSD needs", meta.len())));
         }
-        let bytes = std::fs::read(self.onnx).map_err(|e| self.load_err(e))?;
+        std::fs::read(self.onnx).map_err(|e| self.load_err(e))
+    }
+
+    /// Reads and parses the file.
+    fn read(&self) -> Result<InferenceModel, ModelError> {
+        let bytes = self.bytes()?;
         read_onnx(&bytes).map_err(|e| self.load_err(format!("not a readable ONNX model ({})", first_line(&e))))
     }
 
@@ -220,22 +463,14 @@ pub fn input_shape_of(m: &Manifest) -> [usize; 4] {
     }
 }
 
-impl Model {
-    /// Loads `onnx`, checks it against `manifest` (read from `manifest_path`)
-    /// and optimises it.
-    pub fn load(onnx: &Path, manifest: &Manifest, manifest_path: &Path) -> Result<Model, ModelError> {
-        Self::load_with(onnx, manifest, manifest_path, Precision::F32)
-    }
-
-    /// [`Model::load`] in the given precision. `F16` on a CPU without fp16
-    /// arithmetic logs a warning and runs in f32: emulated f16 is slower
-    /// than f32, never faster.
-    pub fn load_with(
+impl TractModel {
+    /// Loads `onnx` with tract in `precision`.
+    fn load_with(
         onnx: &Path,
         manifest: &Manifest,
         manifest_path: &Path,
         precision: Precision,
-    ) -> Result<Model, ModelError> {
+    ) -> Result<TractModel, ModelError> {
         let at = Loading { onnx, manifest_path };
         let mut model = at.read()?;
         let input_shape = input_shape_of(manifest);
@@ -272,16 +507,16 @@ impl Model {
         let input_node = runnable.model().input_outlets().map_err(|e| at.load_err(e))?[0].node;
         let state = runnable.spawn().map_err(|e| at.load_err(e))?;
         let input = Arc::new(Tensor::zero::<f32>(&input_shape).map_err(|e| at.load_err(e))?);
-        Ok(Model { state, f16, input, input_shape, input_node, fresh_inputs: 0 })
+        Ok(TractModel { state, f16, input, input_shape, input_node, fresh_inputs: 0 })
     }
 
     /// Another state of the same optimised network, for a second inference
     /// worker: plan and weights are shared, inputs and intermediate values
     /// are its own.
-    pub fn fork(&self) -> Result<Model, ModelError> {
+    fn fork(&self) -> Result<TractModel, ModelError> {
         let state = self.state.plan().spawn().map_err(|e| ModelError::Run(first_line(&e)))?;
         let input = Arc::new(Tensor::zero::<f32>(&self.input_shape).map_err(|e| ModelError::Run(first_line(&e)))?);
-        Ok(Model {
+        Ok(TractModel {
             state,
             f16: self.f16,
             input,
@@ -291,14 +526,9 @@ impl Model {
         })
     }
 
-    /// Shape of the input tensor.
-    pub fn input_shape(&self) -> [usize; 4] {
-        self.input_shape
-    }
-
-    /// The input tensor's values, to be filled by preprocessing. The buffer is
-    /// the same from frame to frame unless tract kept a reference to it.
-    pub fn input_mut(&mut self) -> Result<&mut [f32], ModelError> {
+    /// The input tensor's values: the same buffer from frame to frame
+    /// unless tract kept a reference to it.
+    fn input_mut(&mut self) -> Result<&mut [f32], ModelError> {
         if Arc::get_mut(&mut self.input).is_none() {
             self.fresh_inputs += 1;
             let t = Tensor::zero::<f32>(&self.input_shape).map_err(|e| ModelError::Run(e.to_string()))?;
@@ -309,11 +539,6 @@ impl Model {
             .map_err(|e| ModelError::Run(e.to_string()))?
             .into_slice()
             .ok_or_else(|| ModelError::Run("input tensor is not contiguous".into()))
-    }
-
-    /// How many times a new input tensor had to be allocated (0 in steady state).
-    pub fn fresh_input_allocations(&self) -> u64 {
-        self.fresh_inputs
     }
 
     /// The input tensor as tract takes it (cast to f16 when running in f16).
@@ -335,7 +560,7 @@ impl Model {
     }
 
     /// Runs the network on the current input tensor.
-    pub fn run(&mut self) -> Result<RawOutputs, ModelError> {
+    fn run(&mut self) -> Result<RawOutputs, ModelError> {
         let input = self.input_value()?;
         let mut out = self.state.run(tvec![input]).map_err(|e| ModelError::Run(first_line(&e)))?;
         self.release_input();
@@ -350,7 +575,7 @@ impl Model {
             boxes = to_f32(boxes)?;
             scores = to_f32(scores)?;
         }
-        Ok(RawOutputs { boxes, scores })
+        Ok(RawOutputs { boxes: Head::Tract(boxes), scores: Head::Tract(scores) })
     }
 }
 
@@ -389,9 +614,9 @@ pub struct PlanNode {
     pub output: String,
 }
 
-impl Model {
-    /// The optimised plan in execution order, for `ssd-cam inspect --plan`.
-    pub fn plan(&self) -> Vec<PlanNode> {
+impl TractModel {
+    /// The optimised plan in execution order.
+    fn plan(&self) -> Vec<PlanNode> {
         let plan = self.state.plan();
         let model = plan.model();
         plan.order_without_consts()
@@ -408,9 +633,8 @@ impl Model {
             .collect()
     }
 
-    /// Runs the network `runs` times on the current input, timing every
-    /// node; returns the time per operation kind and per node, largest first.
-    pub fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<NodeTime>), ModelError> {
+    /// Runs the network `runs` times on the current input, timing every node.
+    fn profile(&mut self, runs: u32) -> Result<(Vec<OpTime>, Vec<NodeTime>), ModelError> {
         let mut per_node: std::collections::HashMap<usize, (String, String, f64)> = Default::default();
         for _ in 0..runs.max(1) {
             let input = self.input_value()?;
