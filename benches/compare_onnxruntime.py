@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Inference time of the same ONNX files in onnxruntime and in ssd-cam (tract).
+"""Inference time of the same ONNX files in onnxruntime (its Python API) and
+in ssd-cam, on tract and (with a binary built with `--features onnxruntime`)
+on ssd-cam's ONNX Runtime backend loading this very onnxruntime's library.
 
 For each model and thread count: onnxruntime (CPUExecutionProvider, all graph
 optimisations, intra-op threads = N, one inter-op thread) runs the network on
@@ -7,7 +9,8 @@ one input, warm-up then --runs timed runs; ssd-cam runs `ssd-cam bench
 --model M --threads N --json`, whose isolated inference phase times exactly
 what a detection run calls per frame (tract's optimised plan, the input
 written in place). Both report medians; the ratio tract / onnxruntime is
-printed and written as one JSON object per line to --out.
+printed and written as one JSON object per line to --out, with ssd-cam's
+ONNX Runtime backend over onnxruntime's own (rust/python) when it ran.
 
     benches/compare-onnxruntime.sh            # sets up the venv, builds, runs
     python3 benches/compare_onnxruntime.py --ssd-cam target/release/ssd-cam \\
@@ -15,6 +18,7 @@ printed and written as one JSON object per line to --out.
 """
 
 import argparse
+import glob
 import json
 import os
 import statistics
@@ -58,10 +62,17 @@ def onnxruntime_ms(model, threads, runs, warmup):
     return statistics.median(times)
 
 
-def ssd_cam_report(binary, model, threads, runs, warmup, precision):
+def ort_library():
+    """The libonnxruntime.so inside this onnxruntime package."""
+    found = sorted(glob.glob(os.path.join(os.path.dirname(ort.__file__), "capi", "libonnxruntime.so*")))
+    return found[-1] if found else None
+
+
+def ssd_cam_report(binary, model, threads, runs, warmup, precision, backend="tract"):
     command = [binary, "bench", "--model", model, "--threads", str(threads), "--frames", str(runs),
-               "--warmup", str(warmup), "--precision", precision, "--json"]
-    done = subprocess.run(command, capture_output=True, text=True)
+               "--warmup", str(warmup), "--precision", precision, "--backend", backend, "--json"]
+    env = dict(os.environ, ORT_DYLIB_PATH=ort_library() or "")
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"error: {' '.join(command)} failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout)
@@ -76,25 +87,33 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--precision", default="f32", help="ssd-cam --precision")
     parser.add_argument("--out", help="append one JSON line per measurement here")
+    parser.add_argument("--rust-ort", action="store_true",
+                        help="also time ssd-cam --backend onnxruntime (a build with the onnxruntime feature)")
     args = parser.parse_args()
 
     print(f"onnxruntime {ort.__version__}; medians of {args.runs} runs after {args.warmup} warm-up runs")
-    print(f"{'model':<28} {'threads':>7} {'onnxruntime ms':>15} {'ssd-cam ms':>11} {'tract/ort':>10}")
+    print(f"{'model':<28} {'threads':>7} {'onnxruntime ms':>15} {'ssd-cam ms':>11} {'tract/ort':>10}"
+          f" {'ssd-cam ort ms':>15} {'rust/python':>12}")
     for model in args.models:
         for threads in args.threads:
             ort_ms = onnxruntime_ms(model, threads, args.runs, args.warmup)
             report = ssd_cam_report(args.ssd_cam, model, threads, args.runs, args.warmup, args.precision)
             tract_ms = report["isolated"]["inference"]["p50"]
             ratio = tract_ms / ort_ms
+            rust_ort = None
+            if args.rust_ort:
+                rust_ort = ssd_cam_report(args.ssd_cam, model, threads, args.runs, args.warmup, args.precision,
+                                          "onnxruntime")["isolated"]["inference"]["p50"]
             name = model.rsplit("/", 1)[-1]
-            print(f"{name:<28} {threads:>7} {ort_ms:>15.1f} {tract_ms:>11.1f} {ratio:>10.2f}", flush=True)
+            tail = f" {rust_ort:>15.1f} {rust_ort / ort_ms:>12.2f}" if rust_ort else ""
+            print(f"{name:<28} {threads:>7} {ort_ms:>15.1f} {tract_ms:>11.1f} {ratio:>10.2f}{tail}", flush=True)
             if args.out:
                 with open(args.out, "a") as out:
                     out.write(json.dumps({
                         "model": model, "threads": threads, "onnxruntime": ort.__version__,
                         "onnxruntime_ms": round(ort_ms, 3), "ssd_cam_ms": tract_ms, "ratio": round(ratio, 3),
                         "precision": args.precision, "runs": args.runs,
-                        "ssd_cam_load_ms": report["load_ms"],
+                        "ssd_cam_load_ms": report["load_ms"], "ssd_cam_ort_ms": rust_ort,
                     }) + "\n")
 
 
