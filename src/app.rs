@@ -1036,7 +1036,7 @@ pub fn load(model: &str, parallel: Parallelism, engine: crate::model::LoadOption
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let on = model.engine();
     log::info!(
-        "model {} ({}) loaded on {} {} ({}) in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
+        "model {} ({}) on {} {} ({}) loaded and optimised in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
         manifest.name,
         paths.onnx.display(),
         on.backend,

@@ -34,9 +34,8 @@ pub struct Resizer {
     inner: fr::Resizer,
     options: fr::ResizeOptions,
     filter: ResizeFilter,
-    /// TF legacy resize: each output column's source offsets and weight,
-    /// refilled per call into the same buffer.
-    columns: Vec<(usize, usize, f32)>,
+    /// TF legacy resize: per-column tables and row buffers.
+    tf: TfTables,
 }
 
 impl std::fmt::Debug for Resizer {
@@ -70,7 +69,7 @@ impl Resizer {
             inner: fr::Resizer::new(),
             options: fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
             filter,
-            columns: Vec::new(),
+            tf: TfTables::default(),
         }
     }
 
@@ -95,7 +94,7 @@ impl Resizer {
             if sw == 0 || sh == 0 || dw == 0 || dh == 0 {
                 return Err(fail("empty image".into()));
             }
-            tf_legacy_bilinear(src, sw as usize, sh as usize, dst, dw as usize, dh as usize, &mut self.columns);
+            tf_legacy_bilinear(src, sw as usize, sh as usize, dst, dw as usize, dh as usize, &mut self.tf);
             return Ok(());
         }
         let s = fr::images::ImageRef::new(sw, sh, src, fr::PixelType::U8x3).map_err(|e| fail(e.to_string()))?;
@@ -109,44 +108,173 @@ impl Resizer {
 /// the source at `(x·sw/dw, y·sh/dh)` between its two nearest samples on
 /// each axis, rounded to the nearest level at the end. No antialias: a
 /// shrink skips source pixels, as TF did for the models trained with it.
-fn tf_legacy_bilinear(
-    src: &[u8],
-    sw: usize,
-    sh: usize,
-    dst: &mut [u8],
-    dw: usize,
-    dh: usize,
-    columns: &mut Vec<(usize, usize, f32)>,
-) {
+///
+/// Two passes per output row, each a flat loop the compiler vectorises: the
+/// two source rows interpolated across (a gather per value), then the two
+/// results blended down and rounded. The f32 operations are the ones of the
+/// per-pixel formula, in its order, so the output is bit for bit the same
+/// (tested against it); a source row pair shared by consecutive output rows
+/// (an enlargement) is interpolated once.
+fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize, t: &mut TfTables) {
     let (sx, sy) = (sw as f32 / dw as f32, sh as f32 / dh as f32);
-    // Each column's source pixels and weight, computed once per call rather
-    // than once per row: the same f32 steps, so the output is unchanged.
-    columns.clear();
-    columns.extend((0..dw).map(|x| {
-        let fx = x as f32 * sx;
-        let x0 = (fx.floor() as usize).min(sw - 1);
-        (x0 * 3, (x0 + 1).min(sw - 1) * 3, fx - x0 as f32)
-    }));
+    t.fill(sw, dw, sx);
+    let row_len = sw * 3;
+    let mut have: Option<(usize, usize)> = None;
     for (y, out_row) in dst.chunks_exact_mut(dw * 3).take(dh).enumerate() {
         let fy = y as f32 * sy;
         let y0 = (fy.floor() as usize).min(sh - 1);
         let y1 = (y0 + 1).min(sh - 1);
         let wy = fy - y0 as f32;
-        let (row0, row1) = (&src[y0 * sw * 3..(y0 + 1) * sw * 3], &src[y1 * sw * 3..(y1 + 1) * sw * 3]);
-        for (out, &(x0, x1, wx)) in out_row.chunks_exact_mut(3).zip(columns.iter()) {
-            let (a0, a1, b0, b1) = (&row0[x0..x0 + 3], &row0[x1..x1 + 3], &row1[x0..x0 + 3], &row1[x1..x1 + 3]);
+        if have != Some((y0, y1)) {
+            let row = |r: usize| &src[r * row_len..(r + 1) * row_len];
+            if have.is_some_and(|(_, h1)| h1 == y0) {
+                std::mem::swap(&mut t.top, &mut t.bottom);
+            } else {
+                across(row(y0), &t.left, &t.right, &t.w_left, &t.w_right, &mut t.top);
+            }
+            across(row(y1), &t.left, &t.right, &t.w_left, &t.w_right, &mut t.bottom);
+            have = Some((y0, y1));
+        }
+        let (w_top, w_bottom) = (1.0 - wy, wy);
+        for ((out, &top), &bottom) in out_row.iter_mut().zip(&t.top).zip(&t.bottom) {
+            *out = round_level(top * w_top + bottom * w_bottom);
+        }
+    }
+}
+
+/// One source row interpolated at every output column and channel.
+fn across(row: &[u8], left: &[u32], right: &[u32], w_left: &[f32], w_right: &[f32], out: &mut [f32]) {
+    for ((((o, &l), &r), &wl), &wr) in out.iter_mut().zip(left).zip(right).zip(w_left).zip(w_right) {
+        let (a, b) = (row.get(l as usize).copied().unwrap_or(0), row.get(r as usize).copied().unwrap_or(0));
+        *o = f32::from(a) * wl + f32::from(b) * wr;
+    }
+}
+
+/// `v.round().clamp(0.0, 255.0) as u8` for the `v ≥ 0` a blend of levels
+/// gives, with a truncation and a compare that vectorise where `round`
+/// (half away from zero) is a library call per value.
+#[inline]
+fn round_level(v: f32) -> u8 {
+    let whole = v.min(255.0) as i32;
+    let level = whole + i32::from(v - whole as f32 >= 0.5);
+    level.clamp(0, 255) as u8
+}
+
+/// The TF legacy resize's per-column tables and row buffers, kept from
+/// frame to frame.
+#[derive(Debug, Default, Clone)]
+struct TfTables {
+    /// For the last call: source width, output width.
+    sizes: (usize, usize),
+    /// Per output value (column × channel): the two source bytes of its row
+    /// and their weights.
+    left: Vec<u32>,
+    right: Vec<u32>,
+    w_left: Vec<f32>,
+    w_right: Vec<f32>,
+    /// The two source rows interpolated across.
+    top: Vec<f32>,
+    bottom: Vec<f32>,
+}
+
+impl TfTables {
+    fn fill(&mut self, sw: usize, dw: usize, sx: f32) {
+        if self.sizes == (sw, dw) && !self.left.is_empty() {
+            return;
+        }
+        self.sizes = (sw, dw);
+        let n = dw * 3;
+        for v in [&mut self.left, &mut self.right] {
+            v.clear();
+        }
+        for v in [&mut self.w_left, &mut self.w_right] {
+            v.clear();
+        }
+        for x in 0..dw {
+            let fx = x as f32 * sx;
+            let x0 = (fx.floor() as usize).min(sw - 1);
+            let x1 = (x0 + 1).min(sw - 1);
+            let wx = fx - x0 as f32;
             for c in 0..3 {
-                let top = f32::from(a0[c]) * (1.0 - wx) + f32::from(a1[c]) * wx;
-                let bottom = f32::from(b0[c]) * (1.0 - wx) + f32::from(b1[c]) * wx;
-                out[c] = (top * (1.0 - wy) + bottom * wy).round().clamp(0.0, 255.0) as u8;
+                self.left.push((x0 * 3 + c) as u32);
+                self.right.push((x1 * 3 + c) as u32);
+                self.w_left.push(1.0 - wx);
+                self.w_right.push(wx);
             }
         }
+        self.top.resize(n, 0.0);
+        self.bottom.resize(n, 0.0);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-pixel formula the fast version must equal bit for bit.
+    /// TF 1's `ResizeBilinear(align_corners=false)`: output pixel `(x, y)` reads
+    /// the source at `(x·sw/dw, y·sh/dh)` between its two nearest samples on
+    /// each axis, rounded to the nearest level at the end. No antialias: a
+    /// shrink skips source pixels, as TF did for the models trained with it.
+    fn tf_legacy_reference(
+        src: &[u8],
+        sw: usize,
+        sh: usize,
+        dst: &mut [u8],
+        dw: usize,
+        dh: usize,
+        columns: &mut Vec<(usize, usize, f32)>,
+    ) {
+        let (sx, sy) = (sw as f32 / dw as f32, sh as f32 / dh as f32);
+        // Each column's source pixels and weight, computed once per call rather
+        // than once per row: the same f32 steps, so the output is unchanged.
+        columns.clear();
+        columns.extend((0..dw).map(|x| {
+            let fx = x as f32 * sx;
+            let x0 = (fx.floor() as usize).min(sw - 1);
+            (x0 * 3, (x0 + 1).min(sw - 1) * 3, fx - x0 as f32)
+        }));
+        for (y, out_row) in dst.chunks_exact_mut(dw * 3).take(dh).enumerate() {
+            let fy = y as f32 * sy;
+            let y0 = (fy.floor() as usize).min(sh - 1);
+            let y1 = (y0 + 1).min(sh - 1);
+            let wy = fy - y0 as f32;
+            let (row0, row1) = (&src[y0 * sw * 3..(y0 + 1) * sw * 3], &src[y1 * sw * 3..(y1 + 1) * sw * 3]);
+            for (out, &(x0, x1, wx)) in out_row.chunks_exact_mut(3).zip(columns.iter()) {
+                let (a0, a1, b0, b1) = (&row0[x0..x0 + 3], &row0[x1..x1 + 3], &row1[x0..x0 + 3], &row1[x1..x1 + 3]);
+                for c in 0..3 {
+                    let top = f32::from(a0[c]) * (1.0 - wx) + f32::from(a1[c]) * wx;
+                    let bottom = f32::from(b0[c]) * (1.0 - wx) + f32::from(b1[c]) * wx;
+                    out[c] = (top * (1.0 - wy) + bottom * wy).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn tf_legacy_equals_the_per_pixel_formula_bit_for_bit(
+            sw in 1usize..70, sh in 1usize..50, dw in 1usize..90, dh in 1usize..60, seed in 0u32..1000,
+        ) {
+            let src: Vec<u8> = (0..sw * sh * 3).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) >> 13) as u8).collect();
+            let (mut fast, mut slow) = (vec![0u8; dw * dh * 3], vec![0u8; dw * dh * 3]);
+            let mut resizer = Resizer::with_filter(ResizeFilter::TfLegacyBilinear);
+            // Twice: the second call reuses the tables the first one built.
+            for _ in 0..2 {
+                resizer.resize(&src, sw as u32, sh as u32, &mut fast, dw as u32, dh as u32).unwrap();
+            }
+            tf_legacy_reference(&src, sw, sh, &mut slow, dw, dh, &mut Vec::new());
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn round_level_rounds_half_away_from_zero_like_f32_round() {
+        for v in [0.0f32, 0.49999997, 0.5, 1.5, 2.5, 127.49999, 254.5, 255.0, 255.00002, 300.0] {
+            assert_eq!(round_level(v), v.round().clamp(0.0, 255.0) as u8, "{v}");
+        }
+    }
 
     #[test]
     fn a_flat_image_stays_flat() {
