@@ -82,22 +82,28 @@ fn preprocess(c: &mut Criterion) {
     });
 }
 
-/// Camera frames (640×480, the default capture size) to RGB.
-fn capture_conversion(c: &mut Criterion) {
-    use ssd_cam::source::convert::{mjpeg_to_rgb, nv12_to_rgb, yuyv_to_rgb, Bt601};
-    let (w, h) = (640u32, 480u32);
+/// A demo frame as RGB, and as a camera would send it in YUYV and NV12:
+/// realistic content, the frame's luma with varying chroma.
+fn camera_frames(w: u32, h: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut rgb = Vec::new();
     let mut demo = ssd_cam::source::demo::DemoSource::new(w, h, 0.0, 3, None);
     ssd_cam::source::Source::next_frame(&mut demo, &mut rgb).unwrap();
-    // Realistic content: the demo frame's luma with varying chroma.
     let luma: Vec<u8> = rgb
         .chunks_exact(3)
         .map(|p| ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8)
         .collect();
     let yuyv: Vec<u8> =
         luma.chunks_exact(2).enumerate().flat_map(|(i, y)| [y[0], (i % 200) as u8 + 28, y[1], 128]).collect();
-    let mut nv12 = luma.clone();
+    let mut nv12 = luma;
     nv12.extend((0..(w * h / 2) as usize).map(|i| (i % 180) as u8 + 38));
+    (rgb, yuyv, nv12)
+}
+
+/// Camera frames (640×480, the default capture size) to RGB.
+fn capture_conversion(c: &mut Criterion) {
+    use ssd_cam::source::convert::{mjpeg_to_rgb, nv12_to_rgb, yuyv_to_rgb, Bt601};
+    let (w, h) = (640u32, 480u32);
+    let (rgb, yuyv, nv12) = camera_frames(w, h);
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
         .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
@@ -110,6 +116,36 @@ fn capture_conversion(c: &mut Criterion) {
         b.iter(|| nv12_to_rgb(black_box(&nv12), w, h, Bt601::LIMITED, &mut out))
     });
     c.bench_function("capture/mjpeg_640x480_to_rgb", |b| b.iter(|| mjpeg_to_rgb(black_box(&jpeg), &mut out)));
+}
+
+/// A 1280×720 camera frame (YUYV, what UVC cameras send uncompressed) to
+/// the person detector's input tensor: conversion to RGB on the capture
+/// thread, then TF's legacy bilinear resize and normalizing. The issue-39
+/// target for the whole: 0.5 ms on this machine.
+fn front_end(c: &mut Criterion) {
+    use ssd_cam::source::convert::{nv12_to_rgb, yuyv_to_rgb, Bt601};
+    let (w, h) = (1280u32, 720u32);
+    let (rgb, yuyv, nv12) = camera_frames(w, h);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = ssd_core::manifest::Manifest::from_path(&root.join("models/person-ssdlite.json")).unwrap();
+    let mut pre = Preprocessor::new(&manifest, false);
+    let mut tensor = vec![0f32; 3 * 300 * 300];
+    let mut out = Vec::new();
+    c.bench_function("front_end/yuyv_1280x720_to_rgb", |b| {
+        b.iter(|| yuyv_to_rgb(black_box(&yuyv), w, h, Bt601::LIMITED, &mut out))
+    });
+    c.bench_function("front_end/nv12_1280x720_to_rgb", |b| {
+        b.iter(|| nv12_to_rgb(black_box(&nv12), w, h, Bt601::LIMITED, &mut out))
+    });
+    c.bench_function("front_end/rgb_1280x720_to_person_tensor", |b| {
+        b.iter(|| pre.run(black_box(&rgb), w, h, &mut tensor))
+    });
+    c.bench_function("front_end/yuyv_1280x720_to_person_tensor", |b| {
+        b.iter(|| {
+            yuyv_to_rgb(black_box(&yuyv), w, h, Bt601::LIMITED, &mut out).unwrap();
+            pre.run(&out, w, h, &mut tensor)
+        })
+    });
 }
 
 fn inference(c: &mut Criterion) {
@@ -168,5 +204,5 @@ fn web_jpeg(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, inference, motion, web_jpeg);
+criterion_group!(benches, priors, postprocess, preprocess, capture_conversion, front_end, inference, motion, web_jpeg);
 criterion_main!(benches);

@@ -114,7 +114,11 @@ fn run_walk(video: &Path, backend: &str, lib: &Path) -> Vec<serde_json::Value> {
         .unwrap();
     assert!(out.status.success(), "{backend}: {}", stderr(&out));
     if backend == "onnxruntime" {
-        assert!(stderr(&out).contains("on onnxruntime 1.") && stderr(&out).contains("(cpu) loaded and optimised"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("on onnxruntime 1.") && stderr(&out).contains("(cpu) loaded and optimised"),
+            "{}",
+            stderr(&out)
+        );
     }
     json_lines(&out)
 }

@@ -1,6 +1,10 @@
 //! Camera and Y4M pixel formats to RGB8: YUYV (4:2:2 packed), NV12 (4:2:0
-//! with interleaved chroma), planar YUV (Y4M) and MJPEG. One BT.601
-//! fixed-point kernel serves every YUV layout so they cannot drift apart.
+//! with interleaved chroma), planar YUV (Y4M) and MJPEG. The YUV layouts go
+//! through yuvutils-rs's BT.601 kernels (SSE4.1/AVX2 on x86, NEON on ARM,
+//! chosen at run time): several times the scalar fixed-point kernel that
+//! stood here (BENCHMARKS.md, "The front end"), within two levels of it on
+//! every colour a camera sends. [`Bt601::rgb`] stays as the per-pixel
+//! reference the tests hold them to.
 
 /// The BT.601 YUV→RGB matrix in 16.16 fixed point, for limited (16–235,
 /// what cameras and video files use unless they say otherwise) or full range.
@@ -19,6 +23,15 @@ impl Bt601 {
     pub const LIMITED: Self = Self { ky: 76309, kr: 104597, kgu: 25675, kgv: 53279, kb: 132201, y0: 16 };
     /// Luma and chroma 0–255 (JPEG, `XYSCSS=...F` Y4M).
     pub const FULL: Self = Self { ky: 65536, kr: 91881, kgu: 22554, kgv: 46802, kb: 116130, y0: 0 };
+
+    /// yuvutils-rs's name for this matrix's range.
+    fn range(&self) -> yuvutils_rs::YuvRange {
+        if *self == Self::FULL {
+            yuvutils_rs::YuvRange::Full
+        } else {
+            yuvutils_rs::YuvRange::Limited
+        }
+    }
 
     /// The matrix for a range.
     pub fn new(full_range: bool) -> Self {
@@ -69,6 +82,23 @@ pub enum ConvertError {
     /// The JPEG data does not decode.
     #[error("MJPEG frame does not decode: {0}")]
     Jpeg(String),
+    /// The converter refused a frame the checks here let through.
+    #[error("{format} frame of {width}x{height} cannot be converted: {message}")]
+    Yuv {
+        /// Pixel format name.
+        format: &'static str,
+        /// Frame width.
+        width: u32,
+        /// Frame height.
+        height: u32,
+        /// What yuvutils-rs said.
+        message: String,
+    },
+}
+
+/// A yuvutils-rs error as a [`ConvertError`].
+fn yuv_error(format: &'static str, width: u32, height: u32) -> impl Fn(yuvutils_rs::YuvError) -> ConvertError {
+    move |e| ConvertError::Yuv { format, width, height, message: e.to_string() }
 }
 
 fn check(format: &'static str, data: &[u8], width: u32, height: u32, need: usize) -> Result<(), ConvertError> {
@@ -80,38 +110,36 @@ fn check(format: &'static str, data: &[u8], width: u32, height: u32, need: usize
 
 /// YUYV (YUY2): `Y0 U Y1 V` for each pair of pixels, rows of `2 × width` bytes.
 pub fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, m: Bt601, rgb: &mut Vec<u8>) -> Result<(), ConvertError> {
-    if !width.is_multiple_of(2) {
+    if !width.is_multiple_of(2) || height == 0 || width == 0 {
         return Err(ConvertError::Size { format: "YUYV", width, height });
     }
     let pixels = width as usize * height as usize;
     check("YUYV", data, width, height, pixels * 2)?;
     rgb.resize(pixels * 3, 0);
-    for (quad, out) in data[..pixels * 2].chunks_exact(4).zip(rgb.chunks_exact_mut(6)) {
-        let (u, v) = (quad[1], quad[3]);
-        out[..3].copy_from_slice(&m.rgb(quad[0], u, v));
-        out[3..].copy_from_slice(&m.rgb(quad[2], u, v));
-    }
-    Ok(())
+    let image = yuvutils_rs::YuvPackedImage { yuy: &data[..pixels * 2], yuy_stride: width * 2, width, height };
+    yuvutils_rs::yuyv422_to_rgb(&image, rgb, width * 3, m.range(), yuvutils_rs::YuvStandardMatrix::Bt601)
+        .map_err(yuv_error("YUYV", width, height))
 }
 
 /// NV12: a full-size Y plane, then a half-size plane of interleaved `U V`.
 pub fn nv12_to_rgb(data: &[u8], width: u32, height: u32, m: Bt601, rgb: &mut Vec<u8>) -> Result<(), ConvertError> {
-    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width == 0 || height == 0 {
         return Err(ConvertError::Size { format: "NV12", width, height });
     }
     let (w, h) = (width as usize, height as usize);
     check("NV12", data, width, height, w * h * 3 / 2)?;
     rgb.resize(w * h * 3, 0);
-    let (y_plane, uv_plane) = data.split_at(w * h);
-    for (row, out) in rgb.chunks_exact_mut(w * 3).enumerate() {
-        let ys = &y_plane[row * w..(row + 1) * w];
-        let uv = &uv_plane[(row / 2) * w..(row / 2 + 1) * w];
-        for ((y2, uv), out) in ys.chunks_exact(2).zip(uv.chunks_exact(2)).zip(out.chunks_exact_mut(6)) {
-            out[..3].copy_from_slice(&m.rgb(y2[0], uv[0], uv[1]));
-            out[3..].copy_from_slice(&m.rgb(y2[1], uv[0], uv[1]));
-        }
-    }
-    Ok(())
+    let (y_plane, uv_plane) = data[..w * h * 3 / 2].split_at(w * h);
+    let image = yuvutils_rs::YuvBiPlanarImage { y_plane, y_stride: width, uv_plane, uv_stride: width, width, height };
+    yuvutils_rs::yuv_nv12_to_rgb(
+        &image,
+        rgb,
+        width * 3,
+        m.range(),
+        yuvutils_rs::YuvStandardMatrix::Bt601,
+        yuvutils_rs::YuvConversionMode::Balanced,
+    )
+    .map_err(yuv_error("NV12", width, height))
 }
 
 /// Chroma subsampling of planar YUV.
@@ -156,24 +184,37 @@ pub fn planar_to_rgb(
     rgb: &mut Vec<u8>,
 ) -> Result<(), ConvertError> {
     let (w, h) = (width as usize, height as usize);
+    if w == 0 || h == 0 {
+        return Err(ConvertError::Size { format: "planar YUV", width, height });
+    }
     check("planar YUV", data, width, height, layout.frame_bytes(width, height))?;
     rgb.resize(w * h * 3, 0);
     let (y_plane, rest) = data.split_at(w * h);
     let (cw, ch) = layout.chroma_size(width, height);
-    let (u_plane, v_plane) = rest.split_at(cw * ch);
-    for (row, out) in rgb.chunks_exact_mut(w * 3).enumerate() {
-        let ys = &y_plane[row * w..(row + 1) * w];
-        let crow = if layout == Planar::C420 { row / 2 } else { row };
-        for (col, (&y, px)) in ys.iter().zip(out.chunks_exact_mut(3)).enumerate() {
-            let (u, v) = match layout {
-                Planar::Mono => (128, 128),
-                Planar::C444 => (u_plane[crow * cw + col], v_plane[crow * cw + col]),
-                Planar::C420 | Planar::C422 => (u_plane[crow * cw + col / 2], v_plane[crow * cw + col / 2]),
-            };
-            px.copy_from_slice(&m.rgb(y, u, v));
-        }
+    let (u_plane, rest) = rest.split_at(cw * ch);
+    let v_plane = &rest[..cw * ch];
+    let (range, matrix, stride) = (m.range(), yuvutils_rs::YuvStandardMatrix::Bt601, width * 3);
+    let fail = yuv_error("planar YUV", width, height);
+    if layout == Planar::Mono {
+        let image = yuvutils_rs::YuvGrayImage { y_plane, y_stride: width, width, height };
+        return yuvutils_rs::yuv400_to_rgb(&image, rgb, stride, range, matrix).map_err(fail);
     }
-    Ok(())
+    let image = yuvutils_rs::YuvPlanarImage {
+        y_plane,
+        y_stride: width,
+        u_plane,
+        u_stride: cw as u32,
+        v_plane,
+        v_stride: cw as u32,
+        width,
+        height,
+    };
+    match layout {
+        Planar::C420 => yuvutils_rs::yuv420_to_rgb(&image, rgb, stride, range, matrix),
+        Planar::C422 => yuvutils_rs::yuv422_to_rgb(&image, rgb, stride, range, matrix),
+        Planar::C444 | Planar::Mono => yuvutils_rs::yuv444_to_rgb(&image, rgb, stride, range, matrix),
+    }
+    .map_err(fail)
 }
 
 /// MJPEG: each frame a JPEG image; returns its size (which the JPEG, not
@@ -216,13 +257,41 @@ mod tests {
         }
     }
 
-    /// A fixture frame: a Y gradient with chroma sweeping its whole range,
-    /// so every corner of the colour space (and clamping) is exercised.
-    fn fixture(width: usize, height: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let y = (0..width * height).map(|i| ((i * 7 + i / width * 13) % 256) as u8).collect();
-        let u = (0..width * height).map(|i| ((i * 11 + 3) % 256) as u8).collect();
-        let v = (0..width * height).map(|i| ((i * 5 + i / width * 29) % 256) as u8).collect();
-        (y, u, v)
+    /// How far a whole frame's conversion may be from the textbook formulas:
+    /// yuvutils-rs's SIMD kernels round in 8.6 fixed point, within two
+    /// levels of the 16.16 per-pixel kernel on every colour a camera can
+    /// send. (YUV outside the RGB cube, which no camera sends, saturates
+    /// their 16-bit intermediates and may land further off before clamping.)
+    const FRAME_LEVELS: f32 = 2.0;
+
+    fn assert_frame_close(got: &[u8], want: [f32; 3], what: &str) {
+        for c in 0..3 {
+            let off = (f32::from(got[c]) - want[c]).abs();
+            assert!(off <= FRAME_LEVELS + 0.5, "{what}: channel {c}: got {got:?}, want {want:?}");
+        }
+    }
+
+    /// A fixture frame of real colours: pseudo-random RGB turned into YUV
+    /// by the BT.601 forward formulas (limited or full range).
+    fn fixture(width: usize, height: usize, full: bool) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut ys, mut us, mut vs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut seed = 12345u32;
+        for _ in 0..width * height {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            let [r, g, b] = [8, 16, 24].map(|s| f32::from((seed >> s) as u8));
+            let y = 0.299 * r + 0.587 * g + 0.114 * b;
+            let (u, v) = ((b - y) / 1.772, (r - y) / 1.402);
+            let (y, u, v) = if full {
+                (y, u + 128.0, v + 128.0)
+            } else {
+                (16.0 + y * 219.0 / 255.0, 128.0 + u * 224.0 / 255.0, 128.0 + v * 224.0 / 255.0)
+            };
+            let level = |x: f32| x.round().clamp(0.0, 255.0) as u8;
+            ys.push(level(y));
+            us.push(level(u));
+            vs.push(level(v));
+        }
+        (ys, us, vs)
     }
 
     #[test]
@@ -243,7 +312,7 @@ mod tests {
     #[test]
     fn yuyv_frame_matches_reference_with_shared_chroma_per_pair() {
         let (w, h) = (8, 4);
-        let (ys, us, vs) = fixture(w, h);
+        let (ys, us, vs) = fixture(w, h, false);
         let mut data = Vec::new();
         for i in (0..w * h).step_by(2) {
             data.extend_from_slice(&[ys[i], us[i], ys[i + 1], vs[i]]);
@@ -253,14 +322,18 @@ mod tests {
         assert_eq!(rgb.len(), w * h * 3);
         for i in 0..w * h {
             let pair = i - i % 2;
-            assert_close(&rgb[i * 3..i * 3 + 3], reference(ys[i], us[pair], vs[pair], false), &format!("pixel {i}"));
+            assert_frame_close(
+                &rgb[i * 3..i * 3 + 3],
+                reference(ys[i], us[pair], vs[pair], false),
+                &format!("pixel {i}"),
+            );
         }
     }
 
     #[test]
     fn nv12_frame_matches_reference_with_chroma_per_2x2_block() {
         let (w, h) = (6, 4);
-        let (ys, us, vs) = fixture(w, h);
+        let (ys, us, vs) = fixture(w, h, false);
         let mut data = ys.clone();
         for row in (0..h).step_by(2) {
             for col in (0..w).step_by(2) {
@@ -273,7 +346,11 @@ mod tests {
             for col in 0..w {
                 let i = row * w + col;
                 let c = (row - row % 2) * w + col - col % 2;
-                assert_close(&rgb[i * 3..i * 3 + 3], reference(ys[i], us[c], vs[c], false), &format!("({col},{row})"));
+                assert_frame_close(
+                    &rgb[i * 3..i * 3 + 3],
+                    reference(ys[i], us[c], vs[c], false),
+                    &format!("({col},{row})"),
+                );
             }
         }
     }
@@ -288,8 +365,53 @@ mod tests {
         data.extend_from_slice(&[128, 128, 128, 60]);
         let mut rgb = Vec::new();
         planar_to_rgb(&data, w, h, layout, Bt601::LIMITED, &mut rgb).unwrap();
-        assert_close(&rgb[0..3], reference(100, 90, 128, false), "top-left");
-        assert_close(&rgb[8 * 3..9 * 3], reference(100, 200, 60, false), "bottom-right");
+        assert_frame_close(&rgb[0..3], reference(100, 90, 128, false), "top-left");
+        assert_frame_close(&rgb[8 * 3..9 * 3], reference(100, 200, 60, false), "bottom-right");
+    }
+
+    /// Every layout, on frames of odd and even sizes of real colours, within
+    /// two levels of the per-pixel kernel in both ranges.
+    #[test]
+    fn every_layout_stays_within_two_levels_of_the_per_pixel_kernel() {
+        let within = |got: &[u8], want: [u8; 3], what: &str| {
+            assert!(got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 2), "{what}: got {got:?}, want {want:?}");
+        };
+        for full in [false, true] {
+            let m = Bt601::new(full);
+            for (w, h) in [(64usize, 48usize), (34, 18), (7, 5)] {
+                let (ys, us, vs) = fixture(w, h, full);
+                for layout in [Planar::C420, Planar::C422, Planar::C444, Planar::Mono] {
+                    let (cw, ch) = layout.chroma_size(w as u32, h as u32);
+                    let mut data = ys.clone();
+                    data.extend(&us[..cw * ch]);
+                    data.extend(&vs[..cw * ch]);
+                    let mut rgb = Vec::new();
+                    planar_to_rgb(&data, w as u32, h as u32, layout, m, &mut rgb).unwrap();
+                    for (i, px) in rgb.chunks_exact(3).enumerate() {
+                        let (row, col) = (i / w, i % w);
+                        let c = match layout {
+                            Planar::C420 => (row / 2) * cw + col / 2,
+                            Planar::C422 => row * cw + col / 2,
+                            _ => row * cw + col,
+                        };
+                        let (u, v) = if layout == Planar::Mono { (128, 128) } else { (us[c], vs[c]) };
+                        within(px, m.rgb(ys[i], u, v), &format!("{layout:?} {w}x{h} full {full} pixel {i}"));
+                    }
+                }
+                if w % 2 == 0 {
+                    let mut yuyv = Vec::new();
+                    for i in (0..w * h).step_by(2) {
+                        yuyv.extend_from_slice(&[ys[i], us[i], ys[i + 1], vs[i]]);
+                    }
+                    let mut rgb = Vec::new();
+                    yuyv_to_rgb(&yuyv, w as u32, h as u32, m, &mut rgb).unwrap();
+                    for (i, px) in rgb.chunks_exact(3).enumerate() {
+                        let pair = i - i % 2;
+                        within(px, m.rgb(ys[i], us[pair], vs[pair]), &format!("YUYV {w}x{h} full {full} pixel {i}"));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

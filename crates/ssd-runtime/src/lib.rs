@@ -4,7 +4,7 @@
 //!
 //! - [`model`]: an ONNX SSD loaded, checked against its manifest and run by
 //!   a backend (tract, or ONNX Runtime with the `onnxruntime` feature), one
-//!   state per inference thread; [`onnxruntime`] finds ONNX Runtime's library;
+//!   state per inference thread; `onnxruntime` (with that feature) finds ONNX Runtime's library;
 //! - [`model_search`]: `--model NAME|PATH` to the network and its manifest;
 //! - [`baked_priors`]: the prior tables computed at build time (build.rs,
 //!   with ssd-core's generator) for the shipped models;
