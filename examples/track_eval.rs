@@ -10,7 +10,7 @@
 //!     cargo run --release --example track_eval -- [FRAMES] [SEEDS]     (default 300 6)
 
 use ssd_cam::app::{load, Parallelism};
-use ssd_cam::model::Precision;
+use ssd_cam::model::LoadOptions;
 use ssd_cam::source::demo::DemoSource;
 use ssd_cam::source::Source;
 use ssd_core::boxes::BBox;
@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let frames: u64 = args.get(1).map_or(Ok(300), |a| a.parse())?;
     let seeds: u64 = args.get(2).map_or(Ok(6), |a| a.parse())?;
-    let mut loaded = load("ssd300-shapes", Parallelism { threads: 2, workers: 1 }, Precision::F32)?;
+    let mut loaded = load("ssd300-shapes", Parallelism { threads: 2, workers: 1 }, LoadOptions::default())?;
     let mut pre = Preprocessor::new(&loaded.manifest, false);
     let params = PostParams { score_threshold: 0.1, ..PostParams::from(loaded.manifest.defaults) };
     let mut decoder = Decoder::new(&loaded.manifest, loaded.priors.clone(), params);
