@@ -249,7 +249,10 @@ impl OrtModel {
         let run = |e: ort::Error| ModelError::Run(text(e));
         let tensor = TensorRef::from_array_view((self.input_shape, &self.input[..])).map_err(run)?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => tensor]).map_err(run)?;
-        let mut heads = [Vec::new(), Vec::new()];
+        // Each head's size is known from its parts: one allocation each, no regrowth.
+        let values = |parts: &[Part]| parts.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>();
+        let (box_parts, score_parts) = self.parts.split_at(self.box_parts);
+        let mut heads = [Vec::with_capacity(values(box_parts)), Vec::with_capacity(values(score_parts))];
         for (i, part) in self.parts.iter().enumerate() {
             let value = outputs
                 .get(&part.name)
