@@ -55,12 +55,25 @@ fn resize(c: &mut Criterion) {
         c.bench_function(&format!("resize/{w}x{h}_to_300x300"), |b| b.iter(&mut run));
     }
     // TF 1's legacy bilinear (manifest `input.resize: tf_legacy_bilinear`,
-    // the person detector's), a scalar loop.
-    let src = frame(640, 480);
-    let mut out = vec![0u8; 300 * 300 * 3];
-    let mut tf = Resizer::with_filter(ResizeFilter::TfLegacyBilinear);
-    c.bench_function("resize/tf_legacy_640x480_to_300x300", |b| {
-        b.iter(|| tf.resize(black_box(&src), 640, 480, &mut out, 300, 300).expect("valid sizes"))
+    // the person detector's).
+    for (w, h) in [(640u32, 480u32), (1280, 720)] {
+        let src = frame(w, h);
+        let mut out = vec![0u8; 300 * 300 * 3];
+        let mut tf = Resizer::with_filter(ResizeFilter::TfLegacyBilinear);
+        c.bench_function(&format!("resize/tf_legacy_{w}x{h}_to_300x300"), |b| {
+            b.iter(|| tf.resize(black_box(&src), w, h, &mut out, 300, 300).expect("valid sizes"))
+        });
+    }
+    // The person detector's normalizing of a resized 300x300 frame into
+    // its NCHW tensor (the inference thread's share of the front end).
+    let labels = vec!["bg".into(), "person".into()];
+    let manifest = ssd_core::manifest::ssdlite_manifest("bench", "", labels, ssd_core::ScoreActivation::Sigmoid);
+    let mut pre = ssd_core::Preprocessor::new(&manifest, false);
+    let mut resized = ssd_core::preprocess::Resized::default();
+    pre.resize(&frame(300, 300), 300, 300, &mut resized).expect("valid sizes");
+    let mut tensor = vec![0f32; 300 * 300 * 3];
+    c.bench_function("normalize/person_300x300_nchw", |b| {
+        b.iter(|| pre.normalize(black_box(&resized), &mut tensor).expect("valid sizes"))
     });
     // The same number of small vectors (4 to 64 bytes, like its per-row
     // weight tables) made and dropped, alone.

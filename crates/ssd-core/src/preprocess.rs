@@ -40,6 +40,9 @@ pub struct Preprocessor {
     layout: Layout,
     swap_rb: bool,
     affine: [(f32, f32); 3],
+    /// Per network channel, the value of each source level: one load per
+    /// value instead of a conversion, a multiply and an add.
+    levels: Box<[[f32; 256]; 3]>,
     letterbox: bool,
     resizer: crate::resize::Resizer,
     scratch: Resized,
@@ -82,12 +85,15 @@ impl Preprocessor {
     /// aspect ratio instead of stretching it (SSD is trained stretched).
     pub fn new(manifest: &Manifest, letterbox: bool) -> Self {
         let i = &manifest.input;
+        let affine = i.normalize.affine();
+        let levels = Box::new(affine.map(|(a, b)| std::array::from_fn(|v| f32::from(v as u8) * a + b)));
         Self {
             in_w: i.width,
             in_h: i.height,
             layout: i.layout,
             swap_rb: i.color == ColorOrder::Bgr,
-            affine: i.normalize.affine(),
+            affine,
+            levels,
             letterbox,
             resizer: crate::resize::Resizer::with_filter(i.resize),
             scratch: Resized::default(),
@@ -194,18 +200,25 @@ impl Preprocessor {
                 }
             }
         }
+        let [l0, l1, l2] = &*self.levels;
         match self.layout {
             Layout::Nchw => {
-                let (r, rest) = out.split_at_mut(iw * ih);
-                let (g, b) = rest.split_at_mut(iw * ih);
+                let (p0, rest) = out.split_at_mut(iw * ih);
+                let (p1, p2) = rest.split_at_mut(iw * ih);
+                // The plane each source channel feeds and its table, so the
+                // loop reads the pixel at constant positions.
+                let (mut r, g, mut b) = ((p0, l0), (p1, l1), (p2, l2));
+                if self.swap_rb {
+                    std::mem::swap(&mut r, &mut b);
+                }
                 for y in 0..rh {
                     let src = &pixels[y * rw * 3..(y + 1) * rw * 3];
                     let o = (y + py) * iw + px;
-                    let (r, g, b) = (&mut r[o..o + rw], &mut g[o..o + rw], &mut b[o..o + rw]);
-                    for (x, p) in src.chunks_exact(3).enumerate() {
-                        r[x] = f32::from(p[order[0]]) * a0 + b0;
-                        g[x] = f32::from(p[order[1]]) * a1 + b1;
-                        b[x] = f32::from(p[order[2]]) * a2 + b2;
+                    let (rd, gd, bd) = (&mut r.0[o..o + rw], &mut g.0[o..o + rw], &mut b.0[o..o + rw]);
+                    for (((p, rv), gv), bv) in src.chunks_exact(3).zip(rd).zip(gd).zip(bd) {
+                        *rv = r.1[usize::from(p[0])];
+                        *gv = g.1[usize::from(p[1])];
+                        *bv = b.1[usize::from(p[2])];
                     }
                 }
             }
@@ -215,9 +228,9 @@ impl Preprocessor {
                     let o = ((y + py) * iw + px) * 3;
                     let dst = &mut out[o..o + rw * 3];
                     for (d, p) in dst.chunks_exact_mut(3).zip(src.chunks_exact(3)) {
-                        d[0] = f32::from(p[order[0]]) * a0 + b0;
-                        d[1] = f32::from(p[order[1]]) * a1 + b1;
-                        d[2] = f32::from(p[order[2]]) * a2 + b2;
+                        d[0] = l0[usize::from(p[order[0]])];
+                        d[1] = l1[usize::from(p[order[1]])];
+                        d[2] = l2[usize::from(p[order[2]])];
                     }
                 }
             }
@@ -263,6 +276,15 @@ mod tests {
         p.run(&[40, 60, 80], 1, 1, &mut out).unwrap();
         // Network channel 0 is blue: (80 - 10) / 2; channel 2 is red: (40 - 30) / 5.
         assert_eq!(out, vec![35.0, 10.0, 2.0]);
+    }
+
+    #[test]
+    fn bgr_nchw_puts_blue_in_the_first_plane_with_the_first_channels_normalizing() {
+        let mut p = Preprocessor::new(&manifest(2, 1, Layout::Nchw, ColorOrder::Bgr), false);
+        let mut out = vec![0.0; 6];
+        p.run(&[40, 60, 80, 12, 24, 255], 2, 1, &mut out).unwrap();
+        // Plane 0 is blue with mean 10, std 2; plane 2 is red with mean 30, std 5.
+        assert_eq!(out, vec![35.0, 122.5, 10.0, 1.0, 2.0, -3.6]);
     }
 
     #[test]

@@ -109,12 +109,14 @@ impl Resizer {
 /// each axis, rounded to the nearest level at the end. No antialias: a
 /// shrink skips source pixels, as TF did for the models trained with it.
 ///
-/// Two passes per output row, each a flat loop the compiler vectorises: the
-/// two source rows interpolated across (a gather per value), then the two
-/// results blended down and rounded. The f32 operations are the ones of the
-/// per-pixel formula, in its order, so the output is bit for bit the same
-/// (tested against it); a source row pair shared by consecutive output rows
-/// (an enlargement) is interpolated once.
+/// Per output row: the two source pixels of every output column are copied
+/// out of each of the two source rows into contiguous runs (three bytes per
+/// pixel, no per-value gather), then both runs are blended across and the
+/// two results blended down and rounded, each a flat loop over contiguous
+/// values that the compiler vectorises. The f32 operations are the ones of
+/// the per-pixel formula, in its order, so the output is bit for bit the
+/// same (tested against it); a source row pair shared by consecutive output
+/// rows (an enlargement) is interpolated once.
 fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize, t: &mut TfTables) {
     let (sx, sy) = (sw as f32 / dw as f32, sh as f32 / dh as f32);
     t.fill(sw, dw, sx);
@@ -126,13 +128,14 @@ fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usiz
         let y1 = (y0 + 1).min(sh - 1);
         let wy = fy - y0 as f32;
         if have != Some((y0, y1)) {
-            let row = |r: usize| &src[r * row_len..(r + 1) * row_len];
+            // To the frame's end: the four-byte gather may read the next row's first byte.
+            let row = |r: usize| &src[r * row_len..];
             if have.is_some_and(|(_, h1)| h1 == y0) {
                 std::mem::swap(&mut t.top, &mut t.bottom);
             } else {
-                across(row(y0), &t.left, &t.right, &t.w_left, &t.w_right, &mut t.top);
+                t.across(row(y0), Half::Top);
             }
-            across(row(y1), &t.left, &t.right, &t.w_left, &t.w_right, &mut t.bottom);
+            t.across(row(y1), Half::Bottom);
             have = Some((y0, y1));
         }
         let (w_top, w_bottom) = (1.0 - wy, wy);
@@ -142,22 +145,59 @@ fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usiz
     }
 }
 
-/// One source row interpolated at every output column and channel.
-fn across(row: &[u8], left: &[u32], right: &[u32], w_left: &[f32], w_right: &[f32], out: &mut [f32]) {
-    for ((((o, &l), &r), &wl), &wr) in out.iter_mut().zip(left).zip(right).zip(w_left).zip(w_right) {
-        let (a, b) = (row.get(l as usize).copied().unwrap_or(0), row.get(r as usize).copied().unwrap_or(0));
-        *o = f32::from(a) * wl + f32::from(b) * wr;
+/// `v.round().clamp(0.0, 255.0) as u8` for the `v ≥ 0` a blend of levels
+/// gives, in operations that vectorise (`round`, half away from zero, is a
+/// library call per value, and a saturating float-to-integer conversion is
+/// scalar on SSE2): adding 2²³ rounds to a whole number, ties to even,
+/// exactly, and leaves it in the low bits of the float; a tie that went
+/// down is moved up.
+#[inline]
+fn round_level(v: f32) -> u8 {
+    const TWO_POW_23: f32 = 8_388_608.0;
+    let v = v.clamp(0.0, 255.0);
+    let shifted = v + TWO_POW_23;
+    let even = shifted - TWO_POW_23;
+    (shifted.to_bits() as u8).saturating_add(u8::from(v - even == 0.5))
+}
+
+/// Copies the three bytes at each of `offsets` in `row` to `out`, one pixel
+/// after another: four-byte copies, each overwriting the last one's spare
+/// byte (`out` has one byte more than the pixels need). An offset is
+/// clamped where four bytes would run past `row` (the frame's very last
+/// pixel), which spares the loop its bounds checks and a branch; those
+/// pixels are copied again, three bytes, after. (One eight-byte read for a
+/// column's two adjacent pixels was measured no faster.)
+fn gather_pixels(row: &[u8], offsets: &[u32], out: &mut [u8]) {
+    let (Some(row_end), Some(out_end)) = (row.len().checked_sub(4), out.len().checked_sub(4)) else {
+        return gather_pixels_by_three(row, offsets, 0, out);
+    };
+    if out.len() <= offsets.len() * 3 {
+        return gather_pixels_by_three(row, offsets, 0, out);
+    }
+    for (i, &at) in offsets.iter().enumerate() {
+        let (from, to) = ((at as usize).min(row_end), (i * 3).min(out_end));
+        out[to..to + 4].copy_from_slice(&row[from..from + 4]);
+    }
+    let clamped = offsets.iter().rev().take_while(|&&at| at as usize > row_end).count();
+    let first = offsets.len() - clamped;
+    gather_pixels_by_three(row, &offsets[first..], first, out);
+}
+
+/// [`gather_pixels`] for `offsets` of pixels `first..`, three bytes each.
+fn gather_pixels_by_three(row: &[u8], offsets: &[u32], first: usize, out: &mut [u8]) {
+    for (i, &at) in (first..).zip(offsets) {
+        let (at, to) = (at as usize, i * 3);
+        if let (Some(from), Some(into)) = (row.get(at..at + 3), out.get_mut(to..to + 3)) {
+            into.copy_from_slice(from);
+        }
     }
 }
 
-/// `v.round().clamp(0.0, 255.0) as u8` for the `v ≥ 0` a blend of levels
-/// gives, with a truncation and a compare that vectorise where `round`
-/// (half away from zero) is a library call per value.
-#[inline]
-fn round_level(v: f32) -> u8 {
-    let whole = v.min(255.0) as i32;
-    let level = whole + i32::from(v - whole as f32 >= 0.5);
-    level.clamp(0, 255) as u8
+/// Which of the two row buffers a source row is interpolated into.
+#[derive(Clone, Copy)]
+enum Half {
+    Top,
+    Bottom,
 }
 
 /// The TF legacy resize's per-column tables and row buffers, kept from
@@ -166,12 +206,16 @@ fn round_level(v: f32) -> u8 {
 struct TfTables {
     /// For the last call: source width, output width.
     sizes: (usize, usize),
-    /// Per output value (column × channel): the two source bytes of its row
-    /// and their weights.
+    /// Per output column: the byte offsets in a source row of its left and
+    /// right source pixels.
     left: Vec<u32>,
     right: Vec<u32>,
+    /// Per output value (column × channel): the weights of those pixels.
     w_left: Vec<f32>,
     w_right: Vec<f32>,
+    /// One source row's left and right pixels, gathered in output order.
+    left_px: Vec<u8>,
+    right_px: Vec<u8>,
     /// The two source rows interpolated across.
     top: Vec<f32>,
     bottom: Vec<f32>,
@@ -195,15 +239,33 @@ impl TfTables {
             let x0 = (fx.floor() as usize).min(sw - 1);
             let x1 = (x0 + 1).min(sw - 1);
             let wx = fx - x0 as f32;
-            for c in 0..3 {
-                self.left.push((x0 * 3 + c) as u32);
-                self.right.push((x1 * 3 + c) as u32);
+            self.left.push((x0 * 3) as u32);
+            self.right.push((x1 * 3) as u32);
+            for _ in 0..3 {
                 self.w_left.push(1.0 - wx);
                 self.w_right.push(wx);
             }
         }
+        for v in [&mut self.left_px, &mut self.right_px] {
+            v.resize(n + 1, 0);
+        }
         self.top.resize(n, 0.0);
         self.bottom.resize(n, 0.0);
+    }
+
+    /// One source row interpolated at every output column and channel.
+    fn across(&mut self, row: &[u8], half: Half) {
+        for (px, offsets) in [(&mut self.left_px, &self.left), (&mut self.right_px, &self.right)] {
+            gather_pixels(row, offsets, px);
+        }
+        let out = match half {
+            Half::Top => &mut self.top,
+            Half::Bottom => &mut self.bottom,
+        };
+        let weights = self.w_left.iter().zip(&self.w_right);
+        for ((o, (&a, &b)), (&wl, &wr)) in out.iter_mut().zip(self.left_px.iter().zip(&self.right_px)).zip(weights) {
+            *o = f32::from(a) * wl + f32::from(b) * wr;
+        }
     }
 }
 
@@ -273,6 +335,19 @@ mod tests {
     fn round_level_rounds_half_away_from_zero_like_f32_round() {
         for v in [0.0f32, 0.49999997, 0.5, 1.5, 2.5, 127.49999, 254.5, 255.0, 255.00002, 300.0] {
             assert_eq!(round_level(v), v.round().clamp(0.0, 255.0) as u8, "{v}");
+        }
+        // Every level's tie and the 64 floats either side of it, and of it.
+        for k in 0..=255u32 {
+            for centre in [k as f32, k as f32 + 0.5] {
+                let mut v = centre;
+                for _ in 0..64 {
+                    v = f32::from_bits(v.to_bits() - u32::from(v > 0.0));
+                }
+                for _ in 0..129 {
+                    assert_eq!(round_level(v), v.round().clamp(0.0, 255.0) as u8, "{v}");
+                    v = f32::from_bits(v.to_bits() + 1);
+                }
+            }
         }
     }
 
