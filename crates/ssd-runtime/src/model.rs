@@ -791,7 +791,7 @@ fn join_head(
 }
 
 /// tract errors carry a multi-line context chain; the user gets its gist.
-fn first_line(e: &anyhow::Error) -> String {
-    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    chain.join(": ").lines().next().unwrap_or_default().to_owned()
+pub(crate) fn first_line(e: impl std::fmt::Display) -> String {
+    // `{:#}` is an anyhow error's chain joined by ": " (a plain error's own text).
+    format!("{e:#}").lines().next().unwrap_or_default().to_owned()
 }
