@@ -790,7 +790,8 @@ fn join_head(
     }
 }
 
-/// tract errors carry a multi-line context chain; the user gets its gist.
+/// An engine error as one line: tract's carry a multi-line context chain,
+/// ONNX Runtime's can span lines; the user gets the gist.
 pub(crate) fn first_line(e: impl std::fmt::Display) -> String {
     // `{:#}` is an anyhow error's chain joined by ": " (a plain error's own text).
     format!("{e:#}").lines().next().unwrap_or_default().to_owned()
