@@ -6,7 +6,7 @@
 # Builds ssd-cam with the onnxruntime feature (PROFILE, default release) and
 # fetches ONNX Runtime's library (scripts/fetch-onnxruntime.sh). Prints a
 # table; appends one JSON line per run to target/engines.jsonl.
-#   benches/engines.sh [FRAMES]
+#   [ROUNDS=3] benches/engines.sh [FRAMES]
 # Run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,20 +25,37 @@ if [ ! -f "$clip" ]; then
         -filter_complex "[1]crop=300:512:90:0,scale=200:340[p];[0][p]overlay=x='mod(t*120,1480)-200':y=200:shortest=1" \
         -t 40 -c:v libx264 -g 25 -pix_fmt yuv420p "$clip"
 fi
-printf '%-10s %-12s %7s %7s %12s %12s %12s\n' source backend workers threads "frames/s" "infer p50" "preproc p50"
-for source in demo:fps=0 "$clip"; do
-    for backend in tract onnxruntime; do
-        for workers in 1 2; do
-            json=$("$bin" bench --model person-ssdlite --source "$source" --backend "$backend" --workers "$workers" \
-                --frames "$frames" --json 2>/dev/null)
-            echo "$json" >> target/engines.jsonl
-            python3 - "$json" "$(basename "$source")" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1])
-p = r["pipeline"]
-print(f"{sys.argv[2][:10]:<10} {r['engine']['backend'] + ' ' + r['engine']['version']:<12} {r['workers']:>7} "
-      f"{r['threads']:>7} {p['fps']:>12.1f} {p['inference']['p50']:>12.2f} {p['preprocess']['p50']:>12.2f}")
-PY
+# The VM this was written on drifts by tens of percent between runs: ROUNDS
+# (default 3) repeats the whole grid, one cell after another, and the table
+# gives each cell's runs and their median.
+rounds=${ROUNDS:-3}
+runs=$(mktemp)
+trap 'rm -f "$runs"' EXIT
+for round in $(seq "$rounds"); do
+    for source in demo:fps=0 "$clip"; do
+        for backend in tract onnxruntime; do
+            for workers in 1 2; do
+                json=$("$bin" bench --model person-ssdlite --source "$source" --backend "$backend" \
+                    --workers "$workers" --frames "$frames" --json 2>/dev/null)
+                echo "$json" >> target/engines.jsonl
+                printf '%s\t%s\n' "$(basename "$source")" "$json" >> "$runs"
+                echo "round $round/$rounds: $(basename "$source") $backend $workers worker(s) done" >&2
+            done
         done
     done
 done
+python3 - "$runs" <<'PY'
+import json, statistics, sys
+cells = {}
+for line in open(sys.argv[1]):
+    source, text = line.rstrip("\n").split("\t", 1)
+    r = json.loads(text)
+    key = (source[:10], f"{r['engine']['backend']} {r['engine']['version']}", r["workers"], r["threads"])
+    cells.setdefault(key, []).append(r["pipeline"])
+print(f"{'source':<10} {'backend':<18} {'workers':>7} {'threads':>7} {'frames/s (runs)':>24} {'median':>7} {'infer p50':>10}")
+for (source, engine, workers, threads), ps in cells.items():
+    fps = [p["fps"] for p in ps]
+    infer = statistics.median(p["inference"]["p50"] for p in ps)
+    runs = ", ".join(f"{f:.1f}" for f in fps)
+    print(f"{source:<10} {engine:<18} {workers:>7} {threads:>7} {runs:>24} {statistics.median(fps):>7.1f} {infer:>10.2f}")
+PY
