@@ -13,7 +13,8 @@ use ort::value::{Outlet, TensorElementType, TensorRef};
 use ssd_core::manifest::{Layout, Manifest, OutputSpec};
 
 use crate::model::{
-    input_shape_of, Backend, EngineInfo, ExecutionProvider, LoadOptions, Loading, ModelError, Precision, RawOutputs,
+    first_line, input_shape_of, Backend, EngineInfo, ExecutionProvider, LoadOptions, Loading, ModelError, Precision,
+    RawOutputs,
 };
 
 /// The library this process loaded (its path and version), or why none did:
@@ -77,7 +78,7 @@ fn load_library() -> Result<(PathBuf, String), String> {
                 // when a load fails (its OnceLock completes on error), and
                 // then reads it uninitialised; so it gets one library, one
                 // that was just seen to load.
-                let environment = ort::init_from(&path).map_err(text)?;
+                let environment = ort::init_from(&path).map_err(first_line)?;
                 let _ = environment.with_name("ssd-cam").commit();
                 log::debug!("ONNX Runtime {version} loaded from {}", path.display());
                 return Ok((path, version));
@@ -162,10 +163,6 @@ pub(crate) struct OrtModel {
     box_parts: usize,
 }
 
-fn text(e: impl std::fmt::Display) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_owned()
-}
-
 impl OrtModel {
     /// Loads `onnx` into an ONNX Runtime session and checks its input and
     /// outputs against the manifest.
@@ -246,7 +243,7 @@ impl OrtModel {
 
     /// Runs the session on the input buffer and joins the output parts.
     pub(crate) fn run(&mut self) -> Result<RawOutputs, ModelError> {
-        let run = |e: ort::Error| ModelError::Run(text(e));
+        let run = |e: ort::Error| ModelError::Run(first_line(e));
         let tensor = TensorRef::from_array_view((self.input_shape, &self.input[..])).map_err(run)?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => tensor]).map_err(run)?;
         // Each head's size is known from its parts: one allocation each, no regrowth.
@@ -285,17 +282,17 @@ impl OrtModel {
 /// or it fails to start).
 fn session(bytes: &[u8], options: &LoadOptions, provider: Option<ExecutionProvider>) -> Result<Session, String> {
     let mut builder = Session::builder()
-        .map_err(text)?
+        .map_err(first_line)?
         .with_optimization_level(GraphOptimizationLevel::All)
-        .map_err(text)?
+        .map_err(first_line)?
         .with_intra_threads(options.threads.max(1))
-        .map_err(text)?
+        .map_err(first_line)?
         .with_inter_threads(1)
-        .map_err(text)?;
+        .map_err(first_line)?;
     if let Some(provider) = provider {
-        builder = builder.with_execution_providers([dispatch(provider, options.precision)?]).map_err(text)?;
+        builder = builder.with_execution_providers([dispatch(provider, options.precision)?]).map_err(first_line)?;
     }
-    builder.commit_from_memory(bytes).map_err(text)
+    builder.commit_from_memory(bytes).map_err(first_line)
 }
 
 /// The `ort` provider for `provider`, when the loaded library has it.
@@ -311,7 +308,7 @@ fn dispatch(provider: ExecutionProvider, precision: Precision) -> Result<Executi
         ExecutionProvider::Xnnpack => (ep::XNNPACK::default().is_available(), ep::XNNPACK::default().build()),
         ExecutionProvider::Openvino => (ep::OpenVINO::default().is_available(), ep::OpenVINO::default().build()),
     };
-    if !available.map_err(text)? {
+    if !available.map_err(first_line)? {
         return Err("the loaded library was built without it".into());
     }
     Ok(dispatch.error_on_failure())
