@@ -52,10 +52,13 @@ for line in open(sys.argv[1]):
     r = json.loads(text)
     key = (source[:10], f"{r['engine']['backend']} {r['engine']['version']}", r["workers"], r["threads"])
     cells.setdefault(key, []).append(r["pipeline"])
-print(f"{'source':<10} {'backend':<18} {'workers':>7} {'threads':>7} {'frames/s (runs)':>24} {'median':>7} {'infer p50':>10}")
+print(f"{'source':<10} {'backend':<18} {'workers':>7} {'threads':>7} {'frames/s (runs)':>24} {'median':>7} "
+      f"{'infer p50':>10} {'preproc p50 (runs)':>20}")
 for (source, engine, workers, threads), ps in cells.items():
     fps = [p["fps"] for p in ps]
     infer = statistics.median(p["inference"]["p50"] for p in ps)
     runs = ", ".join(f"{f:.1f}" for f in fps)
-    print(f"{source:<10} {engine:<18} {workers:>7} {threads:>7} {runs:>24} {statistics.median(fps):>7.1f} {infer:>10.2f}")
+    pre = ", ".join(f"{p['preprocess']['p50']:.2f}" for p in ps)
+    print(f"{source:<10} {engine:<18} {workers:>7} {threads:>7} {runs:>24} {statistics.median(fps):>7.1f} "
+          f"{infer:>10.2f} {pre:>20}")
 PY

@@ -168,12 +168,11 @@ fn round_level(v: f32) -> u8 {
 /// pixels are copied again, three bytes, after. (One eight-byte read for a
 /// column's two adjacent pixels was measured no faster.)
 fn gather_pixels(row: &[u8], offsets: &[u32], out: &mut [u8]) {
-    let (Some(row_end), Some(out_end)) = (row.len().checked_sub(4), out.len().checked_sub(4)) else {
+    // `out` must hold every pixel and the spare byte after the last.
+    let out_end = out.len().checked_sub(4).filter(|_| out.len() > offsets.len() * 3);
+    let (Some(row_end), Some(out_end)) = (row.len().checked_sub(4), out_end) else {
         return gather_pixels_by_three(row, offsets, 0, out);
     };
-    if out.len() <= offsets.len() * 3 {
-        return gather_pixels_by_three(row, offsets, 0, out);
-    }
     for (i, &at) in offsets.iter().enumerate() {
         let (from, to) = ((at as usize).min(row_end), (i * 3).min(out_end));
         out[to..to + 4].copy_from_slice(&row[from..from + 4]);
