@@ -146,6 +146,12 @@ fn front_end(c: &mut Criterion) {
             pre.run(&out, w, h, &mut tensor)
         })
     });
+    c.bench_function("front_end/nv12_1280x720_to_person_tensor", |b| {
+        b.iter(|| {
+            nv12_to_rgb(black_box(&nv12), w, h, Bt601::LIMITED, &mut out).unwrap();
+            pre.run(&out, w, h, &mut tensor)
+        })
+    });
 }
 
 fn inference(c: &mut Criterion) {
