@@ -9,7 +9,7 @@
 
 use std::arch::x86_64::{
     __m128i, _mm256_add_ps, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi32, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
-    _mm_loadl_epi64, _mm_loadu_si128, _mm_or_si128, _mm_setr_epi8, _mm_shuffle_epi8,
+    _mm_loadl_epi64, _mm_loadu_si128, _mm_or_si128, _mm_shuffle_epi8,
 };
 
 /// Whether this CPU runs [`normalize_row`].
@@ -28,28 +28,35 @@ pub(super) fn normalize_row(src: &[u8], planes: [&mut [f32]; 3], affine: [(f32, 
     done
 }
 
+/// Per channel, the shuffles that pick its eight bytes (c, c + 3, … c + 21
+/// of 24) out of the low sixteen and out of the high eight (-1: none).
+const PICKS: [[[i8; 16]; 2]; 3] = {
+    let mut picks = [[[-1; 16]; 2]; 3];
+    let mut c = 0;
+    while c < 3 {
+        let mut j = 0;
+        while j < 8 {
+            let at = 3 * j + c;
+            if at < 16 {
+                picks[c][0][j] = at as i8;
+            } else {
+                picks[c][1][j] = (at - 16) as i8;
+            }
+            j += 1;
+        }
+        c += 1;
+    }
+    picks
+};
+
 /// # Safety
 /// AVX2 must be present, and every plane must hold `src.len() / 3` values.
 #[target_feature(enable = "avx2")]
 unsafe fn rows_of_eight(src: &[u8], planes: [&mut [f32]; 3], affine: [(f32, f32); 3]) {
-    // Channel c of eight pixels: bytes c, c + 3, … c + 21 of 24, the first
-    // six or five from the low sixteen, the rest from the high eight.
-    let pick = |c: i8| {
-        let at = |j: i8, high: bool| {
-            let i = 3 * j + c;
-            match (high, i < 16) {
-                (false, true) => i,
-                (true, false) => i - 16,
-                _ => -1,
-            }
-        };
-        let mask = |high: bool| {
-            let m: [i8; 8] = std::array::from_fn(|j| at(j as i8, high));
-            _mm_setr_epi8(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], -1, -1, -1, -1, -1, -1, -1, -1)
-        };
-        (mask(false), mask(true))
-    };
-    let picks = [pick(0), pick(1), pick(2)];
+    // SAFETY: each mask is 16 bytes.
+    let picks = PICKS.map(|[low, high]| unsafe {
+        (_mm_loadu_si128(low.as_ptr().cast::<__m128i>()), _mm_loadu_si128(high.as_ptr().cast::<__m128i>()))
+    });
     let scale = affine.map(|(a, b)| (_mm256_set1_ps(a), _mm256_set1_ps(b)));
     for (i, pixels) in src.chunks_exact(24).enumerate() {
         // SAFETY: 16 bytes at the chunk's start and 8 after them are its 24.
