@@ -354,7 +354,13 @@ mod tests {
                 resizer.resize(&src, sw as u32, sh as u32, &mut fast, dw as u32, dh as u32).unwrap();
             }
             tf_legacy_reference(&src, sw, sh, &mut slow, dw, dh, &mut Vec::new());
-            proptest::prop_assert_eq!(fast, slow);
+            proptest::prop_assert_eq!(&fast, &slow);
+            // The portable path too, where the call above took AVX2.
+            let mut portable = vec![0u8; dw * dh * 3];
+            let mut t = TfTables::default();
+            t.fill(sw, dw, sw as f32 / dw as f32);
+            tf_legacy_bilinear_portable(&src, sw, sh, &mut portable, dw, dh, &mut t);
+            proptest::prop_assert_eq!(portable, slow);
         }
     }
 
