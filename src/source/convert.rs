@@ -4,7 +4,11 @@
 //! chosen at run time): several times the scalar fixed-point kernel that
 //! stood here (BENCHMARKS.md, "The front end"), within two levels of it on
 //! every colour a camera sends. [`Bt601::rgb`] stays as the per-pixel
-//! reference the tests hold them to.
+//! reference the tests hold them to. YUYV on x86_64 with AVX2 has a kernel
+//! of its own ([`avx2`]), faster there than yuvutils-rs's packed kernel.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// The BT.601 YUV→RGB matrix in 16.16 fixed point, for limited (16–235,
 /// what cameras and video files use unless they say otherwise) or full range.
@@ -116,6 +120,18 @@ pub fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, m: Bt601, rgb: &mut Vec
     let pixels = width as usize * height as usize;
     check("YUYV", data, width, height, pixels * 2)?;
     rgb.resize(pixels * 3, 0);
+    // Rows carry no padding and a pixel pair never crosses one: the frame
+    // is one run of pairs.
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        let data = &data[..pixels * 2];
+        let done = avx2::yuyv_to_rgb(data, rgb, &m);
+        for (pair, out) in data[done * 2..].chunks_exact(4).zip(rgb[done * 3..].chunks_exact_mut(6)) {
+            out[..3].copy_from_slice(&m.rgb(pair[0], pair[1], pair[3]));
+            out[3..].copy_from_slice(&m.rgb(pair[2], pair[1], pair[3]));
+        }
+        return Ok(());
+    }
     let image = yuvutils_rs::YuvPackedImage { yuy: &data[..pixels * 2], yuy_stride: width * 2, width, height };
     yuvutils_rs::yuyv422_to_rgb(&image, rgb, width * 3, m.range(), yuvutils_rs::YuvStandardMatrix::Bt601)
         .map_err(yuv_error("YUYV", width, height))
@@ -411,6 +427,37 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Every 4th Y, U and V value in both ranges, as one YUYV frame (each
+    /// pair one U, V and two Ys), 32-pixel runs and a per-pixel tail: within
+    /// one level of the per-pixel kernel.
+    #[test]
+    fn yuyv_every_fourth_value_stays_within_one_level_of_the_per_pixel_kernel() {
+        for full in [false, true] {
+            let m = Bt601::new(full);
+            let mut yuyv = Vec::new();
+            for y in (0..=255u8).step_by(4) {
+                for u in (0..=255u8).step_by(4) {
+                    for v in (0..=255u8).step_by(4) {
+                        yuyv.extend_from_slice(&[y, u, y.saturating_add(2), v]);
+                    }
+                }
+            }
+            // 64 × 64 × 64 pairs, and 3 more pairs so the tail runs too.
+            yuyv.extend_from_slice(&[235, 16, 16, 240, 16, 240, 235, 16, 128, 128, 129, 128]);
+            let pixels = yuyv.len() / 2;
+            let mut rgb = Vec::new();
+            yuyv_to_rgb(&yuyv, pixels as u32, 1, m, &mut rgb).unwrap();
+            let mut worst = 0;
+            for (pair, out) in yuyv.chunks_exact(4).zip(rgb.chunks_exact(6)) {
+                let want = [m.rgb(pair[0], pair[1], pair[3]), m.rgb(pair[2], pair[1], pair[3])].concat();
+                let off = out.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+                assert!(off <= 1, "full {full}: yuyv {pair:?} gave {out:?}, want {want:?}");
+                worst = worst.max(off);
+            }
+            assert!(rgb.len() == pixels * 3 && worst <= 1);
         }
     }
 
