@@ -146,10 +146,7 @@ fn tf_legacy_bilinear_portable(
     let row_len = sw * 3;
     let mut have: Option<(usize, usize)> = None;
     for (y, out_row) in dst.chunks_exact_mut(dw * 3).take(dh).enumerate() {
-        let fy = y as f32 * sy;
-        let y0 = (fy.floor() as usize).min(sh - 1);
-        let y1 = (y0 + 1).min(sh - 1);
-        let wy = fy - y0 as f32;
+        let (y0, y1, wy) = source_rows(y, sy, sh);
         if have != Some((y0, y1)) {
             // To the frame's end: the four-byte gather may read the next row's first byte.
             let row = |r: usize| &src[r * row_len..];
@@ -166,6 +163,16 @@ fn tf_legacy_bilinear_portable(
             *out = round_level(top * w_top + bottom * w_bottom);
         }
     }
+}
+
+/// Output row `y`'s two source rows (the second clamped at the last) and
+/// the second one's weight, for a vertical scale `sy` of an `sh`-row source;
+/// the same for columns.
+#[inline]
+fn source_rows(y: usize, sy: f32, sh: usize) -> (usize, usize, f32) {
+    let fy = y as f32 * sy;
+    let y0 = (fy.floor() as usize).min(sh - 1);
+    (y0, (y0 + 1).min(sh - 1), fy - y0 as f32)
 }
 
 /// `v.round().clamp(0.0, 255.0) as u8` for the `v ≥ 0` a blend of levels
@@ -260,10 +267,7 @@ impl TfTables {
             v.clear();
         }
         for x in 0..dw {
-            let fx = x as f32 * sx;
-            let x0 = (fx.floor() as usize).min(sw - 1);
-            let x1 = (x0 + 1).min(sw - 1);
-            let wx = fx - x0 as f32;
+            let (x0, x1, wx) = source_rows(x, sx, sw);
             self.left.push((x0 * 3) as u32);
             self.right.push((x1 * 3) as u32);
             self.col_left.push(1.0 - wx);

@@ -19,7 +19,7 @@ use std::arch::x86_64::{
     _CMP_EQ_OQ, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
 };
 
-use super::{round_level, TfTables};
+use super::{round_level, source_rows, TfTables};
 
 /// Pixels per step.
 const LANES: usize = 8;
@@ -35,10 +35,7 @@ pub(super) fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8
     let sy = sh as f32 / dh as f32;
     let row_len = sw * 3;
     for (y, out_row) in dst.chunks_exact_mut(dw * 3).take(dh).enumerate() {
-        let fy = y as f32 * sy;
-        let y0 = (fy.floor() as usize).min(sh - 1);
-        let y1 = (y0 + 1).min(sh - 1);
-        let wy = fy - y0 as f32;
+        let (y0, y1, wy) = source_rows(y, sy, sh);
         // To the frame's end: a four-byte gather may read the next row's first byte.
         let (top, bottom) = (&src[y0 * row_len..], &src[y1 * row_len..]);
         // Columns whose right pixel leaves four bytes in the bottom row (the
