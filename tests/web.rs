@@ -447,8 +447,9 @@ fn the_fps_figure_is_frames_over_time_with_two_workers() {
     // when the page last heard, not when /metrics was read: on a loaded
     // machine the rate moves that much between them (16.9 against 15.96
     // seen in CI; 14.6 against 12.27 with the browser starting beside two
-    // workers). The bug this guards against was 3x off.
-    let close = |figure: f64| (figure - done).abs() <= 0.2 * done;
+    // workers; 15.5 against 12.53 with the ARM build beside the tests). The
+    // bug this guards against was 3x off.
+    let close = |figure: f64| (figure - done).abs() <= 0.3 * done;
     let hud = hud.unwrap_or_else(|| panic!("no rate in the status line of {}", newest.display()));
     assert!(close(hud), "{} says {hud} fps, frames_total grew {done:.2} a second", newest.display());
     if let Some(shown) = shown {
