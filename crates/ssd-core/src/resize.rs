@@ -124,7 +124,7 @@ impl Resizer {
 /// On x86_64 with AVX2, [`avx2::tf_legacy_bilinear`] runs instead: the same
 /// values, gathered straight from the frame eight columns at a time.
 fn tf_legacy_bilinear(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize, t: &mut TfTables) {
-    t.fill(sw, dw, sw as f32 / dw as f32);
+    t.fill(sw, dw);
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         return avx2::tf_legacy_bilinear(src, sw, sh, dst, dw, dh, t);
@@ -254,12 +254,12 @@ struct TfTables {
 }
 
 impl TfTables {
-    fn fill(&mut self, sw: usize, dw: usize, sx: f32) {
+    fn fill(&mut self, sw: usize, dw: usize) {
         if self.sizes == (sw, dw) && !self.left.is_empty() {
             return;
         }
         self.sizes = (sw, dw);
-        let n = dw * 3;
+        let (n, sx) = (dw * 3, sw as f32 / dw as f32);
         for v in [&mut self.left, &mut self.right] {
             v.clear();
         }
@@ -362,7 +362,7 @@ mod tests {
             // The portable path too, where the call above took AVX2.
             let mut portable = vec![0u8; dw * dh * 3];
             let mut t = TfTables::default();
-            t.fill(sw, dw, sw as f32 / dw as f32);
+            t.fill(sw, dw);
             tf_legacy_bilinear_portable(&src, sw, sh, &mut portable, dw, dh, &mut t);
             proptest::prop_assert_eq!(portable, slow);
         }
@@ -383,7 +383,7 @@ mod tests {
             let src: Vec<u8> = (0..sw * sh * 3).map(|i| ((i as u32).wrapping_mul(2654435761) >> 11) as u8).collect();
             let (mut vector, mut portable) = (vec![0u8; dw * dh * 3], vec![0u8; dw * dh * 3]);
             let mut t = TfTables::default();
-            t.fill(sw, dw, sw as f32 / dw as f32);
+            t.fill(sw, dw);
             avx2::tf_legacy_bilinear(&src, sw, sh, &mut vector, dw, dh, &t);
             tf_legacy_bilinear_portable(&src, sw, sh, &mut portable, dw, dh, &mut t);
             let differ = vector.iter().zip(&portable).filter(|(a, b)| a != b).count();
