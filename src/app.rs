@@ -34,7 +34,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     if windowed {
         check_window()?;
     }
-    let specs = crate::cli::cameras(args)?;
+    let crate::cli::RunSettings { cameras: specs, engine } = crate::cli::run_settings(args)?;
     let several = specs.len() > 1;
     check_several(args, specs.len())?;
     check_options(args, &specs)?;
@@ -45,7 +45,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let (model_arg, why) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
     log::info!("model {model_arg} ({why})");
     let Loaded { manifest, priors, model, workers, .. } =
-        load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.engine.options())?;
+        load(&model_arg, Parallelism::resolve(args.threads, args.workers), engine.options())?;
     let stdout = crate::sink::json::SharedLines::stdout();
     // Every camera's name (running or not), and the running cameras'.
     let taken = camera_names(&specs)?;
@@ -275,8 +275,8 @@ fn check_several(args: &Args, count: usize) -> Result<()> {
 /// Every problem found, one line each; none means the run can start.
 pub fn check_config(args: &Args) -> Vec<String> {
     let mut problems = Vec::new();
-    let specs = match crate::cli::cameras(args) {
-        Ok(specs) => specs,
+    let (specs, engine) = match crate::cli::run_settings(args) {
+        Ok(settings) => (settings.cameras, settings.engine),
         Err(e) => return vec![format!("{e:#}")],
     };
     let mut check = |result: Result<()>| {
@@ -292,7 +292,7 @@ pub fn check_config(args: &Args) -> Vec<String> {
     let first = specs.first().map(|s| s.input.spec().to_owned()).unwrap_or_default();
     let any_device = specs.iter().any(|s| matches!(s.input, Input::Device(_)));
     let (model_arg, _) = crate::default_model(args.model.as_deref(), Some(&first), any_device);
-    let loaded = load(&model_arg, Parallelism::resolve(args.threads, args.workers), args.engine.options());
+    let loaded = load(&model_arg, Parallelism::resolve(args.threads, args.workers), engine.options());
     let several = specs.len() > 1;
     for spec in &specs {
         let name = spec.name.clone().unwrap_or_else(|| spec.input.default_name());

@@ -603,16 +603,35 @@ pub fn default_camera(input: crate::config::Input) -> anyhow::Result<crate::conf
     base_camera(&args, input)
 }
 
-/// The cameras of the run: those of `--config` (over the command line's
-/// settings), or one per `--device` then `--source` (the demo when none),
-/// each with its `--name`.
-pub fn cameras(args: &Args) -> anyhow::Result<Vec<crate::config::Camera>> {
+/// What a run is given: its cameras and the engine they share.
+#[derive(Debug)]
+pub struct RunSettings {
+    /// The cameras, in order.
+    pub cameras: Vec<crate::config::Camera>,
+    /// The engine: `--config`'s `[engine]` table over the flags.
+    pub engine: EngineArgs,
+}
+
+/// The run's cameras and engine: those of `--config` (over the command
+/// line's settings), else the flags' engine and one camera per `--device`
+/// then `--source` (the demo when none), each with its `--name`.
+pub fn run_settings(args: &Args) -> anyhow::Result<RunSettings> {
     use crate::config::Input;
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
         let base = base_camera(args, Input::Source("demo".into()))?;
-        return crate::config::parse_cameras_over(&text, &base).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        let in_file = |e: String| anyhow::anyhow!("{}: {e}", path.display());
+        let cameras = crate::config::parse_cameras_over(&text, &base).map_err(in_file)?;
+        let engine = crate::config::parse_engine_over(&text, args.engine).map_err(in_file)?;
+        return Ok(RunSettings { cameras, engine });
     }
+    Ok(RunSettings { cameras: flag_cameras(args)?, engine: args.engine })
+}
+
+/// One camera per `--device` then `--source` (the demo when none), each
+/// with its `--name`.
+fn flag_cameras(args: &Args) -> anyhow::Result<Vec<crate::config::Camera>> {
+    use crate::config::Input;
     let expand =
         |flag: &str, spec: &str| crate::secrets::expand_env(spec).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
     let mut inputs = Vec::with_capacity(args.device.len() + args.source.len());

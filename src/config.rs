@@ -3,9 +3,15 @@
 //! tracking, events, zones and lines, motion gating, its outputs). The
 //! command line builds one per `--device`/`--source` ([`crate::cli`]);
 //! `--config cameras.toml` builds the same type, each camera's table laid
-//! over a `[defaults]` table, laid over the command line's settings.
+//! over a `[defaults]` table, laid over the command line's settings. The
+//! file's optional `[engine]` table sets the run's engine the same way, over
+//! `--backend`, `--ep` and `--precision` ([`parse_engine_over`]).
 //!
 //! ```toml
+//! [engine]                           # optional: the run's engine
+//! backend = "onnxruntime"            # tract | onnxruntime
+//! ep = "cuda"                        # cpu | cuda | tensorrt | xnnpack | openvino
+//!
 //! [defaults]                         # optional: every camera's settings
 //! threshold = 0.4
 //! track_max_age = 60
@@ -440,9 +446,9 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
         let column = text[..at].rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
         format!("line {line}, column {column}: {}", e.message().trim())
     })?;
-    if let Some(key) = table.keys().find(|k| *k != "camera" && *k != "defaults") {
+    if let Some(key) = table.keys().find(|k| !["camera", "defaults", "engine"].contains(&k.as_str())) {
         return Err(format!(
-            "{}unknown key '{key}': the file holds a [defaults] table and [[camera]] tables",
+            "{}unknown key '{key}': the file holds [engine] and [defaults] tables and [[camera]] tables",
             key_position(text, key)
         ));
     }
@@ -491,6 +497,40 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
         out.push(camera);
     }
     Ok(out)
+}
+
+/// A cameras file's `[engine]` table: the run's engine, every key optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnginePatch {
+    backend: Option<String>,
+    ep: Option<String>,
+    precision: Option<String>,
+}
+
+/// The run's engine: a cameras file's `[engine]` table laid over `base` (the
+/// command line's `--backend`, `--ep`, `--precision`); `base` itself when the
+/// file has none. Every cameras file has one model, so one engine, for all
+/// of its cameras.
+pub fn parse_engine_over(text: &str, base: crate::cli::EngineArgs) -> Result<crate::cli::EngineArgs, String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().trim().to_owned())?;
+    let Some(value) = table.get("engine") else { return Ok(base) };
+    let patch: EnginePatch = serde::Deserialize::deserialize(value.clone()).map_err(|e: toml::de::Error| {
+        let message = e.message().trim();
+        format!("engine: {}", unknown_key(message, text).unwrap_or_else(|| message.to_owned()))
+    })?;
+    let field = |name: &str, e: String| format!("engine: {name}: {e}");
+    let mut engine = base;
+    if let Some(v) = &patch.backend {
+        engine.backend = choice(v).map_err(|e| field("backend", e))?;
+    }
+    if let Some(v) = &patch.ep {
+        engine.ep = choice(v).map_err(|e| field("ep", e))?;
+    }
+    if let Some(v) = &patch.precision {
+        engine.precision = choice(v).map_err(|e| field("precision", e))?;
+    }
+    Ok(engine)
 }
 
 fn patch_of(value: &toml::Value, who: &str, text: &str) -> Result<CameraPatch, String> {
@@ -823,6 +863,38 @@ threshold = 0.8
         assert_eq!(c[0].tracking.min_hits, base().tracking.min_hits);
         let err = parse_cameras(&format!("[defaults]\nname = \"x\"\n{GOOD}")).unwrap_err();
         assert_eq!(err, "defaults: name: belongs in each [[camera]]");
+    }
+
+    #[test]
+    fn the_engine_table_sets_the_run_s_engine_over_the_command_line() {
+        use crate::model::{Backend, ExecutionProvider, Precision};
+        let flags =
+            crate::cli::EngineArgs { backend: Backend::Tract, ep: ExecutionProvider::Cpu, precision: Precision::F16 };
+        assert_eq!(parse_engine_over(GOOD, flags), Ok(flags), "no [engine] table keeps the flags");
+        let text = format!("[engine]\nbackend = \"onnxruntime\"\nep = \"cuda\"\n{GOOD}");
+        let engine = parse_engine_over(&text, flags).unwrap();
+        assert_eq!(
+            (engine.backend, engine.ep, engine.precision),
+            (Backend::Onnxruntime, ExecutionProvider::Cuda, Precision::F16)
+        );
+        let f32_only = parse_engine_over("[engine]\nprecision = \"f32\"\n", flags).unwrap();
+        assert_eq!(f32_only, crate::cli::EngineArgs { precision: Precision::F32, ..flags });
+        assert_eq!(parse_cameras(&text).map(|c| c.len()), Ok(2), "cameras read past the [engine] table");
+        let bad = [
+            ("[engine]\nbackend = \"tensorflow\"\n", "engine: backend: 'tensorflow' is not tract or onnxruntime"),
+            ("[engine]\nep = \"gpu\"\n", "engine: ep: 'gpu' is not cpu, cuda, tensorrt, xnnpack or openvino"),
+            (
+                "[engine]\nbackedn = \"tract\"\n",
+                "engine: line 2, column 1: unknown key 'backedn' (did you mean 'backend'?)",
+            ),
+            ("[engine]\nbackend = 1\n", "engine: invalid type"),
+            ("engine = \"tract\"\n", "engine: invalid type"),
+        ];
+        for (text, want) in bad {
+            let err = parse_engine_over(text, flags).unwrap_err();
+            assert!(err.starts_with(want), "{err:?} does not start with {want:?}");
+            assert!(!err.contains('\n'), "{err:?} is not one line");
+        }
     }
 
     #[test]

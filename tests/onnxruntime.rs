@@ -192,3 +192,33 @@ fn a_missing_library_is_one_line_naming_ort_dylib_path_not_a_panic() {
     assert!(line.contains("ORT_DYLIB_PATH") && line.contains("/nonexistent/libonnxruntime.so"), "{line}");
     assert!(out.stdout.is_empty(), "no frames were written");
 }
+
+#[test]
+fn a_cameras_file_s_engine_table_picks_onnx_runtime_for_the_run() {
+    let Some(lib) = library() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cameras.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nbackend = \"onnxruntime\"\n\n[[camera]]\nname = \"door\"\nsource = \"demo:frames=3\"\n",
+    )
+    .unwrap();
+    let run = |lib: &Path| {
+        Command::new(ssd_cam_bin())
+            .args(["--config", config.to_str().unwrap(), "--headless", "--backend", "tract"])
+            .env("ORT_DYLIB_PATH", lib)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    };
+    let out = run(&lib);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(" on onnxruntime "), "the file's engine, not --backend tract, ran the model: {err}");
+    assert_eq!(json_lines(&out).len(), 3, "every frame was written");
+    // The same file without the library: the run asked for ONNX Runtime.
+    let out = run(Path::new("/nonexistent/libonnxruntime.so"));
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("error:") && l.contains("ORT_DYLIB_PATH")), "{err}");
+}

@@ -3,7 +3,9 @@
 //! (what parses is put to work: containment and crossing tests never
 //! panic), `--mqtt` (what parses prints as a URL that parses the same,
 //! without the password) and `--config` cameras files (every camera that
-//! parses has a good name, one source, and a threshold in range), and the
+//! parses has a good name, one source, and a threshold in range; their
+//! `[engine]` table's errors are one line, and a file without one keeps the
+//! flags' engine), and the
 //! secret handling: `${NAME}` expansion (text without `$` is unchanged, an
 //! error is one line), percent-decoding (what encodes decodes back), and
 //! the names made from a source (always a valid camera name).
@@ -61,6 +63,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(c.detection.threshold.is_none_or(|t| (0.0..=1.0).contains(&t)));
             }
         }
+        Err(e) => assert!(!e.contains('\n'), "{e:?} is more than one line"),
+    }
+    let flags = ssd_cam::cli::EngineArgs::default();
+    match ssd_cam::config::parse_engine_over(text, flags) {
+        // A file that cannot name an [engine] table (no escapes either) keeps the flags' engine.
+        Ok(engine) if !text.contains("engine") && !text.contains('\\') => assert_eq!(engine, flags),
+        Ok(_) => {}
         Err(e) => assert!(!e.contains('\n'), "{e:?} is more than one line"),
     }
     if let Ok(url) = MqttUrl::parse(text) {
