@@ -440,12 +440,7 @@ fn choice<T: clap::ValueEnum>(value: &str) -> Result<T, String> {
 /// Parses a cameras file over `base` (the command line's settings): each
 /// `[[camera]]` table over the `[defaults]` table over `base`.
 pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, String> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let at = e.span().map_or(0, |s| s.start.min(text.len()));
-        let line = text[..at].matches('\n').count() + 1;
-        let column = text[..at].rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
-        format!("line {line}, column {column}: {}", e.message().trim())
-    })?;
+    let table = parse_table(text)?;
     if let Some(key) = table.keys().find(|k| !["camera", "defaults", "engine"].contains(&k.as_str())) {
         return Err(format!(
             "{}unknown key '{key}': the file holds [engine] and [defaults] tables and [[camera]] tables",
@@ -499,6 +494,17 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
     Ok(out)
 }
 
+/// The file as a TOML table; a syntax error is one line naming its line
+/// and column.
+fn parse_table(text: &str) -> Result<toml::Table, String> {
+    text.parse().map_err(|e: toml::de::Error| {
+        let at = e.span().map_or(0, |s| s.start.min(text.len()));
+        let line = text[..at].matches('\n').count() + 1;
+        let column = text[..at].rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
+        format!("line {line}, column {column}: {}", e.message().trim())
+    })
+}
+
 /// A cameras file's `[engine]` table: the run's engine, every key optional.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -513,7 +519,7 @@ struct EnginePatch {
 /// file has none. Every cameras file has one model, so one engine, for all
 /// of its cameras.
 pub fn parse_engine_over(text: &str, base: crate::cli::EngineArgs) -> Result<crate::cli::EngineArgs, String> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().trim().to_owned())?;
+    let table = parse_table(text)?;
     let Some(value) = table.get("engine") else { return Ok(base) };
     let patch: EnginePatch = serde::Deserialize::deserialize(value.clone()).map_err(|e: toml::de::Error| {
         let message = e.message().trim();
@@ -889,6 +895,7 @@ threshold = 0.8
             ),
             ("[engine]\nbackend = 1\n", "engine: invalid type"),
             ("engine = \"tract\"\n", "engine: invalid type"),
+            ("[engine]\nbackend = \"tract\n", "line 2, column "),
         ];
         for (text, want) in bad {
             let err = parse_engine_over(text, flags).unwrap_err();
