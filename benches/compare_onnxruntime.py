@@ -29,35 +29,20 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-
-def manifest_shape(model):
-    """The input shape the manifest beside `model` gives (graphs converted
-    from TensorFlow leave batch and channels symbolic), or None."""
-    path = os.path.splitext(model)[0] + ".json"
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        i = json.load(f)["input"]
-    return [1, i["height"], i["width"], 3] if i["layout"] == "nhwc" else [1, 3, i["height"], i["width"]]
+from ort_python import fed_shape, session
 
 
 def onnxruntime_ms(model, threads, runs, warmup):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    graph_input = session.get_inputs()[0]
-    shape = manifest_shape(model) or [d if isinstance(d, int) and d > 0 else 1 for d in graph_input.shape]
-    x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
+    net = session(model, threads)
+    graph_input = net.get_inputs()[0]
+    x = np.random.default_rng(0).uniform(-1, 1, size=fed_shape(model, graph_input)).astype(np.float32)
     feed = {graph_input.name: x}
     for _ in range(warmup):
-        session.run(None, feed)
+        net.run(None, feed)
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        session.run(None, feed)
+        net.run(None, feed)
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 

@@ -1,6 +1,6 @@
 """How many inferences a second can ONNX Runtime itself do on this machine
 with two workers? Two threads run a model at once, each 100 times, one
-intra-op thread per session, all graph optimisations: first each thread on
+intra-op thread per session, ssd-cam's session options: first each thread on
 its own session (what ssd-cam's `--workers 2` does), then both threads on
 one shared session (weights held once). Prints inferences per second for
 each, ROUNDS times alternated: the ceiling the whole pipeline can approach.
@@ -15,26 +15,17 @@ import threading
 import time
 
 import numpy as np
-import onnxruntime as ort
+
+from ort_python import fed_shape, session
 
 MODEL = sys.argv[1] if len(sys.argv) > 1 else "models/person-ssdlite.onnx"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 RUNS = 100
 
 
-def session():
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(MODEL, so, providers=["CPUExecutionProvider"])
-
-
-a, b = session(), session()
+a, b = session(MODEL), session(MODEL)
 graph_input = a.get_inputs()[0]
-shape = [d if isinstance(d, int) else (1 if i == 0 else 3) for i, d in enumerate(graph_input.shape)]
-x = np.random.default_rng(0).random(shape, dtype=np.float32)
+x = np.random.default_rng(0).random(fed_shape(MODEL, graph_input), dtype=np.float32)
 
 
 def rate(first, second):

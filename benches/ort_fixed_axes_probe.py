@@ -1,7 +1,7 @@
 """Does fixing a model's free input axes make ONNX Runtime faster? A probe:
 the same ONNX file in two sessions, one as it is and one with every named
 free input axis fixed (`add_free_dimension_override_by_name`) to the size
-ssd-cam feeds (batch 1, channels 3), both with all graph optimisations and
+ssd-cam feeds (the manifest's), both with ssd-cam's session options and
 one intra-op thread. Checks the outputs agree, then times the sessions
 alternately (ROUNDS rounds of 30 runs each) and prints each round's median.
 
@@ -14,31 +14,19 @@ import sys
 import time
 
 import numpy as np
-import onnxruntime as ort
+
+from ort_python import fed_shape, session
 
 MODEL = sys.argv[1] if len(sys.argv) > 1 else "models/person-ssdlite.onnx"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 
 
-def session(fixed):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    for name, size in fixed:
-        so.add_free_dimension_override_by_name(name, size)
-    return ort.InferenceSession(MODEL, so, providers=["CPUExecutionProvider"])
-
-
-plain = session([])
+plain = session(MODEL)
 graph_input = plain.get_inputs()[0]
-# A free batch axis is fed 1, any other free axis 3 (channels: ssd-cam's
-# models have fixed sides).
-fed = [d if isinstance(d, int) else (1 if i == 0 else 3) for i, d in enumerate(graph_input.shape)]
+fed = fed_shape(MODEL, graph_input)
 fixed = [(d, f) for d, f in zip(graph_input.shape, fed) if isinstance(d, str)]
 print(f"input {graph_input.name} {graph_input.shape}: fixing {fixed}")
-sessions = [plain, session(fixed)]
+sessions = [plain, session(MODEL, fixed=fixed)]
 x = np.random.default_rng(0).random(fed, dtype=np.float32)
 outs = [s.run(None, {graph_input.name: x}) for s in sessions]
 print("largest output difference:", max(float(np.abs(a - b).max()) for a, b in zip(*outs)))

@@ -18,9 +18,10 @@ import sys
 import time
 
 import numpy as np
-import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from ort_python import session
 
 FLOAT = "models/person-ssdlite.onnx"
 OUT = sys.argv[1] if len(sys.argv) > 1 else "target/tmp/person-ssdlite.int8-probe.onnx"
@@ -34,14 +35,6 @@ def load(path):
     ).stdout
     rgb = np.frombuffer(raw, np.uint8).reshape(300, 300, 3).astype(np.float32) / 127.5 - 1
     return rgb.transpose(2, 0, 1)[None].copy()
-
-
-def session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 images = [load(p) for p in sorted(glob.glob("calibration/*.jpg"))[:32]] + [load("models/person-ssdlite-demo-input.jpg")]
