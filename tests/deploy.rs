@@ -9,6 +9,8 @@ use std::process::Command;
 fn systemd_accepts_the_unit_and_its_check_passes() {
     let unit = std::fs::read_to_string(common::repo_root().join("deploy/ssd-cam.service")).unwrap();
     assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec=") && unit.contains("--check-config"));
+    // Issue 51, point 6: `systemctl stop` signals ssd-cam, which stops its children.
+    assert!(unit.contains("\nKillMode=mixed\n"), "the unit states its KillMode");
     let have = Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success());
     if !have {
         eprintln!("SKIPPED: systemd-analyze is missing");
@@ -31,5 +33,14 @@ fn systemd_accepts_the_unit_and_its_check_passes() {
 fn the_example_configuration_passes_its_check() {
     let config = common::repo_root().join("deploy/cameras.toml");
     let out = common::ssd_cam(&["--check-config", "--config", config.to_str().unwrap(), "--headless"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{}", common::stderr(&out));
+    // Issue 51, point 9: with its zone, and the output its comment names.
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("--check-config --config /etc/ssd-cam/cameras.toml --headless $SSD_CAM_ARGS"));
+    let dir = tempfile::tempdir().unwrap();
+    let zoned = dir.path().join("cameras.toml");
+    std::fs::write(&zoned, text.replace("# zones = [", "zones = [")).unwrap();
+    let zoned = zoned.to_str().unwrap();
+    let out = common::ssd_cam(&["--check-config", "--config", zoned, "--headless", "--events"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{}", common::stderr(&out));
 }

@@ -16,7 +16,7 @@ use super::{Capture, ClipId, MAX_CLIP_MS};
 use crate::clock::EventClock;
 use crate::events::{Event, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
-use crate::source::ffmpeg::{die_with_parent, end, has_libx264};
+use crate::source::ffmpeg::{own_child, end, has_libx264};
 
 /// Segment length the clip output's own encoder cuts at (seconds), with a
 /// keyframe at each: a clip starts at most this much before its pre-capture.
@@ -291,7 +291,7 @@ impl ClipSink {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(said);
-        die_with_parent(&mut cmd);
+        own_child(&mut cmd);
         match cmd.spawn() {
             Ok(child) => self.cuts.push(Cut { child, partial, path, list: list_path, from_ms: chosen_from }),
             Err(e) => self.fail_clip(&path, &format!("cannot start ffmpeg: {e}")),
@@ -446,7 +446,7 @@ fn start_encoder(
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    die_with_parent(&mut cmd);
+    own_child(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start ffmpeg: {e}"))?;
     let Some(stdin) = child.stdin.take() else {
         end(&mut child);

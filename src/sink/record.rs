@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{FrameResult, Sink, SinkError};
 use crate::overlay::annotate;
-use crate::source::ffmpeg::{collect_stderr, die_with_parent, end, has_libx264, join_reader, last_line};
+use crate::source::ffmpeg::{collect_stderr, own_child, end, has_libx264, join_reader, last_line};
 
 /// What and how to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +158,7 @@ impl RecordSink {
             cmd.args(["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]);
         }
         cmd.arg(&path).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-        die_with_parent(&mut cmd);
+        own_child(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| format!("cannot start ffmpeg: {e}"))?;
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let reader = child.stderr.take().and_then(|pipe| {

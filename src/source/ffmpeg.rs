@@ -263,7 +263,7 @@ impl FfmpegSource {
                 .arg(&files.pattern);
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        die_with_parent(&mut cmd);
+        own_child(&mut cmd);
         cmd
     }
 
@@ -403,6 +403,18 @@ impl FfmpegSource {
     }
 }
 
+/// How long an ffmpeg killed by a signal waits for ssd-cam's own stop flag:
+/// a signal sent to a whole group reaches both at once, and ssd-cam's
+/// handler may run after ffmpeg's end is read.
+const SIGNAL_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether ffmpeg ended the way a SIGINT or SIGTERM ends it: killed by a
+/// signal, or exit status 255 (ffmpeg catches both and exits with it).
+fn ended_by_signal(status: std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal().is_some() || status.code() == Some(255)
+}
+
 /// Whether an ffmpeg failure may pass by itself (the host or the network is
 /// not there yet), unlike a wrong path, wrong credentials or a stream
 /// ffmpeg cannot decode.
@@ -411,6 +423,20 @@ fn unreachable(message: &str) -> bool {
     ["connection refused", "no route to host", "unreachable", "not known", "timed out", "resolve", "connection reset"]
         .iter()
         .any(|s| m.contains(s))
+}
+
+impl FfmpegSource {
+    /// Whether ssd-cam is asked to stop now or within [`SIGNAL_GRACE`].
+    fn stop_follows(&self) -> bool {
+        let since = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            if since.elapsed() > SIGNAL_GRACE {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
 }
 
 impl Drop for FfmpegSource {
@@ -483,6 +509,13 @@ impl Source for FfmpegSource {
                     (e.to_string(), status, Some(e))
                 }
             };
+            if status.is_some_and(ended_by_signal) && self.stop_follows() {
+                // The signal was for ssd-cam too (the unit's whole cgroup, a
+                // `kill` to the process group): a requested stop, not a
+                // failure of the stream.
+                log::debug!("{}: ffmpeg ended by the stop signal", self.name);
+                return Ok(None);
+            }
             let Some(running) = self.running.take() else { return Ok(None) };
             let before_first_frame = running.unplaced.is_some();
             let tail = running.stop();
@@ -640,10 +673,20 @@ pub fn hint(last: &str, live: bool) -> Option<&'static str> {
     }
 }
 
-/// On Linux, asks the kernel to kill the child when ssd-cam dies, so that a
-/// crash or SIGKILL leaves no ffmpeg behind.
+/// Makes a child ssd-cam's alone: it runs in a process group of its own, so
+/// that a Ctrl-C in the terminal or a signal to ssd-cam's group reaches
+/// only ssd-cam, which then ends its children in order (a copy or an
+/// encoder killed first would cut its file, a source killed first would
+/// read as a failed stream); and on Linux the kernel kills it when ssd-cam
+/// dies, so that a crash or SIGKILL leaves no ffmpeg behind.
+pub(crate) fn own_child(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    die_with_parent(cmd);
+}
+
 #[cfg(target_os = "linux")]
-pub(crate) fn die_with_parent(cmd: &mut Command) {
+fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches only the child's own
     // process attributes between fork and exec.
@@ -658,7 +701,7 @@ pub(crate) fn die_with_parent(cmd: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn die_with_parent(_: &mut Command) {}
+fn die_with_parent(_: &mut Command) {}
 
 #[cfg(test)]
 mod tests {
