@@ -83,7 +83,9 @@ pub struct Event {
     pub score: f32,
     /// Its best score.
     pub top_score: f32,
-    /// Its box (last detection or prediction), source pixels.
+    /// Its box where it was last detected, source pixels (never the
+    /// tracker's prediction: an `end` comes `--track-max-age` frames after
+    /// the last sighting, when the prediction may have left the picture).
     pub bbox: BBox,
     /// Zones it is in now.
     pub zones: Vec<String>,
@@ -112,6 +114,21 @@ pub struct Crossing {
     pub left_to_right: u64,
     /// Its count of right-to-left crossings so far.
     pub right_to_left: u64,
+    /// Whether this crossing went left to right (`direction` may be the
+    /// user's name for it).
+    #[serde(skip)]
+    pub direction_is_left_to_right: bool,
+}
+
+impl Crossing {
+    /// The count of crossings the way this one went, this one included.
+    pub fn way_count(&self) -> u64 {
+        if self.direction_is_left_to_right {
+            self.left_to_right
+        } else {
+            self.right_to_left
+        }
+    }
 }
 
 /// When updates are told.
@@ -154,6 +171,8 @@ struct Life {
     entered: u64,
     /// Where it stood when last seen.
     at: Option<[f32; 2]>,
+    /// Its box when last seen.
+    seen_box: BBox,
     /// The box where it stopped moving, and since when.
     still: Option<(BBox, f64)>,
     /// Told as stationary.
@@ -277,6 +296,7 @@ impl Events {
                 inside: 0,
                 entered: 0,
                 at: None,
+                seen_box: t.bbox,
                 still: None,
                 stationary: false,
                 clip: None,
@@ -312,11 +332,13 @@ impl Events {
                                 direction: line.way_name(direction).to_owned(),
                                 left_to_right: self.counts[i][0],
                                 right_to_left: self.counts[i][1],
+                                direction_is_left_to_right: direction == Direction::LeftToRight,
                             });
                         }
                     }
                 }
                 life.at = Some(at);
+                life.seen_box = t.bbox;
             }
             let (mut stopped, mut moved) = (false, false);
             if seen {
@@ -419,7 +441,7 @@ impl Events {
             last_ms: life.last_ms,
             score: t.score,
             top_score: t.top_score,
-            bbox: t.bbox,
+            bbox: life.seen_box,
         }
     }
 }
@@ -661,5 +683,32 @@ mod tests {
             .with_rules(HashMap::new(), vec![Some(vec![3])]);
         let got = told_with(&mut events, 1, &walk, &[0.9]);
         assert!(got.iter().all(|(_, _, zones)| zones.is_empty()) && got.len() == 2, "{got:?}");
+    }
+
+    /// Issue 51, point 4: the `end` comes `max_age` frames after the last
+    /// sighting, when the tracker's prediction of a fast object has left
+    /// the picture; it carries the box and the zones where it was last seen.
+    #[test]
+    fn an_end_carries_the_last_seen_box_and_zones_not_the_prediction() {
+        let door = Zone::parse("door=500,0,640,0,640,480,500,480").unwrap();
+        let mut events = Events::new(EventParams::default()).with_places(vec![door], vec![]);
+        let mut tracker = Tracker::new(TrackParams { max_age: 5, ..TrackParams::default() });
+        let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        // Walks right 40 px a frame into the door zone, then is gone.
+        let seen = |f: u64| {
+            let x = 400.0 + 40.0 * f as f32;
+            BBox::new(x, 100.0, x + 60.0, 300.0)
+        };
+        for f in 0..12u64 {
+            let dets: Vec<(u32, f32, BBox)> = if f < 5 { vec![(1, 0.9, seen(f))] } else { vec![] };
+            ended.clear();
+            tracker.update(&dets, &mut ids, &mut ended);
+            events.frame(f, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
+        }
+        let end = out.iter().find(|e| e.kind == EventKind::End).expect("an end");
+        assert_eq!(end.bbox, seen(4), "{end:?}");
+        assert!(end.bbox.x2 <= 640.0);
+        assert_eq!(end.zones, vec!["door".to_string()]);
+        assert_eq!(end.last_ms, 400.0);
     }
 }
