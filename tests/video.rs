@@ -449,6 +449,64 @@ fn no_ffmpeg_outlives_ssd_cam_after_a_signal_a_closed_stdout_or_a_kill() {
     }
 }
 
+/// Issue 51, point 6: Ctrl-C in a terminal signals the whole foreground
+/// process group, and `systemctl stop` (without `KillMode=mixed`) the whole
+/// cgroup, so ffmpeg may die before ssd-cam's handler runs. Either is a
+/// requested stop: exit 0 with the summary, never "ffmpeg ended".
+#[test]
+fn a_signal_to_the_whole_process_group_or_every_process_is_a_clean_stop() {
+    use std::os::unix::process::CommandExt;
+    if !tools(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("long.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc=s=320x240:r=10:d=60", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+        .into_iter()
+        .chain([clip.to_str().unwrap()])
+        .collect::<Vec<_>>());
+    for how in ["SIGINT to the group", "SIGTERM to the group", "SIGTERM to ffmpeg, then ssd-cam"] {
+        let mut child = Command::new(common::ssd_cam_bin())
+            .args(["--source", clip.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"])
+            // Read in real time, as a camera would be: the run outlasts the test.
+            .arg("--ffmpeg-input-args=-re")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // As a shell starts a job: its own process group, ssd-cam leading it.
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..3 {
+            lines.next().expect("a frame line").unwrap();
+        }
+        let ffmpegs = ffmpeg_children(child.id());
+        assert_eq!(ffmpegs.len(), 1, "{how}: one ffmpeg child");
+        let pid = child.id().to_string();
+        let group = format!("-{pid}");
+        let signal = |sig: &str, target: &str| {
+            assert!(Command::new("kill").args([sig, "--", target]).status().unwrap().success(), "{how}: kill {target}");
+        };
+        match how {
+            "SIGINT to the group" => signal("-INT", &group),
+            "SIGTERM to the group" => signal("-TERM", &group),
+            _ => {
+                signal("-TERM", &ffmpegs[0].to_string());
+                signal("-TERM", &pid);
+            }
+        }
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "{how}: {status:?}\n{err}");
+        assert!(err.contains("ssd-cam: ") && err.contains(" frames, "), "{how}: no summary\n{err}");
+        assert!(!err.contains("error:") && !err.contains("ffmpeg ended"), "{how}: {err}");
+        assert!(rest.iter().all(|l| l.starts_with('{')), "{how}: {rest:?}");
+        assert!(gone_within(&ffmpegs, Duration::from_secs(5)), "{how}: ffmpeg outlived ssd-cam");
+    }
+}
+
 fn ffprobe_frames(path: &Path) -> u64 {
     probe(path).unwrap_or_else(|| panic!("ffprobe cannot count the frames of {}", path.display()))
 }
