@@ -53,8 +53,16 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     let mut failed = Vec::new();
     let viewer = viewer_url(web.as_ref());
     // Home Assistant: every config this run's cameras may have, running or
-    // not; the first camera removes the others under the node.
-    let mut ha_configs = Some(ha_all_configs(&specs, &taken, &manifest, viewer.as_deref())?);
+    // not; the first camera removes those the last run of this
+    // configuration published and this one lacks.
+    let mut ha_configs = match &specs.iter().find_map(|s| s.outputs.mqtt.as_ref()) {
+        Some(mqtt) => {
+            let owner = crate::mqtt::discovery::owner_id(args.config.as_deref(), &taken);
+            let list = crate::mqtt::discovery::owned_topic(&mqtt.url.prefix, &owner);
+            Some((list, ha_all_configs(&specs, &taken, &manifest, viewer.as_deref())?))
+        }
+        None => None,
+    };
     // Per running camera: its settings and what /metrics reads at scrape time.
     let mut running: Vec<Running<'_>> = Vec::new();
     let mut cameras = Vec::with_capacity(specs.len());
@@ -126,7 +134,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             .map(|device| crate::mqtt::sink::HomeAssistant {
                 unused: unused_configs(&device),
                 device,
-                cleanup: ha_configs.take().map(Arc::new),
+                cleanup: ha_configs.take().map(|(list, ours)| (list, Arc::new(ours))),
                 switches: Arc::clone(&switches),
             });
         let event_out = EventOut { snapshots: snapshots.clone(), link, json, live, home_assistant };
@@ -286,6 +294,7 @@ pub fn check_config(args: &Args) -> Vec<String> {
     };
     check(check_several(args, specs.len()));
     check(check_options(args, &specs));
+    check(retention_places(args).map(drop));
     if let Some(addr) = args.http {
         check(web_options(args, addr).server_options().map(drop).map_err(anyhow::Error::msg));
     }
@@ -301,6 +310,10 @@ pub fn check_config(args: &Args) -> Vec<String> {
             check(decoding(spec, manifest, priors.clone()).map(drop).map_err(in_camera));
             let live = spec.input.is_network() || matches!(spec.input, Input::Device(_));
             check(gating(spec, live, manifest).map(drop).map_err(in_camera));
+            check(count_rules(spec, &manifest.labels).map(drop).map_err(in_camera));
+        }
+        if let Input::Source(source) = &spec.input {
+            check(crate::source::check(source).map_err(anyhow::Error::from).map_err(in_camera));
         }
         let outputs = &spec.outputs;
         let folders = [
@@ -414,6 +427,15 @@ fn ha_device(
         model: manifest.name.clone(),
         labels,
         zones: spec.zones.iter().map(|z| (z.name.clone(), z.labels.clone())).collect(),
+        lines: spec
+            .lines
+            .iter()
+            .map(|l| {
+                use crate::zones::Direction;
+                let ways = [Direction::LeftToRight, Direction::RightToLeft].map(|w| l.way_name(w).to_owned());
+                (l.name.clone(), ways)
+            })
+            .collect(),
         motion_gate,
         snapshots: spec.outputs.snapshots.is_some(),
         viewer: viewer.map(str::to_owned),

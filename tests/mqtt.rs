@@ -467,6 +467,56 @@ fn wait_retained(broker: &Broker, topic: &str, want: &str) {
     }
 }
 
+/// Issue 51, point 7: two processes, one camera each, on one broker and
+/// prefix (the README's one process per camera): neither removes the
+/// other's Home Assistant entities, at start or when restarted.
+#[test]
+fn two_runs_on_one_broker_keep_each_other_s_home_assistant_entities() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "");
+    let url = broker.url("home");
+    let run = |name: &str| {
+        let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
+        let child = Command::new(ssd_cam_bin())
+            .args(["--source", "demo:fps=10,size=320x240,seed=4", "--headless", "--workers", "1"])
+            .args(["--mqtt", &url, "--name", name, "--ha-discovery"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .env("RUST_LOG", "info")
+            .spawn()
+            .unwrap();
+        wait_retained(&broker, &format!("home/{name}/state"), "online");
+        Killed(Some(child))
+    };
+    let configs_of = |name: &str| -> Vec<String> {
+        let all = retained_under(&broker, "homeassistant/#");
+        all.into_iter().filter(|(t, p)| t.contains(&format!("/{name}_")) && !p.is_empty()).map(|(t, _)| t).collect()
+    };
+    let front = run("frontdoor");
+    let front_configs = configs_of("frontdoor");
+    assert!(front_configs.len() >= 4, "{front_configs:?}");
+    let garage = run("garage");
+    // Past a connect's subscriptions and retained lists on both sides.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(configs_of("frontdoor"), front_configs, "the garage's run removed the front door's entities");
+    let garage_configs = configs_of("garage");
+    assert!(garage_configs.len() >= 4, "{garage_configs:?}");
+    // The front door's run again: it reads its own list, not the garage's.
+    drop(front);
+    let front = run("frontdoor");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(configs_of("garage"), garage_configs, "the front door's restart removed the garage's entities");
+    assert_eq!(configs_of("frontdoor"), front_configs);
+    drop((front, garage));
+    for name in ["frontdoor", "garage"] {
+        let log = std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap();
+        assert!(!log.contains("removing"), "{name}: {log}");
+    }
+}
+
 #[test]
 fn home_assistant_discovery_announces_the_camera_and_its_switch_turns_detection_off() {
     if !tools() {
@@ -475,13 +525,19 @@ fn home_assistant_discovery_announces_the_camera_and_its_switch_turns_detection_
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path(), "");
     let node = "homeassistant/sensor/ssd-cam_cams";
-    // Left by an earlier run of a camera since removed, and another program's.
+    // Left by an earlier run of this configuration with a camera since
+    // removed (and listed by it as its own), and another program's (which
+    // a list cannot remove).
     publish(&broker, &format!("{node}/garage_fps/config"), "{\"name\":\"old\"}", true);
     publish(&broker, "homeassistant/sensor/other/thing/config", "{}", true);
+    let owner = ssd_cam::mqtt::discovery::owner_id(None, &["door".to_owned()]);
+    let listed = serde_json::json!([format!("{node}/garage_fps/config"), "homeassistant/sensor/other/thing/config"]);
+    publish(&broker, &ssd_cam::mqtt::discovery::owned_topic("cams", &owner), &listed.to_string(), true);
     let mut child = Command::new(ssd_cam_bin())
         .args(["--source", "demo:fps=15,size=320x240,seed=4", "--name", "door", "--detect", "motion"])
         .args(["--headless", "--events", "--mqtt", &broker.url("cams"), "--ha-discovery"])
         .args(["--zone", "porch:circle+square=0,0,320,0,320,240,0,240"])
+        .args(["--line", "gate=160,0,160,240"])
         .args(["--snapshots", dir.path().join("snapshots").to_str().unwrap()])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -524,6 +580,8 @@ fn home_assistant_discovery_announces_the_camera_and_its_switch_turns_detection_
             .map(|t| format!("homeassistant/{t}/config")),
     );
     want.extend([format!("{node}/door_fps/config"), format!("{node}/door_inference/config")]);
+    // Issue 51, point 8: the counting line, a sensor per way.
+    want.extend(["left_to_right", "right_to_left"].map(|w| format!("{node}/door_line_gate_{w}/config")));
     want.sort();
     assert_eq!(ours, want.iter().collect::<Vec<_>>(), "{configs:#?}");
     for topic in &want {
@@ -549,6 +607,19 @@ fn home_assistant_discovery_announces_the_camera_and_its_switch_turns_detection_
     }
     let zoned = retained_under(&broker, "cams/door/zones/porch/#");
     assert!(zoned.values().any(|v| v != "0"), "{zoned:?}");
+    // Shapes cross the scene, and the gate in its middle counts them.
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let crossed = retained_under(&broker, "cams/door/lines/gate/#");
+        let ways: Vec<&str> = crossed.keys().map(|t| t.rsplit('/').next().unwrap()).collect();
+        assert_eq!(ways, ["left_to_right", "right_to_left"], "{crossed:?}");
+        let told = events.lock().unwrap().iter().any(|e| e["crossed"].is_array());
+        if told && crossed.values().any(|v| v != "0") {
+            break;
+        }
+        assert!(Instant::now() < until, "no crossing counted on cams/door/lines/gate in 60 s: {crossed:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     // The image entity's picture: the latest object's snapshot, as written.
     let first = events.lock().unwrap().iter().find(|e| e["type"] == "new").cloned().unwrap();
     let topic = format!("cams/door/{}/snapshot", first["label"].as_str().unwrap());

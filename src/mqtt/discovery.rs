@@ -12,6 +12,8 @@
 //!   object's best picture (`BASE/LABEL/snapshot`, JPEG bytes);
 //! - per zone and label it counts: a `sensor` counting them in the zone
 //!   (`BASE/zones/ZONE/LABEL`);
+//! - per counting line and way: a `sensor` counting the crossings since
+//!   the run started (`BASE/lines/LINE/WAY`, also sent without discovery);
 //! - a `switch` turning detection on and off (`BASE/detect/set`, state on
 //!   `BASE/detect/state`) and, under motion gating, one for the gate
 //!   (`BASE/motion/set`, `BASE/motion/state`);
@@ -57,6 +59,9 @@ pub struct Device {
     pub labels: Vec<String>,
     /// Its zones' names, each with the labels it counts (empty: all).
     pub zones: Vec<(String, Vec<String>)>,
+    /// Its counting lines' names, each with its two ways' names (left to
+    /// right, right to left): a sensor per way.
+    pub lines: Vec<(String, [String; 2])>,
     /// Whether it gates detection on motion (a switch for the gate).
     pub motion_gate: bool,
     /// Whether it keeps snapshots (an image entity per label).
@@ -150,6 +155,22 @@ impl Device {
                 );
             }
         }
+        for (line, ways) in &self.lines {
+            for way in ways {
+                entity(
+                    "sensor",
+                    &format!("line_{line}_{way}"),
+                    json!({
+                        "name": format!("{line} {way}"),
+                        "state_topic": line_topic(&self.base, line, way),
+                        "value_template": count,
+                        // Counts since the run started: a restart is a reset.
+                        "state_class": "total_increasing",
+                        "icon": "mdi:transit-transfer",
+                    }),
+                );
+            }
+        }
         let mut switch = |thing: &str, name: &str, icon: &str| {
             entity(
                 "switch",
@@ -222,12 +243,59 @@ pub fn zone_topic(base: &str, zone: &str, label: &str) -> String {
     format!("{base}/zones/{}/{}", super::topic_safe(zone), super::topic_safe(label))
 }
 
+/// The topic of the count of crossings of counting line `line` the way
+/// called `way` (`left_to_right`, or the user's name for it) since the run
+/// started.
+pub fn line_topic(base: &str, line: &str, way: &str) -> String {
+    format!("{base}/lines/{}/{}", super::topic_safe(line), super::topic_safe(way))
+}
+
 /// Whether `topic` is one of `node`'s discovery configs under `prefix`
 /// (`PREFIX/COMPONENT/NODE/OBJECT/config`).
 pub fn is_config_of(topic: &str, prefix: &str, node: &str) -> bool {
     let Some(rest) = topic.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) else { return false };
     let levels: Vec<&str> = rest.split('/').collect();
     matches!(levels.as_slice(), [_, n, _, "config"] if *n == node)
+}
+
+/// Who a run is, for the list of the discovery configs it published: the
+/// same on the next run of the same configuration on the same machine
+/// (`/etc/machine-id`, else the host name, with the cameras file's full
+/// path, or without one the cameras' names), and another for every other
+/// run on the broker, so that a run removes only what it published itself.
+pub fn owner_id(config: Option<&std::path::Path>, cameras: &[String]) -> String {
+    let machine = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let what = match config {
+        Some(path) => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()).display().to_string(),
+        None => {
+            let mut names = cameras.to_vec();
+            names.sort();
+            names.join("\n")
+        }
+    };
+    format!("{:016x}", fnv1a(format!("{machine}\n{what}").as_bytes()))
+}
+
+/// FNV-1a, 64 bits: a stable short name for a string (never a secret).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The retained topic where run `owner` lists the discovery configs it
+/// published, under the `--mqtt` topic prefix.
+pub fn owned_topic(mqtt_prefix: &str, owner: &str) -> String {
+    format!("{mqtt_prefix}/ssd-cam/discovery/{}", super::topic_safe(owner))
+}
+
+/// The configs a run's list names that are not in `ours` and are discovery
+/// configs of `node` under `prefix` (a list is never a way to remove
+/// anything else): the ones to remove. Not a JSON list of strings: none.
+pub fn stale_configs(list: &[u8], prefix: &str, node: &str, ours: &std::collections::BTreeSet<String>) -> Vec<String> {
+    let Ok(listed) = serde_json::from_slice::<Vec<String>>(list) else { return Vec::new() };
+    listed.into_iter().filter(|t| !ours.contains(t) && is_config_of(t, prefix, node)).collect()
 }
 
 /// `person` -> `Person`.
@@ -249,6 +317,7 @@ mod tests {
             model: "person-ssdlite".into(),
             labels: vec!["person".into(), "car".into()],
             zones: vec![("porch".into(), vec!["person".into()])],
+            lines: vec![],
             motion_gate: true,
             snapshots: false,
             viewer: Some("http://board:8080/".into()),
@@ -311,5 +380,54 @@ mod tests {
         assert!(!is_config_of("homeassistantx/sensor/ssd-cam_ssd-cam/a/config", "homeassistant", &node));
         assert!(!is_config_of("homeassistant/ssd-cam_ssd-cam/a/config", "homeassistant", &node));
         assert_eq!(ha_id("rtsp://x y"), "rtsp___x_y");
+    }
+
+    #[test]
+    fn a_run_removes_only_configs_its_own_list_names() {
+        let node = node_id("ssd-cam");
+        let ours: std::collections::BTreeSet<String> =
+            ["homeassistant/sensor/ssd-cam_ssd-cam/door_fps/config".to_owned()].into();
+        let list = br#"["homeassistant/sensor/ssd-cam_ssd-cam/door_fps/config",
+            "homeassistant/sensor/ssd-cam_ssd-cam/shed_fps/config",
+            "homeassistant/sensor/other/shed_fps/config", "home/door/state"]"#;
+        assert_eq!(
+            stale_configs(list, "homeassistant", &node, &ours),
+            ["homeassistant/sensor/ssd-cam_ssd-cam/shed_fps/config"]
+        );
+        for junk in [&b""[..], b"{}", b"[1,2]", b"\xff", b"null"] {
+            assert!(stale_configs(junk, "homeassistant", &node, &ours).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_run_s_owner_is_its_cameras_file_or_its_cameras_whatever_their_order() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let (front, garage) = (names(&["frontdoor"]), names(&["garage"]));
+        assert_ne!(owner_id(None, &front), owner_id(None, &garage));
+        assert_eq!(owner_id(None, &names(&["a", "b"])), owner_id(None, &names(&["b", "a"])));
+        let file = std::path::Path::new("/etc/ssd-cam/cameras.toml");
+        assert_eq!(owner_id(Some(file), &front), owner_id(Some(file), &garage));
+        assert_ne!(owner_id(Some(file), &front), owner_id(Some(std::path::Path::new("/tmp/c.toml")), &front));
+        assert_eq!(owned_topic("home", "00ab"), "home/ssd-cam/discovery/00ab");
+    }
+
+    /// Issue 51, point 8: a counting line is a sensor per way, reading a
+    /// retained count per way.
+    #[test]
+    fn a_counting_line_is_a_sensor_per_way() {
+        let gate = ("gate".to_owned(), ["in".to_owned(), "out".to_owned()]);
+        let configs = Device { lines: vec![gate], ..door() }.configs();
+        let lines: Vec<&(String, Value)> = configs.iter().filter(|(t, _)| t.contains("_line_")).collect();
+        let topics: Vec<&str> = lines.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            topics,
+            [
+                "homeassistant/sensor/ssd-cam_ssd-cam/front_door_line_gate_in/config",
+                "homeassistant/sensor/ssd-cam_ssd-cam/front_door_line_gate_out/config"
+            ]
+        );
+        assert_eq!(lines[0].1["state_topic"], "ssd-cam/front door/lines/gate/in");
+        assert_eq!(lines[1].1["state_class"], "total_increasing");
+        assert_eq!(lines[1].1["name"], "gate out");
     }
 }

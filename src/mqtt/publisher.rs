@@ -37,9 +37,24 @@ pub(crate) struct Inbox {
     pub(crate) shared_switches: Option<Arc<crate::switches::Switches>>,
     /// Home Assistant's status topic: `online` there asks for everything again.
     pub(crate) ha_status: Option<String>,
-    /// Under this discovery prefix and node, every config not in the set
-    /// is removed (a retained empty payload).
-    pub(crate) cleanup: Option<(String, String, Arc<std::collections::BTreeSet<String>>)>,
+    /// The run's own list of the configs it published before.
+    pub(crate) cleanup: Option<Cleanup>,
+}
+
+/// Removing the discovery configs this run published before and no longer
+/// has, and only those: another run on the broker (a neighbour's camera
+/// under the same prefix) keeps its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Cleanup {
+    /// The retained topic listing what this run published
+    /// ([`super::discovery::owned_topic`]): subscribed to before the new
+    /// list is published, so the broker sends the last run's list first.
+    pub(crate) list: String,
+    /// The discovery prefix and node the configs are under.
+    pub(crate) prefix: String,
+    pub(crate) node: String,
+    /// Every config of this run's cameras.
+    pub(crate) ours: Arc<std::collections::BTreeSet<String>>,
 }
 
 impl Inbox {
@@ -47,7 +62,7 @@ impl Inbox {
     fn filters(&self) -> Vec<String> {
         let mut filters: Vec<String> = self.switches.iter().map(|(set, _, _)| set.clone()).collect();
         filters.extend(self.ha_status.iter().cloned());
-        filters.extend(self.cleanup.iter().map(|(prefix, node, _)| format!("{prefix}/+/{node}/+/config")));
+        filters.extend(self.cleanup.iter().map(|c| c.list.clone()));
         filters
     }
 }
@@ -272,13 +287,10 @@ impl Publisher {
             }
             return;
         }
-        if let Some((prefix, node, ours)) = &self.inbox.cleanup {
-            let stale =
-                !payload.is_empty() && !ours.contains(topic) && super::discovery::is_config_of(topic, prefix, node);
-            if stale {
-                log::info!("mqtt: removing {topic} from Home Assistant: its camera is no longer configured");
-                self.publish(state_message(topic, b""));
-            }
+        let Some(c) = self.inbox.cleanup.as_ref().filter(|c| c.list == topic) else { return };
+        for stale in super::discovery::stale_configs(payload, &c.prefix, &c.node, &c.ours) {
+            log::info!("mqtt: removing {stale} from Home Assistant: this run published it before and no longer has it");
+            self.publish(state_message(&stale, b""));
         }
     }
 

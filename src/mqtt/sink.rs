@@ -49,9 +49,11 @@ pub struct HomeAssistant {
     /// Configs this camera could have and does not (the motion switch of a
     /// camera without a gate): removed, in case an earlier run made them.
     pub unused: Vec<String>,
-    /// Every config of this run's cameras; others under the node are
-    /// removed (given to one camera of the run).
-    pub cleanup: Option<Arc<std::collections::BTreeSet<String>>>,
+    /// Every config of this run's cameras, and the retained topic listing
+    /// them ([`super::discovery::owned_topic`]); configs the last run of
+    /// this configuration listed and this one lacks are removed (given to
+    /// one camera of the run).
+    pub cleanup: Option<(String, Arc<std::collections::BTreeSet<String>>)>,
     /// The switches its commands turn.
     pub switches: Arc<crate::switches::Switches>,
 }
@@ -245,11 +247,22 @@ impl MqttSink {
         for topic in &ha.unused {
             self.send(retained(topic.clone(), Vec::new()));
         }
+        if let Some((list, ours)) = &ha.cleanup {
+            // After the subscription to it (made on connect), so the last
+            // run's list reaches the publisher before this one replaces it.
+            let listed: Vec<&String> = ours.iter().collect();
+            self.send(retained(list.clone(), serde_json::json!(listed).to_string().into_bytes()));
+        }
         for label in &ha.device.labels {
             self.send(retained(self.topics.label(label), b"0".to_vec()));
             self.send(retained(super::discovery::stationary_topic(&self.topics.base, label), b"0".to_vec()));
             for zone in ha.device.zones_counting(label) {
                 self.send(retained(super::discovery::zone_topic(&self.topics.base, zone, label), b"0".to_vec()));
+            }
+        }
+        for (line, ways) in &ha.device.lines {
+            for way in ways {
+                self.send(retained(super::discovery::line_topic(&self.topics.base, line, way), b"0".to_vec()));
             }
         }
         let mut switches = vec![crate::switches::Switch::Detect];
@@ -292,6 +305,19 @@ impl MqttSink {
             self.send(Message {
                 topic: super::discovery::zone_topic(&self.topics.base, &zone, &label),
                 payload: count.to_string().into_bytes(),
+                qos: QoS::AtLeastOnce,
+                retain: true,
+                keep: false,
+            });
+        }
+    }
+
+    /// Each crossing's line and way: its count so far, retained.
+    fn line_counts(&self, events: &[ObjectEvent]) {
+        for c in events.iter().flat_map(|e| &e.crossed) {
+            self.send(Message {
+                topic: super::discovery::line_topic(&self.topics.base, &c.line, &c.direction),
+                payload: c.way_count().to_string().into_bytes(),
                 qos: QoS::AtLeastOnce,
                 retain: true,
                 keep: false,
@@ -371,6 +397,7 @@ impl MqttSink {
             }
         }
         self.zone_counts(events);
+        self.line_counts(events);
         self.stationary_counts(events);
         self.snapshots(events);
     }
@@ -465,7 +492,12 @@ fn inbox(ha: &HomeAssistant, topics: &Topics) -> super::publisher::Inbox {
         switches: switches.into_iter().map(|s| (topics.switch(s, "set"), s, topics.switch(s, "state"))).collect(),
         shared_switches: Some(Arc::clone(&ha.switches)),
         ha_status: Some(format!("{}/status", ha.device.prefix)),
-        cleanup: ha.cleanup.as_ref().map(|ours| (ha.device.prefix.clone(), ha.device.node.clone(), Arc::clone(ours))),
+        cleanup: ha.cleanup.as_ref().map(|(list, ours)| super::publisher::Cleanup {
+            list: list.clone(),
+            prefix: ha.device.prefix.clone(),
+            node: ha.device.node.clone(),
+            ours: Arc::clone(ours),
+        }),
     }
 }
 
