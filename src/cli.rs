@@ -133,7 +133,8 @@ pub struct Args {
     pub threshold: Option<f32>,
 
     /// Track objects across frames: each detection gets a `track_id`
-    /// (SORT's Kalman prediction with ByteTrack's low-score second pass).
+    /// (SORT: a Kalman prediction matched by IoU; --track-low adds
+    /// ByteTrack's second pass over low-score detections).
     #[arg(long, help_heading = "Tracking and events", value_name = "on|off", value_enum, default_value_t)]
     pub track: crate::config::Track,
 
@@ -251,8 +252,9 @@ pub struct Args {
     /// Serve a web viewer, metrics and a health check on ADDR:PORT (e.g.
     /// 127.0.0.1:8080; 0.0.0.0:8080 for the whole network, which needs
     /// --http-token-file). Pages: / (live video, detections, events),
-    /// /stream.mjpg, /snapshot.jpg, /api/detections, /api/events, /metrics,
-    /// /healthz.
+    /// /review (past events with their clips, with --clips), /stream.mjpg,
+    /// /snapshot.jpg, /clips/, /snapshots/, /api/detections, /api/events,
+    /// /api/info, /metrics, /healthz.
     #[arg(long, help_heading = "Web", value_name = "ADDR:PORT", value_parser = http_addr)]
     pub http: Option<std::net::SocketAddr>,
 
@@ -443,8 +445,10 @@ pub enum Command {
     /// Measure this machine: model load time, each stage alone on one frame,
     /// then the full pipeline (per-stage p50/p95/p99 ms, frames/s).
     Bench {
-        /// Model name under models/ or a path to an .onnx file
-        /// [default: ssd300-shapes on the demo source, person-ssdlite on real ones].
+        /// Model name under models/ or a path to an .onnx file [default:
+        /// person-ssdlite, the model real sources run and README's figures
+        /// are for, whatever the source; --model ssd300-shapes for the
+        /// demo's own].
         #[arg(long, value_name = "NAME|PATH")]
         model: Option<String>,
         /// Input (as for detection); `demo:fps=0` renders frames as fast as they are taken.
@@ -621,8 +625,13 @@ pub fn run_settings(args: &Args) -> anyhow::Result<RunSettings> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
         let base = base_camera(args, Input::Source("demo".into()))?;
         let in_file = |e: String| anyhow::anyhow!("{}: {e}", path.display());
-        let cameras = crate::config::parse_cameras_over(&text, &base).map_err(in_file)?;
+        let mut cameras = crate::config::parse_cameras_over(&text, &base).map_err(in_file)?;
         let engine = crate::config::parse_engine_over(&text, args.engine).map_err(in_file)?;
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_owned());
+        for camera in &mut cameras {
+            camera.input = camera.input.clone().relative_to(&folder);
+        }
         return Ok(RunSettings { cameras, engine });
     }
     Ok(RunSettings { cameras: flag_cameras(args)?, engine: args.engine })

@@ -163,6 +163,24 @@ impl Input {
         }
     }
 
+    /// A source file, folder or glob given by a relative path, taken from
+    /// `folder` (a cameras file's own) instead of the working directory;
+    /// devices, streams, the demo and stdin as they are.
+    pub fn relative_to(self, folder: &std::path::Path) -> Self {
+        match self {
+            Input::Source(s)
+                if !crate::source::ffmpeg::is_network(&s)
+                    && s != "-"
+                    && s != "demo"
+                    && !s.starts_with("demo:")
+                    && std::path::Path::new(&s).is_relative() =>
+            {
+                Input::Source(folder.join(&s).display().to_string())
+            }
+            other => other,
+        }
+    }
+
     /// The device path or source spec.
     pub fn spec(&self) -> &str {
         match self {
@@ -449,7 +467,7 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
     }
     let mut defaults = base.clone();
     if let Some(value) = table.get("defaults") {
-        let patch = patch_of(value, "defaults", text)?;
+        let patch = patch_of(value, "defaults", text, Section::Defaults)?;
         if let Some(field) =
             [("name", patch.name.is_some()), ("source", patch.source.is_some() || patch.device.is_some())]
                 .iter()
@@ -467,7 +485,7 @@ pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, Stri
             .get("name")
             .and_then(toml::Value::as_str)
             .map_or_else(|| format!("camera #{}", i + 1), |n| format!("camera '{n}'"));
-        let patch = patch_of(value, &who, text)?;
+        let patch = patch_of(value, &who, text, Section::Camera(i))?;
         let field = |name: &str, e: String| format!("{who}: {name}: {e}");
         let name = patch.name.clone().ok_or_else(|| field("name", "missing (every camera needs one)".into()))?;
         check_name(&name).map_err(|e| field("name", e))?;
@@ -539,11 +557,54 @@ pub fn parse_engine_over(text: &str, base: crate::cli::EngineArgs) -> Result<cra
     Ok(engine)
 }
 
-fn patch_of(value: &toml::Value, who: &str, text: &str) -> Result<CameraPatch, String> {
+/// A `[defaults]` or `[[camera]]` table (the `section`-th line that opens
+/// one, from 0) as a patch. A value of the wrong type or range names its
+/// key and line, which serde's message alone does not ("invalid type:
+/// string \"0.5\", expected f64").
+fn patch_of(value: &toml::Value, who: &str, text: &str, section: Section) -> Result<CameraPatch, String> {
     serde::Deserialize::deserialize(value.clone()).map_err(|e: toml::de::Error| {
         let message = e.message().trim();
-        format!("{who}: {}", unknown_key(message, text).unwrap_or_else(|| message.to_owned()))
+        if let Some(unknown) = unknown_key(message, text) {
+            return format!("{who}: {unknown}");
+        }
+        let table = value.as_table().into_iter().flatten();
+        let culprit = table.map(|(k, v)| (k, toml::Table::from_iter([(k.clone(), v.clone())]))).find_map(|(k, one)| {
+            let alone: Result<CameraPatch, toml::de::Error> = serde::Deserialize::deserialize(toml::Value::Table(one));
+            alone.err().map(|e| (k, e.message().trim().to_owned()))
+        });
+        match culprit {
+            Some((key, said)) => format!("{who}: {}{key}: {said}", key_position_in(text, section, key)),
+            None => format!("{who}: {message}"),
+        }
     })
+}
+
+/// Which table of a cameras file a key is looked for in.
+#[derive(Debug, Clone, Copy)]
+enum Section {
+    Defaults,
+    /// The n-th `[[camera]]`, from 0.
+    Camera(usize),
+}
+
+/// [`key_position`] within `section`: from the line that opens it on.
+fn key_position_in(text: &str, section: Section, key: &str) -> String {
+    let opens = |l: &str| match section {
+        Section::Defaults => l.trim() == "[defaults]",
+        Section::Camera(_) => l.trim() == "[[camera]]",
+    };
+    let nth = match section {
+        Section::Defaults => 0,
+        Section::Camera(n) => n,
+    };
+    let start = text.lines().enumerate().filter(|(_, l)| opens(l)).nth(nth).map_or(0, |(i, _)| i);
+    let rest: String = text.lines().skip(start).map(|l| format!("{l}\n")).collect();
+    let found = key_position(&rest, key);
+    // Line numbers are the file's, not the section's.
+    match found.strip_prefix("line ").and_then(|r| r.split_once(',')) {
+        Some((n, tail)) => n.parse::<usize>().map_or(found.clone(), |n| format!("line {},{tail}", n + start)),
+        None => found,
+    }
 }
 
 /// serde's "unknown field `treshold`, expected one of `name`, …" as the
@@ -922,7 +983,22 @@ threshold = 0.8
             (GOOD.replace("name = \"garage\"\n", ""), "camera #2: name: missing"),
             (GOOD.replace("device = \"/dev/video2\"", ""), "camera 'garage': source: missing"),
             (GOOD.replace("name = \"garage\"", "name = \"a/b\""), "camera 'a/b': name: 'a/b'"),
-            (GOOD.replace("threshold = 0.5", "threshold = \"high\""), "camera 'porch': invalid type"),
+            // Issue 51, point 10: a value of the wrong type names its key
+            // and line (in its own camera's table, not the first camera's).
+            (
+                GOOD.replace("threshold = 0.5", "threshold = \"high\""),
+                "camera 'porch': line 5, column 1: threshold: invalid type: string \"high\"",
+            ),
+            (
+                GOOD.replace("detect = \"always\"", "threshold = \"0.5\""),
+                "camera 'garage': line 12, column 1: threshold: invalid type: string \"0.5\"",
+            ),
+            (GOOD.replace("detect = \"always\"", "top_k = -1"), "camera 'garage': line 12, column 1: top_k: invalid value"),
+            (
+                GOOD.replace("zones = [\"door=0,0,100,0,100,100,0,100\"]", "zones = \"door=0,0,100,0,100,100,0,100\""),
+                "camera 'porch': line 7, column 1: zones: invalid type: string",
+            ),
+            ("[defaults]\nfps = \"x\"\n".to_string(), "defaults: line 2, column 1: fps: invalid type"),
             (GOOD.replace("[[camera]]\nname = \"garage\"", "[[camera]\nname = \"garage\""), "line 9, column "),
             (
                 GOOD.replace("detect = \"always\"", "track = \"maybe\""),
@@ -940,5 +1016,19 @@ threshold = 0.8
             assert!(err.starts_with(want), "{err:?} does not start with {want:?}");
             assert!(!err.contains('\n'), "{err:?} is not one line");
         }
+    }
+
+    /// Issue 51, point 11: a cameras file's relative source is its own
+    /// folder's, as most tools read paths in their files.
+    #[test]
+    fn a_relative_source_is_taken_from_the_cameras_file_s_folder() {
+        let folder = std::path::Path::new("/etc/ssd-cam");
+        let from = |s: &str| Input::Source(s.into()).relative_to(folder).spec().to_owned();
+        assert_eq!(from("walk.mp4"), "/etc/ssd-cam/walk.mp4");
+        assert_eq!(from("frames/*.jpg"), "/etc/ssd-cam/frames/*.jpg");
+        for kept in ["/srv/walk.mp4", "rtsp://cam/s", "demo", "demo:fps=5", "-"] {
+            assert_eq!(from(kept), kept);
+        }
+        assert_eq!(Input::Device("video0".into()).relative_to(folder).spec(), "video0");
     }
 }

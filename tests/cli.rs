@@ -706,7 +706,8 @@ fn bench_reports_every_stage_for_the_frames_asked() {
     let out = ssd_cam(&["bench", "--source", source, "--frames", "3", "--warmup", "1", "--json", "--profile"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = &json_lines(&out)[0];
-    assert_eq!(r["model"], "ssd300-shapes");
+    // Issue 51, point 16: the model real sources run (README's figures), on the demo too.
+    assert_eq!(r["model"], "person-ssdlite");
     let ops = r["ops"].as_array().expect("ops with --profile");
     assert!(!ops.is_empty() && ops.iter().all(|o| o["nodes"].as_u64().unwrap() > 0), "{r}");
     let ms: Vec<f64> = ops.iter().map(|o| o["ms"].as_f64().unwrap()).collect();
@@ -965,6 +966,45 @@ fn check_config_says_ok_or_every_problem_without_opening_anything() {
     let err = stderr(&typo);
     assert!(err.contains("line 4, column 1: unknown key 'treshold' (did you mean 'threshold'?)"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Issue 51, points 9 and 11: the check refuses what the run refuses (a
+/// retention typo, a required zone the camera lacks, a source file that is
+/// not there), every problem on its own line; a cameras file's relative
+/// source is its own folder's, and a missing one names the full path.
+#[test]
+fn check_config_runs_the_run_s_checks_and_a_file_s_sources_are_its_folder_s() {
+    let typo = ssd_cam(&["--check-config", "--source", "demo", "--headless", "--retain-days", "movies=3"]);
+    let err = stderr(&typo);
+    assert_eq!(typo.status.code(), Some(1), "{err}");
+    assert!(err.contains("'movies' is not clips, snapshots or recordings"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cameras.toml");
+    std::fs::write(
+        &config,
+        "[[camera]]\nname = \"door\"\nsource = \"walk.y4m\"\nzones = [\"porch=0,0,10,0,10,10\"]\n\
+         [camera.filters.circle]\nrequired_zones = [\"porhc\"]\n",
+    )
+    .unwrap();
+    let check = |dir: &std::path::Path| {
+        let config = config.to_str().unwrap();
+        common::ssd_cam_in(dir, &["--check-config", "--config", config, "--headless", "--events", "--model", "ssd300-shapes"])
+    };
+    let bad = check(elsewhere.path());
+    let err = stderr(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(problems.len(), 2, "{err}");
+    assert!(err.contains("required zone 'porhc' is not a zone of the camera (its zones: porch)"), "{err}");
+    let missing = dir.path().canonicalize().unwrap().join("walk.y4m");
+    assert!(err.contains(&format!("{}: no such file", missing.display())), "{err}");
+    // Beside the file, from another working directory: found.
+    std::fs::write(&missing, b"YUV4MPEG2 W16 H16 F30:1 C444\n").unwrap();
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("porhc", "porch")).unwrap();
+    let good = check(elsewhere.path());
+    assert_eq!(String::from_utf8_lossy(&good.stdout), "ok\n", "{}", stderr(&good));
 }
 
 /// Issue 36: zones and lines are drawn on the pictures ssd-cam writes, with

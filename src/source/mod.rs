@@ -40,16 +40,8 @@ pub fn open_with(
     options: ffmpeg::FfmpegOptions,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<Box<dyn Source>, SourceError> {
-    if let Some(hint) = unsupported(spec) {
-        return Err(SourceError::Unsupported { what: crate::secrets::redact(spec), hint });
-    }
-    if ffmpeg::is_network(spec) {
-        return Ok(Box::new(ffmpeg::FfmpegSource::open(spec, options, stop)?));
-    }
-    if ffmpeg::is_video_file(spec) {
-        if !Path::new(spec).is_file() {
-            return Err(SourceError::Open { what: spec.into(), message: "no such file".into() });
-        }
+    check(spec)?;
+    if ffmpeg::is_network(spec) || ffmpeg::is_video_file(spec) {
         return Ok(Box::new(ffmpeg::FfmpegSource::open(spec, options, stop)?));
     }
     if spec == "-" {
@@ -73,7 +65,31 @@ pub fn open_with(
     if path.is_file() && images::is_image_path(path) {
         return Ok(Box::new(images::ImageSource::from_files(spec.into(), vec![PathBuf::from(spec)])));
     }
-    if !path.exists() && (path.extension().is_some() || spec.contains('/')) {
+    Err(SourceError::Unknown(crate::secrets::redact(spec)))
+}
+
+/// What opening `spec` refuses before reading anything (a kind this build
+/// cannot read, a file or folder that is not there, a demo spec that does
+/// not parse), so that `--check-config` refuses it too.
+pub fn check(spec: &str) -> Result<(), SourceError> {
+    if let Some(hint) = unsupported(spec) {
+        return Err(SourceError::Unsupported { what: crate::secrets::redact(spec), hint });
+    }
+    if ffmpeg::is_network(spec) || spec == "-" || has_glob_chars(spec) {
+        return Ok(());
+    }
+    if spec == "demo" || spec.starts_with("demo:") {
+        return demo::DemoSource::from_spec(spec).map(drop);
+    }
+    let path = Path::new(spec);
+    let file = ffmpeg::is_video_file(spec) || spec.to_ascii_lowercase().ends_with(".y4m");
+    if file && !path.is_file() {
+        return Err(SourceError::Open { what: spec.into(), message: "no such file".into() });
+    }
+    if path.exists() {
+        return Ok(());
+    }
+    if path.extension().is_some() || spec.contains('/') {
         return Err(SourceError::Open {
             what: crate::secrets::redact(spec),
             message: "no such file or directory".into(),

@@ -67,6 +67,12 @@ pub fn ssd_cam(args: &[&str]) -> Output {
     Command::new(ssd_cam_bin()).args(args).env("RUST_LOG", "warn").output().unwrap()
 }
 
+/// Runs the ssd-cam binary in the working directory `dir`.
+#[allow(dead_code)]
+pub fn ssd_cam_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(ssd_cam_bin()).args(args).current_dir(dir).env("RUST_LOG", "warn").output().unwrap()
+}
+
 /// stdout parsed as JSON lines.
 pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
