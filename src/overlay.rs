@@ -124,9 +124,14 @@ pub fn draw(
     if let Some(h) = hud {
         let text = h.text();
         let tw = i64::from(text_width(&text, scale));
-        canvas.fill_rect(0, 0, tw + 8, g + 6, HUD_BACK);
+        canvas.fill_rect(0, 0, tw + 8, hud_height(scale), HUD_BACK);
         canvas.text(4, 3, &text, scale, HUD_TEXT);
     }
+}
+
+/// The status line's band: from the frame's top to this row.
+fn hud_height(scale: u32) -> i64 {
+    i64::from(GLYPH * scale) + 6
 }
 
 /// How far back [`FpsMeter`] counts frames.
@@ -228,9 +233,10 @@ pub fn draw_places(canvas: &mut Canvas<'_>, places: &crate::sink::Places<'_>) {
         for (i, &p) in zone.polygon.iter().enumerate() {
             thick_line(canvas, p, zone.polygon[(i + 1) % zone.polygon.len()], t, ZONE);
         }
-        // The name inside the zone, under its topmost corner.
+        // The name inside the zone, under its topmost corner, and below
+        // the status line's band, which is drawn last and would hide it.
         if let Some(top) = zone.polygon.iter().min_by(|a, b| a[1].total_cmp(&b[1])) {
-            tag(canvas, top[0] + 2.0, top[1] + 2.0, &zone.name, scale, ZONE);
+            tag(canvas, top[0] + 2.0, (top[1] + 2.0).max(hud_height(scale) as f32 + 2.0), &zone.name, scale, ZONE);
         }
     }
     for (i, line) in places.lines.iter().enumerate() {
@@ -424,6 +430,23 @@ mod tests {
         let hud_row: Vec<_> = (0..380).map(|x| c.get(x, 6).unwrap()).collect();
         assert!(hud_row.contains(&HUD_TEXT));
         assert_eq!(c.get(200, 60), Some(class_color(1)), "top edge of the clipped box");
+    }
+
+    /// Issue 51, point 14: a zone whose top corner is the frame's keeps its
+    /// name in sight, below the status line.
+    #[test]
+    fn a_zone_s_name_in_the_top_left_corner_is_not_under_the_hud() {
+        let mut buf = frame(320, 240);
+        let mut c = Canvas::new(&mut buf, 320, 240).unwrap();
+        let zones = [crate::zones::Zone::parse("porch=0,0,320,0,320,240,0,240").unwrap()];
+        draw_places(&mut c, &crate::sink::Places { zones: &zones, lines: &[], counts: &[] });
+        let hud = Hud { fps: 29.97, inference_ms: 12.3, latency_ms: 20.1, dropped: 4 };
+        draw(&mut c, &[], &[], &[], Some(&hud));
+        let band = hud_height(1) as u32;
+        // The name's tag (zone colour, behind the name's text) below the
+        // band, clear of the zone's outline along the frame's edges.
+        let below: Vec<_> = (band..band + 12).flat_map(|y| (6..40).map(move |x| (x, y))).collect();
+        assert!(below.iter().any(|&(x, y)| c.get(x, y) == Some(ZONE)), "no zone tag below the HUD");
     }
 
     #[test]

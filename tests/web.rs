@@ -199,7 +199,9 @@ fn every_endpoint_answers_with_its_content_type() {
     let (status, ct, page) = get(&s.url("/"), &[]);
     assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
     let page = String::from_utf8(page).unwrap();
-    assert!(page.contains("/stream.mjpg") && page.contains("/api/detections") && !page.contains("http://"));
+    assert!(page.contains("/stream.mjpg") && page.contains("/api/live") && !page.contains("http://"));
+    // Issue 51, point 13: the page opens one event stream beside the picture.
+    assert_eq!(page.matches("new EventSource(").count(), 1, "{page}");
 
     let (status, ct, info) = get(&s.url("/api/info"), &[]);
     assert_eq!((status, ct.as_str()), (200, "application/json"));
@@ -219,6 +221,23 @@ fn every_endpoint_answers_with_its_content_type() {
     let events = sse(&s.url("/api/events"), 1, &[]);
     assert_eq!(events[0]["schema"], "ssd-cam.event/1");
     assert_eq!(events[0]["type"], "new");
+    // /api/live: the frames as unnamed messages and the events named `event`.
+    let resp = agent().get(&s.url("/api/live")).call().unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let (mut named, mut frames) = (Vec::new(), Vec::new());
+    let mut event_line = false;
+    for line in BufReader::new(resp.into_body().into_reader()).lines().map(Result::unwrap) {
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: serde_json::Value = serde_json::from_str(data).unwrap();
+            if event_line { named.push(v) } else { frames.push(v) }
+        }
+        event_line = line == "event: event";
+        if !named.is_empty() && frames.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(named[0]["schema"], "ssd-cam.event/1");
+    assert!(frames.iter().all(|f| f.get("detections").is_some() && f.get("schema").is_none()), "{frames:?}");
 
     let (status, ct, jpeg) = get(&s.url("/snapshot.jpg"), &[]);
     assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
@@ -562,6 +581,45 @@ fn the_token_is_required_checked_and_never_logged() {
     assert_eq!(big.status(), 413);
     std::thread::sleep(Duration::from_millis(200));
     assert!(!s.log().contains(token), "the token appears in the log:\n{}", s.log());
+}
+
+/// Issue 51, point 12: the live page links to /review; /review without a
+/// session is the login form, which leads back to /review; without --clips
+/// the review page's query is answered with what it needs, not the endless
+/// event stream.
+#[test]
+fn the_review_page_is_linked_signed_into_and_says_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "feed-0123456789abcdef";
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let s = Served::start(&["--source", STILL, "--http-token-file", file.to_str().unwrap()]);
+    let (status, ct, page) = get(&s.url("/review"), &[]);
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!((status, ct.as_str()), (401, "text/html; charset=utf-8"), "{page}");
+    assert!(page.contains("action=\"/login\"") && page.contains("name=\"next\" value=\"/review\""), "{page}");
+    let login = |next: &str| {
+        agent()
+            .post(&s.url("/login"))
+            .content_type("application/x-www-form-urlencoded")
+            .send(format!("token={token}&next={next}"))
+            .unwrap()
+    };
+    let ok = login("%2Freview");
+    assert_eq!((ok.status().as_u16(), ok.headers()["location"].to_str().unwrap()), (303, "/review"));
+    // Nowhere else: an open redirect would be a phishing aid.
+    let elsewhere = login("https%3A%2F%2Fexample.com%2F");
+    assert_eq!(elsewhere.headers()["location"], "/");
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap();
+    let (_, _, live) = get(&s.url("/"), &[("Cookie", session)]);
+    assert!(String::from_utf8(live).unwrap().contains("href=\"/review\""));
+    let started = Instant::now();
+    let (status, _, said) = get(&s.url("/api/events?limit=5"), &[("Cookie", session), ("Accept", "application/json")]);
+    let said = String::from_utf8(said).unwrap();
+    assert_eq!(status, 404, "{said}");
+    assert!(said.contains("--clips DIR"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered, not streamed");
 }
 
 #[test]
@@ -1048,6 +1106,26 @@ fn the_place_editor_turns_clicks_on_the_picture_into_zone_and_line_text() {
         "{first}"
     );
     assert!((line.a[1] - 240.0).abs() <= 1.0 && (line.b[1] - 240.0).abs() <= 1.0 && line.b[0] > 600.0, "{first}");
+
+    // Issue 51, point 14. The picture stayed where it was while the text grew.
+    let after = eval(&mut browser, "(() => { const p = picture(); return [p.x, p.y, p.scale]; })()");
+    assert_eq!(after, serde_json::json!([px, py, scale]), "the picture moved under the cursor");
+    // The line's first way has its arrow, to the line's right (left to
+    // right along a line drawn left to right is downwards), named.
+    let arrow = eval(
+        &mut browser,
+        r#"(() => { const a = document.getElementById("firstway"); return a && [+a.getAttribute("y1"), +a.getAttribute("y2"), a.parentNode.querySelector("text").textContent]; })()"#,
+    );
+    assert!(arrow[1].as_f64() > arrow[0].as_f64() && arrow[2] == "in", "{arrow}");
+    // Copy on a plain-HTTP LAN address, where there is no clipboard API:
+    // the text is selected for the user to copy.
+    eval(&mut browser, r#"(() => { Object.defineProperty(navigator, "clipboard", { value: undefined }); return 1; })()"#);
+    let (bx, by) = centre(&mut browser, &mut eval, "copyplace");
+    click(&mut browser, &session, bx, by);
+    let selected = eval(&mut browser, "window.getSelection().toString()");
+    assert_eq!(selected, text, "the place's text is selected");
+    let hint = eval(&mut browser, r#"document.getElementById("placehint").textContent"#);
+    assert!(hint == "Copied." || hint.as_str().is_some_and(|h| h.starts_with("Selected")), "{hint}");
 }
 
 #[test]

@@ -265,7 +265,7 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     answer(status, "text/plain; charset=utf-8", body)
 }
 
-const ROUTES: [&str; 10] = [
+const ROUTES: [&str; 11] = [
     "/",
     "/review",
     "/login",
@@ -273,6 +273,7 @@ const ROUTES: [&str; 10] = [
     "/snapshot.jpg",
     "/api/detections",
     "/api/events",
+    "/api/live",
     "/api/info",
     "/metrics",
     "/healthz",
@@ -306,8 +307,9 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
     );
     if !authorized {
         ctx.metrics.refused("unauthorized");
-        if path == "/" || path == "/login" {
-            return login_page(StatusCode::UNAUTHORIZED, "");
+        if path == "/" || path == "/login" || path == "/review" {
+            // Back to the page asked for once signed in.
+            return login_page(StatusCode::UNAUTHORIZED, "", if path == "/review" { "/review" } else { "/" });
         }
         let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized: send Authorization: Bearer TOKEN\n");
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ssd-cam\""));
@@ -331,9 +333,14 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/event-stream"));
     if path == "/api/events" && !streaming {
-        if let Some(db) = ctx.options.events_db.clone() {
-            return events_api(ctx, db, req.uri().query().unwrap_or_default()).await;
-        }
+        let Some(db) = ctx.options.events_db.clone() else {
+            // Not the endless stream: a page that fetches expects an answer.
+            return text(
+                StatusCode::NOT_FOUND,
+                "No events database: past events are kept with --clips DIR (the live page shows events as they come).\n",
+            );
+        };
+        return events_api(ctx, db, req.uri().query().unwrap_or_default()).await;
     }
     // `?camera=NAME` picks a camera; without it, the first.
     let wanted = req
@@ -362,6 +369,13 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
             let (recent, rx) = hub.events();
             sse(ctx, &hub, stalled, recent, rx)
         }
+        "/api/live" => {
+            // The live page's one stream: a browser holds six connections
+            // per host, and the picture takes one already.
+            let (recent, events) = hub.events();
+            let detections = hub.detections();
+            sse_feeds(ctx, &hub, stalled, Feed::new(None, Vec::new(), detections), Some(Feed::new(Some("event"), recent, events)))
+        }
         "/api/info" => {
             let mut info = serde_json::to_value(&hub.info).unwrap_or_default();
             let names: Vec<&str> = ctx.hubs.iter().map(|h| h.info.source.as_str()).collect();
@@ -384,8 +398,10 @@ fn page() -> Response<Body> {
     r
 }
 
-fn login_page(status: StatusCode, message: &str) -> Response<Body> {
-    let html = LOGIN.replace("{{message}}", message);
+/// The login form; once signed in it goes to `next` (`/` or `/review`,
+/// never a place the request named).
+fn login_page(status: StatusCode, message: &str, next: &'static str) -> Response<Body> {
+    let html = LOGIN.replace("{{message}}", message).replace("{{next}}", next);
     let mut r = answer(status, "text/html; charset=utf-8", html);
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
@@ -395,8 +411,12 @@ fn login_page(status: StatusCode, message: &str) -> Response<Body> {
 }
 
 fn redirect_home(cookie: Option<String>) -> Response<Body> {
+    redirect_to("/", cookie)
+}
+
+fn redirect_to(place: &'static str, cookie: Option<String>) -> Response<Body> {
     let mut r = text(StatusCode::SEE_OTHER, "");
-    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(place));
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         r.headers_mut().insert(header::SET_COOKIE, c);
     }
@@ -409,13 +429,15 @@ async fn login(req: Request<Incoming>, ctx: &Ctx, tls: bool) -> Response<Body> {
         ctx.metrics.refused("bad_request");
         return text(StatusCode::PAYLOAD_TOO_LARGE, "the login form is too large or too slow\n");
     };
-    let token = form_value(&body.to_bytes(), "token").unwrap_or_default();
+    let body = body.to_bytes();
+    let token = form_value(&body, "token").unwrap_or_default();
+    let next = if form_value(&body, "next").as_deref() == Some(b"/review".as_slice()) { "/review" } else { "/" };
     if ctx.options.access.login(&token) {
-        return redirect_home(Some(ctx.options.access.cookie(tls)));
+        return redirect_to(next, Some(ctx.options.access.cookie(tls)));
     }
     ctx.metrics.refused("unauthorized");
     tokio::time::sleep(LOGIN_DELAY).await;
-    login_page(StatusCode::UNAUTHORIZED, "That token is not right.")
+    login_page(StatusCode::UNAUTHORIZED, "That token is not right.", next)
 }
 
 /// Healthy while some camera has given a frame within the limit (or the
@@ -684,13 +706,52 @@ async fn snapshot(hub: &Arc<Hub>) -> Response<Body> {
     }
 }
 
+/// One kind of message on a server-sent event stream: its event name
+/// (`None`: the default, `message`), what was sent before the stream was
+/// opened, and what comes.
+struct Feed {
+    name: Option<&'static str>,
+    recent: Vec<Arc<str>>,
+    rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+}
+
+impl Feed {
+    fn new(name: Option<&'static str>, recent: Vec<Arc<str>>, rx: tokio::sync::broadcast::Receiver<Arc<str>>) -> Self {
+        Self { name, recent, rx }
+    }
+
+    fn message(&self, line: &str) -> Bytes {
+        match self.name {
+            Some(name) => Bytes::from(format!("event: {name}\ndata: {line}\n\n")),
+            None => Bytes::from(format!("data: {line}\n\n")),
+        }
+    }
+
+    /// The next message, or `None` when the feed closed; a slow reader
+    /// skips what it missed.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            match self.rx.recv().await {
+                Ok(line) => return Some(self.message(&line)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
 fn sse(
     ctx: &Arc<Ctx>,
     hub: &Hub,
     stalled: Arc<Notify>,
     first: Vec<Arc<str>>,
-    mut rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+    rx: tokio::sync::broadcast::Receiver<Arc<str>>,
 ) -> Response<Body> {
+    sse_feeds(ctx, hub, stalled, Feed::new(None, first, rx), None)
+}
+
+/// A server-sent event stream of one feed, or two on one connection.
+fn sse_feeds(ctx: &Arc<Ctx>, hub: &Hub, stalled: Arc<Notify>, mut one: Feed, mut two: Option<Feed>) -> Response<Body> {
     let slot = match open_stream(ctx) {
         Ok(slot) => slot,
         Err(r) => return *r,
@@ -699,17 +760,29 @@ fn sse(
     let mut ended = hub.ended();
     tokio::spawn(async move {
         let _held = slot;
-        let mut pending: std::collections::VecDeque<Arc<str>> = first.into();
+        let mut pending: std::collections::VecDeque<Bytes> = one.recent.drain(..).map(|l| one.message(&l)).collect();
+        if let Some(two) = two.as_mut() {
+            let recent: Vec<Arc<str>> = two.recent.drain(..).collect();
+            pending.extend(recent.iter().map(|l| two.message(l)));
+        }
         loop {
-            let message = if let Some(line) = pending.pop_front() {
-                Bytes::from(format!("data: {line}\n\n"))
+            let message = if let Some(message) = pending.pop_front() {
+                message
             } else {
+                let second = async {
+                    match two.as_mut() {
+                        Some(feed) => feed.next().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
-                    line = rx.recv() => match line {
-                        Ok(line) => Bytes::from(format!("data: {line}\n\n")),
-                        // A slow reader skips what it missed.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    message = one.next() => match message {
+                        Some(message) => message,
+                        None => break,
+                    },
+                    message = second => match message {
+                        Some(message) => message,
+                        None => break,
                     },
                     _ = tokio::time::sleep(KEEPALIVE) => Bytes::from_static(b": keep-alive\n\n"),
                     _ = ended.wait_for(|e| *e) => break,
