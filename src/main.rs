@@ -51,7 +51,9 @@ fn main() -> ExitCode {
         profile,
     }) = &args.command
     {
-        let (model, why) = ssd_cam::default_model(model.as_deref(), Some(source), false);
+        // Like inspect: the model real sources get, on any source (the
+        // figures a user compares with are for it).
+        let (model, why) = ssd_cam::default_model(model.as_deref(), None, true);
         log::info!("model {model} ({why})");
         let options = ssd_cam::bench::BenchOptions {
             model,

@@ -161,6 +161,11 @@ impl Line {
                 }
                 (n, Some([a.to_string(), b.to_string()]))
             }
+            [_, _, _, _, a] if a.parse::<f32>().is_err() => {
+                return Err(format!(
+                    "--line '{spec}': a line names both of its ways or neither: x1,y1,x2,y2,IN,OUT (one name given)"
+                ));
+            }
             n => (n, None),
         };
         let (name, n) = parse_numbers(spec, "--line", name, numbers.iter().copied())?;
@@ -254,6 +259,9 @@ mod tests {
         for bad in ["d=0,0,1,1,in", "d=0,0,1,1,in,in", "d=0,0,1,1,in out,x", "d=0,0,1,in,out", "d=0,0,1,1,2,out"] {
             assert!(Line::parse(bad).is_err(), "{bad}");
         }
+        // Issue 51, point 16: one way's name is not a coordinate.
+        let one = Line::parse("gate=0,300,640,300,in").unwrap_err();
+        assert!(one.contains("both of its ways or neither") && !one.contains("must be numbers"), "{one}");
     }
 
     #[test]

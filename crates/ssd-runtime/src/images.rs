@@ -58,7 +58,10 @@ impl ImageSource {
                 message: format!("no images ({}) in this directory", EXTENSIONS.join(", ")),
             });
         }
-        Ok(Self::from_files(dir.display().to_string(), files))
+        let mut source = Self::from_files(dir.display().to_string(), files);
+        // Skipped as surely as a file that fails to decode, and counted so.
+        source.skipped = unread.len() as u64;
+        Ok(source)
     }
 
     /// Every file matching `pattern`, sorted.
@@ -152,6 +155,8 @@ mod tests {
         image::RgbImage::from_pixel(3, 5, image::Rgb([9, 9, 9])).save(dir.path().join("a.png")).unwrap();
         std::fs::write(dir.path().join("c.jpg"), b"not a jpeg").unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
+        // Issue 51, point 16: a format not read counts as skipped too.
+        std::fs::write(dir.path().join("d.webp"), b"RIFF").unwrap();
         let mut s = ImageSource::from_dir(dir.path()).unwrap();
         let mut buf = Vec::new();
         assert_eq!(s.next_frame(&mut buf).unwrap(), Some((3, 5)));
@@ -159,7 +164,7 @@ mod tests {
         assert_eq!(s.next_frame(&mut buf).unwrap(), Some((4, 2)));
         assert_eq!(buf.len(), 4 * 2 * 3);
         assert_eq!(s.next_frame(&mut buf).unwrap(), None);
-        assert_eq!(s.skipped(), 1);
+        assert_eq!(s.skipped(), 2);
     }
 
     #[test]
