@@ -993,7 +993,10 @@ threshold = 0.8
                 GOOD.replace("detect = \"always\"", "threshold = \"0.5\""),
                 "camera 'garage': line 12, column 1: threshold: invalid type: string \"0.5\"",
             ),
-            (GOOD.replace("detect = \"always\"", "top_k = -1"), "camera 'garage': line 12, column 1: top_k: invalid value"),
+            (
+                GOOD.replace("detect = \"always\"", "top_k = -1"),
+                "camera 'garage': line 12, column 1: top_k: invalid value",
+            ),
             (
                 GOOD.replace("zones = [\"door=0,0,100,0,100,100,0,100\"]", "zones = \"door=0,0,100,0,100,100,0,100\""),
                 "camera 'porch': line 7, column 1: zones: invalid type: string",

@@ -694,18 +694,19 @@ mod tests {
         let mut events = Events::new(EventParams::default()).with_places(vec![door], vec![]);
         let mut tracker = Tracker::new(TrackParams { max_age: 5, ..TrackParams::default() });
         let (mut ids, mut ended, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        // Walks right 40 px a frame into the door zone, then is gone.
+        // Walks right 10 px a frame in the door zone towards the frame's
+        // edge, then is gone.
         let seen = |f: u64| {
-            let x = 400.0 + 40.0 * f as f32;
+            let x = 530.0 + 10.0 * f as f32;
             BBox::new(x, 100.0, x + 60.0, 300.0)
         };
-        for f in 0..12u64 {
+        for f in 0..20u64 {
             let dets: Vec<(u32, f32, BBox)> = if f < 5 { vec![(1, 0.9, seen(f))] } else { vec![] };
             ended.clear();
             tracker.update(&dets, &mut ids, &mut ended);
             events.frame(f, f as f64 * 100.0, tracker.tracks(), &ended, &mut out);
         }
-        let end = out.iter().find(|e| e.kind == EventKind::End).expect("an end");
+        let end = out.iter().find(|e| e.kind == EventKind::End).unwrap_or_else(|| panic!("no end: {out:?}"));
         assert_eq!(end.bbox, seen(4), "{end:?}");
         assert!(end.bbox.x2 <= 640.0);
         assert_eq!(end.zones, vec!["door".to_string()]);

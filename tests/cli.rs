@@ -990,7 +990,10 @@ fn check_config_runs_the_run_s_checks_and_a_file_s_sources_are_its_folder_s() {
     .unwrap();
     let check = |dir: &std::path::Path| {
         let config = config.to_str().unwrap();
-        common::ssd_cam_in(dir, &["--check-config", "--config", config, "--headless", "--events", "--model", "ssd300-shapes"])
+        common::ssd_cam_in(
+            dir,
+            &["--check-config", "--config", config, "--headless", "--events", "--model", "ssd300-shapes"],
+        )
     };
     let bad = check(elsewhere.path());
     let err = stderr(&bad);

@@ -461,10 +461,12 @@ fn a_signal_to_the_whole_process_group_or_every_process_is_a_clean_stop() {
     }
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("long.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=s=320x240:r=10:d=60", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
-        .into_iter()
-        .chain([clip.to_str().unwrap()])
-        .collect::<Vec<_>>());
+    ffmpeg(
+        &["-f", "lavfi", "-i", "testsrc=s=320x240:r=10:d=60", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+            .into_iter()
+            .chain([clip.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
     for how in ["SIGINT to the group", "SIGTERM to the group", "SIGTERM to ffmpeg, then ssd-cam"] {
         let mut child = Command::new(common::ssd_cam_bin())
             .args(["--source", clip.to_str().unwrap(), "--model", "ssd300-shapes", "--headless"])

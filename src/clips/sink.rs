@@ -16,7 +16,7 @@ use super::{Capture, ClipId, MAX_CLIP_MS};
 use crate::clock::EventClock;
 use crate::events::{Event, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
-use crate::source::ffmpeg::{own_child, end, has_libx264};
+use crate::source::ffmpeg::{end, has_libx264, own_child};
 
 /// Segment length the clip output's own encoder cuts at (seconds), with a
 /// keyframe at each: a clip starts at most this much before its pre-capture.

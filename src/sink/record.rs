@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{FrameResult, Sink, SinkError};
 use crate::overlay::annotate;
-use crate::source::ffmpeg::{collect_stderr, own_child, end, has_libx264, join_reader, last_line};
+use crate::source::ffmpeg::{collect_stderr, end, has_libx264, join_reader, last_line, own_child};
 
 /// What and how to record.
 #[derive(Debug, Clone, PartialEq)]

@@ -332,9 +332,12 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/event-stream"));
-    if path == "/api/events" && !streaming {
+    let wants_json =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
+    if path == "/api/events" && !streaming && (wants_json || ctx.options.events_db.is_some()) {
         let Some(db) = ctx.options.events_db.clone() else {
-            // Not the endless stream: a page that fetches expects an answer.
+            // Not the endless stream: a page that fetches JSON (the review
+            // page) expects an answer.
             return text(
                 StatusCode::NOT_FOUND,
                 "No events database: past events are kept with --clips DIR (the live page shows events as they come).\n",
@@ -374,7 +377,13 @@ async fn route(req: Request<Incoming>, ctx: &Arc<Ctx>, stalled: Arc<Notify>, tls
             // per host, and the picture takes one already.
             let (recent, events) = hub.events();
             let detections = hub.detections();
-            sse_feeds(ctx, &hub, stalled, Feed::new(None, Vec::new(), detections), Some(Feed::new(Some("event"), recent, events)))
+            sse_feeds(
+                ctx,
+                &hub,
+                stalled,
+                Feed::new(None, Vec::new(), detections),
+                Some(Feed::new(Some("event"), recent, events)),
+            )
         }
         "/api/info" => {
             let mut info = serde_json::to_value(&hub.info).unwrap_or_default();
@@ -760,10 +769,10 @@ fn sse_feeds(ctx: &Arc<Ctx>, hub: &Hub, stalled: Arc<Notify>, mut one: Feed, mut
     let mut ended = hub.ended();
     tokio::spawn(async move {
         let _held = slot;
-        let mut pending: std::collections::VecDeque<Bytes> = one.recent.drain(..).map(|l| one.message(&l)).collect();
+        let mut pending: std::collections::VecDeque<Bytes> =
+            std::mem::take(&mut one.recent).iter().map(|l| one.message(l)).collect();
         if let Some(two) = two.as_mut() {
-            let recent: Vec<Arc<str>> = two.recent.drain(..).collect();
-            pending.extend(recent.iter().map(|l| two.message(l)));
+            pending.extend(std::mem::take(&mut two.recent).iter().map(|l| two.message(l)));
         }
         loop {
             let message = if let Some(message) = pending.pop_front() {
