@@ -73,9 +73,11 @@ for arch in "${arches[@]}"; do
     # quick-release in Cargo.toml): the same code generation at -O3, minutes
     # shorter to build on 2 cores; the packages keep LTO.
     profile="${SSD_CAM_CROSS_PROFILE:-quick-release}"
-    echo "== $arch: cargo build --profile $profile --target $triple" >&2
+    echo "== $arch: cargo build --profile $profile --target $triple --features onnxruntime" >&2
     cross_dir="${SSD_CAM_CROSS_TARGET_DIR:-target}"
-    cargo build --profile "$profile" --target "$triple" --target-dir "$cross_dir" --bin ssd-cam
+    # With ONNX Runtime's loader (no library linked: `ort`'s load-dynamic),
+    # so that the packages can ship its library for `--backend onnxruntime`.
+    cargo build --profile "$profile" --target "$triple" --target-dir "$cross_dir" --bin ssd-cam --features onnxruntime
     if $build_only; then continue; fi
     bin="$cross_dir/$triple/$profile/ssd-cam"
     out="$work/$arch"

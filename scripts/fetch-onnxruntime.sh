@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Fetches ONNX Runtime's library (libonnxruntime.so) from PyPI's onnxruntime
-# wheel into DIR (default target/onnxruntime) and prints its path: what
+# wheel into DIR (default target/onnxruntime), with the wheel's LICENSE and
+# ThirdPartyNotices.txt beside it (onnxruntime-LICENSE,
+# onnxruntime-ThirdPartyNotices.txt), and prints its path: what
 # `--backend onnxruntime` loads (ORT_DYLIB_PATH=that path, or put it beside
 # the binary). The wheel's version and platform are pinned and, on x86_64,
 # the library's SHA-256 too, so a changed upstream fails loudly. Never
 # committed. On a board: the same wheel exists for aarch64 (Pi, Jetson CPU);
 # for a Jetson's GPU use NVIDIA's onnxruntime-gpu build (README).
+# ORT_ARCH picks the wheel's machine (x86_64, aarch64; default this one's),
+# for the Debian packages of another architecture.
 #   scripts/fetch-onnxruntime.sh [DIR]
 set -euo pipefail
 version=${ORT_VERSION:-1.28.0}
@@ -13,8 +17,8 @@ dir=${1:-target/onnxruntime}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 lib="$dir/libonnxruntime.so.$version"
-arch=$(uname -m)
-if [ ! -f "$lib" ]; then
+arch=${ORT_ARCH:-$(uname -m)}
+if [ ! -f "$lib" ] || [ ! -f "$dir/onnxruntime-LICENSE" ]; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     echo "fetching onnxruntime $version ($arch wheel from PyPI)" >&2
@@ -28,6 +32,9 @@ with zipfile.ZipFile(glob.glob(tmp + "/onnxruntime-*.whl")[0]) as z:
     with open(part, "wb") as f:
         f.write(z.read(f"onnxruntime/capi/libonnxruntime.so.{version}"))
     os.replace(part, out)
+    for name in ("LICENSE", "ThirdPartyNotices.txt"):
+        with open(os.path.join(os.path.dirname(out), "onnxruntime-" + name), "wb") as f:
+            f.write(z.read("onnxruntime/" + name))
 PY
 fi
 if [ "$arch" = x86_64 ] && [ "$version" = 1.28.0 ]; then

@@ -3,7 +3,9 @@
 # extra tooling): the binary in /usr/bin, the shipped models in
 # /usr/share/ssd-cam/models (found without --model paths), the example
 # /etc/ssd-cam/cameras.toml and /etc/default/ssd-cam (SSD_CAM_ARGS) as
-# conffiles, the systemd unit, and maintainer
+# conffiles, the systemd unit, ONNX Runtime's library from PyPI's wheel in
+# /usr/lib/ssd-cam (amd64 and arm64, when the binary was built with the
+# `onnxruntime` feature: `--backend auto` takes it where it is faster), and maintainer
 # scripts that make the ssd-cam system user (video group) and
 # /var/lib/ssd-cam. Packages land in target/debian/.
 #   scripts/package.sh [--profile P] [--binary FILE] [--version V] [ARCH...]
@@ -46,7 +48,7 @@ for arch in "${arches[@]}"; do
     bin=$binary
     if [ -z "$bin" ]; then
         if [ -z "$cross" ]; then
-            cargo build --locked --profile "$profile" --bin ssd-cam
+            cargo build --locked --profile "$profile" --bin ssd-cam --features onnxruntime
             dir=$profile; [ "$profile" = dev ] && dir=debug
             bin=target/$dir/ssd-cam
         else
@@ -71,6 +73,20 @@ for arch in "${arches[@]}"; do
         arm64) aarch64-linux-gnu-strip --strip-unneeded "$root/usr/bin/ssd-cam" ;;
         armhf) arm-linux-gnueabihf-strip --strip-unneeded "$root/usr/bin/ssd-cam" ;;
     esac
+    # ONNX Runtime (MIT), for a binary that can load it (the string is its
+    # loader's), where PyPI has a wheel for the machine.
+    ort_arch="" ort_lib=""
+    case "$arch" in amd64) ort_arch=x86_64 ;; arm64) ort_arch=aarch64 ;; esac
+    if [ -n "$ort_arch" ] && grep -q OrtGetApiBase "$bin"; then
+        ort_lib=$(ORT_ARCH=$ort_arch scripts/fetch-onnxruntime.sh "target/onnxruntime-$ort_arch")
+        install -D -m 644 "$ort_lib" "$root/usr/lib/ssd-cam/$(basename "$ort_lib")"
+        case "$arch" in
+            amd64) strip --strip-unneeded "$root/usr/lib/ssd-cam/$(basename "$ort_lib")" ;;
+            arm64) aarch64-linux-gnu-strip --strip-unneeded "$root/usr/lib/ssd-cam/$(basename "$ort_lib")" ;;
+        esac
+    elif [ -n "$ort_arch" ]; then
+        echo "warning: $bin was built without the onnxruntime feature: the $arch package runs tract only" >&2
+    fi
     models="$root/usr/share/ssd-cam/models"
     install -d "$models"
     for onnx in models/*.onnx; do
@@ -84,6 +100,9 @@ for arch in "${arches[@]}"; do
     doc="$root/usr/share/doc/ssd-cam"
     install -d "$doc"
     install -m 644 README.md "$doc/"
+    if [ -n "$ort_lib" ]; then
+        install -m 644 "$(dirname "$ort_lib")/onnxruntime-ThirdPartyNotices.txt" "$doc/"
+    fi
     gzip -9n -c CHANGELOG.md > "$doc/changelog.gz"
     # The packaging's own changelog, one entry per build, dated by the
     # last commit (reproducible).
@@ -103,6 +122,11 @@ Files: usr/share/ssd-cam/models/person-ssdlite.*
 Copyright: 2018 cftang
 License: MIT
  See /usr/share/ssd-cam/models/person-ssdlite.LICENSE.
+$([ -z "$ort_lib" ] || printf '\n%s\n' "Files: usr/lib/ssd-cam/libonnxruntime.so.*" \
+    "Copyright: Microsoft Corporation" "License: MIT" \
+    " ONNX Runtime, from PyPI's onnxruntime wheel. Its licence follows; the" \
+    " notices of the code it includes are in /usr/share/doc/ssd-cam/onnxruntime-ThirdPartyNotices.txt." " ." \
+    "$(sed 's/^$/./; s/^/ /' "$(dirname "$ort_lib")/onnxruntime-LICENSE")")
 
 License: MIT or Apache-2.0
  Either license, at your option. On Debian systems the Apache License 2.0
@@ -119,7 +143,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
-Depends: libc6 (>= $glibc), libgcc-s1, adduser
+Depends: libc6 (>= $glibc), libgcc-s1, adduser$([ -z "$ort_lib" ] || echo ", libstdc++6")
 Recommends: ffmpeg
 Suggests: libx11-6, libxcursor1
 Section: video

@@ -143,9 +143,12 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             file_sinks(spec, source.frame_rate(), &manifest.labels, live, &mut scraped.output_drops)
                 .map_err(in_camera)?,
         );
+        let clip_health = Arc::new(crate::clips::ClipHealth::default());
         if let (Some(clips), Some(dir), Some(buffer)) = (&spec.outputs.clips, clip_dir.clone(), buffer) {
-            let (pixels, sink) =
-                clip_sink(clips, (dir, buffer), copied, source.as_ref(), &manifest.labels).map_err(in_camera)?;
+            scraped.clips = Some(Arc::clone(&clip_health));
+            let health = Arc::clone(&clip_health);
+            let (pixels, sink) = clip_sink(clips, (dir, buffer), (copied, health), source.as_ref(), &manifest.labels)
+                .map_err(in_camera)?;
             let offloaded = crate::sink::offload::Offloaded::start("--clips", sink, SINK_QUEUE, live)
                 .map_err(anyhow::Error::msg)?
                 .with_pixels(pixels);
@@ -168,7 +171,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
             sinks,
             max_frames: spec.outputs.max_frames,
             tracker,
-            events: events(spec, &manifest.labels).map_err(in_camera)?,
+            events: events(spec, &manifest.labels, clip_health).map_err(in_camera)?,
             gate,
             tracked,
             switches,
@@ -714,7 +717,7 @@ fn clip_buffer(buffer: &std::path::Path) -> Result<crate::clips::segments::Segme
 fn clip_sink(
     clips: &crate::config::Clips,
     (dir, buffer): (std::path::PathBuf, std::path::PathBuf),
-    copied: Option<crate::clips::segments::SegmentFeed>,
+    (copied, health): (Option<crate::clips::segments::SegmentFeed>, Arc<crate::clips::ClipHealth>),
     source: &dyn crate::source::Source,
     labels: &[String],
 ) -> Result<(Arc<AtomicBool>, Box<dyn Sink>)> {
@@ -734,8 +737,8 @@ fn clip_sink(
         capture: clips.capture,
         segments,
         program: ffmpeg::FfmpegOptions::default().program,
-        live: source.is_live(),
         rate: source.frame_rate(),
+        health,
     };
     let sink = ClipSink::new(options, labels.to_vec()).map_err(anyhow::Error::msg)?;
     Ok((sink.pixels(), Box::new(sink)))
@@ -782,8 +785,9 @@ fn gating(
     Ok((gate, tracked))
 }
 
-/// The camera's object events, when made.
-fn events(camera: &Camera, labels: &[String]) -> Result<Option<Events>> {
+/// The camera's object events, when made; with `--clips`, naming clips
+/// while `clips` says they are made.
+fn events(camera: &Camera, labels: &[String], clips: Arc<crate::clips::ClipHealth>) -> Result<Option<Events>> {
     let (rules, zone_classes) = count_rules(camera, labels)?;
     if !makes_events(camera) && rules.values().any(|r| r.threshold > 0.0 || r.required != 0) {
         log::warn!("--filter: threshold and required_zones act on tracked objects; with --track off they do nothing");
@@ -799,7 +803,7 @@ fn events(camera: &Camera, labels: &[String]) -> Result<Option<Events>> {
         let events =
             Events::new(params).with_places(camera.zones.clone(), camera.lines.clone()).with_rules(rules, zone_classes);
         match &camera.outputs.clips {
-            Some(clips) => events.with_clips(clips.capture),
+            Some(settings) => events.with_clips(settings.capture, clips),
             None => events,
         }
     }))
@@ -1058,12 +1062,13 @@ pub fn load(model: &str, parallel: Parallelism, engine: crate::model::LoadOption
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let on = model.engine();
     log::info!(
-        "model {} ({}) on {} {} ({}) loaded and optimised in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
+        "model {} ({}) on {} {} ({}{}) loaded and optimised in {load_ms:.0} ms; {workers} worker(s) x {threads} thread(s)",
         manifest.name,
         paths.onnx.display(),
         on.backend,
         on.version,
         on.provider,
+        on.chosen.as_ref().map_or(String::new(), |why| format!("; --backend auto: {why}")),
     );
     Ok(Loaded { manifest, priors, model, paths, threads, workers, load_ms })
 }

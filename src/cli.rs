@@ -794,9 +794,12 @@ mod tests {
 /// The engine that runs the network: `--backend`, `--ep`, `--precision`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::Args)]
 pub struct EngineArgs {
-    /// The engine: tract (built in, tuned for ARM) or onnxruntime (a build
+    /// The engine: tract (built in, tuned for ARM), onnxruntime (a build
     /// with the `onnxruntime` feature and ONNX Runtime's library, found at
-    /// ORT_DYLIB_PATH, beside the binary or on the system; see README).
+    /// ORT_DYLIB_PATH, beside the binary, in ../lib/ssd-cam/ from it or on
+    /// the system; see README), or auto: ONNX Runtime on x86-64 CPUs (or for
+    /// a GPU --ep) when its library loads, tract otherwise; the start-up
+    /// line says which and why.
     #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
     pub backend: crate::model::Backend,
 

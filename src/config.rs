@@ -9,7 +9,7 @@
 //!
 //! ```toml
 //! [engine]                           # optional: the run's engine
-//! backend = "onnxruntime"            # tract | onnxruntime
+//! backend = "onnxruntime"            # auto (default) | tract | onnxruntime
 //! ep = "cuda"                        # cpu | cuda | tensorrt | xnnpack | openvino
 //!
 //! [defaults]                         # optional: every camera's settings
@@ -948,7 +948,7 @@ threshold = 0.8
         assert_eq!(f32_only, crate::cli::EngineArgs { precision: Precision::F32, ..flags });
         assert_eq!(parse_cameras(&text).map(|c| c.len()), Ok(2), "cameras read past the [engine] table");
         let bad = [
-            ("[engine]\nbackend = \"tensorflow\"\n", "engine: backend: 'tensorflow' is not tract or onnxruntime"),
+            ("[engine]\nbackend = \"tensorflow\"\n", "engine: backend: 'tensorflow' is not auto, tract or onnxruntime"),
             ("[engine]\nep = \"gpu\"\n", "engine: ep: 'gpu' is not cpu, cuda, tensorrt, xnnpack or openvino"),
             (
                 "[engine]\nbackedn = \"tract\"\n",

@@ -266,9 +266,14 @@ impl Events {
         self
     }
 
-    /// Names each told object's clip (`--clips`).
-    pub fn with_clips(mut self, capture: crate::clips::Capture) -> Self {
-        self.clips = Some(crate::clips::ClipPlan::new(capture));
+    /// Names each told object's clip (`--clips`), while `health` says
+    /// clips are made.
+    pub fn with_clips(
+        mut self,
+        capture: crate::clips::Capture,
+        health: std::sync::Arc<crate::clips::ClipHealth>,
+    ) -> Self {
+        self.clips = Some(crate::clips::ClipPlan::new(capture, health));
         self
     }
 
@@ -389,7 +394,7 @@ impl Events {
                 life.said_score = if kind == EventKind::New { t.score } else { life.said_score.max(t.score) };
                 life.said_ms = now_ms;
                 if kind == EventKind::New {
-                    life.clip = self.clips.as_mut().map(|plan| plan.join(t.id, life.first_ms, now_ms));
+                    life.clip = self.clips.as_mut().and_then(|plan| plan.join(t.id, life.first_ms, now_ms));
                 }
                 let life = *life;
                 let mut event = self.event(kind, t, frame, &life);
@@ -398,6 +403,13 @@ impl Events {
                 out.push(event);
             }
         }
+    }
+
+    /// How long the object with track `id` has stood still at `now_ms`
+    /// (its box staying put since it was last seen moving); 0 while it
+    /// moves or when unknown.
+    pub fn still_for_ms(&self, id: u64, now_ms: f64) -> f64 {
+        self.lives.get(&id).and_then(|l| l.still).map_or(0.0, |(_, since)| (now_ms - since).max(0.0))
     }
 
     /// Whether the object with track `id` is stationary (told as such).

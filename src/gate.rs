@@ -90,7 +90,17 @@ pub struct Gate {
     last_still: Option<f64>,
     frames: u64,
     boxes: Vec<BBox>,
+    /// Resting boxes already taken into the motion background.
+    absorbed: Vec<BBox>,
 }
+
+/// How much of a resting box's width and height is taken into the motion
+/// background beyond each of its sides.
+const REST_MARGIN: f32 = 0.15;
+
+/// A resting box this close to one already taken into the background is
+/// the same object standing where it stood.
+const SAME_REST_IOU: f32 = 0.8;
 
 impl Gate {
     /// A gate for a model of the given input size.
@@ -112,6 +122,7 @@ impl Gate {
             last_still: None,
             frames: 0,
             boxes: Vec::new(),
+            absorbed: Vec::new(),
         }
     }
 
@@ -142,6 +153,20 @@ impl Gate {
             resting = !tracked.resting.is_empty();
             if still_due {
                 self.boxes.extend(tracked.resting.iter().map(clip));
+            }
+            // An object that came to rest is part of the scene from now on:
+            // its own stillness is not motion (the running background
+            // would take seconds to learn it, waking the model all along).
+            self.absorbed.retain(|a| tracked.resting.iter().any(|r| r.iou(a) >= SAME_REST_IOU));
+            for r in &tracked.resting {
+                if !self.absorbed.iter().any(|a| r.iou(a) >= SAME_REST_IOU) {
+                    // With a margin: a box is tighter than what the object
+                    // changed in the picture (a limb, a shadow, the edge
+                    // the detector left out).
+                    let (mx, my) = (r.width() * REST_MARGIN, r.height() * REST_MARGIN);
+                    self.detector.absorb(&BBox::new(r.x1 - mx, r.y1 - my, r.x2 + mx, r.y2 + my));
+                    self.absorbed.push(*r);
+                }
             }
         }
         self.boxes.retain(|b| b.width() > 0.0 && b.height() > 0.0);
@@ -206,5 +231,39 @@ mod tests {
         // A moving object keeps its crop on every frame.
         tracked.lock().unwrap().moving = vec![BBox::new(100.0, 300.0, 150.0, 400.0)];
         assert!((30..40).all(|i| !gate.plan(&still, 1280, 720, i as f64 * 100.0).regions.is_empty()));
+    }
+
+    #[test]
+    fn an_object_that_came_to_rest_is_no_motion_until_it_moves_again() {
+        let tracked = Tracked::default();
+        let mut gate =
+            Gate::new(MotionParams::default(), vec![], [300, 300], FullEvery::Seconds(600.0), Arc::clone(&tracked));
+        let (w, h) = (640u32, 360u32);
+        let scene = |x: Option<usize>| {
+            let mut rgb = vec![90u8; (w * h * 3) as usize];
+            if let Some(x0) = x {
+                for y in 100..300 {
+                    for x in x0..x0 + 80 {
+                        rgb[(y * w as usize + x) * 3..][..3].copy_from_slice(&[230, 200, 180]);
+                    }
+                }
+            }
+            rgb
+        };
+        assert!(gate.plan(&scene(None), w, h, 0.0).full);
+        // Someone walks in and stops at x = 300: motion...
+        assert!(gate.plan(&scene(Some(300)), w, h, 100.0).motion);
+        // ...which the running background would keep seeing for seconds.
+        assert!(gate.plan(&scene(Some(300)), w, h, 200.0).motion);
+        // Tracked and at rest: taken into the background at once.
+        tracked.lock().unwrap().resting = vec![BBox::new(300.0, 100.0, 380.0, 300.0)];
+        gate.plan(&scene(Some(300)), w, h, 300.0);
+        for i in 4..20 {
+            let p = gate.plan(&scene(Some(300)), w, h, f64::from(i) * 100.0);
+            assert!(!p.motion && p.regions.is_empty() && !p.full, "frame {i}: {p:?}");
+        }
+        // She moves: motion on the next frame.
+        let p = gate.plan(&scene(Some(320)), w, h, 2_000.0);
+        assert!(p.motion && (p.full || !p.regions.is_empty()), "{p:?}");
     }
 }

@@ -135,6 +135,26 @@ impl MotionDetector {
         }
     }
 
+    /// Takes what the last frame shows inside `area` (frame pixels) into
+    /// the background at once: an object that stopped there is no longer
+    /// motion, and moves again the moment it differs from itself.
+    pub fn absorb(&mut self, area: &BBox) {
+        let [sw, sh] = self.size;
+        if !self.started || sw == 0 {
+            return;
+        }
+        let b = self.block as f32;
+        let cell = |v: f32, n: usize| ((v / b).max(0.0) as usize).min(n);
+        let (x0, x1) = (cell(area.x1, sw), cell(area.x2.ceil(), sw));
+        let (y0, y1) = (cell(area.y1, sh), cell(area.y2.ceil(), sh));
+        for y in y0..y1.max(y0) {
+            for x in x0..x1 {
+                let i = y * sw + x;
+                self.background[i] = f32::from(self.grey[i]);
+            }
+        }
+    }
+
     /// Looks at one RGB frame (`w × h × 3` bytes; a short buffer is no
     /// motion) and writes what moved into `out`.
     pub fn detect(&mut self, rgb: &[u8], w: u32, h: u32, out: &mut Motion) {

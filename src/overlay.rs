@@ -381,6 +381,7 @@ mod tests {
             rgb: frame(200, 150),
             file: None,
             pts_ms: None,
+            time_ms: 0.0,
         };
         let plan =
             crate::gate::Plan { full: false, regions: vec![[20, 30, 100, 100]], motion: true, resting_checked: true };

@@ -244,7 +244,7 @@ impl Pipeline {
         for (k, camera) in cameras.into_iter().enumerate() {
             let Camera { source, decoder, sinks, max_frames, tracker, events, gate, tracked, switches } = camera;
             let live = source.is_live();
-            let clock = crate::clock::EventClock::new(live, source.frame_rate());
+            let clock = crate::clock::EventClock::new(live, source.frame_rate(), source.duration_ms());
             // Live: one slot, newest wins. Files: a little slack, never dropped.
             let (frame_tx, frame_rx) = bounded::<Captured>(if live { 1 } else { 2 });
             let (result_tx, result_rx) = bounded::<Inferred>(2 * workers);
@@ -260,14 +260,15 @@ impl Pipeline {
                 std::thread::Builder::new().name(format!("capture{suffix}")).spawn(move || {
                     let _stop_on_panic = StopOnPanic(&stop);
                     let gate = Gating { gate, switches };
-                    capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], &dropped)
+                    let timing = (clock, &*dropped);
+                    capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], timing)
                 })
             };
             let output = {
                 let (stop, dropped, halt) = (Arc::clone(&stop), Arc::clone(&dropped), Arc::clone(&halt));
                 std::thread::Builder::new().name(format!("output{suffix}")).spawn(move || {
                     let _stop_on_panic = StopOnPanic(&stop);
-                    let tracking = Tracking { tracker, events, tracked, clock };
+                    let tracking = Tracking { tracker, events, tracked };
                     let written =
                         output_stage(decoder, tracking, sinks, result_rx, pool_tx, &halt, &dropped, max_frames);
                     // Whatever ended it, this camera's capture has nobody to feed.
@@ -433,7 +434,7 @@ fn capture_stage(
     evict: Receiver<Captured>,
     pools: Pools,
     stop: &[&AtomicBool],
-    dropped: &AtomicU64,
+    (mut clock, dropped): (crate::clock::EventClock, &AtomicU64),
 ) -> (u64, Result<(), PipelineError>) {
     let live = source.is_live();
     let stopped = || stop.iter().any(|s| s.load(Ordering::Relaxed));
@@ -464,7 +465,7 @@ fn capture_stage(
         }
         let file = origin.map(|(_, file)| file);
         let pts_ms = source.frame_pts_ms();
-        let frame = Frame {
+        let mut frame = Frame {
             index,
             captured_at: Instant::now(),
             timestamp_ms: crate::clock::now_unix_ms(),
@@ -473,7 +474,10 @@ fn capture_stage(
             rgb,
             file,
             pts_ms,
+            time_ms: 0.0,
         };
+        frame.time_ms = clock.at(&frame);
+        source.frame_time(frame.time_ms);
         index += 1;
         let plan = gate.plan(&frame, width, height);
         let regions: &[crate::regions::Region] = plan.as_ref().map_or(&[], |p| &p.regions);
@@ -721,14 +725,12 @@ struct Tracking {
     events: Option<crate::events::Events>,
     /// The live tracks' boxes, for the motion gate.
     tracked: Option<crate::gate::Tracked>,
-    /// The time events follow.
-    clock: crate::clock::EventClock,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn output_stage(
     mut decoder: Decoder,
-    Tracking { mut tracker, mut events, tracked: gate_boxes, mut clock }: Tracking,
+    Tracking { mut tracker, mut events, tracked: gate_boxes }: Tracking,
     mut sinks: Vec<Box<dyn Sink>>,
     rx: Receiver<Inferred>,
     pool: Sender<Vec<u8>>,
@@ -785,12 +787,13 @@ fn output_stage(
             held.clear();
             if let (Some(plan), Some(ev)) = (msg.plan.as_ref(), events.as_ref()) {
                 if !plan.resting_checked {
-                    held.extend(t.tracks().iter().filter(|tr| resting(ev, tr)).map(|tr| tr.id));
+                    let now_ms = msg.frame.time_ms;
+                    held.extend(t.tracks().iter().filter(|tr| resting(ev, tr, now_ms)).map(|tr| tr.id));
                 }
             }
             t.update_holding(&tracked, &held, &mut track_ids, &mut ended);
             if let Some(ev) = events.as_mut() {
-                ev.frame(frame, clock.at(&msg.frame), t.tracks(), &ended, &mut frame_events);
+                ev.frame(frame, msg.frame.time_ms, t.tracks(), &ended, &mut frame_events);
             }
             keep_reported(&mut detections, &mut track_ids, t.params().high_score);
             // What is held is still there: reported and drawn as it was.
@@ -809,7 +812,7 @@ fn output_stage(
                     boxes.moving.clear();
                     boxes.resting.clear();
                     for tr in t.tracks() {
-                        let rests = events.as_ref().is_some_and(|ev| resting(ev, tr));
+                        let rests = events.as_ref().is_some_and(|ev| resting(ev, tr, msg.frame.time_ms));
                         if rests { &mut boxes.resting } else { &mut boxes.moving }.push(tr.bbox);
                     }
                 }
@@ -896,11 +899,18 @@ fn output_stage(
     Ok(stats)
 }
 
-/// A stationary object seen when last looked at: the gate checks it only
-/// now and then. One missed look and it is looked at every frame again,
-/// so that an object that left ends within the tracker's max age.
-fn resting(events: &crate::events::Events, t: &ssd_core::track::Track) -> bool {
-    t.missed == 0 && events.is_stationary(t.id)
+/// How long an object's box must stay put before the gate looks at it only
+/// now and then: long before it is told as stationary, so that a person
+/// who stops costs the model next to nothing while she stands, and the
+/// motion detector (which takes her into its background at once) wakes it
+/// the moment she moves again.
+const REST_AFTER_MS: f64 = 1_500.0;
+
+/// A still or stationary object seen when last looked at: the gate checks
+/// it only now and then. One missed look and it is looked at every frame
+/// again, so that an object that left ends within the tracker's max age.
+fn resting(events: &crate::events::Events, t: &ssd_core::track::Track, now_ms: f64) -> bool {
+    t.missed == 0 && (events.is_stationary(t.id) || events.still_for_ms(t.id, now_ms) >= REST_AFTER_MS)
 }
 
 /// Keeps the detections at or above `high` and those under it that a track

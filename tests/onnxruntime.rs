@@ -222,3 +222,53 @@ fn a_cameras_file_s_engine_table_picks_onnx_runtime_for_the_run() {
     assert!(!out.status.success() && !err.contains("panicked"), "{err}");
     assert!(err.lines().any(|l| l.starts_with("error:") && l.contains("ORT_DYLIB_PATH")), "{err}");
 }
+
+#[test]
+fn auto_takes_onnx_runtime_where_its_library_loads_and_tract_where_not_saying_why() {
+    let Some(lib) = library() else { return };
+    let run = |lib: &Path| {
+        Command::new(ssd_cam_bin())
+            .args(["--source", "demo:frames=3", "--headless"])
+            .env("ORT_DYLIB_PATH", lib)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    };
+    let out = run(&lib);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let line = err.lines().find(|l| l.contains("loaded and optimised")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(" on onnxruntime 1.") && line.contains("--backend auto: ONNX Runtime 1."), "{line}");
+    assert!(line.contains(lib.to_str().unwrap()), "it names the library: {line}");
+    assert_eq!(json_lines(&out).len(), 3);
+    // No library: tract runs it, and the line says why; not an error.
+    let out = run(Path::new("/nonexistent/libonnxruntime.so"));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let line = err.lines().find(|l| l.contains("loaded and optimised")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(" on tract ") && line.contains("no ONNX Runtime here"), "{line}");
+    assert!(line.contains("/nonexistent/libonnxruntime.so"), "{line}");
+    assert_eq!(json_lines(&out).len(), 3);
+}
+
+#[test]
+fn the_packaged_layout_finds_the_library_in_lib_ssd_cam_beside_bin() {
+    let Some(lib) = library() else { return };
+    // /usr/bin/ssd-cam and /usr/lib/ssd-cam/libonnxruntime.so.V, as the
+    // Debian package installs them, under a temporary root.
+    let root = tempfile::tempdir().unwrap();
+    let (bin, libs) = (root.path().join("usr/bin"), root.path().join("usr/lib/ssd-cam"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&libs).unwrap();
+    std::fs::copy(ssd_cam_bin(), bin.join("ssd-cam")).unwrap();
+    std::fs::copy(&lib, libs.join(lib.file_name().unwrap())).unwrap();
+    let out = Command::new(bin.join("ssd-cam"))
+        .args(["--source", "demo:frames=2", "--headless", "--model", &common::shipped("ssd300-shapes")])
+        .env_remove("ORT_DYLIB_PATH")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(" on onnxruntime 1.") && err.contains("usr/bin/../lib/ssd-cam/libonnxruntime.so."), "{err}");
+}

@@ -13,6 +13,60 @@
 pub mod segments;
 pub mod sink;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How a camera's clips go, shared by the clip output that makes them, the
+/// events that name them and `/metrics`: once clips cannot be made (the
+/// buffer's encoder cannot run), events stop naming them rather than
+/// promise files that never come.
+#[derive(Debug)]
+pub struct ClipHealth {
+    making: AtomicBool,
+    written: AtomicU64,
+    failed: AtomicU64,
+    unpromised: AtomicU64,
+}
+
+impl Default for ClipHealth {
+    fn default() -> Self {
+        Self {
+            making: AtomicBool::new(true),
+            written: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            unpromised: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ClipHealth {
+    /// Clips cannot be made from now on.
+    pub fn stop_making(&self) {
+        self.making.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether clips can still be made.
+    pub fn making(&self) -> bool {
+        self.making.load(Ordering::Relaxed)
+    }
+
+    /// A clip was written.
+    pub fn wrote(&self) {
+        self.written.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A clip events named could not be made.
+    pub fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Clips written, clips named and not made, and objects told as new
+    /// without a clip because clips could not be made.
+    pub fn counts(&self) -> [u64; 3] {
+        [&self.written, &self.failed, &self.unpromised].map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
 /// One clip: named after the object that opened it (its first time, whole
 /// ms since the Unix epoch, and its track id, as snapshots are), so that
 /// runs never overwrite each other's clips.
@@ -65,21 +119,31 @@ struct Open {
 /// Decides each object's clip: an object told as new while a clip is still
 /// being captured (an object in it is there, or its post-capture runs)
 /// joins that clip; otherwise it opens one.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ClipPlan {
     capture: Capture,
     open: Option<Open>,
+    health: Arc<ClipHealth>,
 }
 
 impl ClipPlan {
-    /// No clip yet.
-    pub fn new(capture: Capture) -> Self {
-        Self { capture, open: None }
+    /// No clip yet; clips made as `health` says.
+    pub fn new(capture: Capture, health: Arc<ClipHealth>) -> Self {
+        Self { capture, open: None, health }
     }
 
     /// The clip of an object (track `track`, first seen at `first_ms`) told
-    /// as new at `now_ms`.
-    pub fn join(&mut self, track: u64, first_ms: f64, now_ms: f64) -> ClipId {
+    /// as new at `now_ms`; none while clips cannot be made.
+    pub fn join(&mut self, track: u64, first_ms: f64, now_ms: f64) -> Option<ClipId> {
+        if !self.health.making() {
+            self.health.unpromised.fetch_add(1, Ordering::Relaxed);
+            self.open = None;
+            return None;
+        }
+        Some(self.place(track, first_ms, now_ms))
+    }
+
+    fn place(&mut self, track: u64, first_ms: f64, now_ms: f64) -> ClipId {
         let post = self.capture.post_ms;
         match &mut self.open {
             Some(open)
@@ -119,16 +183,8 @@ pub fn copyable(spec: &str, ffmpeg: &str) -> bool {
     if !crate::source::ffmpeg::is_video_file(spec) {
         return false;
     }
-    let ffprobe = match ffmpeg.rsplit_once('/') {
-        Some((dir, _)) => format!("{dir}/ffprobe"),
-        None => "ffprobe".to_owned(),
-    };
-    let probed = std::process::Command::new(ffprobe)
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", spec])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    probed.is_ok_and(|out| matches!(String::from_utf8_lossy(&out.stdout).trim(), "h264" | "hevc"))
+    let codec = crate::source::ffmpeg::ffprobe(ffmpeg, spec, "stream=codec_name");
+    matches!(codec.as_deref(), Some("h264" | "hevc"))
 }
 
 #[cfg(test)]
@@ -137,28 +193,35 @@ mod tests {
 
     #[test]
     fn objects_share_a_clip_while_it_is_captured_and_open_a_new_one_after_or_past_the_longest() {
-        let mut plan = ClipPlan::new(Capture { pre_ms: 5_000.0, post_ms: 5_000.0 });
-        let a = plan.join(1, 1_000.0, 1_500.0);
+        let health = Arc::new(ClipHealth::default());
+        let mut plan = ClipPlan::new(Capture { pre_ms: 5_000.0, post_ms: 5_000.0 }, Arc::clone(&health));
+        let a = plan.join(1, 1_000.0, 1_500.0).unwrap();
         assert_eq!(a, ClipId { start_ms: 1_000, track: 1 });
         assert_eq!(a.file_name(), "1000-1.mp4");
         // B comes while A is there.
-        assert_eq!(plan.join(2, 3_000.0, 3_400.0), a);
+        assert_eq!(plan.join(2, 3_000.0, 3_400.0), Some(a));
         plan.leave(a, 10_000.0);
         // A left; B is still there, so C joins whenever it comes.
-        assert_eq!(plan.join(3, 30_000.0, 30_500.0), a);
+        assert_eq!(plan.join(3, 30_000.0, 30_500.0), Some(a));
         plan.leave(a, 31_000.0);
         plan.leave(a, 32_000.0);
         // Everyone left at 32 s: within the 5 s post-capture D joins...
-        assert_eq!(plan.join(4, 36_000.0, 36_900.0), a);
+        assert_eq!(plan.join(4, 36_000.0, 36_900.0), Some(a));
         plan.leave(a, 37_000.0);
         // ...after it, E opens a clip of its own.
-        let e = plan.join(5, 42_100.0, 42_100.1);
+        let e = plan.join(5, 42_100.0, 42_100.1).unwrap();
         assert_eq!(e, ClipId { start_ms: 42_100, track: 5 });
         // Leaving a clip that is no longer open changes nothing.
         plan.leave(a, 50_000.0);
-        assert_eq!(plan.join(6, 43_000.0, 43_000.0), e);
+        assert_eq!(plan.join(6, 43_000.0, 43_000.0), Some(e));
         // A clip as long as clips get takes no one more, even with E there.
         let late = 42_100.0 + MAX_CLIP_MS;
-        assert_eq!(plan.join(7, late, late), ClipId { start_ms: late as u64, track: 7 });
+        assert_eq!(plan.join(7, late, late), Some(ClipId { start_ms: late as u64, track: 7 }));
+        assert_eq!(health.counts(), [0, 0, 0]);
+        // Clips cannot be made any more: none is promised, each is counted.
+        health.stop_making();
+        assert_eq!(plan.join(8, late + 1.0, late + 1.0), None);
+        assert_eq!(plan.join(9, late + 2.0, late + 2.0), None);
+        assert_eq!(health.counts(), [0, 0, 2]);
     }
 }

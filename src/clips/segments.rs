@@ -5,9 +5,16 @@
 //! new one) has its own list and file prefix, so no run overwrites
 //! another's segments.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+/// The segments' format: MPEG-TS whose timestamps start at 0 with their
+/// first packet's decoding time (with `-reset_timestamps 1`), not at the
+/// muxer's default 1.4 s, so that a cut's `outpoint` can be reckoned from
+/// the list's times alone.
+pub const SEGMENT_FORMAT: [&str; 4] = ["-segment_format", "mpegts", "-segment_format_options", "mpegts_copyts=1"];
 
 /// One finished segment of a run, on that run's timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +57,79 @@ struct Run {
     /// Bytes of the list already read.
     read: u64,
     /// When the run's timeline starts on the event clock (ms), once known.
-    base_ms: Option<f64>,
+    base: Option<Base>,
+}
+
+/// How long a window of a live run's offsets lasts (ms of event time).
+const OFFSET_WINDOW_MS: f64 = 30_000.0;
+
+/// Where a run's timeline lies on the event clock, from its frames'
+/// (event time − stream time) offsets. A file's frames are on the event
+/// clock exactly, but the clock may slide back while it runs
+/// ([`crate::clock::EventClock`]): each offset holds from its frame on. A
+/// live stream's frames are timed when they are read, late by however long
+/// ffmpeg held them (a burst of frames after its stream probe, a stall):
+/// the smallest offset of the last one or two windows is the least delayed,
+/// and windows let it follow a camera clock that drifts from ours.
+#[derive(Debug, Clone, PartialEq)]
+enum Base {
+    Live {
+        current: f64,
+        previous: f64,
+        window_from_ms: f64,
+    },
+    /// (stream time, offset) where the offset changed, in stream order.
+    File(VecDeque<(f64, f64)>),
+}
+
+/// The most offset changes a file run keeps (a clock sliding every frame
+/// changes it every frame: minutes of them).
+const OFFSETS_KEPT: usize = 8192;
+
+impl Base {
+    fn new(live: bool, pts_ms: f64, time_ms: f64) -> Self {
+        let offset = time_ms - pts_ms;
+        if live {
+            Base::Live { current: offset, previous: offset, window_from_ms: time_ms }
+        } else {
+            Base::File(VecDeque::from([(pts_ms, offset)]))
+        }
+    }
+
+    fn offer(&mut self, pts_ms: f64, time_ms: f64) {
+        let offset = time_ms - pts_ms;
+        match self {
+            Base::Live { current, previous, window_from_ms } => {
+                if time_ms - *window_from_ms > OFFSET_WINDOW_MS {
+                    (*previous, *current, *window_from_ms) = (*current, offset, time_ms);
+                } else {
+                    *current = current.min(offset);
+                }
+            }
+            Base::File(changes) => {
+                if changes.back().is_some_and(|&(at, _)| pts_ms < at) {
+                    changes.clear();
+                }
+                if changes.back().is_none_or(|&(_, o)| (o - offset).abs() > 0.5) {
+                    if changes.len() == OFFSETS_KEPT {
+                        changes.pop_front();
+                    }
+                    changes.push_back((pts_ms, offset));
+                }
+            }
+        }
+    }
+
+    /// Stream time `pts_ms` on the event clock.
+    fn time_ms(&self, pts_ms: f64) -> f64 {
+        match self {
+            Base::Live { current, previous, .. } => pts_ms + current.min(*previous),
+            Base::File(changes) => {
+                let i = changes.partition_point(|&(at, _)| at <= pts_ms).saturating_sub(1);
+                pts_ms + changes.get(i).map_or(0.0, |&(_, o)| o)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -114,23 +193,30 @@ impl SegmentFeed {
             list: self.dir.join(format!("{prefix}.csv")),
             pattern: self.dir.join(format!("{prefix}-%06d.ts")),
         };
-        feed.runs.push(Run { files: files.clone(), read: 0, base_ms: None });
+        feed.runs.push(Run { files: files.clone(), read: 0, base: None });
         files
     }
 
-    /// Run `run`'s timeline starts at `base_ms` on the event clock (its
-    /// first frame's time); later calls keep the first.
-    pub fn set_base(&self, run: u32, base_ms: f64) {
+    /// A frame of run `run` at `pts_ms` on the run's timeline was given
+    /// `time_ms` on the event clock, by a `live` source or a file's.
+    pub fn place(&self, run: u32, pts_ms: f64, time_ms: f64, live: bool) {
+        if !(pts_ms.is_finite() && time_ms.is_finite()) {
+            return;
+        }
         if let Ok(mut feed) = self.feed.lock() {
             if let Some(r) = feed.runs.get_mut(run as usize) {
-                r.base_ms.get_or_insert(base_ms);
+                match &mut r.base {
+                    Some(base) => base.offer(pts_ms, time_ms),
+                    None => r.base = Some(Base::new(live, pts_ms, time_ms)),
+                }
             }
         }
     }
 
-    /// Where run `run`'s timeline starts on the event clock.
-    pub fn base_ms(&self, run: u32) -> Option<f64> {
-        self.feed.lock().ok()?.runs.get(run as usize)?.base_ms
+    /// Where `pts_ms` on run `run`'s timeline is on the event clock, once
+    /// a frame of the run placed it.
+    pub fn time_ms(&self, run: u32, pts_ms: f64) -> Option<f64> {
+        Some(self.feed.lock().ok()?.runs.get(run as usize)?.base.as_ref()?.time_ms(pts_ms))
     }
 
     /// The stream cannot be copied into segments (the source's ffmpeg
@@ -219,9 +305,45 @@ mod tests {
         let names: Vec<_> = got.iter().map(|l| (l.run, l.path.file_name().unwrap().to_owned())).collect();
         assert_eq!(names, [(a.run, "s2.ts".into()), (b.run, "t0.ts".into())]);
         assert!(feed.poll().is_empty());
-        assert_eq!(feed.base_ms(b.run), None);
-        feed.set_base(b.run, 1000.0);
-        feed.set_base(b.run, 2000.0);
-        assert_eq!(feed.base_ms(b.run), Some(1000.0));
+        assert_eq!(feed.time_ms(b.run, 0.0), None);
+    }
+
+    #[test]
+    fn a_file_run_is_placed_by_its_frames_and_a_live_one_by_its_least_delayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = SegmentFeed::new(dir.path().to_path_buf()).unwrap();
+        let (file, live) = (feed.start_run().run, feed.start_run().run);
+        feed.place(file, 0.0, 1000.0, false);
+        feed.place(file, 100.0, 1100.0, false);
+        assert_eq!(feed.time_ms(file, 0.0), Some(1000.0));
+        // A file whose clock slid back from its third frame on: what came
+        // before stays where it was.
+        feed.place(file, 200.0, 1150.0, false);
+        feed.place(file, 300.0, 1250.0, false);
+        assert_eq!(feed.time_ms(file, 100.0), Some(1100.0));
+        assert_eq!(feed.time_ms(file, 250.0), Some(1200.0));
+        // ffmpeg held the first 2.3 s of a camera while it probed the
+        // stream, then let them go at once: read at 12.3 s.
+        let at = |pts: f64| feed.time_ms(live, pts).unwrap();
+        for i in 0..23 {
+            feed.place(live, f64::from(i) * 100.0, 12_300.0 + f64::from(i), true);
+        }
+        assert_eq!(at(0.0), 12_300.0 + 22.0 - 2_200.0);
+        // From then on frames come as they happen, 5 ms after...
+        for i in 23..100 {
+            feed.place(live, f64::from(i) * 100.0, 10_000.0 + f64::from(i) * 100.0 + 5.0, true);
+        }
+        assert_eq!(at(0.0), 10_005.0);
+        // ...and a stall later does not move it.
+        feed.place(live, 10_000.0, 24_000.0, true);
+        assert_eq!(at(0.0), 10_005.0);
+        // A camera clock slower than ours by 1 %: followed within two windows.
+        for i in 0..1000 {
+            let pts = 10_000.0 + f64::from(i) * 100.0;
+            feed.place(live, pts, 10_005.0 + pts * 1.01, true);
+        }
+        let (pts, now) = (109_900.0, 10_005.0 + 109_900.0 * 1.01);
+        assert!((at(pts) - now).abs() < 700.0, "{} vs {now}", at(pts));
+        assert!(feed.time_ms(2, 0.0).is_none());
     }
 }

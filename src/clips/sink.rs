@@ -13,7 +13,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use super::segments::{Listed, RunFiles, SegmentFeed};
 use super::{Capture, ClipId, MAX_CLIP_MS};
-use crate::clock::EventClock;
 use crate::events::{Event, EventKind};
 use crate::sink::{FrameResult, Sink, SinkError};
 use crate::source::ffmpeg::{end, has_libx264, own_child};
@@ -26,6 +25,12 @@ pub const ENCODED_SEGMENT_S: f64 = 0.5;
 /// object confirmed late (a filter's threshold, a required zone) still gets
 /// its pre-roll.
 const SLACK_MS: f64 = 10_000.0;
+
+/// How long frames may come while the source's copy finishes no segment
+/// before the clip output stops waiting for it and encodes the frames
+/// itself: cameras send a keyframe every few seconds, and a segment ends
+/// only at one.
+const COPY_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The longest run of dropped frames repeated into an encoded buffer.
 const MAX_FILL: u64 = 60;
@@ -55,10 +60,10 @@ pub struct ClipOptions {
     pub segments: Segments,
     /// The ffmpeg program.
     pub program: String,
-    /// Whether the source is live (for the event clock).
-    pub live: bool,
     /// The source's frame rate, if it says.
     pub rate: Option<f64>,
+    /// Shared with the events and /metrics.
+    pub health: std::sync::Arc<super::ClipHealth>,
 }
 
 /// One segment on the event clock.
@@ -67,6 +72,9 @@ struct Segment {
     path: PathBuf,
     start_ms: f64,
     end_ms: f64,
+    /// A copied segment's run and its times on the run's timeline (s):
+    /// placed again as the run's place on the event clock is refined.
+    copied: Option<(u32, f64, f64)>,
 }
 
 /// A clip being captured.
@@ -101,7 +109,6 @@ struct Cut {
 pub struct ClipSink {
     options: ClipOptions,
     labels: Vec<String>,
-    clock: EventClock,
     now_ms: f64,
     segments: VecDeque<Segment>,
     windows: BTreeMap<ClipId, Window>,
@@ -120,6 +127,8 @@ pub struct ClipSink {
     pixels: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// When the segment list was last read.
     polled: Option<std::time::Instant>,
+    /// When the last segment came (or the first frame, before any).
+    fed: Option<std::time::Instant>,
 }
 
 impl ClipSink {
@@ -139,13 +148,11 @@ impl ClipSink {
             }
             &["-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p"]
         };
-        let clock = EventClock::new(options.live, options.rate);
         let encodes = matches!(options.segments, Segments::Encoded { .. });
         let pixels = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(encodes));
         Ok(Self {
             options,
             labels,
-            clock,
             now_ms: 0.0,
             segments: VecDeque::new(),
             windows: BTreeMap::new(),
@@ -160,6 +167,7 @@ impl ClipSink {
             broken: false,
             pixels,
             polled: None,
+            fed: None,
         })
     }
 
@@ -201,21 +209,42 @@ impl ClipSink {
         }
     }
 
-    /// Takes in the segments ffmpeg finished.
+    /// Takes in the segments ffmpeg finished, and places the copied ones
+    /// where their runs are now known to be.
     fn take_segments(&mut self) {
-        for Listed { path, run, start_s, end_s } in self.feed().poll() {
-            let times = match &self.options.segments {
-                Segments::Copied(feed) => feed.base_ms(run).map(|b| (b + start_s * 1000.0, b + end_s * 1000.0)),
-                Segments::Encoded { fps, .. } => self.timelines.get(&run).filter(|t| !t.is_empty()).map(|times| {
-                    let at = |s: f64| time_of(times, (s * fps).round() as u64, 1000.0 / fps);
-                    (at(start_s), at(end_s))
-                }),
+        let listed = self.feed().poll();
+        if !listed.is_empty() || self.fed.is_none() {
+            self.fed = Some(std::time::Instant::now());
+        }
+        for Listed { path, run, start_s, end_s } in listed {
+            let (times, copied) = match &self.options.segments {
+                Segments::Copied(feed) => (
+                    feed.time_ms(run, start_s * 1000.0).zip(feed.time_ms(run, end_s * 1000.0)),
+                    Some((run, start_s, end_s)),
+                ),
+                Segments::Encoded { fps, .. } => {
+                    let times = self.timelines.get(&run).filter(|t| !t.is_empty()).map(|times| {
+                        let at = |s: f64| time_of(times, (s * fps).round() as u64, 1000.0 / fps);
+                        (at(start_s), at(end_s))
+                    });
+                    (times, None)
+                }
             };
+            log::trace!("segment {} of run {run}: {start_s}..{end_s} s, at {times:?}", path.display());
             match times {
-                Some((start_ms, end_ms)) => self.segments.push_back(Segment { path, start_ms, end_ms }),
+                Some((start_ms, end_ms)) => self.segments.push_back(Segment { path, start_ms, end_ms, copied }),
                 // A run whose timeline is unknown (it ended before a frame
                 // came through) cannot be placed: its segments go.
                 None => drop(std::fs::remove_file(&path)),
+            }
+        }
+        let feed = self.feed().clone();
+        for s in &mut self.segments {
+            let Some((run, start_s, end_s)) = s.copied else { continue };
+            if let (Some(start_ms), Some(end_ms)) =
+                (feed.time_ms(run, start_s * 1000.0), feed.time_ms(run, end_s * 1000.0))
+            {
+                (s.start_ms, s.end_ms) = (start_ms, end_ms);
             }
         }
     }
@@ -267,10 +296,12 @@ impl ClipSink {
     /// Starts ffmpeg joining the segments that cover `w` into the clip.
     fn cut(&mut self, id: ClipId, w: &Window) {
         let path = self.options.dir.join(id.file_name());
-        let Some((chosen_from, list)) = concat_list(&self.segments, w) else {
+        let fps = self.options.rate.filter(|r| r.is_finite() && *r > 0.0).unwrap_or(30.0);
+        let Some((chosen_from, list)) = concat_list(&self.segments, w, 1000.0 / fps) else {
             self.fail_clip(&path, "no video was buffered for it");
             return;
         };
+        log::debug!("clip {}: {:.0}..{:.0} ms from:\n{list}", id.file_name(), w.start_ms, w.end_ms);
         let list_path = self.feed().dir().join(format!("cut-{}.txt", id.file_name()));
         let partial = self.options.dir.join(format!(".{}.partial", id.file_name()));
         if let Err(e) = std::fs::write(&list_path, list) {
@@ -319,6 +350,7 @@ impl ClipSink {
                         self.fail_clip(&cut.path, &e.to_string());
                     } else {
                         self.written += 1;
+                        self.options.health.wrote();
                         log::debug!("clip {}", cut.path.display());
                     }
                 }
@@ -335,6 +367,7 @@ impl ClipSink {
             log::warn!("--clips: {}: {why}; detection output continues (reported once)", path.display());
         }
         self.failed += 1;
+        self.options.health.failed();
     }
 
     /// Feeds the frame to the buffer's encoder (encoded segments only).
@@ -359,6 +392,7 @@ impl ClipSink {
                 Err(why) => {
                     log::warn!("--clips: cannot encode the buffer ({why}); no clips from now on, detections go on");
                     self.broken = true;
+                    self.options.health.stop_making();
                     return;
                 }
             }
@@ -377,6 +411,7 @@ impl ClipSink {
             if e.stdin.write_all(&self.canvas).is_err() {
                 log::warn!("--clips: the buffer's encoder ended; no clips from now on, detections go on");
                 self.broken = true;
+                self.options.health.stop_making();
                 return;
             }
             e.frames += 1;
@@ -394,9 +429,16 @@ impl ClipSink {
 
 /// The concat list of the segments that cover `w`: from the last one that
 /// starts at or before its start (a segment opens with a keyframe) to the
-/// first that reaches its end, that one trimmed to the end; and where the
-/// first starts. `None` when nothing is buffered.
-fn concat_list(segments: &VecDeque<Segment>, w: &Window) -> Option<(f64, String)> {
+/// first that reaches its end, that one trimmed to the end (frames of
+/// `frame_ms`); and where the first starts. `None` when nothing is
+/// buffered.
+///
+/// The trim is the concat demuxer's `outpoint`, a decoding time on the
+/// segment's own timestamps: segments are written with their first packet's
+/// decoding time at 0 (`-reset_timestamps`, `mpegts_copyts`), so a frame
+/// shown at the window's end, decoded as much before its showing as the
+/// segment's first frame is, falls before an outpoint half a frame past it.
+fn concat_list(segments: &VecDeque<Segment>, w: &Window, frame_ms: f64) -> Option<(f64, String)> {
     let first = segments.iter().rposition(|s| s.start_ms <= w.start_ms).unwrap_or(0);
     let last = segments.iter().position(|s| s.end_ms >= w.end_ms).or(segments.len().checked_sub(1))?;
     let chosen: Vec<&Segment> = segments.range(first..=last.max(first)).collect();
@@ -406,7 +448,8 @@ fn concat_list(segments: &VecDeque<Segment>, w: &Window) -> Option<(f64, String)
         let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         list.push_str(&format!("file '{}'\n", name.replace('\'', "'\\''")));
         if i + 1 == chosen.len() && w.end_ms < s.end_ms {
-            list.push_str(&format!("outpoint {:.3}\n", ((w.end_ms - s.start_ms) / 1000.0).max(0.0)));
+            let at = (w.end_ms - s.start_ms + frame_ms / 2.0) / 1000.0;
+            list.push_str(&format!("outpoint {:.4}\n", at.max(0.0)));
         }
     }
     Some((chosen.first()?.start_ms, list))
@@ -440,7 +483,8 @@ fn start_encoder(
         .args(codec)
         .args(["-force_key_frames", &format!("expr:gte(t,n_forced*{ENCODED_SEGMENT_S})")])
         .args(["-f", "segment", "-segment_time", &format!("{ENCODED_SEGMENT_S}"), "-reset_timestamps", "1"])
-        .args(["-segment_format", "mpegts", "-segment_list_type", "csv", "-segment_list"])
+        .args(crate::clips::segments::SEGMENT_FORMAT)
+        .args(["-segment_list_type", "csv", "-segment_list"])
         .arg(&files.list)
         .arg(&files.pattern)
         .stdin(Stdio::piped())
@@ -457,8 +501,15 @@ fn start_encoder(
 
 impl Sink for ClipSink {
     fn write(&mut self, r: &FrameResult<'_>) -> Result<(), SinkError> {
-        self.now_ms = self.clock.at(r.frame);
+        self.now_ms = r.frame.time_ms;
         if let Segments::Copied(feed) = &self.options.segments {
+            if !feed.failed() && self.fed.is_some_and(|t| t.elapsed() > COPY_STALL) {
+                log::warn!(
+                    "--clips: the stream copy finished no segment for {} s while frames came; clips are encoded from the frames instead",
+                    COPY_STALL.as_secs()
+                );
+                feed.fail();
+            }
             if feed.failed() {
                 // The source could not copy its stream: encode from here on.
                 let fps = self.options.rate.filter(|r| r.is_finite() && *r > 0.0).unwrap_or(30.0);
@@ -511,23 +562,25 @@ mod tests {
                 path: PathBuf::from(format!("/buf/s{i}.ts")),
                 start_ms: 1000.0 * f64::from(i),
                 end_ms: 1000.0 * f64::from(i + 1),
+                copied: None,
             })
             .collect();
         let window = |start_ms, end_ms| Window { start_ms, end_ms, active: HashSet::new() };
-        let (from, list) = concat_list(&segments, &window(2500.0, 5250.0)).unwrap();
+        // 10 frames a second: the frame at 5.25 s is in, the one at 5.35 s not.
+        let (from, list) = concat_list(&segments, &window(2500.0, 5250.0), 100.0).unwrap();
         assert_eq!(from, 2000.0);
         assert_eq!(
             list,
-            "ffconcat version 1.0\nfile 's2.ts'\nfile 's3.ts'\nfile 's4.ts'\nfile 's5.ts'\noutpoint 0.250\n"
+            "ffconcat version 1.0\nfile 's2.ts'\nfile 's3.ts'\nfile 's4.ts'\nfile 's5.ts'\noutpoint 0.3000\n"
         );
         // Before the buffer and past it: what there is.
-        let (from, list) = concat_list(&segments, &window(-5000.0, 99_000.0)).unwrap();
+        let (from, list) = concat_list(&segments, &window(-5000.0, 99_000.0), 100.0).unwrap();
         assert_eq!((from, list.matches("file ").count()), (0.0, 10));
         assert!(!list.contains("outpoint"));
         // Ending on a segment's end: no trim.
-        let (_, list) = concat_list(&segments, &window(9000.0, 10_000.0)).unwrap();
+        let (_, list) = concat_list(&segments, &window(9000.0, 10_000.0), 100.0).unwrap();
         assert_eq!(list, "ffconcat version 1.0\nfile 's9.ts'\n");
-        assert!(concat_list(&VecDeque::new(), &window(0.0, 1.0)).is_none());
+        assert!(concat_list(&VecDeque::new(), &window(0.0, 1.0), 100.0).is_none());
     }
 
     #[test]

@@ -231,6 +231,7 @@ mod tests {
                 rgb,
                 file: None,
                 pts_ms: None,
+                time_ms: 0.0,
             };
             let r = FrameResult {
                 frame: &frame,

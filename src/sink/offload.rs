@@ -204,6 +204,7 @@ impl Sink for Offloaded {
             rgb,
             file: f.file.clone(),
             pts_ms: f.pts_ms,
+            time_ms: f.time_ms,
         };
         let p = r.places;
         if p.zones != self.places.0.as_slice() || p.lines != self.places.1.as_slice() {
@@ -332,6 +333,7 @@ mod tests {
             rgb: vec![7; 12],
             file: None,
             pts_ms: None,
+            time_ms: 0.0,
         }
     }
 

@@ -190,6 +190,7 @@ mod tests {
             rgb: vec![100; 64 * 48 * 3],
             file: None,
             pts_ms: None,
+            time_ms: 0.0,
         }
     }
 

@@ -218,6 +218,7 @@ mod tests {
                 rgb: vec![f as u8 * 10; 64 * 48 * 3],
                 file: None,
                 pts_ms: None,
+                time_ms: 1000.0 + f as f64 * 100.0,
             };
             let dets =
                 vec![Detection { class_id: 1, score: s, bbox: BBox::new(8.0, 8.0, 40.0, 40.0), ..Default::default() }];
@@ -281,6 +282,7 @@ mod tests {
                 rgb: vec![0; 64 * 48 * 3],
                 file: None,
                 pts_ms: None,
+                time_ms: 0.0,
             };
             // 40 objects, each seen once, with a better score each frame.
             let dets: Vec<Detection> = (0..40)

@@ -93,11 +93,70 @@ pub(crate) fn has_libx264(program: &str, flag: &str) -> Result<bool, String> {
     Ok(String::from_utf8_lossy(&listed.stdout).contains(" libx264 "))
 }
 
+/// How many times ffmpeg reads a file with these input options: once, or
+/// as `-stream_loop N` says (`None`: without end).
+fn passes(input_args: &[String]) -> Option<u64> {
+    match input_args.iter().position(|a| a == "-stream_loop") {
+        None => Some(1),
+        Some(i) => {
+            let loops: i64 = input_args.get(i + 1)?.parse().ok()?;
+            u64::try_from(loops).ok().map(|n| n.saturating_add(1))
+        }
+    }
+}
+
+/// What ffprobe (beside `program`, an ffmpeg) says of `spec`'s `entries`
+/// (`-show_entries`, first video stream unless a format entry), trimmed;
+/// `None` when it cannot run or says nothing.
+pub(crate) fn ffprobe(program: &str, spec: &str, entries: &str) -> Option<String> {
+    let ffprobe = match program.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/ffprobe"),
+        None => "ffprobe".to_owned(),
+    };
+    let out = Command::new(ffprobe)
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "csv=p=0", spec])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !said.is_empty()).then_some(said)
+}
+
+/// The key the stream copy's frame times are printed under (the metadata
+/// filter, on ffmpeg's stderr): `frame:N pts:P pts_time:T` then this.
+const TIME_KEY: &str = "ssd_cam_time";
+
+/// A frame time line of the metadata filter: the frame's number in the run
+/// and its time (s) on the stream's timeline. `None` for any other line.
+pub fn parse_frame_time(line: &str) -> Option<(u64, f64)> {
+    let mut fields = line.strip_prefix("frame:")?.split_whitespace();
+    let n = fields.next()?.parse().ok()?;
+    fields.next()?.strip_prefix("pts:")?;
+    let t: f64 = fields.next()?.strip_prefix("pts_time:")?.parse().ok()?;
+    (t.is_finite() && fields.next().is_none()).then_some((n, t))
+}
+
+/// Frame times of one ffmpeg run, as its stderr reader parses them.
+type FrameTimes = Arc<Mutex<VecDeque<(u64, f64)>>>;
+
+/// The most frame times kept unread (ffmpeg's own buffers hold fewer).
+const TIMES_KEPT: usize = 512;
+
 /// Whether ffmpeg's last words blame the stream copy (the segment output),
 /// not the input.
 fn copy_failed(lines: &[String]) -> bool {
-    const SIGNS: [&str; 6] =
-        ["av_interleaved_write_frame", "[mpegts", "[segment", "bitstream filter", "setts", "first pts and dts"];
+    // Output #1 is the copy (#0 the frames ssd-cam reads).
+    const SIGNS: [&str; 8] = [
+        "av_interleaved_write_frame",
+        "[mpegts",
+        "[segment",
+        "bitstream filter",
+        "setts",
+        "first pts and dts",
+        "output stream 1:",
+        "output file #1",
+    ];
     lines.iter().any(|l| SIGNS.iter().any(|s| l.contains(s)))
 }
 
@@ -114,8 +173,14 @@ struct Running {
     y4m: Y4mSource<BufReader<ChildStdout>>,
     stderr: StderrTail,
     reader: Option<std::thread::JoinHandle<()>>,
-    /// Its segment run (`--clips`), until its first frame placed it.
+    /// Its segment run (`--clips`), until its first frame came.
     unplaced: Option<u32>,
+    /// Its segment run (`--clips`).
+    run: Option<u32>,
+    /// Its frames' times on the stream's timeline (`--clips`).
+    times: FrameTimes,
+    /// Frames read from it.
+    read: u64,
 }
 
 impl Running {
@@ -152,6 +217,10 @@ pub struct FfmpegSource {
     frames: u64,
     /// ffmpeg failed at copying the stream for clips: it no longer tries.
     copy_off: AtomicBool,
+    /// The last frame's time on the stream's timeline (ms), when copying.
+    pts_ms: Option<f64>,
+    /// A file's duration (ms), by ffprobe.
+    duration_ms: Option<f64>,
 }
 
 impl std::fmt::Debug for FfmpegSource {
@@ -179,7 +248,16 @@ impl FfmpegSource {
             lost: 0,
             frames: 0,
             copy_off: AtomicBool::new(false),
+            pts_ms: None,
+            duration_ms: None,
         };
+        if !live {
+            let program = source.options.program.clone();
+            let once = ffprobe(&program, url, "format=duration")
+                .and_then(|d| d.parse::<f64>().ok())
+                .filter(|d| d.is_finite() && *d > 0.0);
+            source.duration_ms = once.zip(passes(&source.options.input_args)).map(|(d, n)| d * 1000.0 * n as f64);
+        }
         let running = match source.start() {
             Ok(running) => running,
             // A camera that boots slower than the board, or a network not
@@ -240,6 +318,12 @@ impl FfmpegSource {
         // Y4M takes 8-bit 4:2:0, 4:2:2, 4:4:4 or grey; ffmpeg picks the one
         // nearest the stream (a lossless 4:4:4 file stays 4:4:4).
         let mut filters = Vec::new();
+        if segments.is_some() {
+            // Each frame's time on the stream's timeline, which the copy's
+            // segments are timed on too: it places them on the event clock.
+            filters.push(format!("metadata=mode=add:key={TIME_KEY}:value=1"));
+            filters.push(format!("metadata=mode=print:key={TIME_KEY}:direct=1:file=pipe\\\\:2"));
+        }
         if let Some((w, h)) = o.size {
             filters.push(format!("scale={w}:{h}"));
         }
@@ -250,17 +334,34 @@ impl FfmpegSource {
         if let Some(files) = segments {
             // The second output: the stream as it came, cut at the first
             // keyframe after each second, for clips (no decoding, no
-            // encoding: a copy costs the CPU next to nothing).
-            // Cameras send their first packets before RTCP gave them a
-            // time; MPEG-TS refuses untimed packets, so they get one.
-            let timed = "setts=pts=if(eq(PTS\\,NOPTS)\\,if(eq(DTS\\,NOPTS)\\,0\\,DTS)\\,PTS)\
-                         :dts=if(eq(DTS\\,NOPTS)\\,if(eq(PTS\\,NOPTS)\\,0\\,PTS)\\,DTS)";
-            cmd.args(["-map", "0:v:0", "-c:v", "copy", "-bsf:v", timed, "-an", "-sn", "-dn"])
-                .args(["-f", "segment", "-segment_time", "1"])
-                .args(["-reset_timestamps", "1", "-segment_format", "mpegts", "-segment_list_type", "csv"])
-                .arg("-segment_list")
-                .arg(&files.list)
-                .arg(&files.pattern);
+            // encoding: a copy costs the CPU next to nothing), on the
+            // decoder's timeline (no shift of a file's negative decoding
+            // times, which would set the segments apart from the frames).
+            cmd.args(["-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn"]);
+            if self.live {
+                // Cameras send their first packets before RTCP gave them a
+                // time; MPEG-TS refuses untimed packets, so they get one.
+                // Not for files: they are timed, and the filter stops at
+                // the end of the first pass of a looped file.
+                let timed = "setts=pts=if(eq(PTS\\,NOPTS)\\,if(eq(DTS\\,NOPTS)\\,0\\,DTS)\\,PTS)\
+                             :dts=if(eq(DTS\\,NOPTS)\\,if(eq(PTS\\,NOPTS)\\,0\\,PTS)\\,DTS)";
+                cmd.args(["-bsf:v", timed]);
+            }
+            cmd.args([
+                "-avoid_negative_ts",
+                "disabled",
+                "-f",
+                "segment",
+                "-segment_time",
+                "1",
+                "-reset_timestamps",
+                "1",
+            ])
+            .args(crate::clips::segments::SEGMENT_FORMAT)
+            .args(["-segment_list_type", "csv"])
+            .arg("-segment_list")
+            .arg(&files.list)
+            .arg(&files.pattern);
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         own_child(&mut cmd);
@@ -314,12 +415,13 @@ impl FfmpegSource {
             _ => SourceError::Open { what: self.name.clone(), message: format!("cannot start ffmpeg: {e}") },
         })?;
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let times = FrameTimes::default();
         let reader = child.stderr.take().and_then(|pipe| {
-            let tail = Arc::clone(&stderr);
+            let (tail, times) = (Arc::clone(&stderr), Arc::clone(&times));
             let secret = self.url.clone();
             std::thread::Builder::new()
                 .name("ffmpeg-stderr".into())
-                .spawn(move || collect_stderr(pipe, &tail, &secret))
+                .spawn(move || collect_stderr_and_times(pipe, &tail, &secret, Some(&times)))
                 .ok()
         });
         let Some(stdout) = child.stdout.take() else {
@@ -328,7 +430,7 @@ impl FfmpegSource {
             return Err(SourceError::Open { what: self.name.clone(), message: "ffmpeg gave no output pipe".into() });
         };
         match Y4mSource::new(BufReader::with_capacity(1 << 20, stdout), self.name.clone()) {
-            Ok(y4m) => Ok(Running { child, y4m, stderr, reader, unplaced }),
+            Ok(y4m) => Ok(Running { child, y4m, stderr, reader, unplaced, run: unplaced, times, read: 0 }),
             Err(e) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
@@ -461,13 +563,9 @@ impl Source for FfmpegSource {
             let Some(running) = self.running.as_mut() else { return Ok(None) };
             let (why, status, read_error) = match running.y4m.next_frame(rgb) {
                 Ok(Some(size)) => {
-                    if let (Some(run), Some(feed)) = (running.unplaced.take(), self.copy()) {
-                        // The run's timeline starts with its first frame:
-                        // on the wall clock for a stream, and where a
-                        // file's event clock starts (its first frame's
-                        // time) for a file.
-                        feed.set_base(run, crate::clock::now_unix_ms());
-                    }
+                    running.unplaced = None;
+                    self.pts_ms = running.run.and_then(|_| frame_time(&running.times, running.read));
+                    running.read += 1;
                     let now = Instant::now();
                     if let (Some(last), Some(rate)) = (self.last_frame, self.rate) {
                         // A gap well beyond a frame period (an outage) is
@@ -552,8 +650,24 @@ impl Source for FfmpegSource {
         if self.live {
             return None;
         }
-        // A file is one ffmpeg run: its Y4M stream counts the frames.
-        self.running.as_ref().and_then(|r| r.y4m.frame_pts_ms())
+        // A file is one ffmpeg run: its Y4M stream counts the frames, and
+        // when it is copied for clips the frames' own times place them on
+        // the copy's timeline.
+        self.pts_ms.or_else(|| self.running.as_ref().and_then(|r| r.y4m.frame_pts_ms()))
+    }
+
+    fn duration_ms(&self) -> Option<f64> {
+        self.duration_ms
+    }
+
+    fn frame_time(&mut self, time_ms: f64) {
+        let (Some(feed), Some(run), Some(pts_ms)) =
+            (self.copy(), self.running.as_ref().and_then(|r| r.run), self.pts_ms)
+        else {
+            return;
+        };
+        log::trace!("frame at {pts_ms} ms of run {run}: {time_ms}");
+        feed.place(run, pts_ms, time_ms, self.live);
     }
 
     fn lost(&self) -> u64 {
@@ -564,10 +678,35 @@ impl Source for FfmpegSource {
 /// Keeps an ffmpeg's last stderr lines, with the credentials of `url` (when
 /// not empty) hidden.
 pub(crate) fn collect_stderr(pipe: impl Read, tail: &Mutex<VecDeque<String>>, url: &str) {
+    collect_stderr_and_times(pipe, tail, url, None);
+}
+
+/// [`collect_stderr`], and the frame times the metadata filter prints
+/// into `times` rather than the tail.
+fn collect_stderr_and_times(
+    pipe: impl Read,
+    tail: &Mutex<VecDeque<String>>,
+    url: &str,
+    times: Option<&Mutex<VecDeque<(u64, f64)>>>,
+) {
     let redacted = redact(url);
     let secrets = crate::secrets::secrets_of(url);
     for line in BufReader::new(pipe).lines() {
         let Ok(line) = line else { break };
+        if let Some(times) = times {
+            if let Some(time) = parse_frame_time(&line) {
+                if let Ok(mut t) = times.lock() {
+                    if t.len() == TIMES_KEPT {
+                        t.pop_front();
+                    }
+                    t.push_back(time);
+                }
+                continue;
+            }
+            if line.starts_with(TIME_KEY) {
+                continue;
+            }
+        }
         let line = if url.is_empty() { line } else { crate::secrets::hide(&line.replace(url, &redacted), &secrets) };
         if line.trim().is_empty() {
             continue;
@@ -579,6 +718,30 @@ pub(crate) fn collect_stderr(pipe: impl Read, tail: &Mutex<VecDeque<String>>, ur
             }
             t.push_back(line);
         }
+    }
+}
+
+/// How long a frame waits for its time line: ffmpeg prints it before it
+/// encodes the frame, but its stderr is read by another thread.
+const TIME_WAIT: Duration = Duration::from_millis(50);
+
+/// The time (ms on the stream's timeline) of the run's frame `n`, waited
+/// for at most [`TIME_WAIT`]; the times of earlier frames are let go.
+fn frame_time(times: &Mutex<VecDeque<(u64, f64)>>, n: u64) -> Option<f64> {
+    let since = Instant::now();
+    loop {
+        if let Ok(mut t) = times.lock() {
+            while t.front().is_some_and(|&(k, _)| k < n) {
+                t.pop_front();
+            }
+            if let Some(&(k, s)) = t.front() {
+                return (k == n).then_some(s * 1000.0);
+            }
+        }
+        if since.elapsed() > TIME_WAIT {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
@@ -708,6 +871,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_looped_file_lasts_as_many_passes_as_it_is_read() {
+        let args = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(passes(&args("")), Some(1));
+        assert_eq!(passes(&args("-re -stream_loop 3")), Some(4));
+        assert_eq!(passes(&args("-stream_loop 0")), Some(1));
+        assert_eq!(passes(&args("-stream_loop -1 -re")), None);
+        assert_eq!(passes(&args("-stream_loop")), None);
+    }
+
+    #[test]
+    fn frame_time_lines_are_read_and_nothing_else() {
+        assert_eq!(parse_frame_time("frame:0    pts:0       pts_time:0"), Some((0, 0.0)));
+        assert_eq!(parse_frame_time("frame:12   pts:-9000   pts_time:-0.1"), Some((12, -0.1)));
+        for other in ["ssd_cam_time=1", "frame:1 pts:NOPTS pts_time:NOPTS", "frame:x pts:0 pts_time:0", "", "frame:1"] {
+            assert_eq!(parse_frame_time(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn network_urls_and_video_files_are_told_apart() {
         assert!(is_network("rtsp://cam/stream") && is_network("HTTP://x/y.mjpg") && is_network("srt://h:9000"));
         assert!(!is_network("clip.mp4") && !is_network("file:///x.mp4"));
@@ -794,6 +976,8 @@ mod tests {
             lost: 0,
             frames: 0,
             copy_off: AtomicBool::new(false),
+            pts_ms: None,
+            duration_ms: None,
         };
         let cmd = source.command();
         let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();

@@ -34,6 +34,8 @@ pub struct Scraped {
     pub mqtt: Option<crate::mqtt::MqttFigures>,
     /// Each offloaded output's name and its count of dropped frames.
     pub output_drops: Vec<(String, Arc<AtomicU64>)>,
+    /// How the camera's clips go, with `--clips`.
+    pub clips: Option<Arc<crate::clips::ClipHealth>>,
 }
 
 /// The stages of [`crate::sink::Latency`], as the `stage` label names them.
@@ -57,6 +59,7 @@ pub struct MetricsSet {
     refused: Family<Labels, Counter>,
     mqtt: [Family<Labels, Gauge>; 3],
     output_dropped: Family<Labels, Gauge>,
+    clips: Family<Labels, Gauge>,
     build: Family<Labels, Gauge>,
     /// Per camera: its labels, the age of its last frame, its MQTT queue.
     cameras: Mutex<Vec<CameraFigures>>,
@@ -116,6 +119,12 @@ impl MetricsSet {
             "Frames an output on its own thread (record, snapshots, save) dropped because it could not keep up (total)",
             output_dropped.clone(),
         );
+        let clips = Family::<Labels, Gauge>::default();
+        registry.register(
+            "clips",
+            "Clips (total) per state: written; failed, named by events but not made; unpromised, objects told without a clip because clips could not be made",
+            clips.clone(),
+        );
         Arc::new(Self {
             registry,
             model: model.to_owned(),
@@ -132,6 +141,7 @@ impl MetricsSet {
             refused,
             mqtt,
             output_dropped,
+            clips,
             build,
             cameras: Mutex::new(Vec::new()),
         })
@@ -189,6 +199,13 @@ impl MetricsSet {
                     key.push(("output".to_owned(), output.clone()));
                     let n = dropped.load(std::sync::atomic::Ordering::Relaxed);
                     self.output_dropped.get_or_create(&key).set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
+                if let Some(health) = &scraped.clips {
+                    for (state, n) in ["written", "failed", "unpromised"].into_iter().zip(health.counts()) {
+                        let mut key = labels.clone();
+                        key.push(("state".to_owned(), state.to_owned()));
+                        self.clips.get_or_create(&key).set(i64::try_from(n).unwrap_or(i64::MAX));
+                    }
                 }
                 if let Some(figures) = &scraped.mqtt {
                     let [connected, queued, dropped] = &self.mqtt;

@@ -66,6 +66,36 @@ pub enum Precision {
     F16Emulated,
 }
 
+/// The engine `--backend auto` runs a model on, and why: ONNX Runtime when
+/// `--ep` names one of its providers, or on an x86-64 CPU when its library
+/// loads (there it runs the person pipeline two to three times as fast as
+/// tract, BENCHMARKS.md); tract for f16 on the CPU (its own transform), on
+/// ARM (tuned for it, and ONNX Runtime not measured faster there), and
+/// wherever ONNX Runtime is absent.
+pub fn auto_backend(options: &LoadOptions) -> (Backend, String) {
+    if options.provider != ExecutionProvider::Cpu {
+        return (Backend::Onnxruntime, format!("--ep {} is ONNX Runtime's", options.provider));
+    }
+    if options.precision != Precision::F32 {
+        return (Backend::Tract, "f16 on the CPU is tract's".into());
+    }
+    if !cfg!(target_arch = "x86_64") {
+        return (Backend::Tract, "tract, the engine tuned for ARM CPUs".into());
+    }
+    #[cfg(feature = "onnxruntime")]
+    {
+        match crate::onnxruntime::available() {
+            Ok((path, version)) => (
+                Backend::Onnxruntime,
+                format!("ONNX Runtime {version} from {}, faster than tract on x86-64", path.display()),
+            ),
+            Err(e) => (Backend::Tract, format!("tract: no ONNX Runtime here ({e})")),
+        }
+    }
+    #[cfg(not(feature = "onnxruntime"))]
+    (Backend::Tract, "tract: this build has no ONNX Runtime (feature `onnxruntime`)".into())
+}
+
 /// Whether this CPU runs f16 arithmetic natively (tract's own check).
 pub fn cpu_has_fp16() -> bool {
     tract_linalg::has_fp16()
@@ -75,8 +105,11 @@ pub fn cpu_has_fp16() -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// tract: pure Rust, in every build, tuned for ARM CPUs.
+    /// ONNX Runtime where it is the faster engine (x86-64 CPUs, and any
+    /// GPU `--ep` names) and its library loads; tract otherwise.
     #[default]
+    Auto,
+    /// tract: pure Rust, in every build, tuned for ARM CPUs.
     Tract,
     /// ONNX Runtime, loaded at run time (`ORT_DYLIB_PATH`, beside the binary,
     /// or the system's); needs a build with the `onnxruntime` feature.
@@ -142,6 +175,9 @@ pub struct EngineInfo {
     pub provider: ExecutionProvider,
     /// The library file (ONNX Runtime only).
     pub library: Option<PathBuf>,
+    /// Why `--backend auto` chose it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
 }
 
 /// The tract version this build runs (Cargo.toml pins it).
@@ -150,6 +186,8 @@ const TRACT_VERSION: &str = "0.23.9";
 /// A loaded network with its per-thread state, on either engine.
 pub struct Model {
     engine: Engine,
+    /// Why `--backend auto` chose the engine.
+    chosen: Option<String>,
 }
 
 enum Engine {
@@ -190,16 +228,32 @@ impl Model {
         manifest_path: &Path,
         options: &LoadOptions,
     ) -> Result<Model, ModelError> {
-        let engine = match options.backend {
-            Backend::Tract => Engine::Tract(TractModel::load_with(onnx, manifest, manifest_path, options.precision)?),
-            #[cfg(feature = "onnxruntime")]
-            Backend::Onnxruntime => {
-                Engine::Ort(crate::onnxruntime::OrtModel::load(onnx, manifest, manifest_path, options)?)
+        let (backend, chosen) = match options.backend {
+            Backend::Auto => {
+                let (backend, why) = auto_backend(options);
+                (backend, Some(why))
             }
+            chosen => (chosen, None),
+        };
+        let engine = match backend {
+            Backend::Tract | Backend::Auto => {
+                Engine::Tract(TractModel::load_with(onnx, manifest, manifest_path, options.precision)?)
+            }
+            #[cfg(feature = "onnxruntime")]
+            Backend::Onnxruntime => match crate::onnxruntime::OrtModel::load(onnx, manifest, manifest_path, options) {
+                Ok(model) => Engine::Ort(model),
+                Err(e) if options.backend == Backend::Auto => {
+                    let why = format!("ONNX Runtime could not load the model ({e}); tract runs it");
+                    log::warn!("--backend auto: {why}");
+                    let tract = TractModel::load_with(onnx, manifest, manifest_path, options.precision)?;
+                    return Ok(Model { engine: Engine::Tract(tract), chosen: Some(why) });
+                }
+                Err(e) => return Err(e),
+            },
             #[cfg(not(feature = "onnxruntime"))]
             Backend::Onnxruntime => return Err(ModelError::NoBackend),
         };
-        Ok(Model { engine })
+        Ok(Model { engine, chosen })
     }
 
     /// Another state of the same network, for a second inference worker.
@@ -209,7 +263,7 @@ impl Model {
             #[cfg(feature = "onnxruntime")]
             Engine::Ort(m) => Engine::Ort(m.fork()?),
         };
-        Ok(Model { engine })
+        Ok(Model { engine, chosen: self.chosen.clone() })
     }
 
     /// Shape of the input tensor.
@@ -251,16 +305,18 @@ impl Model {
 
     /// The engine running it.
     pub fn engine(&self) -> EngineInfo {
-        match &self.engine {
+        let info = match &self.engine {
             Engine::Tract(_) => EngineInfo {
                 backend: Backend::Tract,
                 version: TRACT_VERSION.into(),
                 provider: ExecutionProvider::Cpu,
                 library: None,
+                chosen: None,
             },
             #[cfg(feature = "onnxruntime")]
             Engine::Ort(m) => m.engine(),
-        }
+        };
+        EngineInfo { chosen: self.chosen.clone(), ..info }
     }
 
     /// The optimised plan in execution order, for `ssd-cam inspect --plan`

@@ -35,8 +35,10 @@ pub fn use_library(path: PathBuf) -> bool {
 const LIBRARY_NAME: &str = "libonnxruntime.so";
 
 /// Where the library is looked for, in order: `ORT_DYLIB_PATH` alone when
-/// set; else beside the binary (the unversioned name, then the versioned ones
-/// the pip wheel ships, newest first); else the system's (the loader's path).
+/// set; else beside the binary, then in `../lib/ssd-cam/` from it (where the
+/// Debian package puts the one it ships: /usr/bin/ssd-cam,
+/// /usr/lib/ssd-cam/), each the unversioned name, then the versioned ones
+/// the pip wheel ships, newest first; else the system's (the loader's path).
 fn candidates() -> Vec<PathBuf> {
     if let Some(path) = CHOSEN.get() {
         return vec![path.clone()];
@@ -46,20 +48,41 @@ fn candidates() -> Vec<PathBuf> {
     }
     let mut found = Vec::new();
     if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        found.push(dir.join(LIBRARY_NAME));
-        let mut versioned: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
-            .collect();
-        versioned.sort();
-        found.extend(versioned.into_iter().rev());
-        found.retain(|p| p.exists());
+        found.extend(libraries_in(&dir));
+        found.extend(libraries_in(&dir.join("../lib/ssd-cam")));
     }
     found.push(PathBuf::from(LIBRARY_NAME));
     found.push(PathBuf::from(format!("{LIBRARY_NAME}.1")));
     found
+}
+
+/// The ONNX Runtime library this process runs (its path and version),
+/// loaded now if it was not; why none loads otherwise.
+pub fn available() -> Result<(PathBuf, String), String> {
+    LIBRARY.get_or_init(load_library).clone()
+}
+
+/// The ONNX Runtime libraries in `dir`: the unversioned name, then the
+/// versioned ones, newest first.
+fn libraries_in(dir: &Path) -> Vec<PathBuf> {
+    let mut versioned: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
+        .collect();
+    versioned.sort_by(|a, b| version_of(b).cmp(&version_of(a)));
+    let mut found = vec![dir.join(LIBRARY_NAME)];
+    found.extend(versioned);
+    found.retain(|p| p.exists());
+    found
+}
+
+/// The numbers after `libonnxruntime.so.` (1.28.0 → [1, 28, 0]).
+fn version_of(path: &Path) -> Vec<u64> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let tail = name.strip_prefix("libonnxruntime.so.").unwrap_or_default();
+    tail.split('.').map(|n| n.parse().unwrap_or(0)).collect()
 }
 
 /// Loads the library (once per process) and sets up ONNX Runtime's
@@ -274,7 +297,7 @@ impl OrtModel {
             .get()
             .and_then(|l| l.as_ref().ok())
             .map_or((None, String::new()), |(p, v)| (Some(p.clone()), v.clone()));
-        EngineInfo { backend: Backend::Onnxruntime, version, provider: self.provider, library }
+        EngineInfo { backend: Backend::Onnxruntime, version, provider: self.provider, library, chosen: None }
     }
 }
 
@@ -424,6 +447,20 @@ mod tests {
         assert!(new_enough("2.0.0", 17));
         assert!(!new_enough("", 17));
         assert!(!new_enough("garbage", 17));
+    }
+
+    #[test]
+    fn libraries_in_a_folder_come_unversioned_first_then_newest_first() {
+        let dir = std::env::temp_dir().join(format!("ssd-ort-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(libraries_in(&dir).is_empty());
+        for name in ["libonnxruntime.so.1.9.0", "libonnxruntime.so.1.28.0", "libonnxruntime.so", "other.so"] {
+            std::fs::write(dir.join(name), b"").unwrap();
+        }
+        let names: Vec<String> =
+            libraries_in(&dir).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["libonnxruntime.so", "libonnxruntime.so.1.28.0", "libonnxruntime.so.1.9.0"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

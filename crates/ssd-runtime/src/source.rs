@@ -75,6 +75,16 @@ pub trait Source: Send {
     fn frame_pts_ms(&self) -> Option<f64> {
         None
     }
+    /// How long the source runs, in milliseconds, when it knows (a video
+    /// file's duration): a file's events are placed so that none is later
+    /// than the moment it is told ([`Frame::time_ms`]).
+    fn duration_ms(&self) -> Option<f64> {
+        None
+    }
+    /// The time the pipeline's event clock gave the frame `next_frame` just
+    /// gave: a source that also writes the stream elsewhere (the copy for
+    /// clips) places that copy on the same clock.
+    fn frame_time(&mut self, _time_ms: f64) {}
     /// Frames a live source knows it missed (a camera that stalled or was
     /// unplugged). The pipeline skips frame indices for them and counts them
     /// as dropped, so the output shows the gap.
@@ -102,6 +112,10 @@ pub struct Frame {
     pub file: Option<std::sync::Arc<str>>,
     /// Its media time in the file, for files with a frame rate.
     pub pts_ms: Option<f64>,
+    /// The time object events follow for it (ms since the Unix epoch): the
+    /// wall clock for a live source, the file's own timeline for a file
+    /// (`ssd_cam::clock::EventClock`).
+    pub time_ms: f64,
 }
 
 /// The most pixels a frame may have by default: 8K UHD (7680 × 4320), about
