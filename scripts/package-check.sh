@@ -48,6 +48,13 @@ echo "== the installed binary runs the demo with the packaged model" >&2
 grep -q '"detections":\[{' "$work/demo.jsonl" || fail "the packaged model saw nothing on the demo"
 grep -q /usr/share/ssd-cam/models "$work/demo.log" || { cat "$work/demo.log" >&2; fail "the model did not come from /usr/share/ssd-cam/models"; }
 echo "demo: $(wc -l < "$work/demo.jsonl") frames with detections; $(grep -o 'model .* loaded' "$work/demo.log")" >&2
+# A package that ships ONNX Runtime runs on it by default on x86-64.
+if grep -q 'usr/lib/ssd-cam/libonnxruntime' "$work/contents" && [ "$(uname -m)" = x86_64 ]; then
+    grep -q ' on onnxruntime .*--backend auto: ONNX Runtime .* from /usr/bin/../lib/ssd-cam/' "$work/demo.log" ||
+        { cat "$work/demo.log" >&2; fail "the packaged ONNX Runtime was not the engine --backend auto took"; }
+    grep -q 'Files: usr/lib/ssd-cam/libonnxruntime.so' /usr/share/doc/ssd-cam/copyright ||
+        fail "the copyright file does not name ONNX Runtime's library"
+fi
 [ "$(cd "$work" && /usr/bin/ssd-cam --check-config --config /etc/ssd-cam/cameras.toml --headless 2>/dev/null)" = ok ] ||
     fail "the packaged example configuration does not pass --check-config"
 if command -v systemd-analyze >/dev/null 2>&1; then

@@ -71,7 +71,7 @@ fn libraries_in(dir: &Path) -> Vec<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
         .collect();
-    versioned.sort_by(|a, b| version_of(b).cmp(&version_of(a)));
+    versioned.sort_by_key(|p| std::cmp::Reverse(version_of(p)));
     let mut found = vec![dir.join(LIBRARY_NAME)];
     found.extend(versioned);
     found.retain(|p| p.exists());
