@@ -430,6 +430,40 @@ struct CameraPatch {
     max_frames: Option<u64>,
 }
 
+/// Each camera flag and the key of a `[defaults]` or `[[camera]]` table
+/// that sets the same.
+pub const CAMERA_FLAGS: &[(&str, &str)] = &[
+    ("threshold", "threshold"),
+    ("nms-iou", "nms_iou"),
+    ("top-k", "top_k"),
+    ("classes", "classes"),
+    ("min-size", "min_size"),
+    ("filter", "filters"),
+    ("track", "track"),
+    ("track-min-hits", "track_min_hits"),
+    ("track-max-age", "track_max_age"),
+    ("track-iou", "track_iou"),
+    ("track-low", "track_low"),
+    ("event-every", "event_every"),
+    ("event-score-step", "event_score_step"),
+    ("event-score-interval", "event_score_interval"),
+    ("stationary-after", "stationary_after"),
+    ("detect", "detect"),
+    ("full-frame-every", "full_frame_every"),
+    ("stationary-check", "stationary_check"),
+    ("pre-capture", "pre_capture"),
+    ("post-capture", "post_capture"),
+    ("motion-threshold", "motion_threshold"),
+    ("zone", "zones"),
+    ("line", "lines"),
+    ("motion-mask", "motion_mask"),
+    ("resolution", "resolution"),
+    ("fps", "fps"),
+    ("reconnect-timeout", "reconnect_timeout"),
+    ("rtsp-transport", "rtsp_transport"),
+    ("max-frames", "max_frames"),
+];
+
 /// Whether `name` may name a camera: 1 to 64 letters, digits, `-`, `_`, `.`
 /// (it becomes a topic level and a folder name).
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -459,10 +493,14 @@ fn choice<T: clap::ValueEnum>(value: &str) -> Result<T, String> {
 /// `[[camera]]` table over the `[defaults]` table over `base`.
 pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, String> {
     let table = parse_table(text)?;
-    if let Some(key) = table.keys().find(|k| !["camera", "defaults", "engine"].contains(&k.as_str())) {
+    let run = crate::run_file::tables();
+    if let Some(key) =
+        table.keys().find(|k| !["camera", "defaults", "engine"].contains(&k.as_str()) && !run.contains(&k.as_str()))
+    {
         return Err(format!(
-            "{}unknown key '{key}': the file holds [engine] and [defaults] tables and [[camera]] tables",
-            key_position(text, key)
+            "{}unknown key '{key}': the file holds [[camera]] tables, [defaults], [engine] and [{}]",
+            key_position(text, key),
+            run.join("], [")
         ));
     }
     let mut defaults = base.clone();
@@ -623,7 +661,7 @@ fn unknown_key(message: &str, text: &str) -> Option<String> {
 
 /// `line N, column M: ` of the first line that sets `key` (`key = …`) or
 /// opens it as a table (`[key]`, `[[key]]`); empty when none does.
-fn key_position(text: &str, key: &str) -> String {
+pub(crate) fn key_position(text: &str, key: &str) -> String {
     text.lines()
         .enumerate()
         .find_map(|(i, l)| {
@@ -636,7 +674,7 @@ fn key_position(text: &str, key: &str) -> String {
 }
 
 /// Levenshtein distance, for suggesting the key a typo meant.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -754,6 +792,10 @@ impl CameraPatch {
             c.motion.threshold = t.max(1);
         }
         if let Some(zones) = &self.zones {
+            if zones.len() > crate::events::MAX_ZONES {
+                let n = zones.len();
+                return Err(field("zones", format!("{n} zones; a camera takes at most {}", crate::events::MAX_ZONES)));
+            }
             c.zones = zones.iter().map(|z| Zone::parse(z)).collect::<Result<_, _>>().map_err(|e| field("zones", e))?;
         }
         if let Some(lines) = &self.lines {
@@ -1033,5 +1075,26 @@ threshold = 0.8
             assert_eq!(from(kept), kept);
         }
         assert_eq!(Input::Device("video0".into()).relative_to(folder).spec(), "video0");
+    }
+
+    #[test]
+    fn more_zones_than_a_camera_takes_is_one_error_line() {
+        let zones: Vec<String> = (0..70).map(|i| format!("\"z{i}=0,0,10,0,10,10\"")).collect();
+        let text = format!("[[camera]]\nname = \"door\"\nsource = \"demo\"\nzones = [{}]\n", zones.join(", "));
+        let base = crate::cli::default_camera(Input::Source("demo".into())).unwrap();
+        let e = parse_cameras_over(&text, &base).unwrap_err();
+        assert_eq!(e, "camera 'door': zones: 70 zones; a camera takes at most 64");
+    }
+
+    #[test]
+    fn every_camera_flag_s_key_is_a_key_of_the_camera_tables() {
+        let base = crate::cli::default_camera(Input::Source("demo".into())).unwrap();
+        for (flag, key) in CAMERA_FLAGS {
+            // A value of no key's type: a known key says so, an unknown
+            // one is named as unknown.
+            let text = format!("[[camera]]\nname = \"door\"\nsource = \"demo\"\n{key} = 1979-05-27\n");
+            let e = parse_cameras_over(&text, &base).unwrap_err();
+            assert!(!e.contains("unknown key"), "--{flag}: {key}: {e}");
+        }
     }
 }

@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod records;
 pub mod regions;
 pub mod retention;
+pub mod run_file;
 pub mod secrets;
 pub mod sink;
 pub mod source;

@@ -2,12 +2,18 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     avoid_amx_int8();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = ssd_cam::cli::Args::parse();
+    // The command line, with --config's run-wide tables under it.
+    let args = match ssd_cam::run_file::args_with_file(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(ssd_cam::run_file::Error::Clap(e)) => e.exit(),
+        Err(ssd_cam::run_file::Error::File(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     ssd_runtime::source::set_max_pixels(args.max_pixels);
     if args.check_config {
         let problems = ssd_cam::app::check_config(&args);

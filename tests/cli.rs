@@ -1094,3 +1094,39 @@ fn retention_deletes_only_our_files_past_their_days_at_start_and_wrong_values_ar
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("add one of them"), "{err}");
 }
+
+#[test]
+fn the_cameras_file_s_run_tables_are_checked_before_the_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cameras.toml");
+    let clips = dir.path().join("clips");
+    std::fs::write(
+        &config,
+        format!(
+            "[clips]\ndir = \"{}\"\n\n[retention]\ndays = [\"movies=3\"]\n\n[[camera]]\nname = \"door\"\nsource = \"demo\"\n",
+            clips.display()
+        ),
+    )
+    .unwrap();
+    for check in [true, false] {
+        let mut args = vec!["--config", config.to_str().unwrap(), "--headless", "--max-frames", "1"];
+        if check {
+            args.push("--check-config");
+        }
+        let out = common::ssd_cam(&args);
+        let err = common::stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("'movies' is not clips, snapshots or recordings"), "{err}");
+        assert!(!err.contains("loaded and optimised"), "refused before the model loads: {err}");
+    }
+    // A key the flag's parser refuses: its words, the file's line.
+    std::fs::write(&config, "[web]\nlisten = \"0.0.0.0\"\n\n[[camera]]\nname = \"door\"\nsource = \"demo\"\n").unwrap();
+    let out = common::ssd_cam(&["--check-config", "--config", config.to_str().unwrap()]);
+    let err = common::stderr(&out);
+    assert!(!out.status.success());
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(
+        line.contains("cameras.toml: [web] line 2, column 1: listen: invalid value '0.0.0.0' for '--http"),
+        "{err}"
+    );
+}

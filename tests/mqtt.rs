@@ -676,3 +676,47 @@ fn home_assistant_discovery_announces_the_camera_and_its_switch_turns_detection_
     assert!(log.contains("detect turned off"), "{log}");
     assert_eq!(broker.retained("cams/door/state").as_deref(), Some("offline"));
 }
+
+#[test]
+fn a_run_configured_by_its_cameras_file_alone_serves_the_web_viewer_and_publishes_to_mqtt() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "");
+    broker.subscribe("door", "home/door/events");
+    let http = free_port();
+    let config = dir.path().join("cameras.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[web]\nlisten = \"127.0.0.1:{http}\"\n\n[mqtt]\nurl = \"${{BROKER_URL}}\"\n\n[outputs]\nheadless = true\nevents = true\n\n\
+             [[camera]]\nname = \"door\"\nsource = \"demo:fps=15,size=320x240,seed=4\"\n"
+        ),
+    )
+    .unwrap();
+    // No flag beyond --config; the broker's address from the environment,
+    // as a service's secrets are.
+    let child = Command::new(ssd_cam_bin())
+        .args(["--config", config.to_str().unwrap()])
+        .env("BROKER_URL", broker.url("home"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Killed(Some(child));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut health = None;
+    while health.is_none() && Instant::now() < deadline {
+        health = common::http_get(http, "/healthz");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(health.is_some(), "the web viewer answers on the file's address");
+    let events = broker.collect("door", "home/door/events", 3);
+    signal(run.pid(), "INT");
+    let out = run.output();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!events.is_empty(), "events reached the file's broker");
+    assert!(stdout_lines(&out).iter().all(|l| l.contains("\"schema\":\"ssd-cam.event/1\"")), "events on stdout");
+}
