@@ -790,34 +790,32 @@ fn a_stopped_recorder_stalls_neither_detection_nor_the_json_and_resumes() {
     assert!(recorded >= 40, "{recorded} frames recorded: {err}");
 }
 
+/// A clip of the astronaut photo (cropped to her, 176x300) over a still
+/// scene (a grey wall and a brown door, a floor unless `floor` is false),
+/// her left edge at `x` (an ffmpeg expression of `t`), then `after` (more
+/// filters, or empty): 640x360, 10 frames/s, `seconds` long, H.264 with
+/// `codec` options.
+fn person_clip(path: &Path, seconds: u32, x: &str, floor: bool, after: &str, codec: &[&str]) {
+    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
+    let floor = if floor { ",drawbox=x=0:y=320:w=640:h=40:color=0x5a5a50:t=fill" } else { "" };
+    let scene = format!(
+        "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill{floor}[scene];\
+         [1]crop=300:512:90:0,scale=176:300[person];\
+         [scene][person]overlay=x='{x}':y=40:shortest=1{after}"
+    );
+    let input = format!("color=c=0x707a84:s=640x360:r=10:d={seconds}");
+    let photo = photo.to_str().unwrap();
+    let seconds = seconds.to_string();
+    let head = ["-f", "lavfi", "-i", &input, "-loop", "1", "-i", photo, "-filter_complex", &scene, "-t", &seconds];
+    let tail = ["-c:v", "libx264", "-pix_fmt", "yuv420p", path.to_str().unwrap()];
+    ffmpeg(&[&head[..], codec, &tail[..]].concat());
+}
+
 /// A clip of one person (the astronaut photo, cropped to her) walking from
 /// off the left edge to off the right across a still scene: a grey wall, a
 /// brown door, a floor. 640x360, 10 frames/s, 6 s.
 fn walk_clip(path: &Path) {
-    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
-    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill,\
-                 drawbox=x=0:y=320:w=640:h=40:color=0x5a5a50:t=fill[scene];\
-                 [1]crop=300:512:90:0,scale=176:300[person];\
-                 [scene][person]overlay=x='-176+t*816/6':y=40:shortest=1";
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=0x707a84:s=640x360:r=10:d=6",
-        "-loop",
-        "1",
-        "-i",
-        photo.to_str().unwrap(),
-        "-filter_complex",
-        scene,
-        "-t",
-        "6",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        path.to_str().unwrap(),
-    ]);
+    person_clip(path, 6, "-176+t*816/6", true, "", &[]);
 }
 
 /// The events of a headless run on `clip` with `more` options.
@@ -877,33 +875,7 @@ fn one_person_walking_across_is_one_new_one_end_and_only_what_places_explain() {
 /// A person who walks in (3 s), stands still for 60 s and walks out (3 s),
 /// then 4 s of the empty scene: 10 frames a second.
 fn stop_clip(path: &Path) {
-    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
-    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill,\
-                 drawbox=x=0:y=320:w=640:h=40:color=0x5a5a50:t=fill[scene];\
-                 [1]crop=300:512:90:0,scale=176:300[person];\
-                 [scene][person]overlay=x='if(lt(t,3),-176+t*136,if(lt(t,63),232,232+(t-63)*136))':y=40:shortest=1";
-    let input = "color=c=0x707a84:s=640x360:r=10:d=70";
-    let photo = photo.to_str().unwrap();
-    let out = path.to_str().unwrap();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        input,
-        "-loop",
-        "1",
-        "-i",
-        photo,
-        "-filter_complex",
-        scene,
-        "-t",
-        "70",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        out,
-    ]);
+    person_clip(path, 70, "if(lt(t,3),-176+t*136,if(lt(t,63),232,232+(t-63)*136))", true, "", &[]);
 }
 
 #[test]
@@ -1170,33 +1142,9 @@ fn probe_codec(path: &Path) -> String {
 /// frames/s and a keyframe every 10, a person in view from about frame 55
 /// to frame 105.
 fn numbered_walk(path: &Path) {
-    let photo = common::repo_root().join("models/person-ssdlite-demo-input.jpg");
-    let scene = "[0]drawbox=x=250:y=20:w=140:h=300:color=0x4a3b2c:t=fill[scene];\
-                 [1]crop=300:512:90:0,scale=176:300[person];\
-                 [scene][person]overlay=x='-176+(t-5)*136':y=40:shortest=1,\
-                 geq=lum='if(lt(Y\\,24)\\,if(bitand(N\\,pow(2\\,floor(X/40)))\\,235\\,16)\\,lum(X\\,Y))':cb='cb(X\\,Y)':cr='cr(X\\,Y)'";
-    let (photo, out) = (photo.to_str().unwrap(), path.to_str().unwrap());
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=0x707a84:s=640x360:r=10:d=16",
-        "-loop",
-        "1",
-        "-i",
-        photo,
-        "-filter_complex",
-        scene,
-        "-t",
-        "16",
-        "-c:v",
-        "libx264",
-        "-g",
-        "10",
-        "-pix_fmt",
-        "yuv420p",
-        out,
-    ]);
+    let numbers = ",geq=lum='if(lt(Y\\,24)\\,if(bitand(N\\,pow(2\\,floor(X/40)))\\,235\\,16)\\,lum(X\\,Y))'\
+                   :cb='cb(X\\,Y)':cr='cr(X\\,Y)'";
+    person_clip(path, 16, "-176+(t-5)*136", false, numbers, &["-g", "10"]);
 }
 
 /// The frame numbers [`numbered_walk`] wrote into each frame of `clip`.
