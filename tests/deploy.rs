@@ -13,7 +13,7 @@ fn systemd_accepts_the_unit_and_its_check_passes() {
     assert!(unit.contains("\nKillMode=mixed\n"), "the unit states its KillMode");
     let have = Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success());
     if !have {
-        eprintln!("SKIPPED: systemd-analyze is missing");
+        common::missing("systemd-analyze", "systemd-analyze is missing", "apt-get install systemd");
         return;
     }
     // The unit as installed, pointing at this build (verify checks that the

@@ -1,7 +1,7 @@
 //! `--mqtt` against a real broker: Debian's mosquitto, started by each test
 //! on a free port of 127.0.0.1 and stopped by PID, with mosquitto_sub as the
-//! subscriber. Without them the tests say so and pass, unless
-//! SSD_CAM_REQUIRE_MQTT=1 (CI sets it; scripts/setup.sh installs them).
+//! subscriber. Without them the tests fail (scripts/setup.sh installs
+//! them), unless SSD_CAM_ALLOW_MISSING=mqtt ignores them.
 
 mod common;
 
@@ -17,11 +17,7 @@ fn tools() -> bool {
         Command::new("sh").args(["-c", &format!("command -v {p}")]).output().is_ok_and(|o| o.status.success())
     });
     if !ok {
-        assert!(
-            std::env::var("SSD_CAM_REQUIRE_MQTT").as_deref() != Ok("1"),
-            "mosquitto, mosquitto-clients and openssl are required here (scripts/setup.sh installs them)"
-        );
-        eprintln!("SKIPPED: mosquitto, mosquitto_sub or openssl is missing (scripts/setup.sh installs them)");
+        common::missing("mqtt", "mosquitto, mosquitto_sub or openssl is missing", "scripts/setup.sh installs them");
     }
     ok
 }

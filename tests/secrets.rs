@@ -6,7 +6,7 @@
 //!
 //! Needs ffmpeg (a network camera that cannot be reached) and, for the run
 //! with every output, mosquitto; without them the tests say so and pass,
-//! unless SSD_CAM_REQUIRE_FFMPEG=1 / SSD_CAM_REQUIRE_MQTT=1 (CI sets both).
+//! and fail without them unless SSD_CAM_ALLOW_MISSING=ffmpeg,mqtt.
 
 mod common;
 
@@ -26,11 +26,7 @@ fn have(program: &str, require: &str) -> bool {
     let ok =
         Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            std::env::var(require).as_deref() != Ok("1"),
-            "{program} is required here (scripts/setup.sh installs it)"
-        );
-        eprintln!("SKIPPED: {program} is missing (scripts/setup.sh installs it)");
+        common::missing(require, &format!("{program} is missing"), "scripts/setup.sh installs it");
     }
     ok
 }
@@ -89,7 +85,7 @@ impl Drop for Killed {
 
 #[test]
 fn a_camera_that_fails_alone_or_beside_another_names_no_password() {
-    if !have("ffmpeg", "SSD_CAM_REQUIRE_FFMPEG") {
+    if !have("ffmpeg", "ffmpeg") {
         return;
     }
     let url = format!("rtsp://admin:{RTSP_PASSWORD}@127.0.0.1:{}/door?token={TOKEN}", closed_port());
@@ -113,7 +109,7 @@ fn a_camera_that_fails_alone_or_beside_another_names_no_password() {
 
 #[test]
 fn a_cameras_file_takes_the_password_from_the_environment_and_shows_it_nowhere() {
-    if !have("ffmpeg", "SSD_CAM_REQUIRE_FFMPEG") {
+    if !have("ffmpeg", "ffmpeg") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -153,10 +149,7 @@ fn a_bad_mqtt_url_is_an_error_without_its_password() {
 /// viewer) and two cameras, one unreachable.
 #[test]
 fn no_secret_reaches_stdout_stderr_the_broker_the_web_or_files() {
-    if !have("ffmpeg", "SSD_CAM_REQUIRE_FFMPEG")
-        || !have("mosquitto", "SSD_CAM_REQUIRE_MQTT")
-        || !have("mosquitto_sub", "SSD_CAM_REQUIRE_MQTT")
-    {
+    if !have("ffmpeg", "ffmpeg") || !have("mosquitto", "mqtt") || !have("mosquitto_sub", "mqtt") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -145,7 +145,7 @@ impl Drop for Tmpfs {
 #[test]
 fn snapshots_onto_a_full_disk_never_stop_detection() {
     let Some(disk) = Tmpfs::mount("1m") else {
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        common::missing("root", "mounting a tmpfs needs root", "run the tests as root (CI does)");
         return;
     };
     // Nearly full from the start: the first snapshots fill it.

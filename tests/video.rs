@@ -1,8 +1,7 @@
 //! Video files and network streams through ffmpeg, with real parts: ffmpeg
 //! itself, and GStreamer's RTSP server on 127.0.0.1 (tests/support/
 //! rtsp_server.py, under Debian's /usr/bin/python3 with python3-gi). Without
-//! them the tests say so and pass, unless SSD_CAM_REQUIRE_FFMPEG=1 (CI sets
-//! it).
+//! them the tests fail, unless SSD_CAM_ALLOW_MISSING=ffmpeg ignores them.
 
 mod common;
 
@@ -18,19 +17,15 @@ fn have(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
-/// Whether ffmpeg (and, with `rtsp`, the RTSP server) can run here; panics
-/// when they are required and missing.
+/// Whether ffmpeg (and, with `rtsp`, the RTSP server) can run here; a
+/// failure when they are missing ([`common::missing`]).
 fn tools(rtsp: bool) -> bool {
     let mut ok = have("ffmpeg", &["-version"]);
     if rtsp {
         ok &= have("/usr/bin/python3", &["-c", "import gi; gi.require_version('GstRtspServer', '1.0')"]);
     }
     if !ok {
-        assert!(
-            std::env::var("SSD_CAM_REQUIRE_FFMPEG").as_deref() != Ok("1"),
-            "ffmpeg and GStreamer's RTSP server are required here (scripts/setup.sh installs them)"
-        );
-        eprintln!("SKIPPED: ffmpeg or the RTSP server is missing (scripts/setup.sh installs them)");
+        common::missing("ffmpeg", "ffmpeg or GStreamer's RTSP server is missing", "scripts/setup.sh installs them");
     }
     ok
 }

@@ -807,8 +807,7 @@ fn healthz_fails_once_the_source_has_been_silent_too_long() {
 #[test]
 fn https_with_a_certificate_serves_and_plain_http_does_not() {
     if Command::new("openssl").arg("version").output().is_err() {
-        assert!(std::env::var("SSD_CAM_REQUIRE_MQTT").as_deref() != Ok("1"), "openssl is required here");
-        eprintln!("SKIPPED: openssl is missing (scripts/setup.sh installs it)");
+        common::missing("openssl", "openssl is missing", "scripts/setup.sh installs it");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -859,11 +858,7 @@ impl Browser {
             Command::new("sh").args(["-c", &format!("command -v {p}")]).output().is_ok_and(|o| o.status.success())
         });
         if found.is_none() {
-            assert!(
-                std::env::var("SSD_CAM_REQUIRE_BROWSER").as_deref() != Ok("1"),
-                "chromium is required here (scripts/setup.sh installs it)"
-            );
-            eprintln!("SKIPPED: no chromium (scripts/setup.sh installs it)");
+            common::missing("browser", "no chromium", "scripts/setup.sh installs it");
         }
         found.map(str::to_owned)
     }
@@ -1211,7 +1206,7 @@ fn the_review_page_lists_an_event_after_a_restart_and_plays_its_clip() {
     let Some(program) = Browser::find() else { return };
     let ffmpeg = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
     if !ffmpeg {
-        assert!(std::env::var("SSD_CAM_REQUIRE_FFMPEG").as_deref() != Ok("1"), "ffmpeg is required here");
+        common::missing("ffmpeg", "ffmpeg is missing", "scripts/setup.sh installs it");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

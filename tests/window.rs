@@ -2,7 +2,9 @@
 //! the X screen (xwd), and a check that the boxes on screen sit where that
 //! run's JSON says, in their class colours. Needs `Xvfb` and `xwd`
 //! (packages xvfb, x11-apps; scripts/setup.sh installs them). Without them
-//! the test says so and passes, unless SSD_CAM_REQUIRE_XVFB=1 (CI sets it).
+//! the test fails, unless SSD_CAM_ALLOW_MISSING=xvfb ignores it on purpose.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -100,11 +102,7 @@ fn find(shot: &(usize, usize, Vec<[u8; 3]>), frame: &image::RgbImage) -> Option<
 fn demo_in_a_window_shows_the_boxes_the_json_reports() {
     let tools = have("Xvfb") && have("xwd");
     if !tools {
-        assert!(
-            std::env::var("SSD_CAM_REQUIRE_XVFB").as_deref() != Ok("1"),
-            "Xvfb and xwd are required here (apt-get install xvfb x11-apps)"
-        );
-        eprintln!("SKIPPED: Xvfb or xwd missing (apt-get install xvfb x11-apps)");
+        common::missing("xvfb", "Xvfb or xwd is missing", "apt-get install xvfb x11-apps");
         return;
     }
     let (_server, display) = start_xvfb();
