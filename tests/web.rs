@@ -368,9 +368,10 @@ fn viewers_get_at_most_http_fps_while_the_pipeline_runs_at_the_sources_rate() {
     let seconds = started.elapsed().as_secs_f64();
     let after = sse(&s.url("/api/detections"), 1, &[]).remove(0)["frame"].as_u64().unwrap();
     assert!(seconds > 1.5, "10 frames at 5 a second took {seconds:.2} s");
+    // The pipeline's own progress, not the machine's speed: it went on at
+    // the source's rate, at least five frames for each one a viewer got.
     assert!(parts.windows(2).all(|w| w[1].0 >= w[0].0 + 5), "{:?}", parts.iter().map(|p| p.0).collect::<Vec<_>>());
-    let pipeline_fps = (after - before) as f64 / seconds;
-    assert!(pipeline_fps > 20.0, "the pipeline ran at {pipeline_fps:.1} frames a second");
+    assert!(after - before >= 5 * (parts.len() as u64 - 1), "the pipeline wrote {} frames", after - before);
 }
 
 /// A number of the scrape at `url`: the sample `name`'s value.
