@@ -180,11 +180,12 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<Stats> {
     }
     // The cameras' sinks hold the database's writer now: the last to
     // finish waits for its rows.
+    let database = store.as_ref().map(|w| w.path().to_path_buf());
     drop(store);
     if let Some((retention, places)) = retention {
         // Its thread checks `stop`; at the end of a file it dies with the
         // process (it never holds a file open between sweeps).
-        let _sweeper = crate::retention::start(retention, places, Arc::clone(&stop));
+        let _sweeper = crate::retention::start(retention, places, database, Arc::clone(&stop));
     }
     if cameras.is_empty() {
         bail!("no camera could be opened: {}", failed.join("; "));

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive). Parsing and range checks only; the
 //! objects they describe are built in [`crate::app`].
 
+pub use crate::config::EngineArgs;
 use clap::Parser;
 
 const EXAMPLES: &str = "\
@@ -51,7 +52,7 @@ pub struct Args {
 
     /// Camera frame size [default: the size nearest 640x480]; for video files
     /// and streams, the size ffmpeg scales to [default: the stream's].
-    #[arg(long, help_heading = "Sources", value_name = "WxH", value_parser = parse_size)]
+    #[arg(long, help_heading = "Sources", value_name = "WxH", value_parser = crate::values::parse_size)]
     pub resolution: Option<(u32, u32)>,
 
     /// Camera frame rate [default: the highest at the chosen size].
@@ -491,8 +492,8 @@ pub fn base_camera(args: &Args, input: crate::config::Input) -> anyhow::Result<c
         zones.extend(z);
         lines.extend(l);
     }
-    if zones.len() > crate::events::MAX_ZONES {
-        anyhow::bail!("--zone: at most {} zones", crate::events::MAX_ZONES);
+    if zones.len() > crate::zones::MAX_ZONES {
+        anyhow::bail!("--zone: at most {} zones", crate::zones::MAX_ZONES);
     }
     Ok(Camera {
         name: None,
@@ -663,16 +664,6 @@ fn flag_cameras(args: &Args) -> anyhow::Result<Vec<crate::config::Camera>> {
     Ok(cameras)
 }
 
-/// `WxH`, each side 1..=16384.
-pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WxH (e.g. 640x480)"))?;
-    let side = |v: &str| v.parse::<u32>().ok().filter(|v| (1..=16384).contains(v));
-    match (side(w), side(h)) {
-        (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err(format!("'{s}' is not WxH with sides 1..=16384")),
-    }
-}
-
 fn min_size(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
@@ -788,39 +779,5 @@ mod tests {
         let ok = Args::try_parse_from(["ssd-cam", "--threshold", "0.5", "--headless"]).unwrap();
         assert_eq!(ok.threshold, Some(0.5));
         assert_eq!(ok.model, None);
-    }
-}
-
-/// The engine that runs the network: `--backend`, `--ep`, `--precision`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::Args)]
-pub struct EngineArgs {
-    /// The engine: tract (built in, tuned for ARM), onnxruntime (a build
-    /// with the `onnxruntime` feature and ONNX Runtime's library, found at
-    /// ORT_DYLIB_PATH, beside the binary, in ../lib/ssd-cam/ from it or on
-    /// the system; see README), or auto: ONNX Runtime on x86-64 CPUs (or for
-    /// a GPU --ep) when its library loads, tract otherwise; the start-up
-    /// line says which and why.
-    #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
-    pub backend: crate::model::Backend,
-
-    /// ONNX Runtime's execution provider (cuda and tensorrt for NVIDIA GPUs
-    /// and Jetsons); one the library lacks is a warning and the CPU.
-    #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
-    pub ep: crate::model::ExecutionProvider,
-
-    /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
-    /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
-    /// On ONNX Runtime, TensorRT only.
-    #[arg(long, help_heading = "Performance", value_enum, default_value_t = crate::model::Precision::F32)]
-    pub precision: crate::model::Precision,
-}
-
-impl EngineArgs {
-    /// The load options these flags give (threads are set by the caller).
-    pub fn options(&self) -> crate::model::LoadOptions {
-        if self.backend == crate::model::Backend::Tract && self.ep != crate::model::ExecutionProvider::Cpu {
-            log::warn!("--ep {} is ONNX Runtime's; tract runs on the CPU (add --backend onnxruntime)", self.ep);
-        }
-        crate::model::LoadOptions { backend: self.backend, precision: self.precision, provider: self.ep, threads: 1 }
     }
 }

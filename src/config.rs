@@ -34,6 +34,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::values::{edit_distance, key_position};
 use crate::zones::{parse_mask, Line, Zone};
 
 /// `--track`: whether detections get ids across frames.
@@ -66,25 +67,7 @@ impl Detect {
     }
 }
 
-/// `--rtsp-transport`: how ffmpeg carries an rtsp:// stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum RtspTransport {
-    /// Interleaved in the RTSP connection: no lost packets behind NAT.
-    #[default]
-    Tcp,
-    /// Separate UDP ports: lower latency on a clean network.
-    Udp,
-}
-
-impl RtspTransport {
-    /// The word ffmpeg's `-rtsp_transport` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RtspTransport::Tcp => "tcp",
-            RtspTransport::Udp => "udp",
-        }
-    }
-}
+pub use crate::source::ffmpeg::RtspTransport;
 
 /// `--format`: the pixel format asked of a camera.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -430,6 +413,58 @@ struct CameraPatch {
     max_frames: Option<u64>,
 }
 
+/// Each run-wide key: its table, its name in the table, and the flag (long
+/// name) it stands for.
+pub const RUN_KEYS: &[(&str, &str, &str)] = &[
+    ("web", "listen", "http"),
+    ("web", "token", "http-token"),
+    ("web", "token_file", "http-token-file"),
+    ("web", "insecure", "http-insecure"),
+    ("web", "max_clients", "http-max-clients"),
+    ("web", "fps", "http-fps"),
+    ("web", "cert", "http-cert"),
+    ("web", "key", "http-key"),
+    ("web", "health_timeout", "health-timeout"),
+    ("mqtt", "url", "mqtt"),
+    ("mqtt", "password_file", "mqtt-password-file"),
+    ("mqtt", "ca", "mqtt-ca"),
+    ("mqtt", "detections_hz", "mqtt-detections-hz"),
+    ("mqtt", "ha_discovery", "ha-discovery"),
+    ("outputs", "headless", "headless"),
+    ("outputs", "json", "json"),
+    ("outputs", "events", "events"),
+    ("outputs", "snapshots", "snapshots"),
+    ("outputs", "record", "record"),
+    ("outputs", "record_raw", "record-raw"),
+    ("outputs", "record_segment", "record-segment"),
+    ("outputs", "show_regions", "show-regions"),
+    ("save", "dir", "save"),
+    ("save", "every", "save-every"),
+    ("save", "raw", "save-raw"),
+    ("save", "png", "save-png"),
+    ("save", "overwrite", "overwrite"),
+    ("clips", "dir", "clips"),
+    ("clips", "annotated", "clips-annotated"),
+    ("clips", "buffer", "clips-buffer"),
+    ("retention", "days", "retain-days"),
+    ("retention", "size", "retain-size"),
+    ("model", "name", "model"),
+    ("performance", "threads", "threads"),
+    ("performance", "workers", "workers"),
+    ("performance", "max_pixels", "max-pixels"),
+    ("performance", "letterbox", "letterbox"),
+    ("sources", "hwaccel", "hwaccel"),
+    ("sources", "ffmpeg_input_args", "ffmpeg-input-args"),
+    ("sources", "format", "format"),
+];
+
+/// The run-wide tables of a cameras file ([`crate::run_file`] reads them).
+pub fn run_tables() -> Vec<&'static str> {
+    let mut t: Vec<&str> = RUN_KEYS.iter().map(|(table, _, _)| *table).collect();
+    t.dedup();
+    t
+}
+
 /// Each camera flag and the key of a `[defaults]` or `[[camera]]` table
 /// that sets the same.
 pub const CAMERA_FLAGS: &[(&str, &str)] = &[
@@ -493,7 +528,7 @@ fn choice<T: clap::ValueEnum>(value: &str) -> Result<T, String> {
 /// `[[camera]]` table over the `[defaults]` table over `base`.
 pub fn parse_cameras_over(text: &str, base: &Camera) -> Result<Vec<Camera>, String> {
     let table = parse_table(text)?;
-    let run = crate::run_file::tables();
+    let run = run_tables();
     if let Some(key) =
         table.keys().find(|k| !["camera", "defaults", "engine"].contains(&k.as_str()) && !run.contains(&k.as_str()))
     {
@@ -561,6 +596,40 @@ fn parse_table(text: &str) -> Result<toml::Table, String> {
     })
 }
 
+/// The engine that runs the network: `--backend`, `--ep`, `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::Args)]
+pub struct EngineArgs {
+    /// The engine: tract (built in, tuned for ARM), onnxruntime (a build
+    /// with the `onnxruntime` feature and ONNX Runtime's library, found at
+    /// ORT_DYLIB_PATH, beside the binary, in ../lib/ssd-cam/ from it or on
+    /// the system; see README), or auto: ONNX Runtime on x86-64 CPUs (or for
+    /// a GPU --ep) when its library loads, tract otherwise; the start-up
+    /// line says which and why.
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
+    pub backend: crate::model::Backend,
+
+    /// ONNX Runtime's execution provider (cuda and tensorrt for NVIDIA GPUs
+    /// and Jetsons); one the library lacks is a warning and the CPU.
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t)]
+    pub ep: crate::model::ExecutionProvider,
+
+    /// Arithmetic for the network: f16 halves memory traffic on ARM CPUs with
+    /// fp16 units (Pi 5, Jetson Orin); elsewhere it warns and stays in f32.
+    /// On ONNX Runtime, TensorRT only.
+    #[arg(long, help_heading = "Performance", value_enum, default_value_t = crate::model::Precision::F32)]
+    pub precision: crate::model::Precision,
+}
+
+impl EngineArgs {
+    /// The load options these flags give (threads are set by the caller).
+    pub fn options(&self) -> crate::model::LoadOptions {
+        if self.backend == crate::model::Backend::Tract && self.ep != crate::model::ExecutionProvider::Cpu {
+            log::warn!("--ep {} is ONNX Runtime's; tract runs on the CPU (add --backend onnxruntime)", self.ep);
+        }
+        crate::model::LoadOptions { backend: self.backend, precision: self.precision, provider: self.ep, threads: 1 }
+    }
+}
+
 /// A cameras file's `[engine]` table: the run's engine, every key optional.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -574,7 +643,7 @@ struct EnginePatch {
 /// command line's `--backend`, `--ep`, `--precision`); `base` itself when the
 /// file has none. Every cameras file has one model, so one engine, for all
 /// of its cameras.
-pub fn parse_engine_over(text: &str, base: crate::cli::EngineArgs) -> Result<crate::cli::EngineArgs, String> {
+pub fn parse_engine_over(text: &str, base: EngineArgs) -> Result<EngineArgs, String> {
     let table = parse_table(text)?;
     let Some(value) = table.get("engine") else { return Ok(base) };
     let patch: EnginePatch = serde::Deserialize::deserialize(value.clone()).map_err(|e: toml::de::Error| {
@@ -657,36 +726,6 @@ fn unknown_key(message: &str, text: &str) -> Option<String> {
         .filter(|(d, _)| *d <= 3)
         .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"));
     Some(format!("{}unknown key '{key}'{closest}", key_position(text, key)))
-}
-
-/// `line N, column M: ` of the first line that sets `key` (`key = …`) or
-/// opens it as a table (`[key]`, `[[key]]`); empty when none does.
-pub(crate) fn key_position(text: &str, key: &str) -> String {
-    text.lines()
-        .enumerate()
-        .find_map(|(i, l)| {
-            let body = l.trim_start();
-            let sets = body.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='));
-            let opens = body.trim_start_matches('[').strip_prefix(key).is_some_and(|rest| rest.starts_with(']'));
-            (sets || opens).then(|| format!("line {}, column {}: ", i + 1, l.len() - body.len() + 1))
-        })
-        .unwrap_or_default()
-}
-
-/// Levenshtein distance, for suggesting the key a typo meant.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 impl CameraPatch {
@@ -792,9 +831,9 @@ impl CameraPatch {
             c.motion.threshold = t.max(1);
         }
         if let Some(zones) = &self.zones {
-            if zones.len() > crate::events::MAX_ZONES {
+            if zones.len() > crate::zones::MAX_ZONES {
                 let n = zones.len();
-                return Err(field("zones", format!("{n} zones; a camera takes at most {}", crate::events::MAX_ZONES)));
+                return Err(field("zones", format!("{n} zones; a camera takes at most {}", crate::zones::MAX_ZONES)));
             }
             c.zones = zones.iter().map(|z| Zone::parse(z)).collect::<Result<_, _>>().map_err(|e| field("zones", e))?;
         }
@@ -806,7 +845,7 @@ impl CameraPatch {
                 mask.iter().map(|m| parse_mask(m)).collect::<Result<_, _>>().map_err(|e| field("motion_mask", e))?;
         }
         if let Some(r) = &self.resolution {
-            c.capture.resolution = Some(crate::cli::parse_size(r).map_err(|e| field("resolution", e))?);
+            c.capture.resolution = Some(crate::values::parse_size(r).map_err(|e| field("resolution", e))?);
         }
         if let Some(f) = self.fps {
             c.capture.fps = Some(f.clamp(1, 1000));
@@ -977,8 +1016,7 @@ threshold = 0.8
     #[test]
     fn the_engine_table_sets_the_run_s_engine_over_the_command_line() {
         use crate::model::{Backend, ExecutionProvider, Precision};
-        let flags =
-            crate::cli::EngineArgs { backend: Backend::Tract, ep: ExecutionProvider::Cpu, precision: Precision::F16 };
+        let flags = EngineArgs { backend: Backend::Tract, ep: ExecutionProvider::Cpu, precision: Precision::F16 };
         assert_eq!(parse_engine_over(GOOD, flags), Ok(flags), "no [engine] table keeps the flags");
         let text = format!("[engine]\nbackend = \"onnxruntime\"\nep = \"cuda\"\n{GOOD}");
         let engine = parse_engine_over(&text, flags).unwrap();
@@ -987,7 +1025,7 @@ threshold = 0.8
             (Backend::Onnxruntime, ExecutionProvider::Cuda, Precision::F16)
         );
         let f32_only = parse_engine_over("[engine]\nprecision = \"f32\"\n", flags).unwrap();
-        assert_eq!(f32_only, crate::cli::EngineArgs { precision: Precision::F32, ..flags });
+        assert_eq!(f32_only, EngineArgs { precision: Precision::F32, ..flags });
         assert_eq!(parse_cameras(&text).map(|c| c.len()), Ok(2), "cameras read past the [engine] table");
         let bad = [
             ("[engine]\nbackend = \"tensorflow\"\n", "engine: backend: 'tensorflow' is not auto, tract or onnxruntime"),

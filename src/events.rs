@@ -236,8 +236,7 @@ pub struct Events {
     clips: Option<crate::clips::ClipPlan>,
 }
 
-/// The most zones an event run takes (their membership is a bit set).
-pub const MAX_ZONES: usize = 64;
+pub use crate::zones::MAX_ZONES;
 
 impl Events {
     /// No objects yet.
@@ -279,8 +278,8 @@ impl Events {
 
     /// The zones and lines, with each line's crossings so far (left to
     /// right, right to left), for drawing.
-    pub fn places(&self) -> crate::sink::Places<'_> {
-        crate::sink::Places { zones: &self.zones, lines: &self.lines, counts: &self.counts }
+    pub fn places(&self) -> crate::zones::Places<'_> {
+        crate::zones::Places { zones: &self.zones, lines: &self.lines, counts: &self.counts }
     }
 
     /// One frame at `now_ms`: the live `tracks` and the tracks that `ended`

@@ -37,6 +37,7 @@ pub mod sink;
 pub mod source;
 pub mod store;
 pub mod switches;
+pub mod values;
 pub mod web;
 pub mod zones;
 

@@ -6,7 +6,7 @@
 //! never hidden files (a clip being cut, the segment buffer) and never a
 //! file written to in the last minute (one being written).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// What a sweep looks after.
@@ -159,9 +159,9 @@ pub struct Freed {
 }
 
 /// Deletes the oldest of `places`' files (all of one kind) until `budget`
-/// holds at `now`.
-pub fn sweep(places: &[Place], budget: Budget, now: SystemTime) -> Freed {
-    let mut files: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+/// holds at `now`, telling `deleted` each file it deleted (with its place).
+pub fn sweep(places: &[Place], budget: Budget, now: SystemTime, deleted: &mut dyn FnMut(&Place, &Path)) -> Freed {
+    let mut files: Vec<(SystemTime, u64, PathBuf, &Place)> = Vec::new();
     for place in places {
         let mut dirs = vec![place.dir.clone()];
         if let Ok(entries) = std::fs::read_dir(&place.dir) {
@@ -180,16 +180,16 @@ pub fn sweep(places: &[Place], budget: Budget, now: SystemTime) -> Freed {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let Ok(meta) = e.metadata() else { continue };
                 if meta.is_file() && place.owns(&name) {
-                    files.push((meta.modified().unwrap_or(now), meta.len(), e.path()));
+                    files.push((meta.modified().unwrap_or(now), meta.len(), e.path(), place));
                 }
             }
         }
     }
-    files.sort();
+    files.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
     files.dedup_by(|a, b| a.2 == b.2);
     let mut total: u64 = files.iter().map(|f| f.1).sum();
     let mut freed = Freed::default();
-    for (modified, len, path) in files {
+    for (modified, len, path, place) in files {
         let age = now.duration_since(modified).unwrap_or_default();
         let too_old = budget.max_age.is_some_and(|max| age > max);
         let too_much = budget.max_bytes.is_some_and(|max| total > max);
@@ -200,6 +200,7 @@ pub fn sweep(places: &[Place], budget: Budget, now: SystemTime) -> Freed {
             continue;
         }
         if std::fs::remove_file(&path).is_ok() {
+            deleted(place, &path);
             total = total.saturating_sub(len);
             freed.files += 1;
             freed.bytes += len;
@@ -208,22 +209,48 @@ pub fn sweep(places: &[Place], budget: Budget, now: SystemTime) -> Freed {
     freed
 }
 
+/// Forgets a deleted clip or snapshot in the events database: its file
+/// name, of the camera whose subfolder held it (several cameras).
+fn forget_in(store: &crate::store::Store, place: &Place, path: &Path) {
+    let kind = match place.kind {
+        Kind::Clips => crate::store::Forget::Clip,
+        Kind::Snapshots => crate::store::Forget::Snapshot,
+        Kind::Recordings => return,
+    };
+    let Some(file) = path.file_name().and_then(|n| n.to_str()) else { return };
+    let parent = path.parent().filter(|p| *p != place.dir);
+    let camera = parent.and_then(|p| p.file_name()).and_then(|n| n.to_str());
+    if let Err(e) = store.forget(kind, file, camera) {
+        log::warn!("retention: events database: {e}");
+    }
+}
+
 /// How often a sweep runs.
 pub const EVERY: Duration = Duration::from_secs(300);
 
 /// Sweeps `places` now, then every [`EVERY`] until `stop` on a thread of
-/// its own; one info line per sweep that freed anything.
+/// its own; one info line per sweep that freed anything. With the events
+/// database at `store`, a clip or snapshot deleted is forgotten there too:
+/// no row names a file that is gone.
 pub fn start(
     retention: Retention,
     places: Vec<Place>,
+    store: Option<PathBuf>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Option<std::thread::JoinHandle<()>> {
     if !retention.any() || places.is_empty() {
         return None;
     }
+    let store = store.and_then(|path| match crate::store::Store::open(&path) {
+        Ok(store) => Some(store),
+        Err(e) => {
+            log::warn!("retention: events database {e}; its rows keep the names of deleted files");
+            None
+        }
+    });
     // The first sweep before the run starts: a full disk is freed before
     // anything is written to it.
-    sweep_all(&retention, &places);
+    sweep_all(&retention, &places, store.as_ref());
     let run = move || loop {
         let until = std::time::Instant::now() + EVERY;
         while std::time::Instant::now() < until {
@@ -232,13 +259,13 @@ pub fn start(
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        sweep_all(&retention, &places);
+        sweep_all(&retention, &places, store.as_ref());
     };
     std::thread::Builder::new().name("retention".into()).spawn(run).ok()
 }
 
 /// One sweep of every kind with a budget.
-fn sweep_all(retention: &Retention, places: &[Place]) {
+fn sweep_all(retention: &Retention, places: &[Place], store: Option<&crate::store::Store>) {
     for kind in Kind::ALL {
         let budget = retention.budget(kind);
         if budget.max_age.is_none() && budget.max_bytes.is_none() {
@@ -248,7 +275,12 @@ fn sweep_all(retention: &Retention, places: &[Place]) {
         if mine.is_empty() {
             continue;
         }
-        let freed = sweep(&mine, budget, SystemTime::now());
+        let mut forget = |place: &Place, path: &Path| {
+            if let Some(store) = store {
+                forget_in(store, place, path);
+            }
+        };
+        let freed = sweep(&mine, budget, SystemTime::now(), &mut forget);
         if freed.files > 0 {
             log::info!(
                 "retention: deleted {} {} file(s), {:.1} MB",
@@ -313,11 +345,11 @@ mod tests {
         let places = [Place { kind: Kind::Clips, dir: d.to_path_buf(), stem: None }];
         // Two days: the 50-hour-old clip goes.
         let budget = Budget { max_age: Some(hour * 48), max_bytes: None };
-        assert_eq!(sweep(&places, budget, SystemTime::now()), Freed { files: 1, bytes: 100 });
+        assert_eq!(sweep(&places, budget, SystemTime::now(), &mut |_, _| ()), Freed { files: 1, bytes: 100 });
         assert!(!d.join("1000-1.mp4").exists() && d.join("door/2000-1.mp4").exists());
         // 150 bytes: the oldest go until it fits, but not the one just written.
         let budget = Budget { max_age: None, max_bytes: Some(150) };
-        assert_eq!(sweep(&places, budget, SystemTime::now()), Freed { files: 2, bytes: 200 });
+        assert_eq!(sweep(&places, budget, SystemTime::now(), &mut |_, _| ()), Freed { files: 2, bytes: 200 });
         assert!(d.join("4000-1.mp4").exists(), "a file in use stays");
         for kept in ["holiday.mp4", ".5000-1.mp4.partial", ".buffer/1-0-000001.ts", "ssd-cam.db"] {
             assert!(d.join(kept).exists(), "{kept} is not ours to delete");
@@ -328,7 +360,39 @@ mod tests {
         file(&d.join("record-000.mp4"), 10, hour * 100);
         let rec = [Place { kind: Kind::Recordings, dir: d.to_path_buf(), stem: Some(("rec".into(), "mp4".into())) }];
         let budget = Budget { max_age: Some(hour), max_bytes: None };
-        assert_eq!(sweep(&rec, budget, SystemTime::now()).files, 2);
+        assert_eq!(sweep(&rec, budget, SystemTime::now(), &mut |_, _| ()).files, 2);
         assert!(d.join("record-000.mp4").exists());
+    }
+
+    #[test]
+    fn a_sweep_through_the_events_database_leaves_no_row_naming_a_deleted_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("clips");
+        std::fs::create_dir_all(d.join("door")).unwrap();
+        let hour = Duration::from_secs(3600);
+        file(&d.join("1000-1.mp4"), 100, hour * 50);
+        file(&d.join("door/2000-1.mp4"), 100, hour * 50);
+        file(&d.join("3000-1.mp4"), 100, hour);
+        let path = d.join(crate::store::FILE_NAME);
+        let mut store = crate::store::Store::open(&path).unwrap();
+        let row = |camera: &str, n: u64| crate::store::EventRow {
+            id: format!("{camera}/{n}-1"),
+            camera: camera.into(),
+            label: "person".into(),
+            start_ms: n as f64,
+            end_ms: None,
+            top_score: 0.5,
+            zones: vec![],
+            snapshot: None,
+            clip: Some(format!("{n}-1.mp4")),
+        };
+        store.put(&[row("yard", 1000), row("door", 2000), row("yard", 3000)]).unwrap();
+        let places = vec![Place { kind: Kind::Clips, dir: d.clone(), stem: None }];
+        let budget = Budget { max_age: Some(hour * 24), max_bytes: None };
+        let freed = sweep(&places, budget, SystemTime::now(), &mut |place, path| forget_in(&store, place, path));
+        assert_eq!(freed.files, 2);
+        let clip = |id: &str| store.get(id).unwrap().unwrap().clip;
+        assert_eq!((clip("yard/1000-1"), clip("door/2000-1")), (None, None));
+        assert_eq!(clip("yard/3000-1").as_deref(), Some("3000-1.mp4"));
     }
 }

@@ -1,7 +1,7 @@
 //! The run-wide tables of a cameras file (`--config`): the web viewer,
 //! MQTT and Home Assistant, outputs, clips, retention, the model and
 //! performance, so that a service needs no flags beyond `--config`. Each key
-//! is the twin of a command-line flag ([`RUN_KEYS`]) and is read by that
+//! is the twin of a command-line flag ([`crate::config::RUN_KEYS`]) and is read by that
 //! flag's own parser: a value the flag refuses, the file refuses, with the
 //! same words, the file's line and column. A flag given on the command line
 //! wins over its key in the file.
@@ -33,57 +33,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Args;
 
-/// Each run-wide key: its table, its name in the table, and the flag (long
-/// name) it stands for.
-pub const RUN_KEYS: &[(&str, &str, &str)] = &[
-    ("web", "listen", "http"),
-    ("web", "token", "http-token"),
-    ("web", "token_file", "http-token-file"),
-    ("web", "insecure", "http-insecure"),
-    ("web", "max_clients", "http-max-clients"),
-    ("web", "fps", "http-fps"),
-    ("web", "cert", "http-cert"),
-    ("web", "key", "http-key"),
-    ("web", "health_timeout", "health-timeout"),
-    ("mqtt", "url", "mqtt"),
-    ("mqtt", "password_file", "mqtt-password-file"),
-    ("mqtt", "ca", "mqtt-ca"),
-    ("mqtt", "detections_hz", "mqtt-detections-hz"),
-    ("mqtt", "ha_discovery", "ha-discovery"),
-    ("outputs", "headless", "headless"),
-    ("outputs", "json", "json"),
-    ("outputs", "events", "events"),
-    ("outputs", "snapshots", "snapshots"),
-    ("outputs", "record", "record"),
-    ("outputs", "record_raw", "record-raw"),
-    ("outputs", "record_segment", "record-segment"),
-    ("outputs", "show_regions", "show-regions"),
-    ("save", "dir", "save"),
-    ("save", "every", "save-every"),
-    ("save", "raw", "save-raw"),
-    ("save", "png", "save-png"),
-    ("save", "overwrite", "overwrite"),
-    ("clips", "dir", "clips"),
-    ("clips", "annotated", "clips-annotated"),
-    ("clips", "buffer", "clips-buffer"),
-    ("retention", "days", "retain-days"),
-    ("retention", "size", "retain-size"),
-    ("model", "name", "model"),
-    ("performance", "threads", "threads"),
-    ("performance", "workers", "workers"),
-    ("performance", "max_pixels", "max-pixels"),
-    ("performance", "letterbox", "letterbox"),
-    ("sources", "hwaccel", "hwaccel"),
-    ("sources", "ffmpeg_input_args", "ffmpeg-input-args"),
-    ("sources", "format", "format"),
-];
-
-/// The run-wide tables.
-pub fn tables() -> Vec<&'static str> {
-    let mut t: Vec<&str> = RUN_KEYS.iter().map(|(table, _, _)| *table).collect();
-    t.dedup();
-    t
-}
+pub use crate::config::RUN_KEYS;
 
 /// The command line `argv` (program name first) with `--config`'s run-wide
 /// keys added where the command line does not set their flags, parsed.
@@ -130,10 +80,10 @@ fn parse_all(argv: Vec<OsString>) -> Result<Args, clap::Error> {
 pub fn file_arguments(text: &str, given: &dyn Fn(&str) -> bool) -> Result<Vec<String>, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().trim().to_owned())?;
     let mut out = Vec::new();
-    for name in tables() {
+    for name in crate::config::run_tables() {
         let Some(value) = table.get(name) else { continue };
         let Some(keys) = value.as_table() else {
-            return Err(format!("{}[{name}] is a table of settings", crate::config::key_position(text, name)));
+            return Err(format!("{}[{name}] is a table of settings", crate::values::key_position(text, name)));
         };
         for (key, value) in keys {
             let at = position_in_table(text, name, key);
@@ -141,7 +91,7 @@ pub fn file_arguments(text: &str, given: &dyn Fn(&str) -> bool) -> Result<Vec<St
                 let known: Vec<&str> = RUN_KEYS.iter().filter(|(t, _, _)| *t == name).map(|(_, k, _)| *k).collect();
                 let closest = known
                     .iter()
-                    .map(|k| (crate::config::edit_distance(key, k), *k))
+                    .map(|k| (crate::values::edit_distance(key, k), *k))
                     .min()
                     .filter(|(d, _)| *d <= 3)
                     .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"));
@@ -215,7 +165,7 @@ fn position_in_table(text: &str, table: &str, key: &str) -> String {
     let header = format!("[{table}]");
     let start = text.lines().position(|l| l.trim() == header).unwrap_or(0);
     let rest: String = text.lines().skip(start).map(|l| format!("{l}\n")).collect();
-    let found = crate::config::key_position(&rest, key);
+    let found = crate::values::key_position(&rest, key);
     match found.strip_prefix("line ").and_then(|r| r.split_once(',')) {
         Some((n, tail)) => n.parse::<usize>().map_or(found.clone(), |n| format!("line {},{tail}", n + start)),
         None => found,

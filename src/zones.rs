@@ -7,6 +7,28 @@
 
 use ssd_core::boxes::BBox;
 
+/// The most zones a camera takes (an object's zones are a bit set).
+pub const MAX_ZONES: usize = 64;
+
+/// A camera's zones and counting lines as pictures show them, with each
+/// line's crossings so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Places<'a> {
+    /// The zones.
+    pub zones: &'a [Zone],
+    /// The counting lines.
+    pub lines: &'a [Line],
+    /// Per line: crossings left to right, right to left.
+    pub counts: &'a [[u64; 2]],
+}
+
+impl Places<'_> {
+    /// Whether there is nothing to draw.
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty() && self.lines.is_empty()
+    }
+}
+
 /// A named polygon.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {

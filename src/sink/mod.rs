@@ -56,24 +56,7 @@ pub struct FrameResult<'a> {
     pub fps: f64,
 }
 
-/// A camera's zones and counting lines as pictures show them, with each
-/// line's crossings so far.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Places<'a> {
-    /// The zones.
-    pub zones: &'a [crate::zones::Zone],
-    /// The counting lines.
-    pub lines: &'a [crate::zones::Line],
-    /// Per line: crossings left to right, right to left.
-    pub counts: &'a [[u64; 2]],
-}
-
-impl Places<'_> {
-    /// Whether there is nothing to draw.
-    pub fn is_empty(&self) -> bool {
-        self.zones.is_empty() && self.lines.is_empty()
-    }
-}
+pub use crate::zones::Places;
 
 /// Errors writing results.
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,26 @@ pub const NETWORK_SCHEMES: &[&str] = &["rtsp", "rtsps", "rtmp", "rtmps", "http",
 pub const VIDEO_EXTENSIONS: &[&str] =
     &["mp4", "mkv", "mov", "avi", "ts", "webm", "m4v", "mpg", "mpeg", "flv", "h264", "h265", "mjpeg", "mts", "m2ts"];
 
+/// `--rtsp-transport`: how ffmpeg carries an rtsp:// stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RtspTransport {
+    /// Interleaved in the RTSP connection: no lost packets behind NAT.
+    #[default]
+    Tcp,
+    /// Separate UDP ports: lower latency on a clean network.
+    Udp,
+}
+
+impl RtspTransport {
+    /// The word ffmpeg's `-rtsp_transport` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtspTransport::Tcp => "tcp",
+            RtspTransport::Udp => "udp",
+        }
+    }
+}
+
 /// How ssd-cam runs ffmpeg for a source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FfmpegOptions {
@@ -39,7 +59,7 @@ pub struct FfmpegOptions {
     /// Further input options, placed before `-i`.
     pub input_args: Vec<String>,
     /// RTSP over `tcp` (default) or `udp`.
-    pub rtsp_transport: crate::config::RtspTransport,
+    pub rtsp_transport: RtspTransport,
     /// Scale to this size in ffmpeg.
     pub size: Option<(u32, u32)>,
     /// A network stream that sends nothing this long is ended by ffmpeg and
@@ -58,7 +78,7 @@ impl Default for FfmpegOptions {
             program: std::env::var("SSD_CAM_FFMPEG").unwrap_or_else(|_| "ffmpeg".into()),
             hwaccel: None,
             input_args: Vec::new(),
-            rtsp_transport: crate::config::RtspTransport::Tcp,
+            rtsp_transport: RtspTransport::Tcp,
             size: None,
             read_timeout: Duration::from_secs(5),
             reconnect: Reconnect::default(),

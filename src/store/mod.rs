@@ -79,6 +79,56 @@ pub struct Query {
 /// The most rows one query returns.
 pub const MAX_LIMIT: u32 = 500;
 
+/// The schema's steps (`schema.sql`), step N taking a database from
+/// version N-1 to N.
+fn steps() -> Vec<String> {
+    const SCHEMA: &str = include_str!("schema.sql");
+    let mut steps: Vec<String> = Vec::new();
+    for line in SCHEMA.lines() {
+        let opens = line.strip_prefix("-- step ").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        if opens {
+            steps.push(String::new());
+        }
+        if let Some(step) = steps.last_mut() {
+            step.push_str(line);
+            step.push('\n');
+        }
+    }
+    steps
+}
+
+/// Brings the database to the newest schema version: the steps it has
+/// not had, each in a transaction with its version. A file from before
+/// versions (its `events` table there, version 0) is at version 1; a file
+/// of a newer ssd-cam is an error, never changed.
+fn upgrade(conn: &Connection) -> Result<(), String> {
+    let steps = steps();
+    let latest = steps.len() as i64;
+    let mut version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| e.to_string())?;
+    if version == 0 {
+        let has_events = conn
+            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'", [], |_| Ok(()))
+            .optional()
+            .map_err(|e| e.to_string())?
+            .is_some();
+        if has_events {
+            conn.pragma_update(None, "user_version", 1).map_err(|e| e.to_string())?;
+            version = 1;
+        }
+    }
+    if version > latest {
+        return Err(format!(
+            "written by a newer ssd-cam (schema version {version}; this one knows up to {latest}): use that version, or another --clips folder"
+        ));
+    }
+    for (n, step) in steps.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        let to = n as i64 + 1;
+        let sql = format!("BEGIN;\n{step}PRAGMA user_version = {to};\nCOMMIT;");
+        conn.execute_batch(&sql).map_err(|e| format!("schema step {to}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// The database, opened (and created) at a path.
 pub struct Store {
     conn: Connection,
@@ -95,22 +145,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(fail)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS events (
-                id TEXT PRIMARY KEY,
-                camera TEXT NOT NULL,
-                label TEXT NOT NULL,
-                start_ms REAL NOT NULL,
-                end_ms REAL,
-                top_score REAL NOT NULL,
-                zones TEXT NOT NULL,
-                snapshot TEXT,
-                clip TEXT
-            );
-            CREATE INDEX IF NOT EXISTS events_start ON events (start_ms DESC);
-            CREATE INDEX IF NOT EXISTS events_camera_start ON events (camera, start_ms DESC);",
-        )
-        .map_err(fail)?;
+        upgrade(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Self { conn })
     }
 
@@ -147,6 +182,20 @@ impl Store {
         tx.commit()
     }
 
+    /// A clip or snapshot file (its name, of `camera` when known) is gone
+    /// (retention deleted it): no row names it any more. The number of
+    /// rows changed.
+    pub fn forget(&self, kind: Forget, file: &str, camera: Option<&str>) -> rusqlite::Result<usize> {
+        let column = match kind {
+            Forget::Clip => "clip",
+            Forget::Snapshot => "snapshot",
+        };
+        self.conn.execute(
+            &format!("UPDATE events SET {column} = NULL WHERE {column} = ?1 AND (?2 IS NULL OR camera = ?2)"),
+            params![file, camera],
+        )
+    }
+
     /// The rows `q` asks for, newest first.
     pub fn query(&self, q: &Query) -> rusqlite::Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -176,6 +225,15 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ?1");
         self.conn.query_row(&sql, [id], row_of).optional()
     }
+}
+
+/// Which file of its rows a database forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forget {
+    /// A clip.
+    Clip,
+    /// A snapshot.
+    Snapshot,
 }
 
 /// The columns [`row_of`] reads, in its order.
@@ -376,5 +434,48 @@ mod tests {
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
         let err = Store::open(&path).err().unwrap();
         assert!(err.starts_with(&path.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_database_is_brought_to_the_newest_schema_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let version = |path: &Path| -> i64 {
+            Connection::open(path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+        };
+        let fresh = dir.path().join("fresh.db");
+        Store::open(&fresh).unwrap();
+        assert_eq!(version(&fresh), steps().len() as i64);
+        // A database of the release before versions: its table, version 0.
+        let old = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&old).unwrap();
+            conn.execute_batch(&steps()[0]).unwrap();
+            conn.execute("INSERT INTO events (id, camera, label, start_ms, top_score, zones) VALUES ('a/1-1', 'a', 'person', 1, 0.5, '[]')", []).unwrap();
+        }
+        let store = Store::open(&old).unwrap();
+        assert_eq!(store.get("a/1-1").unwrap().map(|r| r.label), Some("person".to_owned()), "its rows stay");
+        drop(store);
+        assert_eq!(version(&old), 1);
+        // A newer ssd-cam's: left alone, one line saying so.
+        Connection::open(&old).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let e = Store::open(&old).err().unwrap();
+        assert!(e.contains("newer ssd-cam") && e.contains("99"), "{e}");
+        assert_eq!(version(&old), 99);
+    }
+
+    #[test]
+    fn a_deleted_clip_or_snapshot_is_forgotten_by_its_rows_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join(FILE_NAME)).unwrap();
+        let mut a = row("door", 1000, "person");
+        a.snapshot = Some("1000-1.jpg".into());
+        store.put(&[a, row("yard", 1000, "person"), row("door", 2000, "person")]).unwrap();
+        assert_eq!(store.forget(Forget::Clip, "1000-1.mp4", Some("door")).unwrap(), 1);
+        let get = |id: &str| store.get(id).unwrap().unwrap();
+        assert_eq!((get("door/1000-1").clip, get("door/1000-1").snapshot.as_deref()), (None, Some("1000-1.jpg")));
+        assert_eq!(get("yard/1000-1").clip.as_deref(), Some("1000-1.mp4"), "another camera's file of that name");
+        assert_eq!(store.forget(Forget::Snapshot, "1000-1.jpg", None).unwrap(), 1);
+        assert_eq!(get("door/1000-1").snapshot, None);
+        assert_eq!(get("door/2000-1").clip.as_deref(), Some("2000-1.mp4"));
     }
 }

@@ -1,0 +1,42 @@
+//! Values that flags and the cameras file both read, and the words their
+//! errors use: at the bottom of the house, importing nothing of the app.
+
+/// `WxH`, each side 1..=16384.
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WxH (e.g. 640x480)"))?;
+    let side = |v: &str| v.parse::<u32>().ok().filter(|v| (1..=16384).contains(v));
+    match (side(w), side(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("'{s}' is not WxH with sides 1..=16384")),
+    }
+}
+
+/// `line N, column M: ` of the first line that sets `key` (`key = …`) or
+/// opens it as a table (`[key]`, `[[key]]`); empty when none does.
+pub fn key_position(text: &str, key: &str) -> String {
+    text.lines()
+        .enumerate()
+        .find_map(|(i, l)| {
+            let body = l.trim_start();
+            let sets = body.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='));
+            let opens = body.trim_start_matches('[').strip_prefix(key).is_some_and(|rest| rest.starts_with(']'));
+            (sets || opens).then(|| format!("line {}, column {}: ", i + 1, l.len() - body.len() + 1))
+        })
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance, for suggesting the key a typo meant.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
