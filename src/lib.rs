@@ -33,6 +33,7 @@ pub mod regions;
 pub mod retention;
 pub mod run_file;
 pub mod secrets;
+pub mod settings_reference;
 pub mod sink;
 pub mod source;
 pub mod store;
