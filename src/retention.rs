@@ -375,17 +375,7 @@ mod tests {
         file(&d.join("3000-1.mp4"), 100, hour);
         let path = d.join(crate::store::FILE_NAME);
         let mut store = crate::store::Store::open(&path).unwrap();
-        let row = |camera: &str, n: u64| crate::store::EventRow {
-            id: format!("{camera}/{n}-1"),
-            camera: camera.into(),
-            label: "person".into(),
-            start_ms: n as f64,
-            end_ms: None,
-            top_score: 0.5,
-            zones: vec![],
-            snapshot: None,
-            clip: Some(format!("{n}-1.mp4")),
-        };
+        let row = crate::store::test_row;
         store.put(&[row("yard", 1000), row("door", 2000), row("yard", 3000)]).unwrap();
         let places = vec![Place { kind: Kind::Clips, dir: d.clone(), stem: None }];
         let budget = Budget { max_age: Some(hour * 24), max_bytes: None };

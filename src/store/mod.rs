@@ -227,6 +227,23 @@ impl Store {
     }
 }
 
+/// A row of `camera`'s object `N-1` (first seen at `n` ms, a person, its
+/// clip `N-1.mp4`), for tests here and of what uses the database.
+#[cfg(test)]
+pub(crate) fn test_row(camera: &str, n: u64) -> EventRow {
+    EventRow {
+        id: format!("{camera}/{n}-1"),
+        camera: camera.into(),
+        label: "person".into(),
+        start_ms: n as f64,
+        end_ms: None,
+        top_score: 0.5,
+        zones: vec![],
+        snapshot: None,
+        clip: Some(format!("{n}-1.mp4")),
+    }
+}
+
 /// Which file of its rows a database forgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forget {
@@ -371,17 +388,7 @@ mod tests {
     use super::*;
 
     fn row(camera: &str, n: u64, label: &str) -> EventRow {
-        EventRow {
-            id: format!("{camera}/{n}-1"),
-            camera: camera.into(),
-            label: label.into(),
-            start_ms: n as f64,
-            end_ms: None,
-            top_score: 0.5,
-            zones: vec![],
-            snapshot: None,
-            clip: Some(format!("{n}-1.mp4")),
-        }
+        EventRow { label: label.into(), ..test_row(camera, n) }
     }
 
     #[test]
