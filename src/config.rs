@@ -34,7 +34,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::values::{edit_distance, key_position};
+use crate::values::{did_you_mean, key_position};
 use crate::zones::{parse_mask, Line, Zone};
 
 /// `--track`: whether detections get ids across frames.
@@ -696,21 +696,9 @@ enum Section {
 
 /// [`key_position`] within `section`: from the line that opens it on.
 fn key_position_in(text: &str, section: Section, key: &str) -> String {
-    let opens = |l: &str| match section {
-        Section::Defaults => l.trim() == "[defaults]",
-        Section::Camera(_) => l.trim() == "[[camera]]",
-    };
-    let nth = match section {
-        Section::Defaults => 0,
-        Section::Camera(n) => n,
-    };
-    let start = text.lines().enumerate().filter(|(_, l)| opens(l)).nth(nth).map_or(0, |(i, _)| i);
-    let rest: String = text.lines().skip(start).map(|l| format!("{l}\n")).collect();
-    let found = key_position(&rest, key);
-    // Line numbers are the file's, not the section's.
-    match found.strip_prefix("line ").and_then(|r| r.split_once(',')) {
-        Some((n, tail)) => n.parse::<usize>().map_or(found.clone(), |n| format!("line {},{tail}", n + start)),
-        None => found,
+    match section {
+        Section::Defaults => crate::values::key_position_in(text, "[defaults]", 0, key),
+        Section::Camera(n) => crate::values::key_position_in(text, "[[camera]]", n, key),
     }
 }
 
@@ -719,13 +707,7 @@ fn key_position_in(text: &str, section: Section, key: &str) -> String {
 fn unknown_key(message: &str, text: &str) -> Option<String> {
     let (key, expected) = message.strip_prefix("unknown field `")?.split_once('`')?;
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let closest = known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .min()
-        .filter(|(d, _)| *d <= 3)
-        .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"));
-    Some(format!("{}unknown key '{key}'{closest}", key_position(text, key)))
+    Some(format!("{}unknown key '{key}'{}", key_position(text, key), did_you_mean(key, &known)))
 }
 
 impl CameraPatch {

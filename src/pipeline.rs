@@ -260,8 +260,7 @@ impl Pipeline {
                 std::thread::Builder::new().name(format!("capture{suffix}")).spawn(move || {
                     let _stop_on_panic = StopOnPanic(&stop);
                     let gate = Gating { gate, switches };
-                    let timing = (clock, &*dropped);
-                    capture_stage(source, resizer, gate, frame_tx, evict, pools, &[&stop, &halt], timing)
+                    capture_stage(source, resizer, gate, clock, frame_tx, evict, pools, &[&stop, &halt], &dropped)
                 })
             };
             let output = {
@@ -430,11 +429,12 @@ fn capture_stage(
     mut source: Box<dyn Source>,
     mut resizer: Preprocessor,
     mut gate: Gating,
+    mut clock: crate::clock::EventClock,
     tx: Sender<Captured>,
     evict: Receiver<Captured>,
     pools: Pools,
     stop: &[&AtomicBool],
-    (mut clock, dropped): (crate::clock::EventClock, &AtomicU64),
+    dropped: &AtomicU64,
 ) -> (u64, Result<(), PipelineError>) {
     let live = source.is_live();
     let stopped = || stop.iter().any(|s| s.load(Ordering::Relaxed));

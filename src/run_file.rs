@@ -86,15 +86,10 @@ pub fn file_arguments(text: &str, given: &dyn Fn(&str) -> bool) -> Result<Vec<St
             return Err(format!("{}[{name}] is a table of settings", crate::values::key_position(text, name)));
         };
         for (key, value) in keys {
-            let at = position_in_table(text, name, key);
+            let at = crate::values::key_position_in(text, &format!("[{name}]"), 0, key);
             let Some((_, _, flag)) = RUN_KEYS.iter().find(|(t, k, _)| *t == name && k == key) else {
                 let known: Vec<&str> = RUN_KEYS.iter().filter(|(t, _, _)| *t == name).map(|(_, k, _)| *k).collect();
-                let closest = known
-                    .iter()
-                    .map(|k| (crate::values::edit_distance(key, k), *k))
-                    .min()
-                    .filter(|(d, _)| *d <= 3)
-                    .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"));
+                let closest = crate::values::did_you_mean(key, &known);
                 return Err(format!("[{name}] {at}unknown key '{key}'{closest}; it holds {}", known.join(", ")));
             };
             if given(flag) {
@@ -158,18 +153,6 @@ fn clap_message(e: &clap::Error) -> String {
 fn first_line(s: &str) -> String {
     let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
     line.trim().trim_start_matches("error: ").to_owned()
-}
-
-/// `line N, column M: ` of `key` inside the `[table]` that holds it.
-fn position_in_table(text: &str, table: &str, key: &str) -> String {
-    let header = format!("[{table}]");
-    let start = text.lines().position(|l| l.trim() == header).unwrap_or(0);
-    let rest: String = text.lines().skip(start).map(|l| format!("{l}\n")).collect();
-    let found = crate::values::key_position(&rest, key);
-    match found.strip_prefix("line ").and_then(|r| r.split_once(',')) {
-        Some((n, tail)) => n.parse::<usize>().map_or(found.clone(), |n| format!("line {},{tail}", n + start)),
-        None => found,
-    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,30 @@ pub fn key_position(text: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// [`key_position`] within the `nth` table (from 0) whose header line is
+/// `header` (`[web]`, `[[camera]]`): from that line on, numbered as the
+/// file's lines.
+pub fn key_position_in(text: &str, header: &str, nth: usize, key: &str) -> String {
+    let start = text.lines().enumerate().filter(|(_, l)| l.trim() == header).nth(nth).map_or(0, |(i, _)| i);
+    let rest: String = text.lines().skip(start).map(|l| format!("{l}\n")).collect();
+    let found = key_position(&rest, key);
+    match found.strip_prefix("line ").and_then(|r| r.split_once(',')) {
+        Some((n, tail)) => n.parse::<usize>().map_or(found.clone(), |n| format!("line {},{tail}", n + start)),
+        None => found,
+    }
+}
+
+/// ` (did you mean 'K'?)` for the `known` key closest to `key` (at most
+/// three edits away), else nothing.
+pub fn did_you_mean(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map_or(String::new(), |(_, k)| format!(" (did you mean '{k}'?)"))
+}
+
 /// Levenshtein distance, for suggesting the key a typo meant.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -120,8 +120,6 @@ pub struct ClipSink {
     canvas: Vec<u8>,
     last_index: Option<u64>,
     cuts: Vec<Cut>,
-    written: u64,
-    failed: u64,
     broken: bool,
     /// Whether it needs the frames' pixels (it encodes).
     pixels: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -162,8 +160,6 @@ impl ClipSink {
             canvas: Vec::new(),
             last_index: None,
             cuts: Vec::new(),
-            written: 0,
-            failed: 0,
             broken: false,
             pixels,
             polled: None,
@@ -216,6 +212,17 @@ impl ClipSink {
         if !listed.is_empty() || self.fed.is_none() {
             self.fed = Some(std::time::Instant::now());
         }
+        // The copied segments already here, where their runs now are (the
+        // new ones are placed so as they come).
+        let feed = self.feed().clone();
+        for s in &mut self.segments {
+            let Some((run, start_s, end_s)) = s.copied else { continue };
+            if let (Some(start_ms), Some(end_ms)) =
+                (feed.time_ms(run, start_s * 1000.0), feed.time_ms(run, end_s * 1000.0))
+            {
+                (s.start_ms, s.end_ms) = (start_ms, end_ms);
+            }
+        }
         for Listed { path, run, start_s, end_s } in listed {
             let (times, copied) = match &self.options.segments {
                 Segments::Copied(feed) => (
@@ -236,15 +243,6 @@ impl ClipSink {
                 // A run whose timeline is unknown (it ended before a frame
                 // came through) cannot be placed: its segments go.
                 None => drop(std::fs::remove_file(&path)),
-            }
-        }
-        let feed = self.feed().clone();
-        for s in &mut self.segments {
-            let Some((run, start_s, end_s)) = s.copied else { continue };
-            if let (Some(start_ms), Some(end_ms)) =
-                (feed.time_ms(run, start_s * 1000.0), feed.time_ms(run, end_s * 1000.0))
-            {
-                (s.start_ms, s.end_ms) = (start_ms, end_ms);
             }
         }
     }
@@ -349,7 +347,6 @@ impl ClipSink {
                     } else if let Err(e) = std::fs::rename(&cut.partial, &cut.path) {
                         self.fail_clip(&cut.path, &e.to_string());
                     } else {
-                        self.written += 1;
                         self.options.health.wrote();
                         log::debug!("clip {}", cut.path.display());
                     }
@@ -363,10 +360,10 @@ impl ClipSink {
     }
 
     fn fail_clip(&mut self, path: &Path, why: &str) {
-        if self.failed == 0 {
+        let [_, failed, _] = self.options.health.counts();
+        if failed == 0 {
             log::warn!("--clips: {}: {why}; detection output continues (reported once)", path.display());
         }
-        self.failed += 1;
         self.options.health.failed();
     }
 
@@ -544,8 +541,9 @@ impl Sink for ClipSink {
             let _ = std::fs::remove_file(&s.path);
         }
         self.feed().remove_lists();
-        if self.written + self.failed > 0 {
-            log::info!("--clips: {} clip(s) in {}, {} failed", self.written, self.options.dir.display(), self.failed);
+        let [written, failed, _] = self.options.health.counts();
+        if written + failed > 0 {
+            log::info!("--clips: {written} clip(s) in {}, {failed} failed", self.options.dir.display());
         }
         Ok(())
     }

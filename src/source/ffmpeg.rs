@@ -193,8 +193,6 @@ struct Running {
     y4m: Y4mSource<BufReader<ChildStdout>>,
     stderr: StderrTail,
     reader: Option<std::thread::JoinHandle<()>>,
-    /// Its segment run (`--clips`), until its first frame came.
-    unplaced: Option<u32>,
     /// Its segment run (`--clips`).
     run: Option<u32>,
     /// Its frames' times on the stream's timeline (`--clips`).
@@ -423,7 +421,7 @@ impl FfmpegSource {
     /// Spawns ffmpeg and reads the Y4M header.
     fn start_once(&self) -> Result<Running, SourceError> {
         let run = self.copy().map(crate::clips::segments::SegmentFeed::start_run);
-        let unplaced = run.as_ref().map(|r| r.run);
+        let segment_run = run.as_ref().map(|r| r.run);
         let mut child = self.command_for(run.as_ref()).spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::Open {
                 what: self.name.clone(),
@@ -450,7 +448,7 @@ impl FfmpegSource {
             return Err(SourceError::Open { what: self.name.clone(), message: "ffmpeg gave no output pipe".into() });
         };
         match Y4mSource::new(BufReader::with_capacity(1 << 20, stdout), self.name.clone()) {
-            Ok(y4m) => Ok(Running { child, y4m, stderr, reader, unplaced, run: unplaced, times, read: 0 }),
+            Ok(y4m) => Ok(Running { child, y4m, stderr, reader, run: segment_run, times, read: 0 }),
             Err(e) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
@@ -583,7 +581,6 @@ impl Source for FfmpegSource {
             let Some(running) = self.running.as_mut() else { return Ok(None) };
             let (why, status, read_error) = match running.y4m.next_frame(rgb) {
                 Ok(Some(size)) => {
-                    running.unplaced = None;
                     self.pts_ms = running.run.and_then(|_| frame_time(&running.times, running.read));
                     running.read += 1;
                     let now = Instant::now();
@@ -635,7 +632,7 @@ impl Source for FfmpegSource {
                 return Ok(None);
             }
             let Some(running) = self.running.take() else { return Ok(None) };
-            let before_first_frame = running.unplaced.is_some();
+            let before_first_frame = running.run.is_some() && running.read == 0;
             let tail = running.stop();
             let lines: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
             // A copy that failed: at once again without it.
@@ -686,7 +683,6 @@ impl Source for FfmpegSource {
         else {
             return;
         };
-        log::trace!("frame at {pts_ms} ms of run {run}: {time_ms}");
         feed.place(run, pts_ms, time_ms, self.live);
     }
 
