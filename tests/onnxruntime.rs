@@ -191,6 +191,12 @@ fn a_missing_library_is_one_line_naming_ort_dylib_path_not_a_panic() {
     assert!(out.stdout.is_empty(), "no frames were written");
 }
 
+/// ssd-cam with `args`, ONNX Runtime's library at `lib` (ORT_DYLIB_PATH),
+/// logging the engine it took.
+fn with_library(args: &[&str], lib: &Path) -> std::process::Output {
+    Command::new(ssd_cam_bin()).args(args).env("ORT_DYLIB_PATH", lib).env("RUST_LOG", "info").output().unwrap()
+}
+
 #[test]
 fn a_cameras_file_s_engine_table_picks_onnx_runtime_for_the_run() {
     let Some(lib) = library() else { return };
@@ -201,14 +207,8 @@ fn a_cameras_file_s_engine_table_picks_onnx_runtime_for_the_run() {
         "[engine]\nbackend = \"onnxruntime\"\n\n[[camera]]\nname = \"door\"\nsource = \"demo:frames=3\"\n",
     )
     .unwrap();
-    let run = |lib: &Path| {
-        Command::new(ssd_cam_bin())
-            .args(["--config", config.to_str().unwrap(), "--headless", "--backend", "tract"])
-            .env("ORT_DYLIB_PATH", lib)
-            .env("RUST_LOG", "info")
-            .output()
-            .unwrap()
-    };
+    let run =
+        |lib: &Path| with_library(&["--config", config.to_str().unwrap(), "--headless", "--backend", "tract"], lib);
     let out = run(&lib);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
@@ -224,14 +224,7 @@ fn a_cameras_file_s_engine_table_picks_onnx_runtime_for_the_run() {
 #[test]
 fn auto_takes_onnx_runtime_where_its_library_loads_and_tract_where_not_saying_why() {
     let Some(lib) = library() else { return };
-    let run = |lib: &Path| {
-        Command::new(ssd_cam_bin())
-            .args(["--source", "demo:frames=3", "--headless"])
-            .env("ORT_DYLIB_PATH", lib)
-            .env("RUST_LOG", "info")
-            .output()
-            .unwrap()
-    };
+    let run = |lib: &Path| with_library(&["--source", "demo:frames=3", "--headless"], lib);
     let out = run(&lib);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
